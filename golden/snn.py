@@ -1,0 +1,175 @@
+"""Run a converted SNN with any neuron model and measure its accuracy.
+
+Input coding (layer 0 input ``s_j(t)``):
+
+* ``"constant"`` (default): the pixel intensity in [0, 1] is injected as an analog input
+  current at every step;
+* ``"bernoulli"``: at each step pixel ``j`` emits a spike with probability equal to its
+  intensity, from a generator seeded with ``seed`` (and the batch index), so a run repeats.
+
+Each layer's input is split into excitatory and inhibitory parts,
+``i_exc = W+ @ s`` and ``i_inh = W- @ s`` with ``W+ = max(W, 0)``, ``W- = max(-W, 0)``
+(biases add to the side of their sign). When a model asks for ``n_slots > 1`` sub-slots
+(asynchronous arrival), every presynaptic spike is given a seeded random slot; analog inputs
+(constant coding, biases) are spread evenly over the slots.
+
+Readout: the class with the most output spikes; ties are broken by the larger output
+membrane potential (in units of theta), then by the lower class index.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+from tqdm import tqdm
+
+from .network import SpikingNetwork
+from .neuron import NeuronModel
+
+CODINGS = ("constant", "bernoulli")
+
+
+def readout(counts: torch.Tensor, membrane: torch.Tensor) -> torch.Tensor:
+    """Predicted class per row: most spikes, ties broken by membrane potential.
+
+    ``counts`` and ``membrane`` have shape (batch, classes); ``membrane`` is in units of theta.
+    """
+    best = counts.max(dim=1, keepdim=True).values
+    masked = torch.where(counts == best, membrane, torch.full_like(membrane, -torch.inf))
+    return masked.argmax(dim=1)
+
+
+@dataclass
+class SNNRun:
+    """What one forward run of a batch returns.
+
+    Attributes
+    ----------
+    counts : (batch, classes) output spike counts after T steps.
+    predictions : dict mapping a checkpoint step t to the (batch,) predictions at t.
+    rates : list of (batch, n) spike counts per hidden layer divided by T (only if recorded).
+    counters : summed model event counters (e.g. overflows).
+    """
+
+    counts: torch.Tensor
+    predictions: dict[int, torch.Tensor]
+    rates: list[torch.Tensor] = field(default_factory=list)
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+def _split(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return w.clamp(min=0), (-w).clamp(min=0)
+
+
+def _layer_input(s: torch.Tensor, w_pos: torch.Tensor, w_neg: torch.Tensor,
+                 bias: torch.Tensor | None, n_slots: int, analog: bool,
+                 gen: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Excitatory and inhibitory input of one layer for one step (see module docstring)."""
+    if n_slots == 1:
+        i_exc, i_inh = s @ w_pos.T, s @ w_neg.T
+    elif analog:
+        i_exc = (s @ w_pos.T / n_slots).expand(n_slots, -1, -1)
+        i_inh = (s @ w_neg.T / n_slots).expand(n_slots, -1, -1)
+    else:
+        slot = torch.randint(0, n_slots, s.shape, generator=gen)
+        parts = torch.stack([s * (slot == k) for k in range(n_slots)])  # (slots, batch, n_in)
+        i_exc, i_inh = parts @ w_pos.T, parts @ w_neg.T
+    if bias is not None:
+        b_pos, b_neg = bias.clamp(min=0), (-bias).clamp(min=0)
+        i_exc = i_exc + b_pos / n_slots
+        i_inh = i_inh + b_neg / n_slots
+    return i_exc, i_inh
+
+
+@torch.no_grad()
+def run_batch(net: SpikingNetwork, model: NeuronModel, x: torch.Tensor, T: int,
+              coding: str = "constant", seed: int = 0, checkpoints: tuple[int, ...] = (),
+              record_rates: bool = False) -> SNNRun:
+    """Simulate one batch of inputs ``x`` (batch, n_in), values in [0, 1], for ``T`` steps."""
+    if coding not in CODINGS:
+        raise ValueError(f"coding = {coding!r}: allowed values are {CODINGS}")
+    if T < 1:
+        raise ValueError(f"T = {T!r} steps: must be >= 1")
+    x = x.to(torch.float32)
+    batch = x.shape[0]
+    gen = torch.Generator().manual_seed(seed)
+    splits = [_split(w) for w in net.weights]
+    states = [model.init_state(batch, w.shape[0], l) for l, w in enumerate(net.weights)]
+    n_layers = len(net.weights)
+    totals = [torch.zeros(batch, w.shape[0]) for w in net.weights]
+    predictions = {}
+    wanted = set(checkpoints) | {T}
+    for t in range(1, T + 1):
+        if coding == "constant":
+            s, analog = x, True
+        else:
+            s, analog = (torch.rand(x.shape, generator=gen) < x).to(torch.float32), False
+        for l in range(n_layers):
+            w_pos, w_neg = splits[l]
+            i_exc, i_inh = _layer_input(s, w_pos, w_neg, net.biases[l], model.n_slots, analog, gen)
+            s, states[l] = model.step(states[l], i_exc, i_inh)
+            totals[l] += s
+            analog = False
+        if t in wanted:
+            predictions[t] = readout(totals[-1], model.membrane(states[-1]))
+    counters: dict[str, int] = {}
+    for st in states:
+        for k, v in model.counters(st).items():
+            counters[k] = counters.get(k, 0) + int(v)
+    rates = [totals[l] / T for l in range(n_layers - 1)] if record_rates else []
+    return SNNRun(totals[-1], predictions, rates, counters)
+
+
+@dataclass
+class Evaluation:
+    """Accuracy of one neuron model on a data set.
+
+    ``accuracy`` maps each checkpoint step t (including T) to the fraction correct.
+    """
+
+    model: str
+    T: int
+    coding: str
+    n_images: int
+    accuracy: dict[int, float]
+    counters: dict[str, int]
+    seconds: float
+    predictions: torch.Tensor
+
+    @property
+    def error_pct(self) -> float:
+        """Error rate at T, in percent."""
+        return 100.0 * (1.0 - self.accuracy[self.T])
+
+
+def evaluate(net: SpikingNetwork, model: NeuronModel, images: torch.Tensor, labels: torch.Tensor,
+             T: int, coding: str = "constant", batch_size: int = 1000, seed: int = 0,
+             checkpoints: tuple[int, ...] = (), progress: bool = True) -> Evaluation:
+    """Accuracy of ``model`` in network ``net`` on ``images`` (N, n_in) in [0, 1].
+
+    The run is deterministic: batch ``b`` uses the generator seed ``seed + b``.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size = {batch_size!r}: must be >= 1")
+    n = images.shape[0]
+    correct: dict[int, int] = {}
+    counters: dict[str, int] = {}
+    preds = []
+    start = time.perf_counter()
+    bar = tqdm(total=n, desc=f"SNN {model.name} T={T}", unit="img", disable=not progress,
+               leave=False)
+    for b, lo in enumerate(range(0, n, batch_size)):
+        xb, yb = images[lo:lo + batch_size], labels[lo:lo + batch_size]
+        run = run_batch(net, model, xb, T, coding, seed + b, checkpoints)
+        for t, p in run.predictions.items():
+            correct[t] = correct.get(t, 0) + int((p == yb).sum())
+        for k, v in run.counters.items():
+            counters[k] = counters.get(k, 0) + v
+        preds.append(run.predictions[T])
+        bar.update(len(yb))
+    bar.close()
+    seconds = time.perf_counter() - start
+    accuracy = {t: c / n for t, c in sorted(correct.items())}
+    return Evaluation(model.name, T, coding, n, accuracy, counters, seconds, torch.cat(preds))

@@ -1,0 +1,1 @@
+"""The ``tdsnn`` command: one entry point over golden, behavioral and rtl."""

@@ -1,0 +1,44 @@
+"""``tdsnn`` command line: each package registers its own sub-commands.
+
+A package that offers commands has a module ``commands`` with ``register(subparsers)``,
+which adds its sub-parsers and sets ``func`` (called with the parsed arguments; returns an
+exit code or None).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMAND_MODULES = ("golden.commands", "behavioral.commands", "rtl.commands", "tdsnn.reproduce")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tdsnn",
+        description="Accuracy cost of analog spiking-neuron nonlinearity: ANN-to-SNN golden "
+                    "model, behavioural neuron models, time-domain neuron RTL.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name == name:  # that package has no commands (yet)
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
+        print(f"tdsnn {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
