@@ -101,17 +101,20 @@ def run_batch(net: SpikingNetwork, model: NeuronModel, x: torch.Tensor, T: int,
     totals = [torch.zeros(batch, w.shape[0]) for w in net.weights]
     predictions = {}
     wanted = set(checkpoints) | {T}
+    # Constant coding injects the same analog current every step: compute it once.
+    constant_input = (_layer_input(x, *splits[0], net.biases[0], model.n_slots, True, gen)
+                      if coding == "constant" else None)
     for t in range(1, T + 1):
-        if coding == "constant":
-            s, analog = x, True
+        if constant_input is not None:
+            i_exc, i_inh = constant_input
         else:
-            s, analog = (torch.rand(x.shape, generator=gen) < x).to(torch.float32), False
+            s = (torch.rand(x.shape, generator=gen) < x).to(torch.float32)
+            i_exc, i_inh = _layer_input(s, *splits[0], net.biases[0], model.n_slots, False, gen)
         for l in range(n_layers):
-            w_pos, w_neg = splits[l]
-            i_exc, i_inh = _layer_input(s, w_pos, w_neg, net.biases[l], model.n_slots, analog, gen)
+            if l > 0:
+                i_exc, i_inh = _layer_input(s, *splits[l], net.biases[l], model.n_slots, False, gen)
             s, states[l] = model.step(states[l], i_exc, i_inh)
             totals[l] += s
-            analog = False
         if t in wanted:
             predictions[t] = readout(totals[-1], model.membrane(states[-1]))
     counters: dict[str, int] = {}
