@@ -47,8 +47,8 @@ evaluate: $(STAMP) ## ANN versus ideal SNN on the full test set
 	$(VENV)/bin/tdsnn evaluate --neuron ideal
 
 .PHONY: reproduce
-reproduce: setup ## the main job: train, convert, evaluate and write results/
-	$(VENV)/bin/tdsnn reproduce
+reproduce: setup ## the main job: the whole study, report in results/REPORT.md (FULL=1: long sweeps)
+	$(VENV)/bin/tdsnn reproduce $(if $(FULL),--full)
 
 .PHONY: bench
 bench: $(STAMP) ## benchmarks that print figures (golden SNN throughput)
