@@ -1,0 +1,100 @@
+"""``tdsnn verilog``, ``tdsnn lint`` and ``tdsnn synth``: export and check ``td_neuron_array``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .export import DEFAULT_OUT, write_verilog
+from .params import ArrayParams
+
+#: Configurations that ``tdsnn synth`` reports by default (N neurons, counter, threshold bits).
+SYNTH_CONFIGS = ("1,12,8", "8,12,8", "64,12,8", "64,16,12")
+
+
+def add_config_options(p: argparse.ArgumentParser) -> None:
+    """Options that choose one :class:`rtl.params.ArrayParams`."""
+    d = ArrayParams()
+    p.add_argument("--neurons", type=int, default=d.n_neurons, help="n_neurons (>= 1)")
+    p.add_argument("--counter-width", type=int, default=d.counter_width,
+                   help="signed counter width in bits, 2-62")
+    p.add_argument("--threshold-width", type=int, default=d.threshold_width,
+                   help="unsigned threshold width in bits, 2 to counter-width - 1")
+    p.add_argument("--sync-stages", type=int, default=d.sync_stages,
+                   help="synchroniser flip-flops per pulse input (>= 2)")
+    p.add_argument("--per-neuron-threshold", action="store_true",
+                   help="one threshold register per neuron (default: one shared)")
+
+
+def params_from_args(args: argparse.Namespace) -> ArrayParams:
+    return ArrayParams(n_neurons=args.neurons, counter_width=args.counter_width,
+                       threshold_width=args.threshold_width, sync_stages=args.sync_stages,
+                       shared_threshold=not args.per_neuron_threshold)
+
+
+def cmd_verilog(args: argparse.Namespace) -> int:
+    params = params_from_args(args)
+    path = write_verilog(params, args.out)
+    print(f"wrote {path} (top module td_neuron_array, {params.name}) and "
+          f"{path.with_suffix('.vlt')}")
+    return 0
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    from .lint import lint
+    params = params_from_args(args)
+    path = write_verilog(params, args.out)
+    run = lint(path, path.with_suffix(".vlt"))
+    print(run.stderr.strip() or f"verilator --lint-only -Wall: {path} ({params.name}) clean")
+    return run.returncode
+
+
+def _synth_config(text: str) -> ArrayParams:
+    try:
+        n, cw, tw = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N,COUNTER_WIDTH,THRESHOLD_WIDTH, got {text!r}")
+    return ArrayParams(n_neurons=n, counter_width=cw, threshold_width=tw)
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from .synth import latches, synth_stats
+    configs = args.config or [_synth_config(c) for c in SYNTH_CONFIGS]
+    print("| neurons | counter bits | threshold bits | cells | flip-flops | latches "
+          "| cells/neuron | flip-flops/neuron |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    bad = 0
+    for params in configs:
+        s = synth_stats(params)
+        bad += s.latches + len(latches(params))
+        n = params.n_neurons
+        print(f"| {n} | {params.counter_width} | {params.threshold_width} | {s.cells} "
+              f"| {s.flip_flops} | {s.latches} | {s.cells / n:.1f} | {s.flip_flops / n:.1f} |")
+    if bad:
+        print("error: latches found")
+    return 1 if bad else 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("verilog", help="export td_neuron_array Verilog",
+                              description="Write td_neuron_array.v (and its lint waivers) for "
+                                          "one configuration.")
+    add_config_options(p)
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                   help=f"output folder (default {DEFAULT_OUT}/)")
+    p.set_defaults(func=cmd_verilog)
+
+    p = subparsers.add_parser("lint", help="verilator --lint-only -Wall on td_neuron_array",
+                              description="Export, then lint with Verilator -Wall.")
+    add_config_options(p)
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                   help=f"output folder (default {DEFAULT_OUT}/)")
+    p.set_defaults(func=cmd_lint)
+
+    p = subparsers.add_parser("synth", help="Yosys synth: cell counts per neuron, no latches",
+                              description="Yosys synth + stat of td_neuron_array for a few "
+                                          "configurations (generic gates).")
+    p.add_argument("--config", type=_synth_config, action="append",
+                   help="N,COUNTER_WIDTH,THRESHOLD_WIDTH (repeatable; default: "
+                        + " ".join(SYNTH_CONFIGS) + ")")
+    p.set_defaults(func=cmd_synth)

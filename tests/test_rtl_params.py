@@ -1,0 +1,48 @@
+"""ArrayParams: validation messages and derived quantities."""
+
+import pytest
+
+from rtl.params import ArrayParams
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(n_neurons=0), r"n_neurons = 0 .* allowed >= 1"),
+    (dict(counter_width=1, threshold_width=2), r"counter_width = 1 .* \[2, 62\]"),
+    (dict(counter_width=63), r"counter_width = 63 .* \[2, 62\]"),
+    (dict(threshold_width=1), r"threshold_width = 1 .* \[2, 11\]"),
+    (dict(counter_width=8, threshold_width=8), r"threshold_width = 8 .* \[2, 7\].*counter_width - 1"),
+    (dict(sync_stages=1), r"sync_stages = 1 .* >= 2"),
+])
+def test_invalid_values_name_parameter_and_range(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ArrayParams(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(n_neurons=2.0), r"n_neurons must be an int, not float"),
+    (dict(sync_stages=True), r"sync_stages must be an int, not bool"),
+    (dict(shared_threshold=1), r"shared_threshold must be a bool, not int"),
+])
+def test_invalid_types(kwargs, message):
+    with pytest.raises(TypeError, match=message):
+        ArrayParams(**kwargs)
+
+
+def test_derived_ranges():
+    p = ArrayParams(n_neurons=5, counter_width=6, threshold_width=4, sync_stages=3)
+    assert (p.count_min, p.count_max, p.threshold_max) == (-32, 31, 15)
+    assert p.sel_width == 3 and p.pulse_latency == 3
+    assert ArrayParams(n_neurons=1).sel_width == 1
+    assert p.name == "n5_c6_t4_s3_shared"
+
+
+def test_one_spec_two_implementations():
+    from amaranth.hdl import Fragment
+
+    from rtl.neuron_array import NeuronArray
+    p = ArrayParams(n_neurons=3, counter_width=4, threshold_width=3)
+    dut = p.create()
+    assert isinstance(dut, NeuronArray) and dut.params is p
+    assert Fragment.get(dut, None) is not None          # elaborates
+    spikes, count, overflow = p.reference([5], [2], [0], 6)
+    assert spikes.tolist() == [True] and count.tolist() == [1] and overflow.tolist() == [False]
