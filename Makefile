@@ -62,3 +62,24 @@ test: setup ## the test suite (fast; a few minutes)
 .PHONY: clean
 clean: ## remove build outputs (keeps .venv, the data cache and artifacts/)
 	rm -rf build results sim_build .pytest_cache
+
+# ---- rtl ---------------------------------------------------------------------------------
+# td_neuron_array (rtl/): Verilog export, Verilator lint, Yosys cell counts, amaranth.sim speed.
+# Configuration of `make verilog` / `make lint`: RTL_OPTS, e.g. RTL_OPTS="--neurons 64 --per-neuron-threshold".
+RTL_OPTS ?=
+
+.PHONY: verilog
+verilog: $(STAMP) ## write td_neuron_array Verilog to build/verilog/ (RTL_OPTS="--neurons 64 ...")
+	$(VENV)/bin/tdsnn verilog $(RTL_OPTS)
+
+.PHONY: lint
+lint: $(STAMP) ## export, then verilator --lint-only -Wall on td_neuron_array (RTL_OPTS as verilog)
+	PATH="$(VERILATOR_BIN):$$PATH" $(VENV)/bin/tdsnn lint $(RTL_OPTS)
+
+.PHONY: synth
+synth: $(STAMP) ## Yosys synth + stat: cells per neuron for a few configurations, no latches
+	$(VENV)/bin/tdsnn synth
+
+.PHONY: bench-rtl
+bench-rtl: $(STAMP) ## amaranth.sim simulated cycles per second for a 64-neuron array
+	$(PY) -m rtl.bench
