@@ -58,18 +58,11 @@ def _synth_config(text: str) -> ArrayParams:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from .synth import latches, synth_stats
-    configs = args.config or [_synth_config(c) for c in SYNTH_CONFIGS]
-    print("| neurons | counter bits | threshold bits | cells | flip-flops | latches "
-          "| cells/neuron | flip-flops/neuron |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    bad = 0
-    for params in configs:
-        s = synth_stats(params)
-        bad += s.latches + len(latches(params))
-        n = params.n_neurons
-        print(f"| {n} | {params.counter_width} | {params.threshold_width} | {s.cells} "
-              f"| {s.flip_flops} | {s.latches} | {s.cells / n:.1f} | {s.flip_flops / n:.1f} |")
+    from golden.table import markdown_table
+
+    from .synth import SYNTH_HEADER, synth_table
+    rows, bad = synth_table(args.config or [_synth_config(c) for c in SYNTH_CONFIGS])
+    print(markdown_table(SYNTH_HEADER, rows))
     if bad:
         print("error: latches found")
     return 1 if bad else 0

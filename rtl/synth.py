@@ -81,3 +81,20 @@ def synth_stats(params: ArrayParams) -> SynthStats:
     ffs = sum(v for k, v in by_type.items() if "DFF" in k)
     lat = sum(v for k, v in by_type.items() if "DLATCH" in k)
     return SynthStats(params, design["num_cells"], ffs, lat, by_type)
+
+
+SYNTH_HEADER = ["neurons", "counter bits", "threshold bits", "cells", "flip-flops", "latches",
+                "cells/neuron", "flip-flops/neuron"]
+
+
+def synth_table(configs: list[ArrayParams]) -> tuple[list[list[str]], int]:
+    """Rows of :data:`SYNTH_HEADER` for ``configs`` and the number of latches found in all."""
+    rows, bad = [], 0
+    for params in configs:
+        s = synth_stats(params)
+        bad += s.latches + len(latches(params))
+        n = params.n_neurons
+        rows.append([str(n), str(params.counter_width), str(params.threshold_width), str(s.cells),
+                     str(s.flip_flops), str(s.latches), f"{s.cells / n:.1f}",
+                     f"{s.flip_flops / n:.1f}"])
+    return rows, bad

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from golden.agreement import layer_correlations
@@ -62,8 +62,34 @@ def stage_ideal(ctx: Context, stage_dir: Path) -> StageResult:
     return StageResult({"error_pct_by_T": by_t, "layer_r": r, "seconds": ev.seconds}, md)
 
 
+def stage_rtl(ctx: Context, stage_dir: Path) -> StageResult:
+    from rtl.commands import SYNTH_CONFIGS, _synth_config
+    from rtl.export import write_verilog
+    from rtl.lint import lint
+    from rtl.params import ArrayParams
+    from rtl.synth import SYNTH_HEADER, synth_table
+
+    params = ArrayParams()
+    path = write_verilog(params, stage_dir / "verilog")
+    run = lint(path, path.with_suffix(".vlt"))
+    if run.returncode:
+        raise RuntimeError(f"verilator --lint-only -Wall failed on {path}:\n{run.stderr}")
+    rows, bad = synth_table([_synth_config(c) for c in SYNTH_CONFIGS])
+    if bad:
+        raise RuntimeError(f"Yosys found {bad} latches in td_neuron_array")
+    md = (f"`td_neuron_array` exported for {params.name} to `verilog/td_neuron_array.v` "
+          f"(Amaranth 0.5); `verilator --lint-only -Wall` clean (waivers: "
+          f"`verilog/td_neuron_array.vlt`, reasons in docs/rtl.md). Yosys `synth` + `stat`, "
+          f"generic gates, no latches:\n\n" + markdown_table(SYNTH_HEADER, rows))
+    data = {"config": asdict(params),
+            "lint": "clean", "synth": [dict(zip(SYNTH_HEADER, r)) for r in rows]}
+    return StageResult(data, md, ["verilog/td_neuron_array.v", "verilog/td_neuron_array.vlt"])
+
+
 STAGES: list[Stage] = [
     Stage("ideal", "Ideal SNN versus T", stage_ideal, lambda a: {"T": a.T, "seed": a.seed}),
+    Stage("rtl", "RTL: Verilog export, lint and synthesis", stage_rtl, uses_network=False,
+          packages=("rtl",)),
 ]
 
 
