@@ -1,0 +1,379 @@
+"""Voltage-domain current-mirror integrate-and-fire neuron ("cm"), MODELS.md section 2.
+
+The membrane capacitor ``C_m`` is charged by a PMOS mirror copying the summed excitatory
+synapse current and discharged by an NMOS mirror copying the summed inhibitory current; a
+continuous-time comparator fires at ``V_th + offset`` and the neuron resets to ``V_reset``
+(or, as an option, loses the charge ``C_m (V_th - V_reset)``). Every mechanism has its own
+switch so that its cost can be measured alone (:func:`with_mechanisms`):
+
+``clm``            mirror output conductance, gain ``(1 + lambda (V_ds)) / (1 + lambda V_ref)``;
+``triode``         triode entry of the mirror output devices near the rails, ``h(V_ds/V_dsat)``;
+``vdsat_current``  saturation voltage growing with the current, ``V_dsat_fs sqrt(I / I_fs)``;
+``compression``    summing-node compression ``I_eff = I (1 - lambda_syn (V_in(I) - V_in(0)))``;
+``clamp``          membrane clamped to ``[0, VDD]`` (charge pushed past a rail is lost);
+``async``          ``n_slots > 1`` arrival sub-slots per step, comparator checked after each;
+``reset``          ``"v_reset"`` (natural reset, discards the overshoot) or ``"subtract"``;
+``offset``         per-neuron comparator offset, ``sigma_offset`` (V);
+``leak``           membrane leakage current ``i_leak`` (A) to ground.
+
+``table`` (a CSV path) switches to the characterised mode: the membrane increment per unit
+charge ``dV/dQ (V/C)`` versus (``V``, signed input current) replaces the mirror equations
+(``clm``, ``triode``, ``vdsat_current``, ``compression``); see :mod:`behavioral.cm_table`.
+
+Integration (exact where it can be): while both mirrors are saturated the membrane equation is
+linear in ``V``, ``dV/dt = A - B V``, and is solved in closed form. A trajectory is monotone
+(a one-dimensional autonomous ODE), so when its start and its closed-form end both lie in the
+saturation interval ``[V_dsat,n, VDD - V_dsat,p]`` the whole pulse did. The other neurons (a
+mirror in triode) are integrated by exponential Euler (exact for the linear part, second order
+otherwise) with ``n = ode_substeps`` and ``2n`` sub-steps, Richardson-extrapolated
+(``(4 v_2n - v_n) / 3``). The table mode uses classical RK4 with
+``ode_substeps`` sub-steps.
+
+Scale: one unit of ideal input moves ``V`` by ``(V_th - V_reset) / theta`` at the reference
+point (mirrors saturated at ``V_ds = V_ref``, small-signal input), so one unit is the current
+``i_unit = C_m (V_th - V_reset) / (theta t_p)`` flowing for ``t_p``. The state holds the
+membrane in input units, ``u = (V - V_reset) theta / (V_th - V_reset)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+
+from golden.neuron import IdealParams, IdealState, ideal_step
+
+from .cm_table import load_table, table_rate
+from .validate import check_choice, check_int, check_range
+
+RESETS = ("v_reset", "subtract")
+MECHANISMS = ("clm", "triode", "vdsat_current", "compression", "clamp", "async", "reset",
+              "offset", "leak")
+
+
+@dataclass(frozen=True)
+class CMParams:
+    """Parameters of the current-mirror neuron (28 nm-class defaults, units in the names' docs).
+
+    Attributes
+    ----------
+    vdd : float, V
+    v_th, v_reset : float, V; comparator threshold and reset level, ``0 <= v_reset < v_th < vdd``.
+    c_m : float, F; membrane capacitance.
+    t_p : float, s; width of one input pulse (synapse open time).
+    t_step : float, s; duration of one time step (leakage acts over it), ``>= n_slots t_p``.
+    theta : float, input units; ideal threshold the network was normalised to.
+    lambda_p, lambda_n : float, 1/V; channel-length modulation of the PMOS / NMOS mirrors.
+    v_ref_p, v_ref_n : float, V; drain-source voltage of the diode-connected reference devices.
+    v_dsat_fs : float, V; saturation voltage of the mirror devices at ``i_fs``.
+    v_dsat_min : float, V; weak-inversion floor of the saturation voltage.
+    i_fs : float, A; full-scale summed mirror current the mirrors are sized for.
+    lambda_syn : float, 1/V; output conductance of the synapse current sources over their current.
+    sigma_offset : float, V; standard deviation of the per-neuron comparator offset.
+    i_leak : float, A; membrane leakage current to ground.
+    reset : str; ``"v_reset"`` or ``"subtract"``.
+    n_slots : int; arrival sub-slots per step (1: all inputs of a step arrive together).
+    clm, triode, vdsat_current, compression, clamp : bool; mechanism switches.
+    table : str or None; CSV of the characterised ``dV/dQ`` (replaces the mirror equations).
+    ode_substeps : int; sub-steps of the numerical solution (triode neurons, table mode).
+    seed : int; chip seed of the comparator offsets.
+    ideal : bool; when True the neuron is exactly the ideal I&F neuron (reset by subtraction).
+    """
+
+    vdd: float = 0.9            # V: nominal core supply of a 28 nm process (0.9-1.0 V)
+    v_th: float = 0.6           # V: 0.3 V below VDD leaves the PMOS mirror saturated at threshold
+    v_reset: float = 0.2        # V: above V_dsat,n (0.15 V) so the NMOS mirror is saturated at reset
+    c_m: float = 100e-15        # F: 100 fF MOM capacitor, about 10 um x 10 um in 28 nm
+    t_p: float = 10e-9          # s: 10 ns synapse pulse, a few gate delays times a margin
+    t_step: float = 1e-6        # s: 1 us step (1 MHz update), ample for 4 slots of 10 ns
+    theta: float = 1.0          # input units: the converted network's normalised threshold
+    lambda_p: float = 0.3       # 1/V: mirror devices at about 3x minimum length in 28 nm (V_A ~ 3 V)
+    lambda_n: float = 0.3       # 1/V: as lambda_p
+    v_ref_p: float = 0.4        # V: V_gs of the diode-connected PMOS (|V_T| ~ 0.3 V + overdrive)
+    v_ref_n: float = 0.4        # V: V_gs of the diode-connected NMOS (V_T ~ 0.3 V + overdrive)
+    v_dsat_fs: float = 0.15     # V: 150 mV overdrive at full scale, usual for mirror matching
+    v_dsat_min: float = 0.05    # V: weak-inversion floor, about 2 kT/q
+    i_fs: float = 20e-6         # A: 5 input units at 4 uA/unit; the network's largest summed input is ~3.5 units
+    lambda_syn: float = 0.3     # 1/V: synapse current-source devices of the same length class as the mirror
+    sigma_offset: float = 5e-3  # V: Pelgrom A_VT ~ 1.5 mV um over a 0.1 um^2 input pair
+    i_leak: float = 10e-12      # A: junction + reset-switch subthreshold leakage at room temperature
+    reset: str = "v_reset"      # the circuit's natural reset: a switch to V_reset
+    n_slots: int = 4            # arrival slots: presynaptic spikes are not synchronous
+    clm: bool = True
+    triode: bool = True
+    vdsat_current: bool = True
+    compression: bool = True
+    clamp: bool = True
+    table: str | None = None
+    ode_substeps: int = 8       # triode solver sub-steps: doubling moves V < 2 mV worst case (tested)
+    seed: int = 0
+    ideal: bool = False
+
+    def __post_init__(self) -> None:
+        o = "CMParams"
+        check_range(o, "vdd", self.vdd, "V", 0.0, 5.0, lo_open=True)
+        check_range(o, "v_reset", self.v_reset, "V", 0.0, self.vdd, hi_open=True)
+        check_range(o, "v_th", self.v_th, "V", self.v_reset, self.vdd, lo_open=True, hi_open=True)
+        check_range(o, "c_m", self.c_m, "F", 0.0, None, lo_open=True)
+        check_range(o, "t_p", self.t_p, "s", 0.0, None, lo_open=True)
+        check_range(o, "theta", self.theta, "input units", 0.0, None, lo_open=True)
+        for name in ("lambda_p", "lambda_n", "lambda_syn"):
+            check_range(o, name, getattr(self, name), "1/V", 0.0, 10.0)
+        for name in ("v_ref_p", "v_ref_n"):
+            check_range(o, name, getattr(self, name), "V", 0.0, self.vdd, lo_open=True)
+        check_range(o, "v_dsat_min", self.v_dsat_min, "V", 0.0, None, lo_open=True)
+        check_range(o, "v_dsat_fs", self.v_dsat_fs, "V", self.v_dsat_min, self.vdd)
+        check_range(o, "i_fs", self.i_fs, "A", 0.0, None, lo_open=True)
+        check_range(o, "sigma_offset", self.sigma_offset, "V", 0.0, None)
+        check_range(o, "i_leak", self.i_leak, "A", 0.0, None)
+        check_choice(o, "reset", self.reset, RESETS)
+        check_int(o, "n_slots", self.n_slots, "slots", 1, 64)
+        check_range(o, "t_step", self.t_step, "s", self.n_slots * self.t_p, None)
+        check_int(o, "ode_substeps", self.ode_substeps, "sub-steps", 1)
+        check_int(o, "seed", self.seed, "", 0)
+
+    @property
+    def swing(self) -> float:
+        """Membrane swing ``V_th - V_reset`` (V): one ideal threshold."""
+        return self.v_th - self.v_reset
+
+    @property
+    def i_unit(self) -> float:
+        """Current (A) that, flowing for ``t_p``, moves V by one input unit at the reference point."""
+        return self.c_m * self.swing / (self.theta * self.t_p)
+
+    def at_vdd(self, vdd: float) -> "CMParams":
+        """The same design at supply ``vdd`` (V): threshold, reset, swing and margins scale with VDD."""
+        k = vdd / self.vdd
+        return replace(self, vdd=vdd, v_th=self.v_th * k, v_reset=self.v_reset * k)
+
+
+def with_mechanisms(params: CMParams, enabled) -> CMParams:
+    """``params`` with exactly the mechanisms in ``enabled`` (names from :data:`MECHANISMS`) on.
+
+    Off means: ``clm`` ... ``clamp`` False, ``async`` -> one slot, ``reset`` -> subtraction,
+    ``offset`` -> sigma 0, ``leak`` -> 0 A. With every mechanism off the equations reduce to the
+    ideal neuron (up to float rounding of the conversion to volts). On means the value in ``params``.
+    """
+    enabled = set(enabled)
+    unknown = enabled - set(MECHANISMS)
+    if unknown:
+        raise ValueError(f"unknown cm mechanisms {sorted(unknown)}; allowed: {MECHANISMS}")
+    flags = {m: (m in enabled) and getattr(params, m)
+             for m in ("clm", "triode", "vdsat_current", "compression", "clamp")}
+    return replace(params, **flags,
+                   n_slots=params.n_slots if "async" in enabled else 1,
+                   reset=params.reset if "reset" in enabled else "subtract",
+                   sigma_offset=params.sigma_offset if "offset" in enabled else 0.0,
+                   i_leak=params.i_leak if "leak" in enabled else 0.0)
+
+
+@dataclass(frozen=True)
+class CMState:
+    """Membrane ``u`` (input units, (batch, n)), comparator offsets (V, (n,)), event counts.
+
+    ``events`` (int64, (2,)): neuron-slots integrated with a mirror out of saturation
+    (``triode_slots``) and neuron-slots where the rail clamp removed charge (``rail_clips``).
+    """
+
+    u: torch.Tensor
+    offset: torch.Tensor
+    events: torch.Tensor
+
+
+def _phi(x: torch.Tensor) -> torch.Tensor:
+    """``(1 - exp(-x)) / x`` for ``x >= 0`` (1 at 0; expm1 keeps it accurate near 0)."""
+    x = x.clamp(min=1e-30)
+    return torch.expm1(-x).div_(x).neg_()
+
+
+def effective_current(p: CMParams, i: torch.Tensor) -> torch.Tensor:
+    """Mirror input current (A) after summing-node compression of the synapse current ``i`` (A)."""
+    if not p.compression:
+        return i
+    dv_in = p.v_dsat_fs * torch.sqrt(i / p.i_fs)          # V_in(I) - V_in(0), square law
+    return (i * (1 - p.lambda_syn * dv_in)).clamp(min=0)
+
+
+def saturation_voltage(p: CMParams, i: torch.Tensor) -> torch.Tensor:
+    """Saturation voltage (V) of a mirror output device carrying ``i`` (A)."""
+    if not p.vdsat_current:
+        return torch.full_like(i, p.v_dsat_fs)
+    return (p.v_dsat_fs * torch.sqrt(i / p.i_fs)).clamp(min=p.v_dsat_min)
+
+
+def _coefficients(p: CMParams, ie: torch.Tensor, ii: torch.Tensor):
+    """Slew rates (V/s) of the two mirrors at the reference point and their CLM factors (1/V)."""
+    lp, ln = (p.lambda_p, p.lambda_n) if p.clm else (0.0, 0.0)
+    return ie / (p.c_m * (1 + lp * p.v_ref_p)), ii / (p.c_m * (1 + ln * p.v_ref_n)), lp, ln
+
+
+def _rate(p: CMParams, v, ap, an, lp, ln, ivp, ivn):
+    """``dV/dt`` (V/s) and ``-d(dV/dt)/dV`` (1/s, >= 0); ``ivp``, ``ivn`` = 1 / V_dsat (1/V)."""
+    gp, gn = 1 + lp * (p.vdd - v), 1 + ln * v
+    if p.triode:
+        xp, xn = ((p.vdd - v) * ivp).clamp(0.0, 1.0), (v * ivn).clamp(0.0, 1.0)
+        hp, hn = xp * (2.0 - xp), xn * (2.0 - xn)
+        dhp, dhn = (2.0 - 2.0 * xp) * ivp, (2.0 - 2.0 * xn) * ivn
+    else:
+        hp, hn = (v < p.vdd).to(v.dtype), (v > 0).to(v.dtype)
+        dhp = dhn = 0.0
+    f = ap * hp * gp - an * hn * gn
+    return f, ap * (dhp * gp + hp * lp) + an * (dhn * gn + hn * ln)
+
+
+def membrane_rate(p: CMParams, v: torch.Tensor, i_e: torch.Tensor, i_i: torch.Tensor) -> torch.Tensor:
+    """``dV/dt`` (V/s) at membrane ``v`` (V) for summed synapse currents ``i_e``, ``i_i`` (A)."""
+    ie, ii = effective_current(p, i_e), effective_current(p, i_i)
+    ap, an, lp, ln = _coefficients(p, ie, ii)
+    return _rate(p, v, ap, an, lp, ln, 1 / saturation_voltage(p, ie), 1 / saturation_voltage(p, ii))[0]
+
+
+def _exp_euler(p: CMParams, v, ap, an, lp, ln, ivp, ivn, t: float, n: int):
+    """``n`` exponential-Euler sub-steps over ``t`` (s): exact for the linear (saturated) part."""
+    dt = t / n
+    for _ in range(n):
+        f, k = _rate(p, v, ap, an, lp, ln, ivp, ivn)
+        v = (v + f * dt * _phi(k * dt)).clamp(0.0, p.vdd)  # h = 0 past a rail: never crossed
+    return v
+
+
+def _enter_triode(v0, v1, lo, hi, a, b, t: float):
+    """Where and with how much time left a trajectory leaves the saturation interval [lo, hi].
+
+    Neurons that start out of it are returned as they are with the whole ``t`` (s). The
+    others follow the closed form ``dV/dt = a - b V`` to the boundary they cross.
+    """
+    inside = (v0 >= lo) & (v0 <= hi)
+    v_b = torch.where(v1 < lo, lo, hi)
+    slope0 = a - b * v0
+    linear = (v_b - v0) / slope0.where(slope0 != 0, torch.ones_like(slope0))
+    v_inf = a / b.where(b > 0, torch.ones_like(b))
+    ratio = ((v_inf - v0) / (v_inf - v_b)).clamp(min=1.0)
+    expo = torch.log(ratio) / b.where(b > 0, torch.ones_like(b))
+    t_b = torch.where(b * t > 1e-6, expo, linear).clamp(0.0, t)
+    return torch.where(inside, v_b, v0), torch.where(inside, t - t_b, torch.full_like(v0, t))
+
+
+def integrate_pulse(p: CMParams, v: torch.Tensor, i_e: torch.Tensor, i_i: torch.Tensor,
+                    t: float | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Membrane voltage (V) after the synapse currents ``i_e``, ``i_i`` (A) flowed for ``t`` (s).
+
+    ``t`` defaults to ``t_p``. Returns ``(v, n_triode, n_clipped)``: the new voltage and the
+    numbers of neurons integrated out of saturation and clipped at a rail.
+    """
+    t = p.t_p if t is None else t
+    if p.table is not None:
+        table = load_table(p.table)
+        dt = t / p.ode_substeps
+
+        def rate(x):
+            return table_rate(table, x, i_e, i_i)
+        for _ in range(p.ode_substeps):  # classical RK4
+            k1 = rate(v)
+            k2 = rate(v + dt / 2 * k1)
+            k3 = rate(v + dt / 2 * k2)
+            v = v + dt / 6 * (k1 + 2 * k2 + 2 * k3 + rate(v + dt * k3))
+        n_tri = torch.zeros((), dtype=torch.int64)
+    else:
+        ie, ii = effective_current(p, i_e), effective_current(p, i_i)
+        ap, an, lp, ln = _coefficients(p, ie, ii)
+        a, b = ap * (1 + lp * p.vdd) - an, ap * lp + an * ln
+        v1 = v + (a - b * v) * t * _phi(b * t)       # closed form, both mirrors saturated
+        if p.triode:
+            vd_p, vd_n = saturation_voltage(p, ie), saturation_voltage(p, ii)
+            hi = p.vdd - vd_p
+            out = ((v < vd_n) | (v > hi) | (v1 < vd_n) | (v1 > hi)).view(-1)
+            idx = out.nonzero().squeeze(1)
+            n_tri = torch.tensor(len(idx))
+            if len(idx) > 0:
+                def pick(x):
+                    return x.reshape(-1).index_select(0, idx)
+                v0, lo, up = pick(v), pick(vd_n), pick(hi)
+                v_b, t_r = _enter_triode(v0, pick(v1), lo, up, pick(a), pick(b), t)
+                # Richardson extrapolation of exponential Euler with n and 2n sub-steps
+                args = (p, v_b, pick(ap), pick(an), lp, ln, 1 / pick(vd_p), 1 / lo, t_r)
+                fine = _exp_euler(*args, 2 * p.ode_substeps)
+                coarse = _exp_euler(*args, p.ode_substeps)
+                v1 = v1.clone()
+                v1.view(-1).index_copy_(0, idx, ((4 * fine - coarse) / 3).clamp(0.0, p.vdd))
+            return v1, n_tri, torch.zeros((), dtype=torch.int64)  # never past a rail
+        n_tri = torch.zeros((), dtype=torch.int64)
+        v = v1
+    if p.clamp:
+        clipped = (v < 0) | (v > p.vdd)
+        return v.clamp(0.0, p.vdd), n_tri, clipped.sum()
+    return v, n_tri, torch.zeros((), dtype=torch.int64)
+
+
+def cm_step(p: CMParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
+    """One time step, per arrival slot in the order integrate, compare, reset.
+
+    For each slot ``k`` (one slot when ``i_exc`` is (batch, n)):
+
+    1. integrate: the slot's currents ``i_exc[k] * i_unit`` and ``i_inh[k] * i_unit`` (A) flow
+       for ``t_p``; the leakage removes ``i_leak t_step / (n_slots C_m)``; clamp to the rails;
+    2. compare: ``V >= V_th + offset``, unless the neuron already fired in this step (at most
+       one spike per step);
+    3. reset: ``V = V_reset`` (``reset="v_reset"``: the charge of the firing slot above
+       threshold is discarded) or ``V -= V_th - V_reset`` (``"subtract"``).
+
+    With ``ideal=True`` this is :func:`golden.neuron.ideal_step` on an ``IdealState``.
+    Returns ``(spikes, state)``, spikes as float 0/1 (batch, n).
+    """
+    if p.ideal:
+        return ideal_step(IdealParams(p.theta, "subtract"), state, i_exc, i_inh)
+    if i_exc.dim() == 2:
+        i_exc, i_inh = i_exc.unsqueeze(0), i_inh.unsqueeze(0)
+    n_slots = i_exc.shape[0]
+    v = p.v_reset + state.u * (p.swing / p.theta)
+    threshold = p.v_th + state.offset
+    fired = torch.zeros_like(v, dtype=torch.bool)
+    n_tri = n_clip = torch.zeros((), dtype=torch.int64)
+    dv_leak = p.i_leak * p.t_step / (n_slots * p.c_m)
+    for k in range(n_slots):
+        v, tri, clip = integrate_pulse(p, v, i_exc[k] * p.i_unit, i_inh[k] * p.i_unit)
+        if dv_leak > 0:
+            v = v - dv_leak
+            if p.clamp:
+                v = v.clamp(min=0.0)
+        new = (v >= threshold) & ~fired
+        if p.reset == "v_reset":
+            v = torch.where(new, torch.full_like(v, p.v_reset), v)
+        else:
+            v = v - new.to(v.dtype) * p.swing
+        fired = fired | new
+        n_tri, n_clip = n_tri + tri, n_clip + clip
+    u = (v - p.v_reset) * (p.theta / p.swing)
+    events = state.events + torch.stack([n_tri, n_clip])
+    return fired.to(v.dtype), CMState(u, state.offset, events)
+
+
+class CMNeuron:
+    """The current-mirror neuron behind the common interface (:mod:`golden.neuron`)."""
+
+    name = "cm"
+
+    def __init__(self, params: CMParams | None = None):
+        self.params = params or CMParams()
+        self.n_slots = 1 if self.params.ideal else self.params.n_slots
+
+    def init_state(self, batch: int, n_neurons: int, layer: int):
+        p = self.params
+        if p.ideal:
+            return IdealState(torch.zeros(batch, n_neurons))
+        gen = torch.Generator().manual_seed(1_000_003 * p.seed + layer)
+        offset = p.sigma_offset * torch.randn(n_neurons, generator=gen)
+        return CMState(torch.zeros(batch, n_neurons), offset, torch.zeros(2, dtype=torch.int64))
+
+    def step(self, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
+        return cm_step(self.params, state, i_exc, i_inh)
+
+    def membrane(self, state) -> torch.Tensor:
+        return (state.v if self.params.ideal else state.u) / self.params.theta
+
+    def counters(self, state) -> dict[str, int]:
+        if self.params.ideal:
+            return {}
+        return {"triode_slots": int(state.events[0]), "rail_clips": int(state.events[1])}
+

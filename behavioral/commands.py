@@ -1,0 +1,63 @@
+"""``tdsnn characterise``, ``tdsnn compare``, ``tdsnn sweep`` and ``tdsnn bench-models``."""
+
+from __future__ import annotations
+
+import argparse
+
+from golden.pipeline import results_dir
+
+
+def _prepared(args):
+    from golden.commands import prepare_from_args
+    return prepare_from_args(args)
+
+
+def cmd_characterise(args) -> int:
+    from .characterise import run
+    for name, s in run(results_dir()).items():
+        print(f"{name:6s} f-I INL {s['fi_inl_pct_fs']:.2f} % FS, R^2 {s['fi_r2']:.5f}, "
+              f"increment spread {s['increment_spread_pct']:.2f} %")
+    print(f"wrote {results_dir() / 'characterise'}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from .compare import run_comparison
+    run_comparison(_prepared(args), T=args.T, limit=args.limit, out_dir=results_dir(),
+                   weight_bits=args.weight_bits, coding=args.coding)
+    print((results_dir() / "comparison.md").read_text())
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from .sweeps import run
+    r = run(_prepared(args), results_dir(), full=args.full)
+    print((results_dir() / "sweeps" / "cm_decomposition.md").read_text())
+    print(f"{r['n_images']} images; wrote {results_dir() / 'sweeps'}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import main
+    return main(["--T", str(args.T)] + (["--limit", str(args.limit)] if args.limit else []))
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from golden.commands import add_network_options
+    p = sub.add_parser("characterise", help="f-I curves and increment-vs-state of every neuron model")
+    p.set_defaults(func=cmd_characterise)
+    p = sub.add_parser("compare", help="ANN, ideal, cm, opamp, td on the test set (comparison.json)")
+    add_network_options(p)
+    p.add_argument("--T", type=int, default=64, help="time steps")
+    p.add_argument("--limit", type=int, default=None, help="first N test images (default: all)")
+    p.add_argument("--weight-bits", type=int, default=None, help="synapse DAC bits (default: float)")
+    p.add_argument("--coding", default="constant", choices=("constant", "bernoulli"))
+    p.set_defaults(func=cmd_compare)
+    p = sub.add_parser("sweep", help="accuracy sweeps and the cm error decomposition")
+    add_network_options(p)
+    p.add_argument("--full", action="store_true", help="all 10,000 images and 5 chips (long)")
+    p.set_defaults(func=cmd_sweep)
+    p = sub.add_parser("bench-models", help="seconds per model on the test set at T=64")
+    p.add_argument("--T", type=int, default=64)
+    p.add_argument("--limit", type=int, default=None)
+    p.set_defaults(func=cmd_bench)

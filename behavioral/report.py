@@ -1,0 +1,59 @@
+"""Writing results: JSON, CSV, Markdown tables and Agg-backend plots under one folder."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from golden.table import markdown_table  # noqa: E402
+
+
+def params_dict(model) -> dict:
+    """The parameter object of a model as a plain dict (for the record)."""
+    p = getattr(model, "params", None)
+    return asdict(p) if is_dataclass(p) else {}
+
+
+def write_json(path: Path, payload: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path
+
+
+def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def write_markdown(path: Path, title: str, header: list[str], rows: list[list], notes: str = "") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"# {title}\n\n{markdown_table(header, rows)}\n\n{notes}\n")
+    return path
+
+
+def new_figure(title: str, xlabel: str, ylabel: str):
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    return fig, ax
+
+
+def save_figure(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

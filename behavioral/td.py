@@ -1,0 +1,223 @@
+"""Time-domain neuron ("td"), MODELS.md section 4: CCO phase accumulation and a pulse counter.
+
+Analog part (this module): during the input window ``t_p`` the excitatory and the inhibitory
+current each drive a current-controlled oscillator (CCO). Over one step a CCO advances by
+
+    dphi = (N_th / theta) * z * k * (1 - alpha * z / z_full)      cycles
+
+for an input of ``z`` input units (``z_full`` = the CCO's full-scale input), with a per-neuron,
+per-CCO gain ``k ~ 1 + sigma_gain_rel N(0, 1)`` drawn once per chip, plus jitter: a random walk
+of ``sigma_jitter`` cycles rms per cycle, i.e. ``sigma_jitter sqrt(dphi) N(0, 1)``. Every
+completed cycle is one pulse; the unfinished phase stays in the oscillator for the next step.
+The synchroniser resolves pulses at most every 2 clock periods, so a CCO can deliver at most
+``max_pulses = floor(f_clk t_p / 2)`` pulses per step: pulses above that rate are lost and
+counted (``rate_violations``). The CCO is sized so that its full scale is that rate,
+``z_full = max_pulses / N_th`` input units.
+
+Digital part: the per-step pulse counts ``up`` (excitatory) and ``down`` (inhibitory), integers
+per neuron per step, are exactly the input of the RTL neuron array; the counter, the threshold
+comparator and the reset by subtraction are :func:`rtl.reference.step_counts`, the RTL's golden
+model, called here unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from golden.neuron import IdealParams, IdealState, ideal_step
+from rtl.params import ArrayParams
+from rtl.reference import step_counts
+
+from .validate import check_int, check_range
+
+
+@dataclass(frozen=True)
+class TDParams:
+    """Parameters of the time-domain neuron.
+
+    Attributes
+    ----------
+    n_th : int, pulses; threshold: one input unit is ``n_th / theta`` pulses.
+    theta : float, input units; ideal threshold.
+    alpha : float, dimensionless; CCO gain compression at full scale, in [0, 1).
+    sigma_gain_rel : float, relative; standard deviation of each CCO's gain (per neuron).
+    sigma_jitter : float, cycles rms per cycle; CCO period jitter (random walk).
+    counter_width : int, bits; signed up/down pulse counter (saturating, sticky overflow).
+    f_clk : float, Hz; digital clock of the synchroniser and counter.
+    t_p : float, s; input window per step during which the CCOs run.
+    sync_stages : int; flip-flops of the pulse synchroniser.
+    seed : int; chip seed (gain mismatch) and jitter seed.
+    ideal : bool; when True the neuron is exactly the ideal I&F neuron.
+    """
+
+    n_th: int = 16               # pulses: 1/16-unit resolution; the phase residue keeps the rest
+    theta: float = 1.0           # input units
+    alpha: float = 0.02          # 2 % at full scale: a current-starved ring CCO's f-I bend
+    sigma_gain_rel: float = 0.02  # ~2 mV A_VT/sqrt(WL) over ~0.1 V overdrive of large starving devices
+    sigma_jitter: float = 0.01   # cycles/cycle: ~1 % period jitter of a small 28 nm ring oscillator
+    counter_width: int = 14      # bits: +-8192 pulses = +-512 units, > T=128 steps x 3.5 units/step
+    f_clk: float = 500e6         # Hz: 28 nm standard-cell logic closes 500 MHz with margin
+    t_p: float = 250e-9          # s: CCO window of a 1 us step: 62 resolvable pulses > 3.5 units x 16
+    sync_stages: int = 2         # the usual two-flip-flop synchroniser (the RTL allows >= 2)
+    seed: int = 0
+    ideal: bool = False
+
+    def __post_init__(self) -> None:
+        o = "TDParams"
+        check_int(o, "counter_width", self.counter_width, "bits", 2, 62)
+        check_int(o, "n_th", self.n_th, "pulses", 1, 2 ** (self.counter_width - 1) - 1)
+        check_range(o, "theta", self.theta, "input units", 0.0, None, lo_open=True)
+        check_range(o, "alpha", self.alpha, "(dimensionless)", 0.0, 1.0, hi_open=True)
+        check_range(o, "sigma_gain_rel", self.sigma_gain_rel, "(relative)", 0.0, 0.5)
+        check_range(o, "sigma_jitter", self.sigma_jitter, "cycles/cycle", 0.0, None)
+        check_range(o, "f_clk", self.f_clk, "Hz", 0.0, None, lo_open=True)
+        check_range(o, "t_p", self.t_p, "s", 0.0, None, lo_open=True)
+        check_range(o, "f_clk * t_p", self.f_clk * self.t_p, "clock periods", 2.0, None)
+        check_int(o, "sync_stages", self.sync_stages, "flip-flops", 2, 8)
+        check_int(o, "seed", self.seed, "", 0)
+
+    @property
+    def max_pulses(self) -> int:
+        """Pulses per CCO per step the synchroniser resolves (one per 2 clock periods)."""
+        return math.floor(self.f_clk * self.t_p / 2)
+
+    @property
+    def z_full(self) -> float:
+        """Full-scale CCO input (input units): the rate limit."""
+        return self.max_pulses * self.theta / self.n_th
+
+    def array(self, n_neurons: int) -> ArrayParams:
+        """The RTL neuron array this neuron layer maps to."""
+        return ArrayParams(n_neurons=n_neurons, counter_width=self.counter_width,
+                           threshold_width=max(2, self.n_th.bit_length()), sync_stages=self.sync_stages,
+                           shared_threshold=True)
+
+
+@dataclass(frozen=True)
+class TDState:
+    """State of a layer of td neurons.
+
+    phase_e, phase_i : float (batch, n), cycles in [0, 1): unfinished CCO phase.
+    count : int64 (batch, n), pulses: the up/down counter.
+    overflow : bool (batch, n): sticky counter-saturation flag.
+    gain_e, gain_i : float (n,): per-neuron CCO gain factors (mismatch).
+    up, down : int64 (batch, n): the last step's pulse counts (the RTL's input).
+    lost : int64 (): pulses lost to the rate limit so far.
+    layer, t : int: layer index and steps done (seed the jitter).
+    """
+
+    phase_e: torch.Tensor
+    phase_i: torch.Tensor
+    count: torch.Tensor
+    overflow: torch.Tensor
+    gain_e: torch.Tensor
+    gain_i: torch.Tensor
+    up: torch.Tensor
+    down: torch.Tensor
+    lost: torch.Tensor
+    layer: int
+    t: int
+
+
+def _cco(p: TDParams, phase, z, gain, gen):
+    """Pulses emitted, new phase and pulses lost to the rate limit, for input ``z`` (units)."""
+    dphi = (p.n_th / p.theta) * z * gain * (1 - p.alpha * z / p.z_full)
+    if p.sigma_jitter > 0:
+        dphi = dphi + p.sigma_jitter * dphi.clamp(min=0).sqrt() * torch.randn(z.shape, generator=gen)
+    total = phase + dphi.clamp(min=0)
+    pulses = torch.floor(total)
+    lost = (pulses - p.max_pulses).clamp(min=0)
+    return (pulses - lost).to(torch.int64), total - pulses, lost.sum().to(torch.int64)
+
+
+def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
+    """One time step in the order integrate, compare, reset.
+
+    1. integrate: the CCOs advance (see the module docstring), giving ``up`` and ``down``
+       pulse counts; ``count = saturate(count + up - down)`` (overflow flag set where clipped);
+    2. compare, at the step boundary: ``spike = count >= N_th``;
+    3. reset: ``count -= N_th`` where it spiked.
+
+    Steps 1 (counter) to 3 are :func:`rtl.reference.step_counts`. With ``ideal=True`` this is
+    :func:`golden.neuron.ideal_step` on an ``IdealState``.
+    """
+    if p.ideal:
+        return ideal_step(IdealParams(p.theta, "subtract"), state, i_exc, i_inh)
+    if i_exc.dim() == 3:
+        i_exc, i_inh = i_exc.sum(0), i_inh.sum(0)
+    gen = torch.Generator().manual_seed((1_000_003 * p.seed + state.layer) * 1_000_033 + state.t)
+    up, phase_e, lost_e = _cco(p, state.phase_e, i_exc, state.gain_e, gen)
+    down, phase_i, lost_i = _cco(p, state.phase_i, i_inh, state.gain_i, gen)
+    spikes, count, overflow = step_counts(p.array(up.shape[-1]), state.count.numpy(), up.numpy(),
+                                          down.numpy(), p.n_th)
+    spikes = torch.as_tensor(spikes).to(torch.float32)
+    overflow = state.overflow | torch.as_tensor(overflow, dtype=torch.bool)
+    return spikes, TDState(phase_e, phase_i, torch.as_tensor(count, dtype=torch.int64), overflow,
+                           state.gain_e, state.gain_i, up, down, state.lost + lost_e + lost_i,
+                           state.layer, state.t + 1)
+
+
+class TDNeuron:
+    """The time-domain neuron behind the common interface (:mod:`golden.neuron`)."""
+
+    name = "td"
+    n_slots = 1
+
+    def __init__(self, params: TDParams | None = None):
+        self.params = params or TDParams()
+
+    def init_state(self, batch: int, n_neurons: int, layer: int):
+        p = self.params
+        if p.ideal:
+            return IdealState(torch.zeros(batch, n_neurons))
+        gen = torch.Generator().manual_seed(1_000_003 * p.seed + layer)
+        gains = 1 + p.sigma_gain_rel * torch.randn(2, n_neurons, generator=gen)
+        zeros = torch.zeros(batch, n_neurons)
+        zi = torch.zeros(batch, n_neurons, dtype=torch.int64)
+        return TDState(zeros, zeros, zi, torch.zeros(batch, n_neurons, dtype=torch.bool),
+                       gains[0], gains[1], zi, zi, torch.zeros((), dtype=torch.int64), layer, 0)
+
+    def step(self, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
+        return td_step(self.params, state, i_exc, i_inh)
+
+    def membrane(self, state) -> torch.Tensor:
+        if self.params.ideal:
+            return state.v / self.params.theta
+        return state.count.to(torch.float32) / self.params.n_th
+
+    def counters(self, state) -> dict[str, int]:
+        if self.params.ideal:
+            return {}
+        return {"overflow_neurons": int(state.overflow.sum()), "rate_violations": int(state.lost)}
+
+
+class PulseRecorder:
+    """Wraps a :class:`TDNeuron` and records every step's ``(up, down)`` pulse counts per layer.
+
+    ``trace[layer]`` is a list over steps of int64 (batch, n, 2) tensors: the exact stimulus of
+    the RTL neuron array for a co-simulation.
+    """
+
+    def __init__(self, model: TDNeuron):
+        if model.params.ideal:
+            raise ValueError("PulseRecorder: an ideal td neuron has no pulses")
+        self.model, self.name, self.n_slots = model, model.name, model.n_slots
+        self.trace: dict[int, list[torch.Tensor]] = {}
+
+    def init_state(self, batch: int, n_neurons: int, layer: int):
+        self.trace[layer] = []
+        return self.model.init_state(batch, n_neurons, layer)
+
+    def step(self, state, i_exc, i_inh):
+        spikes, new = self.model.step(state, i_exc, i_inh)
+        self.trace[new.layer].append(torch.stack([new.up, new.down], dim=-1))
+        return spikes, new
+
+    def membrane(self, state):
+        return self.model.membrane(state)
+
+    def counters(self, state):
+        return self.model.counters(state)

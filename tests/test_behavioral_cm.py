@@ -1,0 +1,201 @@
+"""The current-mirror neuron: equations against hand-computed values, step order, ODE accuracy."""
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from behavioral.cm import (MECHANISMS, CMNeuron, CMParams, cm_step, effective_current,
+                           integrate_pulse, with_mechanisms)
+from behavioral.cm_table import equation_table, write_table
+
+P = CMParams()
+OFF = with_mechanisms(P, ())
+
+
+def t1(x):
+    return torch.tensor([float(x)])
+
+
+def state(u, p=OFF):
+    n = len(u)
+    return CMNeuron(p).init_state(1, n, 0).__class__(torch.tensor([u], dtype=torch.float32),
+                                                      torch.zeros(n), torch.zeros(2, dtype=torch.int64))
+
+
+def test_unit_current_by_hand():
+    # 100 fF * (0.6 - 0.2) V / (1 * 10 ns) = 4 uA
+    assert P.i_unit == pytest.approx(4e-6)
+
+
+def test_saturated_mirror_closed_form_by_hand():
+    # PMOS only, CLM on, no compression: dV/dt = a (1 + lam (VDD - V)), a = I / (C (1 + lam Vref))
+    p = replace(with_mechanisms(P, {"clm", "triode", "vdsat_current"}))
+    a = 4e-6 / (100e-15 * (1 + 0.3 * 0.4))
+    v_inf = (1 + 0.3 * 0.9) / 0.3
+    expected = v_inf + (0.4 - v_inf) * math.exp(-a * 0.3 * 10e-9)   # = 0.7895 V
+    v, n_tri, _ = integrate_pulse(p, t1(0.4), t1(4e-6), t1(0.0))
+    assert v.item() == pytest.approx(expected, abs=2e-6)
+    assert expected == pytest.approx(0.7895, abs=1e-3)
+    assert n_tri.item() == 0
+
+
+def test_compression_by_hand():
+    # I = I_fs: V_in rises by V_dsat_fs = 0.15 V, I_eff = I (1 - 0.3 * 0.15)
+    assert effective_current(P, t1(20e-6)).item() == pytest.approx(20e-6 * 0.955, rel=1e-6)
+    assert effective_current(P, t1(5e-6)).item() == pytest.approx(5e-6 * (1 - 0.3 * 0.075), rel=1e-6)
+
+
+def _reference_rk4(p, v0, i_e, i_i, n=20000):
+    """Independent fine RK4 of MODELS.md section 2 eq. 1-3 for scalar inputs (float64)."""
+    def comp(i):
+        return i * (1 - p.lambda_syn * p.v_dsat_fs * math.sqrt(i / p.i_fs))
+
+    def vdsat(i):
+        return max(p.v_dsat_fs * math.sqrt(i / p.i_fs), p.v_dsat_min)
+
+    def h(x):
+        return 0.0 if x <= 0 else (x * (2 - x) if x < 1 else 1.0)
+    ie, ii = comp(i_e), comp(i_i)
+
+    def f(v):
+        gp = h((p.vdd - v) / vdsat(ie)) * (1 + p.lambda_p * (p.vdd - v)) / (1 + p.lambda_p * p.v_ref_p)
+        gn = h(v / vdsat(ii)) * (1 + p.lambda_n * v) / (1 + p.lambda_n * p.v_ref_n)
+        return (ie * gp - ii * gn) / p.c_m
+    v, dt = v0, p.t_p / n
+    for _ in range(n):
+        k1 = f(v); k2 = f(v + dt / 2 * k1); k3 = f(v + dt / 2 * k2); k4 = f(v + dt * k3)
+        v += dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+    return v
+
+
+@pytest.mark.parametrize("v0,units_e,units_i", [(0.7, 3.0, 0.0), (0.05, 0.5, 2.0), (0.3, 2.0, 1.9),
+                                                (0.85, 0.3, 0.0), (0.02, 0.0, 1.0)])
+def test_triode_integration_against_independent_rk4(v0, units_e, units_i):
+    ref = _reference_rk4(P, v0, units_e * P.i_unit, units_i * P.i_unit)
+    v, _, _ = integrate_pulse(P, t1(v0), t1(units_e * P.i_unit), t1(units_i * P.i_unit))
+    assert v.item() == pytest.approx(ref, abs=5e-4)   # 0.5 mV: a tenth of the offset sigma
+
+
+def test_halving_the_integration_step_in_a_network_moves_v_by_less_than_2_mv():
+    """Every step of a small network, from the same state: ode_substeps n versus 2n."""
+    from golden.network import SpikingNetwork
+    from golden.snn import run_batch
+    gen = torch.Generator().manual_seed(1)
+    net = SpikingNetwork((torch.randn(60, 100, generator=gen) * 0.12,
+                          torch.randn(10, 60, generator=gen) * 0.3), (None, None), (1.0, 1.0))
+    fine_p = replace(P, ode_substeps=2 * P.ode_substeps)
+    worst, flips, total = [0.0], [0], [0]
+
+    class Both(CMNeuron):
+        def step(self, st, ie, ii):
+            s1, a = cm_step(P, st, ie, ii)
+            s2, b = cm_step(fine_p, st, ie, ii)
+            quiet = (s1 == 0) & (s2 == 0)        # a reset hides the voltage
+            worst[0] = max(worst[0], (a.u - b.u)[quiet].abs().max().item() * P.swing)
+            flips[0] += int((s1 != s2).sum())
+            total[0] += s1.numel()
+            return s1, a
+
+    run_batch(net, Both(P), torch.rand(40, 100, generator=gen), 30, "bernoulli", seed=3)
+    assert worst[0] < 2e-3   # 0.5 % of the swing, below the 5 mV comparator offset sigma
+    assert flips[0] <= 1e-4 * total[0]
+
+
+def test_stress_stimuli_need_more_substeps_and_converge():
+    """Random states with up to 2 units per slot on both sides: n = 8 vs 16 within 2 mV."""
+    gen = torch.Generator().manual_seed(1)
+    v = torch.rand(20000, generator=gen) * P.vdd
+    ie = torch.rand(20000, generator=gen) * 2 * P.i_unit
+    ii = torch.rand(20000, generator=gen) * 2 * P.i_unit
+    a, _, _ = integrate_pulse(replace(P, ode_substeps=8), v, ie, ii)
+    b, _, _ = integrate_pulse(replace(P, ode_substeps=16), v, ie, ii)
+    assert (a - b).abs().max().item() < 2e-3
+
+
+def test_order_integrate_compare_reset():
+    p = with_mechanisms(P, {"reset"})           # reset to V_reset, nothing else
+    spikes, st = cm_step(p, state([0.5, 0.5, 0.2]), torch.tensor([[0.7, 0.4, 2.5]]), torch.zeros(1, 3))
+    assert spikes.tolist() == [[1.0, 0.0, 1.0]]
+    assert st.u[0].tolist() == pytest.approx([0.0, 0.9, 0.0], abs=1e-6)   # overshoot discarded
+    spikes, st = cm_step(OFF, state([0.5, 0.2]), torch.tensor([[0.7, 2.5]]), torch.zeros(1, 2))
+    assert spikes.tolist() == [[1.0, 1.0]]
+    assert st.u[0].tolist() == pytest.approx([0.2, 1.7], abs=1e-6)   # subtraction, one spike/step
+
+
+def test_asynchronous_arrival_fires_on_a_transient():
+    p = with_mechanisms(P, {"async"})
+    exc = torch.tensor([[[1.2]], [[0.0]], [[0.0]], [[0.0]]])
+    inh = torch.tensor([[[0.0]], [[1.0]], [[0.0]], [[0.0]]])
+    spikes, st = cm_step(p, state([0.0], p), exc, inh)
+    assert spikes.item() == 1.0 and st.u.item() == pytest.approx(-0.8, abs=1e-6)
+    spikes, st = cm_step(OFF, state([0.0]), exc.sum(0), inh.sum(0))   # together: net 0.2
+    assert spikes.item() == 0.0 and st.u.item() == pytest.approx(0.2, abs=1e-6)
+
+
+def test_rail_clamp_loses_charge_by_hand():
+    p = with_mechanisms(P, {"clamp"})
+    # V = 0.2 + 3 * 0.4 = 1.4 V -> clamped to 0.9 V = 1.75 units; fires; subtract -> 0.75
+    spikes, st = cm_step(p, state([0.0], p), torch.tensor([[3.0]]), torch.zeros(1, 1))
+    assert spikes.item() == 1.0 and st.u.item() == pytest.approx(0.75, abs=1e-6)
+    assert int(st.events[1]) == 1
+    # and the ground rail: V = 0.2 - 2 * 0.4 < 0 -> 0 V = -0.5 units
+    _, st = cm_step(p, state([0.0], p), torch.zeros(1, 1), torch.tensor([[2.0]]))
+    assert st.u.item() == pytest.approx(-0.5, abs=1e-6)
+
+
+def test_leakage_by_hand():
+    p = replace(with_mechanisms(P, {"leak"}), i_leak=1e-9)
+    # 1 nA * 1 us / 100 fF = 10 mV = 0.025 units per step
+    _, st = cm_step(p, state([0.5], p), torch.zeros(1, 1), torch.zeros(1, 1))
+    assert st.u.item() == pytest.approx(0.475, abs=1e-6)
+
+
+def test_comparator_offset_is_one_chip_per_seed_and_layer():
+    m = CMNeuron(CMParams(sigma_offset=0.01, seed=3))
+    a, b = m.init_state(2, 1000, 0), m.init_state(7, 1000, 0)
+    assert torch.equal(a.offset, b.offset)
+    assert not torch.equal(a.offset, m.init_state(2, 1000, 1).offset)
+    assert a.offset.std().item() == pytest.approx(0.01, rel=0.1)
+
+
+def test_every_mechanism_can_be_switched_alone():
+    for m in MECHANISMS:
+        p = with_mechanisms(P, {m})
+        assert p.n_slots == (P.n_slots if m == "async" else 1)
+        assert p.reset == (P.reset if m == "reset" else "subtract")
+    with pytest.raises(ValueError, match="unknown cm mechanisms"):
+        with_mechanisms(P, {"magic"})
+
+
+def test_characterised_table_reproduces_the_equations(tmp_path):
+    path = write_table(equation_table(P, v_points=181, i_points=81), tmp_path / "cm.csv")
+    p = replace(P, table=str(path), ode_substeps=8)
+    gen = torch.Generator().manual_seed(2)
+    v = 0.1 + torch.rand(500, generator=gen) * 0.7
+    ie = torch.rand(500, generator=gen) * 2 * P.i_unit
+    ii = torch.rand(500, generator=gen) * 2 * P.i_unit
+    eq, _, _ = integrate_pulse(P, v, ie, ii)
+    tab, _, _ = integrate_pulse(p, v, ie, ii)
+    assert (eq - tab).abs().max().item() < 3e-3
+
+
+@pytest.mark.parametrize("field,value,unit", [("c_m", 0.0, "F"), ("c_m", -1e-15, "F"),
+                                              ("v_th", 0.1, "V"), ("v_th", 0.95, "V"),
+                                              ("sigma_offset", -1e-3, "V"), ("i_leak", -1e-12, "A"),
+                                              ("lambda_p", -0.1, "1/V"), ("t_p", 0.0, "s")])
+def test_nonphysical_parameters_are_rejected(field, value, unit):
+    with pytest.raises(ValueError, match=rf"CMParams\.{field} = .* {unit}: allowed range"):
+        CMParams(**{field: value})
+    with pytest.raises(ValueError, match="allowed values"):
+        CMParams(reset="zero")
+    with pytest.raises(ValueError, match="t_step"):
+        CMParams(t_step=30e-9)
+
+
+def test_at_vdd_scales_swing_and_margins():
+    q = P.at_vdd(0.6)
+    assert (q.v_th, q.v_reset, q.swing) == pytest.approx((0.4, 0.4 / 3, 0.8 / 3))
+    assert np.isclose(q.i_unit, P.i_unit * 2 / 3)
