@@ -54,6 +54,23 @@ reproduce: setup ## the main job: the whole study, report in results/REPORT.md (
 bench: $(STAMP) ## benchmarks that print figures (golden SNN throughput)
 	$(PY) -m golden.bench
 
+# ---- behavioural models ------------------------------------------------------------------
+.PHONY: compare
+compare: $(STAMP) ## ANN, ideal, cm, opamp, td on the full test set (results/comparison.json)
+	$(VENV)/bin/tdsnn compare
+
+.PHONY: characterise
+characterise: $(STAMP) ## f-I curves and increment-vs-state of every model (results/characterise/)
+	$(VENV)/bin/tdsnn characterise
+
+.PHONY: sweeps
+sweeps: $(STAMP) ## quick accuracy sweeps and the cm decomposition (results/sweeps/; FULL=1: long)
+	$(VENV)/bin/tdsnn sweep $(if $(FULL),--full)
+
+.PHONY: bench-models
+bench-models: $(STAMP) ## seconds per neuron model on the full test set at T=64
+	$(PY) -m behavioral.bench
+
 # ---- tests -------------------------------------------------------------------------------
 .PHONY: test
 test: setup ## the test suite (fast; a few minutes)

@@ -62,6 +62,44 @@ def stage_ideal(ctx: Context, stage_dir: Path) -> StageResult:
     return StageResult({"error_pct_by_T": by_t, "layer_r": r, "seconds": ev.seconds}, md)
 
 
+def _body(md_path: Path) -> str:
+    """A Markdown file written by a stage, without its title line."""
+    return md_path.read_text().split("\n", 1)[1].strip()
+
+
+def _files(stage_dir: Path) -> list[str]:
+    return sorted(str(f.relative_to(stage_dir)) for f in stage_dir.rglob("*") if f.is_file())
+
+
+def stage_compare(ctx: Context, stage_dir: Path) -> StageResult:
+    from behavioral.compare import run_comparison
+    result = run_comparison(ctx.prepared, T=ctx.args.T, limit=ctx.args.limit, out_dir=stage_dir,
+                            seed=ctx.args.seed)
+    return StageResult(result, _body(stage_dir / "comparison.md"), _files(stage_dir))
+
+
+def stage_characterise(ctx: Context, stage_dir: Path) -> StageResult:
+    from behavioral.characterise import run
+    summary = run(stage_dir)
+    md = (_body(stage_dir / "characterise" / "linearity.md")
+          + "\n\n![f-I curves](characterise/fi_curves.png)\n\n"
+          "![membrane increment per unit input versus membrane state]"
+          "(characterise/increment_vs_state.png)")
+    return StageResult(summary, md, _files(stage_dir))
+
+
+def stage_sweeps(ctx: Context, stage_dir: Path) -> StageResult:
+    from behavioral.sweeps import run
+    result = run(ctx.prepared, stage_dir, full=ctx.args.full)
+    sweeps = stage_dir / "sweeps"
+    parts = ["### cm error decomposition\n\n" + _body(sweeps / "cm_decomposition.md")
+             + "\n\n![cm decomposition](sweeps/cm_decomposition.png)"]
+    for name in result["sweeps"]:
+        parts.append(f"### Sweep: {name}\n\n![{name}](sweeps/{name}.png)\n\n"
+                     + _body(sweeps / f"{name}.md"))
+    return StageResult(result, "\n\n".join(parts), _files(stage_dir))
+
+
 def stage_rtl(ctx: Context, stage_dir: Path) -> StageResult:
     from rtl.commands import SYNTH_CONFIGS, _synth_config
     from rtl.export import write_verilog
@@ -88,6 +126,13 @@ def stage_rtl(ctx: Context, stage_dir: Path) -> StageResult:
 
 STAGES: list[Stage] = [
     Stage("ideal", "Ideal SNN versus T", stage_ideal, lambda a: {"T": a.T, "seed": a.seed}),
+    Stage("compare", "Neuron model comparison on MNIST", stage_compare,
+          lambda a: {"T": a.T, "seed": a.seed, "limit": a.limit},
+          packages=("golden", "behavioral", "rtl")),
+    Stage("characterise", "Transfer curves and linearity", stage_characterise, uses_network=False,
+          packages=("golden", "behavioral", "rtl")),
+    Stage("sweeps", "Sweeps and the cm error decomposition", stage_sweeps,
+          lambda a: {"full": a.full}, packages=("golden", "behavioral", "rtl")),
     Stage("rtl", "RTL: Verilog export, lint and synthesis", stage_rtl, uses_network=False,
           packages=("rtl",)),
 ]
@@ -108,8 +153,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                "stages": {}}
     sections = [f"## Network\n\n{describe_network(ctx)}\n"]
     print(f"[prepare] done in {time.perf_counter() - start:.1f} s", flush=True)
-    for i, stage in enumerate(STAGES, 1):
-        tag = f"[{i}/{len(STAGES)}] {stage.title}"
+    stages = [st for st in STAGES if st.key not in (args.skip or [])]
+    for i, stage in enumerate(stages, 1):
+        tag = f"[{i}/{len(stages)}] {stage.title}"
         print(f"{tag} ...", flush=True)
         result, cached, seconds = run_stage(stage, ctx, cache, out, net_fp)
         summary["stages"][stage.key] = result.data | {"stage_seconds": seconds, "cached": cached}
@@ -134,5 +180,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--T", type=int, default=64, help="time steps per image (default 64)")
     p.add_argument("--full", action="store_true", help="the long sweep set (default: quick)")
     p.add_argument("--no-cache", action="store_true", help="recompute every stage")
+    p.add_argument("--limit", type=int, default=None,
+                   help="compare the models on the first N test images only (default: all)")
+    p.add_argument("--skip", action="append", choices=[st.key for st in STAGES], metavar="STAGE",
+                   help="leave out a stage (repeatable): " + ", ".join(st.key for st in STAGES))
     p.add_argument("--out", default=None, help="report folder (default: $TDSNN_RESULTS or results/)")
     p.set_defaults(func=cmd_reproduce)
