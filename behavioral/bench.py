@@ -1,6 +1,8 @@
 """Benchmark of the behavioural models: full test set at T = 64, wall-clock seconds.
 
 Run: ``python -m behavioral.bench`` (targets on a 2-core machine: cm <= 60 s, td <= 30 s).
+Before the lean solver + ode_substeps 6 the cm figure was ~100 s uncontended (n = 8); the
+after-figure has not been measured on an idle machine yet (see docs/models.md).
 Also checks the cm integrator: the test error with ``ode_substeps`` n and 2n.
 """
 

@@ -105,7 +105,7 @@ class CMParams:
     compression: bool = True
     clamp: bool = True
     table: str | None = None
-    ode_substeps: int = 8       # triode solver sub-steps: doubling moves V < 2 mV worst case (tested)
+    ode_substeps: int = 6       # triode solver sub-steps: 6 -> 12 moves V < 2 mV on a network (tested)
     seed: int = 0
     ideal: bool = False
 
@@ -230,11 +230,29 @@ def membrane_rate(p: CMParams, v: torch.Tensor, i_e: torch.Tensor, i_i: torch.Te
 
 
 def _exp_euler(p: CMParams, v, ap, an, lp, ln, ivp, ivn, t: float, n: int):
-    """``n`` exponential-Euler sub-steps over ``t`` (s): exact for the linear (saturated) part."""
+    """``n`` exponential-Euler sub-steps over ``t`` (s): exact for the linear (saturated) part.
+
+    The step uses the exact local Jacobian ``k = -df/dV`` (exponential Rosenbrock-Euler, second
+    order for this autonomous ODE). It is :func:`_rate` written with ``y = 1 - x`` (so that
+    ``h = 1 - y^2`` and ``dh/dV = 2 y / V_dsat``) and the per-neuron constants hoisted out of
+    the loop: about 30 element-wise operations per sub-step instead of 45 (the test
+    ``test_lean_solver_equals_rate_formulation`` pins it to the :func:`_rate` form).
+    """
     dt = t / n
+    apdt, andt = ap * dt, an * dt
+    cp, cn = (2.0 * ivp) * apdt, (2.0 * ivn) * andt          # 2 a dt / V_dsat
+    aplp, anln = apdt * lp, andt * ln
     for _ in range(n):
-        f, k = _rate(p, v, ap, an, lp, ln, ivp, ivn)
-        v = (v + f * dt * _phi(k * dt)).clamp(0.0, p.vdd)  # h = 0 past a rail: never crossed
+        u = p.vdd - v
+        yp = torch.clamp(1.0 - u * ivp, 0.0, 1.0)             # 1 - x_p
+        yn = torch.clamp(1.0 - v * ivn, 0.0, 1.0)             # 1 - x_n
+        gp = 1.0 + lp * u
+        gn = 1.0 + ln * v
+        hp = 1.0 - yp * yp
+        hn = 1.0 - yn * yn
+        fdt = apdt * hp * gp - andt * hn * gn                 # f dt
+        kdt = cp * yp * gp + aplp * hp + cn * yn * gn + anln * hn   # k dt >= 0
+        v = torch.clamp(v + fdt * _phi(kdt), 0.0, p.vdd)      # h = 0 past a rail: never crossed
     return v
 
 

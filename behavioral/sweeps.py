@@ -1,8 +1,10 @@
 """Accuracy against swept non-idealities (tables and plots), and the cm error decomposition.
 
-Quick mode (default): the first ``QUICK_IMAGES`` test images, T = 64, 2 seeded chips where
-randomness enters; ``full=True``: all 10,000 images and 5 chips. A chip seed sets the model's
-mismatch draw and the evaluator's arrival-slot draw.
+Quick mode (default): the first ``QUICK_IMAGES`` (300) test images, T = 64, 2 seeded chips
+where randomness enters (target about 6 minutes on an idle 2-core machine, NOT yet measured;
+the VDD 0.4-0.5 V cm points are the slowest; one image is 0.33 pp, so quick mode resolves the
+onset of a collapse, not 0.1 pp effects); ``full=True``: all 10,000 images and 5 chips. A chip
+seed sets the model's mismatch draw and the evaluator's arrival-slot draw.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from .opamp import OpampNeuron, OpampParams
 from .report import new_figure, save_figure, write_csv, write_json, write_markdown
 from .synapse import quantised_network
 
-QUICK_IMAGES = 500
+QUICK_IMAGES = 300
 T_DEFAULT = 64
 
 
@@ -29,40 +31,64 @@ def _cm(**kw):
     return CMNeuron(CMParams(**kw))
 
 
+def _m(name, s, **kw):
+    """Model ``name`` with chip seed ``s`` (the ideal neuron has no seed)."""
+    return build(name, **kw) if name == "ideal" else build(name, seed=s, **kw)
+
+
+def _pts(values, factory, bits=None, T=T_DEFAULT, coding="constant"):
+    return [(x, (lambda s, x=x: factory(x, s)), bits, T, coding) for x in values]
+
+
 def _specs(chips: int):
-    """name -> (x label, [(x, model factory(seed), weight_bits, T)], chips)."""
-    vdds = (0.6, 0.7, 0.8, 0.9, 1.0)
+    """name -> (x label, {series: [(x, model factory(seed), weight_bits, T, coding)]}, chips).
+
+    The ranges run past the 28 nm defaults on purpose: each plot must show where the cm neuron
+    starts to lose accuracy, not only the flat region around the defaults.
+    """
+    vdds = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
     return {
         "vdd": ("VDD (V)", {
-            "ideal": [(v, lambda s: build("ideal"), None, T_DEFAULT) for v in vdds],
-            "cm": [(v, lambda s, v=v: CMNeuron(CMParams(seed=s).at_vdd(v)), None, T_DEFAULT) for v in vdds],
-            "opamp": [(v, lambda s, v=v: OpampNeuron(OpampParams(seed=s).at_vdd(v)), None, T_DEFAULT) for v in vdds],
-            "td": [(v, lambda s: build("td", seed=s), None, T_DEFAULT) for v in vdds]}, chips),
-        "T": ("T (steps)", {m: [(t, lambda s, m=m: build(m, **({} if m == "ideal" else {"seed": s})), None, t)
-                                for t in (16, 32, 64, 128)] for m in ("ideal", "cm", "td")}, 1),
-        "cm_lambda": ("lambda_p = lambda_n (1/V)", {"cm": [(x, lambda s, x=x: _cm(lambda_p=x, lambda_n=x, seed=s), None, T_DEFAULT)
-                                                            for x in (0.0, 0.3, 0.6, 1.0, 2.0)]}, 1),
-        "cm_vdsat": ("V_dsat at full scale (V)", {"cm": [(x, lambda s, x=x: _cm(v_dsat_fs=x, seed=s), None, T_DEFAULT)
-                                                         for x in (0.1, 0.15, 0.2, 0.3)]}, 1),
-        "cm_compression": ("lambda_syn (1/V)", {"cm": [(x, lambda s, x=x: _cm(lambda_syn=x, seed=s), None, T_DEFAULT)
-                                                       for x in (0.0, 0.3, 1.0, 2.0, 4.0)]}, 1),
-        "cm_reset": ("reset mode (0 = v_reset, 1 = subtract)", {"cm": [(i, lambda s, r=r: _cm(reset=r, seed=s), None, T_DEFAULT)
-                                                                      for i, r in enumerate(("v_reset", "subtract"))]}, 1),
-        "cm_offset": ("comparator offset sigma (mV)", {"cm": [(x, lambda s, x=x: _cm(sigma_offset=x * 1e-3, seed=s), None, T_DEFAULT)
-                                                              for x in (0.0, 5.0, 10.0, 20.0)]}, chips),
-        "weight_bits": ("weight bits (sign-magnitude; 0 = float)", {m: [(b or 0, lambda s, m=m: build(m, **({} if m == "ideal" else {"seed": s})), b, T_DEFAULT)
-                                                                          for b in (3, 4, 5, 6, 8, None)] for m in ("ideal", "cm", "td")}, 1),
-        "td_alpha": ("CCO compression alpha", {"td": [(x, lambda s, x=x: build("td", alpha=x, seed=s), None, T_DEFAULT)
-                                                      for x in (0.0, 0.02, 0.05, 0.1, 0.2)]}, 1),
-        "td_gain_sigma": ("CCO gain mismatch sigma (relative)", {"td": [(x, lambda s, x=x: build("td", sigma_gain_rel=x, seed=s), None, T_DEFAULT)
-                                                                        for x in (0.0, 0.02, 0.05, 0.1)]}, chips),
-        "td_jitter": ("CCO jitter (cycles rms per cycle)", {"td": [(x, lambda s, x=x: build("td", sigma_jitter=x, seed=s), None, T_DEFAULT)
-                                                                   for x in (0.0, 0.01, 0.05, 0.1)]}, chips),
+            "ideal": _pts(vdds, lambda v, s: build("ideal")),
+            "cm": _pts(vdds, lambda v, s: CMNeuron(CMParams(seed=s).at_vdd(v))),
+            "opamp": _pts(vdds, lambda v, s: OpampNeuron(OpampParams(seed=s).at_vdd(v))),
+            "td": _pts(vdds, lambda v, s: build("td", seed=s))}, chips),
+        "T": ("T (steps)", {m: _pts((8, 16, 32, 64, 128), lambda t, s, m=m: _m(m, s))
+                            for m in ("ideal", "cm", "td")}, 1),
+        "coding": ("input coding (0 = constant, 1 = Bernoulli spikes)", {
+            "ideal": [(i, lambda s: build("ideal"), None, T_DEFAULT, c) for i, c in enumerate(("constant", "bernoulli"))],
+            "cm": [(i, lambda s: _cm(seed=s), None, T_DEFAULT, c) for i, c in enumerate(("constant", "bernoulli"))],
+            "cm n_slots=1": [(i, lambda s: _cm(seed=s, n_slots=1), None, T_DEFAULT, c) for i, c in enumerate(("constant", "bernoulli"))],
+            "td": [(i, lambda s: build("td", seed=s), None, T_DEFAULT, c) for i, c in enumerate(("constant", "bernoulli"))]}, 1),
+        "cm_lambda": ("lambda_p = lambda_n (1/V)", {"cm": _pts((0.0, 0.3, 1.0, 2.0, 4.0, 8.0),
+                                                               lambda x, s: _cm(lambda_p=x, lambda_n=x, seed=s))}, 1),
+        "cm_vdsat": ("V_dsat at full scale (V)", {"cm": _pts((0.1, 0.15, 0.2, 0.3, 0.4),
+                                                             lambda x, s: _cm(v_dsat_fs=x, seed=s))}, 1),
+        "cm_compression": ("lambda_syn (1/V)", {"cm": _pts((0.0, 0.3, 1.0, 2.0, 4.0, 8.0),
+                                                           lambda x, s: _cm(lambda_syn=x, seed=s))}, 1),
+        "cm_swing": ("membrane swing V_th - V_reset at VDD = 0.9 V (V)", {"cm": _pts(
+            (0.05, 0.1, 0.2, 0.4), lambda x, s: _cm(v_reset=0.2, v_th=0.2 + x, seed=s))}, 1),
+        "reset": ("reset mode (0 = natural: cm V_reset / ideal zero, 1 = subtract)", {
+            "ideal": [(i, lambda s, r=r: build("ideal", reset=r), None, T_DEFAULT, "constant")
+                      for i, r in enumerate(("zero", "subtract"))],
+            "cm": _pts((0, 1), lambda i, s: _cm(reset=("v_reset", "subtract")[i], seed=s))}, 1),
+        "cm_offset": ("comparator offset sigma (mV)", {"cm": _pts((0.0, 5.0, 10.0, 20.0, 40.0),
+                                                                  lambda x, s: _cm(sigma_offset=x * 1e-3, seed=s))}, chips),
+        "weight_bits": ("weight bits (sign-magnitude; 0 = float)", {
+            m: [(b or 0, lambda s, m=m: _m(m, s), b, T_DEFAULT, "constant") for b in (3, 4, 5, 6, 8, None)]
+            for m in ("ideal", "cm", "td")}, 1),
+        "td_alpha": ("CCO compression alpha", {"td": _pts((0.0, 0.02, 0.05, 0.1, 0.2),
+                                                          lambda x, s: build("td", alpha=x, seed=s))}, 1),
+        "td_gain_sigma": ("CCO gain mismatch sigma (relative)", {"td": _pts(
+            (0.0, 0.02, 0.05, 0.1), lambda x, s: build("td", sigma_gain_rel=x, seed=s))}, chips),
+        "td_jitter": ("CCO jitter (cycles rms per cycle)", {"td": _pts(
+            (0.0, 0.01, 0.05, 0.1), lambda x, s: build("td", sigma_jitter=x, seed=s))}, chips),
     }
 
 
-def _evaluate(net, model, weight_bits, T, x, y, seed):
-    return evaluate(quantised_network(net, weight_bits), model, x, y, T, seed=seed, progress=False).error_pct
+def _evaluate(net, model, weight_bits, T, x, y, seed, coding="constant"):
+    return evaluate(quantised_network(net, weight_bits), model, x, y, T, coding, seed=seed,
+                    progress=False).error_pct
 
 
 def decomposition(prepared, x, y, chips: int, bar=None) -> dict:
@@ -97,10 +123,10 @@ def run(prepared, out_dir: str | Path = "results", full: bool = False, progress:
         rows, table = [], {}
         for model, points in series.items():
             xs, means, stds = [], [], []
-            for xv, factory, bits, T in points:
+            for xv, factory, bits, T, coding in points:
                 errs = []
                 for chip in range(c):
-                    errs.append(_evaluate(prepared.net, factory(chip), bits, T, x, y, chip))
+                    errs.append(_evaluate(prepared.net, factory(chip), bits, T, x, y, chip, coding))
                     bar.update(1)
                 xs.append(xv)
                 means.append(float(np.mean(errs)))
