@@ -24,8 +24,11 @@ checked).
 Transaction-level stimulus
 --------------------------
 The CCO pulse counts of a window are written once (``up_cnt``/``down_cnt``, ``CW`` bits per
-neuron) with a one-cycle ``load``; the wrapper's pulse generators then emit the pulses at the
-synchroniser's rated rate (1 cycle high, 1 cycle low) into the DUT's ``exc_pulse`` /
+neuron, in bit planes: instance ``a``'s plane ``j`` = bit ``j`` of its ``n_sub`` counts, at bits
+``a*n_sub*CW + j*n_sub ..``) with a one-cycle ``load``; the wrapper's pulse generators (one
+bit-sliced process per instance: every second cycle each neuron with a count left pulses and
+all counts are decremented together, a borrow chain over the ``CW`` planes) then emit the pulses
+at the synchroniser's rated rate (1 cycle high, 1 cycle low) into the DUT's ``exc_pulse`` /
 ``inh_pulse`` pins. With ``P`` the largest count of the window and ``S`` the synchroniser depth,
 the last pulse is first sampled ``2P`` edges after the load edge and counted ``S`` edges later;
 the next strobe comes ``2P + S + 1`` edges after the load edge, so every pulse is counted in
@@ -86,33 +89,49 @@ module tb_mnist_slice (
   output [{n - 1}:0] spikes, output spike_valid, output [{w - 1}:0] count_out,
   output [{n - 1}:0] overflow
 );
-  wire [{n - 1}:0] exc, inh;
+  // Bit-sliced pulse generators (one process per slice, not one per neuron): the counts
+  // arrive as {cw} bit planes of {n} bits (plane j = bit j of every neuron's count); every
+  // second cycle after the load, each neuron with a count left emits one pulse and the
+  // planes are decremented together (a borrow chain over the planes).
+  reg [{n * cw - 1}:0] rem_e, rem_i;
+  reg [{n - 1}:0] pe, pi;
+  reg ph;
+  function [{n - 1}:0] nonzero(input [{n * cw - 1}:0] v);
+    integer j;
+    begin
+      nonzero = {{{n}{{1'b0}}}};
+      for (j = 0; j < {cw}; j = j + 1) nonzero = nonzero | v[j*{n} +: {n}];
+    end
+  endfunction
+  function [{n * cw - 1}:0] decr(input [{n * cw - 1}:0] v, input [{n - 1}:0] m);
+    integer j;
+    reg [{n - 1}:0] b;
+    begin
+      b = m;
+      for (j = 0; j < {cw}; j = j + 1) begin
+        decr[j*{n} +: {n}] = v[j*{n} +: {n}] ^ b;
+        b = b & ~v[j*{n} +: {n}];
+      end
+    end
+  endfunction
+  wire [{n - 1}:0] nz_e = nonzero(rem_e);
+  wire [{n - 1}:0] nz_i = nonzero(rem_i);
+  always @(posedge clk) begin
+    if (rst) begin
+      rem_e <= 0; rem_i <= 0; pe <= 0; pi <= 0; ph <= 1'b0;
+    end else if (load) begin
+      rem_e <= up_cnt; rem_i <= down_cnt; pe <= 0; pi <= 0; ph <= 1'b0;
+    end else if (!ph) begin
+      pe <= nz_e; pi <= nz_i; rem_e <= decr(rem_e, nz_e); rem_i <= decr(rem_i, nz_i);
+      ph <= 1'b1;
+    end else begin
+      pe <= 0; pi <= 0; ph <= 1'b0;
+    end
+  end
   td_neuron_array dut (
     .clk(clk), .rst(rst), .enable(enable), .step(step), .th_we(th_we), .th_data(th_data),
-    .sel(sel), .exc_pulse(exc), .inh_pulse(inh), .spikes(spikes), .spike_valid(spike_valid),
+    .sel(sel), .exc_pulse(pe), .inh_pulse(pi), .spikes(spikes), .spike_valid(spike_valid),
     .count_out(count_out), .overflow(overflow), .overflow_any());
-  genvar i;
-  generate
-    for (i = 0; i < {n}; i = i + 1) begin : pg
-      reg [{cw - 1}:0] rem_e, rem_i;
-      reg pe, pi;
-      always @(posedge clk) begin
-        if (rst) begin
-          rem_e <= 0; rem_i <= 0; pe <= 1'b0; pi <= 1'b0;
-        end else if (load) begin
-          rem_e <= up_cnt[i*{cw} +: {cw}]; rem_i <= down_cnt[i*{cw} +: {cw}];
-          pe <= 1'b0; pi <= 1'b0;
-        end else begin
-          if (pe) pe <= 1'b0;
-          else if (rem_e != 0) begin pe <= 1'b1; rem_e <= rem_e - 1'b1; end
-          if (pi) pi <= 1'b0;
-          else if (rem_i != 0) begin pi <= 1'b1; rem_i <= rem_i - 1'b1; end
-        end
-      end
-      assign exc[i] = pe;
-      assign inh[i] = pi;
-    end
-  endgenerate
 endmodule
 
 module {WRAPPER_TOP} (

@@ -43,7 +43,7 @@ def run_scoreboard(sim: str, waves: bool = False, seed: int | None = SCOREBOARD_
 
 
 #: neurons per td_neuron_array instance in the MNIST runs (see cocotb_tests.mnist_rtl)
-MNIST_SUB = 16
+MNIST_SUB = 64
 
 
 def mnist_array(K: int = 1, n_sub: int = MNIST_SUB):
@@ -60,13 +60,14 @@ def mnist_array(K: int = 1, n_sub: int = MNIST_SUB):
 
 def run_mnist(sim: str, waves: bool = False, images: int = 100, start: int = 0, K: int | None = None,
               T: int = 64, progress: bool = False, out: Path | None = None, tag: str = "",
-              **_) -> dict:
+              n_sub: int = MNIST_SUB, **_) -> dict:
     """``images`` MNIST test images through the RTL; returns the result dict."""
     from .mnist_rtl import WRAPPER_TOP  # noqa: PLC0415
     if K is None:
-        K = 10 if sim == "verilator" else 5
-    params, text, _ = mnist_array(K)
-    bdir = runner.build_dir(sim, f"mnist_k{K}")
+        K = 1
+    params, text, _ = mnist_array(K, n_sub)
+    config = f"mnist_k{K}" + ("" if n_sub == MNIST_SUB else f"_n{n_sub}")
+    bdir = runner.build_dir(sim, config)
     out = Path(out) if out else bdir / f"mnist{tag}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.exists():
@@ -74,7 +75,7 @@ def run_mnist(sim: str, waves: bool = False, images: int = 100, start: int = 0, 
     env = {"TB_IMAGES": str(images), "TB_START": str(start), "TB_K": str(K), "TB_T": str(T),
            "TB_PROGRESS": "1" if progress else "0", "TB_OUT": str(out)}
     runner.run(sim, params, "tb_mnist", top=WRAPPER_TOP,
-               extra_sources={f"{WRAPPER_TOP}.v": text}, config=f"mnist_k{K}", env=env,
+               extra_sources={f"{WRAPPER_TOP}.v": text}, config=config, env=env,
                waves=waves, tag=tag)
     return json.loads(out.read_text())
 

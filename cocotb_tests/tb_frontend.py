@@ -36,6 +36,7 @@ from cocotb.triggers import FallingEdge, Timer
 
 from behavioral.cm import CMNeuron
 from behavioral.td import TDNeuron, TDParams, td_step
+from cocotb_tests.record import record
 from cocotb_tests.runner import params_from_env
 from golden.neuron import IdealNeuron
 
@@ -192,6 +193,8 @@ async def within_rate(dut):
             raise AssertionError(f"step {s}: RTL spikes {spk.astype(int)} != golden "
                                  f"{gold.astype(int)} (seed {seed})")
         count = ref
+    record("frontend_within_rate", steps=steps, neurons=n, pulses=pulses, counted=pulses,
+           seed=seed)
     dut._log.info(f"within the rated rate: {steps} steps x {n} neurons, {pulses} asynchronous "
                   f"jittered pulses, all counted; spikes equal the golden td model (seed {seed})")
 
@@ -207,6 +210,7 @@ async def above_rate(dut):
     await _setup(dut, p, p.threshold_max)
     lines = ["above the rated rate (excitatory CCO only, threshold at its maximum, no inhibition):",
              "  rate/rated   pulses applied   counted   lost %"]
+    rows = []
     for frac in (0.75, 1.0, 1.25, 1.5, 2.0):
         state = TDNeuron(tdp).init_state(1, n, 0)
         z_e = np.full(n, frac * tdp.z_full)
@@ -239,6 +243,9 @@ async def above_rate(dut):
             raise AssertionError(f"RTL counted more pulses {counted} than applied {n_p} (seed {seed})")
         lost = 100.0 * (1 - counted.sum() / max(n_p.sum(), 1))
         lines.append(f"  {frac:9.2f}   {int(n_p.sum()):14d}   {int(counted.sum()):7d}   {lost:6.1f}")
+        rows.append({"rate_over_rated": frac, "applied": int(n_p.sum()),
+                     "counted": int(counted.sum()), "lost_pct": lost})
+    record("frontend_above_rate", rows=rows, seed=seed)
     dut._log.info("\n".join(lines))
 
 
@@ -290,4 +297,8 @@ async def side_by_side(dut):
              f"  spike-count error vs ideal, mean |.| per neuron: td (RTL) {td_err.mean():.2f}, "
              f"cm {cm_err.mean():.2f} (relative to the ideal count: td "
              f"{td_err.sum() / max(id_n.sum(), 1):.3f}, cm {cm_err.sum() / max(id_n.sum(), 1):.3f})"]
+    record("frontend_side_by_side", steps=steps, neurons=n,
+           td_mean_abs_error=float(td_err.mean()), cm_mean_abs_error=float(cm_err.mean()),
+           td_relative_error=float(td_err.sum() / max(id_n.sum(), 1)),
+           cm_relative_error=float(cm_err.sum() / max(id_n.sum(), 1)), seed=seed)
     dut._log.info("\n".join(lines))

@@ -61,10 +61,11 @@ class SpikeRecorder:
         return self.model.counters(state)
 
 
-def pack(values: np.ndarray, bits: int) -> int:
-    """Unsigned ints (m,) -> one integer, element i at bits [i*bits, (i+1)*bits)."""
-    v = values.astype(np.uint64)
-    b = ((v[:, None] >> np.arange(bits, dtype=np.uint64)) & 1).astype(np.uint8).ravel()
+def pack_planes(values: np.ndarray, n_sub: int, bits: int) -> int:
+    """Counts (m * n_sub,) -> the wrapper's bit-plane layout, one integer: slice ``a``'s plane
+    ``j`` (bit ``j`` of its ``n_sub`` counts) at bits ``a*n_sub*bits + j*n_sub + i``."""
+    v = values.astype(np.uint8 if bits <= 8 else np.uint64).reshape(-1, 1, n_sub)
+    b = ((v >> np.arange(bits, dtype=v.dtype)[None, :, None]) & 1).astype(np.uint8).ravel()
     return int.from_bytes(np.packbits(b, bitorder="little").tobytes(), "little")
 
 
@@ -106,7 +107,9 @@ async def mnist(dut):
     progress = os.environ.get("TB_PROGRESS", "0") == "1"
     out_path = os.environ.get("TB_OUT")
     from golden.pipeline import prepare  # noqa: PLC0415
+    t0 = time.perf_counter()
     prep = prepare(progress=False)
+    t_prepare = time.perf_counter() - t0
     net = prep.net
     tdp = TDParams()
     if ap != tdp.array(ap.n_neurons):
@@ -126,7 +129,7 @@ async def mnist(dut):
     splits = [_split(w) for w in net.weights]
     model = TDNeuron(tdp)
     clk = Clocked()
-    t_golden = t_front = 0.0
+    t_golden = t_front = t_readback = 0.0
     rtl_correct = golden_correct = agree = 0
     spikes_checked = 0
 
@@ -188,8 +191,9 @@ async def mnist(dut):
         n_strobes = T + L - 1
         for s in range(1, n_strobes + 1):
             p_max = int(max(up.max(), down.max()))
-            dut.up_cnt.value = pack(np.pad(up.ravel(), (0, M * NS - K * N)), lay.count_bits)
-            dut.down_cnt.value = pack(np.pad(down.ravel(), (0, M * NS - K * N)), lay.count_bits)
+            dut.up_cnt.value = pack_planes(np.pad(up.ravel(), (0, M * NS - K * N)), NS, lay.count_bits)
+            dut.down_cnt.value = pack_planes(np.pad(down.ravel(), (0, M * NS - K * N)), NS,
+                                             lay.count_bits)
             dut.load.value = 1
             await clk.periods(1)
             dut.load.value = 0
@@ -213,6 +217,7 @@ async def mnist(dut):
                 up, down = window(s + 1)
             t_front += time.perf_counter() - t0
         # ---- read back the output layer's counts ----
+        t_rb = time.perf_counter()
         o_out, n_out = lay.offsets[-1], lay.sizes[-1]
         counts = np.zeros((b, n_out), np.int64)
         g = np.arange(b)[:, None] * N + o_out + np.arange(n_out)[None, :]   # flat index
@@ -225,6 +230,7 @@ async def mnist(dut):
         overflow = unpack_bits(int(dut.overflow.value), K * N).reshape(K, N)[:b]
         await FallingEdge(dut.clk)                     # back onto a falling edge
         clk.cycles += 1
+        t_readback += time.perf_counter() - t_rb
         # ---- checker ----
         for l in range(L):
             ref = np.stack(rec.spikes[l])                   # (T, b, n)
@@ -265,7 +271,7 @@ async def mnist(dut):
         "rtl_accuracy": rtl_correct / n_images, "golden_accuracy": golden_correct / n_images,
         "predictions_equal": agree, "spikes_checked": spikes_checked,
         "cycles": clk.cycles, "wall_seconds": wall, "sim_seconds": clk.sim_seconds,
-        "frontend_seconds": t_front, "golden_seconds": t_golden,
+        "frontend_seconds": t_front, "readback_seconds": t_readback, "prepare_seconds": t_prepare, "golden_seconds": t_golden,
         "cycles_per_second": clk.cycles / max(clk.sim_seconds, 1e-9),
         "images_per_second": n_images / wall,
     }

@@ -30,6 +30,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, RisingEdge, Timer
 
 from cocotb_tests import coverage
+from cocotb_tests.record import record
 from cocotb_tests.runner import params_from_env
 from rtl.reference import CycleState, cycle_step, step_counts
 
@@ -253,5 +254,7 @@ async def scoreboard(dut):
                 th_write=bool(v["th_we"])))
     dut._log.info(f"scoreboard {p.name}: {checker.checks} checks passed (seed {seed})")
     frac = coverage.report(dut._log.info)
+    record("scoreboard", config=p.name, checks=checker.checks, coverage_pct=100 * frac,
+           bins=len(coverage.BINS), seed=seed)
     assert frac == 1.0, (f"functional coverage {100 * frac:.1f} % < 100 % "
                          f"(seed {seed}; rerun with TB_SEED={seed})")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -124,6 +125,64 @@ def stage_rtl(ctx: Context, stage_dir: Path) -> StageResult:
     return StageResult(data, md, ["verilog/td_neuron_array.v", "verilog/td_neuron_array.vlt"])
 
 
+#: MNIST test images per simulator that the reproduction runs through the RTL
+RTL_SAMPLE_IMAGES = {"icarus": 5, "verilator": 20}
+
+
+def _cosim_section(sim: str, records: list[dict], mnist: dict) -> tuple[dict, str]:
+    boards = [r for r in records if r["test"] == "scoreboard"]
+    within = next(r for r in records if r["test"] == "frontend_within_rate")
+    above = next(r for r in records if r["test"] == "frontend_above_rate")
+    side = next(r for r in records if r["test"] == "frontend_side_by_side")
+    lines = [f"**{sim}**", ""]
+    lines += [f"- scoreboard `{b['config']}`: {b['checks']} bit-exact checks against the golden "
+              f"model, functional coverage {b['coverage_pct']:.0f} % of {b['bins']} bins "
+              f"(seed {b['seed']})" for b in boards]
+    lines.append(f"- analog front end within the rated rate: {within['pulses']} jittered "
+                 f"asynchronous pulses ({within['steps']} steps x {within['neurons']} neurons), "
+                 f"all counted; spikes equal the golden td model")
+    lines.append("- above the rated rate: " + "; ".join(
+        f"{r['rate_over_rated']:.2f}x: {r['lost_pct']:.0f} % lost" for r in above["rows"]))
+    lines.append(f"- same synaptic input side by side (E and I nearly cancelling): spike-count "
+                 f"error vs the ideal neuron {100 * side['td_relative_error']:.1f} % for td "
+                 f"through the RTL, {100 * side['cm_relative_error']:.1f} % for cm")
+    lines.append(f"- MNIST through the RTL: {mnist['images']} test images, predictions equal to "
+                 f"the golden td model for {mnist['predictions_equal']}, every spike of every "
+                 f"layer compared; RTL accuracy {100 * mnist['rtl_accuracy']:.1f} % = golden "
+                 f"{100 * mnist['golden_accuracy']:.1f} %; {mnist['cycles_per_second']:.0f} "
+                 f"simulated cycles/s")
+    return {"scoreboard": boards, "frontend": [within, above, side], "mnist": mnist}, \
+        "\n".join(lines)
+
+
+def stage_cosim(ctx: Context, stage_dir: Path) -> StageResult:
+    from cocotb_tests import runner, suites
+    from cocotb_tests.record import read_records
+
+    data, parts = {}, []
+    for sim in runner.SIMS:
+        reason = runner.missing(sim)
+        if reason:
+            data[sim] = {"skipped": reason}
+            parts.append(f"**{sim}**: not run: {reason}")
+            continue
+        record = stage_dir / f"{sim}.jsonl"
+        os.environ["TB_RECORD"] = str(record)
+        try:
+            suites.run_scoreboard(sim)
+            suites.run_frontend(sim)
+            mnist = suites.run_mnist(sim, images=RTL_SAMPLE_IMAGES[sim], K=1)
+        finally:
+            os.environ.pop("TB_RECORD", None)
+        if mnist["predictions_equal"] != mnist["images"]:
+            raise RuntimeError(f"{sim}: RTL predictions differ from the golden td model: {mnist}")
+        data[sim], md = _cosim_section(sim, read_records(record), mnist)
+        parts.append(md)
+    return StageResult(data, "cocotb 2.1 testbenches of the exported Verilog "
+                             "(`cocotb_tests/`):\n\n" + "\n\n".join(parts),
+                       [f.name for f in stage_dir.glob("*.jsonl")])
+
+
 STAGES: list[Stage] = [
     Stage("ideal", "Ideal SNN versus T", stage_ideal, lambda a: {"T": a.T, "seed": a.seed}),
     Stage("compare", "Neuron model comparison on MNIST", stage_compare,
@@ -135,6 +194,9 @@ STAGES: list[Stage] = [
           lambda a: {"full": a.full}, packages=("golden", "behavioral", "rtl")),
     Stage("rtl", "RTL: Verilog export, lint and synthesis", stage_rtl, uses_network=False,
           packages=("rtl",)),
+    Stage("cosim", "RTL verification: cocotb on Icarus and Verilator", stage_cosim,
+          lambda a: {"images": RTL_SAMPLE_IMAGES}, uses_network=True,
+          packages=("golden", "behavioral", "rtl", "cocotb_tests")),
 ]
 
 
