@@ -167,7 +167,7 @@ def stage_cosim(ctx: Context, stage_dir: Path) -> StageResult:
             parts.append(f"**{sim}**: not run: {reason}")
             continue
         record = stage_dir / f"{sim}.jsonl"
-        os.environ["TB_RECORD"] = str(record)
+        os.environ["TB_RECORD"] = str(record.resolve())  # the simulator runs in its build folder
         try:
             suites.run_scoreboard(sim)
             suites.run_frontend(sim)
