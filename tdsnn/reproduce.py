@@ -170,7 +170,7 @@ def stage_cosim(ctx: Context, stage_dir: Path) -> StageResult:
         os.environ["TB_RECORD"] = str(record.resolve())  # the simulator runs in its build folder
         try:
             suites.run_scoreboard(sim)
-            suites.run_frontend(sim)
+            suites.run_frontend(sim, seed=ctx.args.seed)
             mnist = suites.run_mnist(sim, images=RTL_SAMPLE_IMAGES[sim], K=1)
         finally:
             os.environ.pop("TB_RECORD", None)
