@@ -2,7 +2,7 @@
 
 One thin layer over :func:`cocotb_tools.runner.get_runner` shared by the pytest entry points
 (``tests/test_cocotb_*.py``) and the Makefile (``make sim SIM=...``), with the three
-workarounds this toolchain needs (``/work/shared/TOOLCHAIN.md``):
+workarounds this toolchain needs:
 
 1. Amaranth's Verilog has no ``timescale``: every build passes ``timescale=("1ns", "1ps")``;
 2. Verilator stops on Amaranth's width warnings: the DUT is built with ``-Wno-fatal`` plus
