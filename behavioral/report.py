@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from golden.pipeline import write_json  # noqa: E402,F401  (used by the behavioural modules)
 from golden.table import markdown_table  # noqa: E402
 
 
@@ -19,12 +19,6 @@ def params_dict(model) -> dict:
     """The parameter object of a model as a plain dict (for the record)."""
     p = getattr(model, "params", None)
     return asdict(p) if is_dataclass(p) else {}
-
-
-def write_json(path: Path, payload: dict) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2) + "\n")
-    return path
 
 
 def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:

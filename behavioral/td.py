@@ -122,9 +122,15 @@ class TDState:
     t: int
 
 
+def phase_advance(p: TDParams, z, gain):
+    """CCO phase advance (cycles) in one step for input ``z`` (units) and relative ``gain``,
+    before jitter: ``K I t_p (1 - alpha I / I_full)``. Works on tensors and numpy arrays."""
+    return (p.n_th / p.theta) * z * gain * (1 - p.alpha * z / p.z_full)
+
+
 def _cco(p: TDParams, phase, z, gain, gen):
     """Pulses emitted, new phase and pulses lost to the rate limit, for input ``z`` (units)."""
-    dphi = (p.n_th / p.theta) * z * gain * (1 - p.alpha * z / p.z_full)
+    dphi = phase_advance(p, z, gain)
     if p.sigma_jitter > 0:
         dphi = dphi + p.sigma_jitter * dphi.clamp(min=0).sqrt() * torch.randn(z.shape, generator=gen)
     total = phase + dphi.clamp(min=0)

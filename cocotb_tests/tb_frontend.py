@@ -35,7 +35,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, Timer
 
 from behavioral.cm import CMNeuron
-from behavioral.td import TDNeuron, TDParams, td_step
+from behavioral.td import TDNeuron, TDParams, phase_advance, td_step
 from cocotb_tests.record import record
 from cocotb_tests.runner import params_from_env
 from golden.neuron import IdealNeuron
@@ -178,7 +178,6 @@ async def within_rate(dut):
     await _setup(dut, p, tdp.n_th)
     state = TDNeuron(tdp).init_state(1, n, 0)
     z_e, z_i = _inputs(rng, n, steps, 0.0, 0.75, tdp)
-    count = np.zeros(n, np.int64)
     pulses = 0
     for s in range(steps):
         spk, cnt, up, down, gold, state = await drive_step(dut, p, tdp, state, z_e[s], z_i[s], rng)
@@ -192,7 +191,6 @@ async def within_rate(dut):
         if not np.array_equal(spk, gold):
             raise AssertionError(f"step {s}: RTL spikes {spk.astype(int)} != golden "
                                  f"{gold.astype(int)} (seed {seed})")
-        count = ref
     record("frontend_within_rate", steps=steps, neurons=n, pulses=pulses, counted=pulses,
            seed=seed)
     dut._log.info(f"within the rated rate: {steps} steps x {n} neurons, {pulses} asynchronous "
@@ -220,7 +218,7 @@ async def above_rate(dut):
         dut.rst.value = 0
         # raw pulses: every completed cycle of the uncapped CCO
         ph0 = state.phase_e[0].numpy().copy()
-        dphi = (tdp.n_th / tdp.theta) * z_e * state.gain_e.numpy() * (1 - tdp.alpha * z_e / tdp.z_full)
+        dphi = phase_advance(tdp, z_e, state.gain_e.numpy())
         n_p = np.floor(ph0 + dphi).astype(np.int64)
         t_p_ps = int(round(tdp.t_p * 1e12))
         events = []

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 from .ann import TrainConfig
 from .neuron import make_model
-from .pipeline import git_revision, prepare, results_dir
+from .pipeline import git_revision, prepare, results_dir, write_json
 from .snn import CODINGS, evaluate
 from .table import markdown_table
 
@@ -36,12 +34,6 @@ def prepare_from_args(args: argparse.Namespace, progress: bool = True):
     config = TrainConfig(hidden=tuple(args.hidden), bias=args.bias, epochs=args.epochs,
                          seed=args.seed)
     return prepare(config, args.percentile, args.data_dir, progress)
-
-
-def write_json(path: Path, payload: dict) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
-    return path
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ Folders: artifacts in ``$TDSNN_ARTIFACTS`` (default ``./artifacts``), results in
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from dataclasses import asdict, dataclass
@@ -29,6 +30,13 @@ def artifacts_dir() -> Path:
 
 def results_dir() -> Path:
     return Path(os.environ.get("TDSNN_RESULTS", "results"))
+
+
+def write_json(path: Path, payload: dict) -> Path:
+    """Write ``payload`` as indented JSON to ``path`` (creating its folder); return the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path
 
 
 def git_revision() -> str:
