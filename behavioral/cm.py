@@ -25,9 +25,11 @@ linear in ``V``, ``dV/dt = A - B V``, and is solved in closed form. A trajectory
 (a one-dimensional autonomous ODE), so when its start and its closed-form end both lie in the
 saturation interval ``[V_dsat,n, VDD - V_dsat,p]`` the whole pulse did. The other neurons (a
 mirror in triode) are integrated by exponential Euler (exact for the linear part, second order
-otherwise) with ``n = ode_substeps`` and ``2n`` sub-steps, Richardson-extrapolated
-(``(4 v_2n - v_n) / 3``). The table mode uses classical RK4 with
-``ode_substeps`` sub-steps.
+otherwise) with ``m`` and ``2m`` sub-steps, Richardson-extrapolated
+(``(4 v_2m - v_m) / 3``), first with ``m = ode_substeps // 3`` for every triode neuron, then
+with ``m = ode_substeps`` for the neurons where ``|v_2m - v_m|`` (an error estimate) exceeds
+``ode_tol`` (most triode neurons sit near an equilibrium by a rail and are done after the
+first pass). The table mode uses classical RK4 with ``ode_substeps`` sub-steps.
 
 Scale: one unit of ideal input moves ``V`` by ``(V_th - V_reset) / theta`` at the reference
 point (mirrors saturated at ``V_ds = V_ref``, small-signal input), so one unit is the current
@@ -76,6 +78,8 @@ class CMParams:
     clm, triode, vdsat_current, compression, clamp : bool; mechanism switches.
     table : str or None; CSV of the characterised ``dV/dQ`` (replaces the mirror equations).
     ode_substeps : int; sub-steps of the numerical solution (triode neurons, table mode).
+    ode_tol : float, V; a triode neuron whose first estimate (``ode_substeps // 3`` and twice
+        that many sub-steps) differs by less than this is not refined (0: always refined).
     seed : int; chip seed of the comparator offsets.
     ideal : bool; when True the neuron is exactly the ideal I&F neuron (reset by subtraction).
     """
@@ -106,6 +110,7 @@ class CMParams:
     clamp: bool = True
     table: str | None = None
     ode_substeps: int = 6       # triode solver sub-steps: 6 -> 12 moves V < 2 mV on a network (tested)
+    ode_tol: float = 1e-4       # V: 0.1 mV, 1/50 of the offset sigma: accept the cheap first estimate
     seed: int = 0
     ideal: bool = False
 
@@ -130,6 +135,7 @@ class CMParams:
         check_int(o, "n_slots", self.n_slots, "slots", 1, 64)
         check_range(o, "t_step", self.t_step, "s", self.n_slots * self.t_p, None)
         check_int(o, "ode_substeps", self.ode_substeps, "sub-steps", 1)
+        check_range(o, "ode_tol", self.ode_tol, "V", 0.0, None)
         check_int(o, "seed", self.seed, "", 0)
 
     @property
@@ -256,6 +262,31 @@ def _exp_euler(p: CMParams, v, ap, an, lp, ln, ivp, ivn, t: float, n: int):
     return v
 
 
+def _richardson(p: CMParams, v, ap, an, lp, ln, ivp, ivn, t, m: int):
+    """Exponential Euler with ``m`` and ``2m`` sub-steps, extrapolated; and ``|v_2m - v_m|`` (V)."""
+    coarse = _exp_euler(p, v, ap, an, lp, ln, ivp, ivn, t, m)
+    fine = _exp_euler(p, v, ap, an, lp, ln, ivp, ivn, t, 2 * m)
+    return ((4 * fine - coarse) / 3).clamp(0.0, p.vdd), (fine - coarse).abs()
+
+
+def _solve_triode(p: CMParams, v, ap, an, lp, ln, ivp, ivn, t):
+    """Membrane (V) after ``t`` (s) of the 1-D neurons ``v`` (V) out of saturation: a first
+    pass with ``ode_substeps // 3`` sub-steps, refined with ``ode_substeps`` where the error
+    estimate exceeds ``ode_tol`` (see the module docstring)."""
+    m = max(1, p.ode_substeps // 3)
+    out, err = _richardson(p, v, ap, an, lp, ln, ivp, ivn, t, m)
+    if m == p.ode_substeps:
+        return out
+    rough = (err > p.ode_tol).nonzero().squeeze(1)
+    if len(rough) > 0:
+        def pick(x):
+            return x.index_select(0, rough)
+        fine, _ = _richardson(p, pick(v), pick(ap), pick(an), lp, ln, pick(ivp), pick(ivn),
+                              pick(t), p.ode_substeps)
+        out.index_copy_(0, rough, fine)
+    return out
+
+
 def _enter_triode(v0, v1, lo, hi, a, b, t: float):
     """Where and with how much time left a trajectory leaves the saturation interval [lo, hi].
 
@@ -273,12 +304,47 @@ def _enter_triode(v0, v1, lo, hi, a, b, t: float):
     return torch.where(inside, v_b, v0), torch.where(inside, t - t_b, torch.full_like(v0, t))
 
 
+@dataclass(frozen=True)
+class Drive:
+    """What one input pulse does, per neuron, independent of the membrane voltage.
+
+    ``ap``, ``an`` (V/s): mirror slew rates at the reference point; ``lp``, ``ln`` (1/V): CLM
+    factors; ``a`` (V/s), ``b`` (1/s): the saturated ODE ``dV/dt = a - b V``; ``gain`` (s):
+    ``t phi(b t)``, so that the closed form is ``V + (a - b V) gain``; ``vd_p``, ``vd_n`` (V):
+    saturation voltages of the two mirrors; ``t`` (s): pulse width.
+    """
+
+    ap: torch.Tensor
+    an: torch.Tensor
+    lp: float
+    ln: float
+    a: torch.Tensor
+    b: torch.Tensor
+    gain: torch.Tensor
+    vd_p: torch.Tensor
+    vd_n: torch.Tensor
+    t: float
+
+
+def pulse_drive(p: CMParams, i_e: torch.Tensor, i_i: torch.Tensor, t: float | None = None) -> Drive:
+    """The :class:`Drive` of synapse currents ``i_e``, ``i_i`` (A) flowing for ``t`` (s, default ``t_p``)."""
+    t = p.t_p if t is None else t
+    ie, ii = effective_current(p, i_e), effective_current(p, i_i)
+    ap, an, lp, ln = _coefficients(p, ie, ii)
+    a, b = ap * (1 + lp * p.vdd) - an, ap * lp + an * ln
+    return Drive(ap, an, lp, ln, a, b, t * _phi(b * t), saturation_voltage(p, ie),
+                 saturation_voltage(p, ii), t)
+
+
 def integrate_pulse(p: CMParams, v: torch.Tensor, i_e: torch.Tensor, i_i: torch.Tensor,
-                    t: float | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                    t: float | None = None, drive: Drive | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Membrane voltage (V) after the synapse currents ``i_e``, ``i_i`` (A) flowed for ``t`` (s).
 
-    ``t`` defaults to ``t_p``. Returns ``(v, n_triode, n_clipped)``: the new voltage and the
-    numbers of neurons integrated out of saturation and clipped at a rail.
+    ``t`` defaults to ``t_p``; ``drive`` = :func:`pulse_drive` of the same currents, when the
+    caller has it already (the same input in several slots). Returns ``(v, n_triode,
+    n_clipped)``: the new voltage and the numbers of neurons integrated out of saturation
+    and clipped at a rail.
     """
     t = p.t_p if t is None else t
     if p.table is not None:
@@ -292,32 +358,28 @@ def integrate_pulse(p: CMParams, v: torch.Tensor, i_e: torch.Tensor, i_i: torch.
             k2 = rate(v + dt / 2 * k1)
             k3 = rate(v + dt / 2 * k2)
             v = v + dt / 6 * (k1 + 2 * k2 + 2 * k3 + rate(v + dt * k3))
-        n_tri = torch.zeros((), dtype=torch.int64)
-    else:
-        ie, ii = effective_current(p, i_e), effective_current(p, i_i)
-        ap, an, lp, ln = _coefficients(p, ie, ii)
-        a, b = ap * (1 + lp * p.vdd) - an, ap * lp + an * ln
-        v1 = v + (a - b * v) * t * _phi(b * t)       # closed form, both mirrors saturated
-        if p.triode:
-            vd_p, vd_n = saturation_voltage(p, ie), saturation_voltage(p, ii)
-            hi = p.vdd - vd_p
-            out = ((v < vd_n) | (v > hi) | (v1 < vd_n) | (v1 > hi)).view(-1)
-            idx = out.nonzero().squeeze(1)
-            n_tri = torch.tensor(len(idx))
-            if len(idx) > 0:
-                def pick(x):
-                    return x.reshape(-1).index_select(0, idx)
-                v0, lo, up = pick(v), pick(vd_n), pick(hi)
-                v_b, t_r = _enter_triode(v0, pick(v1), lo, up, pick(a), pick(b), t)
-                # Richardson extrapolation of exponential Euler with n and 2n sub-steps
-                args = (p, v_b, pick(ap), pick(an), lp, ln, 1 / pick(vd_p), 1 / lo, t_r)
-                fine = _exp_euler(*args, 2 * p.ode_substeps)
-                coarse = _exp_euler(*args, p.ode_substeps)
-                v1 = v1.clone()
-                v1.view(-1).index_copy_(0, idx, ((4 * fine - coarse) / 3).clamp(0.0, p.vdd))
-            return v1, n_tri, torch.zeros((), dtype=torch.int64)  # never past a rail
-        n_tri = torch.zeros((), dtype=torch.int64)
-        v = v1
+        return _clamp(p, v, torch.zeros((), dtype=torch.int64))
+    d = drive if drive is not None else pulse_drive(p, i_e, i_i, t)
+    v1 = v + (d.a - d.b * v) * d.gain             # closed form, both mirrors saturated
+    if not p.triode:
+        return _clamp(p, v1, torch.zeros((), dtype=torch.int64))
+    hi = p.vdd - d.vd_p
+    out = ((v < d.vd_n) | (v > hi) | (v1 < d.vd_n) | (v1 > hi)).view(-1)
+    idx = out.nonzero().squeeze(1)
+    if len(idx) > 0:
+        def pick(x):
+            return x.reshape(-1).index_select(0, idx)
+        v0, lo, up = pick(v), pick(d.vd_n), pick(hi)
+        v_b, t_r = _enter_triode(v0, pick(v1), lo, up, pick(d.a), pick(d.b), t)
+        v_tri = _solve_triode(p, v_b, pick(d.ap), pick(d.an), d.lp, d.ln, 1 / pick(d.vd_p),
+                              1 / lo, t_r)
+        v1 = v1.clone()
+        v1.view(-1).index_copy_(0, idx, v_tri)
+    return v1, torch.tensor(len(idx)), torch.zeros((), dtype=torch.int64)  # never past a rail
+
+
+def _clamp(p: CMParams, v: torch.Tensor, n_tri: torch.Tensor):
+    """``(v, n_tri, n_clipped)`` with ``v`` clamped to the rails when ``p.clamp``."""
     if p.clamp:
         clipped = (v < 0) | (v > p.vdd)
         return v.clamp(0.0, p.vdd), n_tri, clipped.sum()
@@ -349,8 +411,12 @@ def cm_step(p: CMParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
     fired = torch.zeros_like(v, dtype=torch.bool)
     n_tri = n_clip = torch.zeros((), dtype=torch.int64)
     dv_leak = p.i_leak * p.t_step / (n_slots * p.c_m)
+    # analog inputs spread evenly over the slots arrive as one expanded tensor (stride 0):
+    # their drive is the same in every slot
+    same = p.table is None and i_exc.stride(0) == 0 and i_inh.stride(0) == 0
+    drive = pulse_drive(p, i_exc[0] * p.i_unit, i_inh[0] * p.i_unit) if same else None
     for k in range(n_slots):
-        v, tri, clip = integrate_pulse(p, v, i_exc[k] * p.i_unit, i_inh[k] * p.i_unit)
+        v, tri, clip = integrate_pulse(p, v, i_exc[k] * p.i_unit, i_inh[k] * p.i_unit, drive=drive)
         if dv_leak > 0:
             v = v - dv_leak
             if p.clamp:

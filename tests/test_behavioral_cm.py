@@ -80,13 +80,14 @@ def test_triode_integration_against_independent_rk4(v0, units_e, units_i):
 
 
 def test_halving_the_integration_step_in_a_network_moves_v_by_less_than_2_mv():
-    """Every step of a small network, from the same state: ode_substeps n versus 2n."""
+    """Every step of a small network, from the same state: the default solver versus halved
+    sub-steps with every triode neuron refined (ode_substeps 2n, ode_tol 0)."""
     from golden.network import SpikingNetwork
     from golden.snn import run_batch
     gen = torch.Generator().manual_seed(1)
     net = SpikingNetwork((torch.randn(60, 100, generator=gen) * 0.12,
                           torch.randn(10, 60, generator=gen) * 0.3), (None, None), (1.0, 1.0))
-    fine_p = replace(P, ode_substeps=2 * P.ode_substeps)
+    fine_p = replace(P, ode_substeps=2 * P.ode_substeps, ode_tol=0.0)
     worst, flips, total = [0.0], [0], [0]
 
     class Both(CMNeuron):
@@ -227,6 +228,32 @@ def test_default_substeps_halving_on_stress_stimuli_is_bounded():
     ie = torch.rand(20000, generator=gen) * 2 * P.i_unit
     ii = torch.rand(20000, generator=gen) * 2 * P.i_unit
     a, _, _ = integrate_pulse(P, v, ie, ii)
-    b, _, _ = integrate_pulse(replace(P, ode_substeps=2 * P.ode_substeps), v, ie, ii)
+    b, _, _ = integrate_pulse(replace(P, ode_substeps=2 * P.ode_substeps, ode_tol=0.0), v, ie, ii)
     assert P.ode_substeps == 6
     assert (a - b).abs().max().item() < 3e-3
+
+
+def test_first_pass_is_accepted_only_within_its_tolerance():
+    """The adaptive solver (first pass with ode_substeps // 3 sub-steps, refined where
+    |v_2m - v_m| > ode_tol) stays within 2 ode_tol of refining every triode neuron on stress
+    stimuli, and really skips the refinement for many of them."""
+    gen = torch.Generator().manual_seed(2)
+    v = torch.rand(20000, generator=gen) * P.vdd
+    ie = torch.rand(20000, generator=gen) * 2 * P.i_unit
+    ii = torch.rand(20000, generator=gen) * 2 * P.i_unit
+    a, n_tri, _ = integrate_pulse(P, v, ie, ii)
+    b, _, _ = integrate_pulse(replace(P, ode_tol=0.0), v, ie, ii)
+    assert (a - b).abs().max().item() < 2 * P.ode_tol
+    assert (a != b).sum().item() > 0.1 * n_tri.item()         # accepted after the first pass
+
+
+def test_same_input_in_every_slot_is_computed_once_with_the_same_result():
+    """Analog inputs spread over the slots arrive expanded (stride 0): one drive for all
+    slots, bit-for-bit the result of the same input given slot by slot."""
+    gen = torch.Generator().manual_seed(3)
+    st = CMNeuron(P).init_state(8, 300, 0)
+    one_e, one_i = torch.rand(8, 300, generator=gen) * 0.8, torch.rand(8, 300, generator=gen) * 0.8
+    s1, a = cm_step(P, st, one_e.expand(4, -1, -1), one_i.expand(4, -1, -1))
+    s2, b = cm_step(P, st, one_e.expand(4, -1, -1).contiguous(), one_i.expand(4, -1, -1).contiguous())
+    assert torch.equal(s1, s2) and torch.equal(a.u, b.u) and torch.equal(a.events, b.events)
+    assert a.events[0] > 0                                      # the triode solver ran
