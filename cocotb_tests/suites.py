@@ -8,7 +8,7 @@ and the td model's own array shape).
 from __future__ import annotations
 
 import json
-import os
+import time
 from pathlib import Path
 
 from rtl.params import ArrayParams
@@ -58,26 +58,66 @@ def mnist_array(K: int = 1, n_sub: int = MNIST_SUB):
     return params, wrapper_verilog(params, n_instances(K, lay, n_sub), lay.count_bits), lay
 
 
+def _mnist_build(sim: str, K: int, n_sub: int):
+    """(ArrayParams, build options) of the MNIST wrapper with ``K`` images in parallel."""
+    from .mnist_rtl import WRAPPER_TOP  # noqa: PLC0415
+    params, text, _ = mnist_array(K, n_sub)
+    config = f"mnist_k{K}" + ("" if n_sub == MNIST_SUB else f"_n{n_sub}")
+    return params, {"top": WRAPPER_TOP, "extra_sources": {f"{WRAPPER_TOP}.v": text},
+                    "config": config, "timing": True}
+
+
 def run_mnist(sim: str, waves: bool = False, images: int = 100, start: int = 0, K: int | None = None,
               T: int = 64, progress: bool = False, out: Path | None = None, tag: str = "",
               n_sub: int = MNIST_SUB, **_) -> dict:
-    """``images`` MNIST test images through the RTL; returns the result dict."""
-    from .mnist_rtl import WRAPPER_TOP  # noqa: PLC0415
-    if K is None:
-        K = 1
-    params, text, _ = mnist_array(K, n_sub)
-    config = f"mnist_k{K}" + ("" if n_sub == MNIST_SUB else f"_n{n_sub}")
-    bdir = runner.build_dir(sim, config)
+    """``images`` MNIST test images from ``start`` through the RTL; returns the result dict."""
+    K = K or 1
+    params, opts = _mnist_build(sim, K, n_sub)
+    bdir = runner.build_dir(sim, opts["config"] + ("_waves" if waves else ""))
     out = Path(out) if out else bdir / f"mnist{tag}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.exists():
         out.unlink()
     env = {"TB_IMAGES": str(images), "TB_START": str(start), "TB_K": str(K), "TB_T": str(T),
            "TB_PROGRESS": "1" if progress else "0", "TB_OUT": str(out)}
-    runner.run(sim, params, "tb_mnist", top=WRAPPER_TOP,
-               extra_sources={f"{WRAPPER_TOP}.v": text}, config=config, env=env,
-               waves=waves, tag=tag)
+    runner.run(sim, params, "tb_mnist", env=env, waves=waves, tag=tag, **opts)
     return json.loads(out.read_text())
+
+
+def _mnist_chunk(args) -> dict:
+    sim, start, n, progress, tag = args
+    return run_mnist(sim, images=n, start=start, progress=progress, tag=tag)
+
+
+#: sums over the parallel parts of an MNIST run
+_SUMMED = ("images", "rtl_correct", "golden_correct", "predictions_equal", "spikes_checked", "cycles")
+
+
+def run_mnist_parallel(sim: str, images: int, jobs: int = 2, start: int = 0,
+                       progress: bool = False) -> dict:
+    """``images`` test images from ``start`` through the RTL in ``jobs`` simulator processes
+    (contiguous chunks, one core each; the build is made once before). Returns the summed
+    result with ``wall_seconds`` of the whole run and the per-process results in ``parts``."""
+    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+    if images < 1 or jobs < 1:
+        raise ValueError(f"images = {images}, jobs = {jobs}: both must be >= 1")
+    params, opts = _mnist_build(sim, 1, MNIST_SUB)
+    runner.build(sim, params, **opts)
+    size = -(-images // jobs)
+    parts = [(sim, start + s, min(size, images - s), progress, f"_part{j}")
+             for j, s in enumerate(range(0, images, size))]
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(len(parts)) as ex:
+        rs = list(ex.map(_mnist_chunk, parts))
+    out = {k: sum(r[k] for r in rs) for k in _SUMMED}
+    out.update({"simulator": sim, "start": start, "jobs": len(parts), "T": rs[0]["T"],
+                "array": rs[0]["array"], "wall_seconds": time.perf_counter() - t0,
+                "sim_seconds": sum(r["sim_seconds"] for r in rs), "parts": rs})
+    n = out["images"]
+    out["rtl_accuracy"], out["golden_accuracy"] = out["rtl_correct"] / n, out["golden_correct"] / n
+    out["cycles_per_second"] = out["cycles"] / max(out["sim_seconds"], 1e-9)   # per process
+    out["images_per_second"] = n / out["wall_seconds"]
+    return out
 
 
 def frontend_params():

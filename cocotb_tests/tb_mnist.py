@@ -25,15 +25,13 @@ import time
 import cocotb
 import numpy as np
 import torch
-from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, Timer
 
 from behavioral.td import TDNeuron, TDParams, td_step
-from cocotb_tests.mnist_rtl import layout_for, n_instances
+from cocotb_tests.mnist_rtl import PERIOD_NS, layout_for, n_instances
 from cocotb_tests.runner import params_from_env
 from golden.snn import _layer_input, _split, readout, run_batch
 
-PERIOD_NS = 2   # 500 MHz = TDParams.f_clk
 
 
 class SpikeRecorder:
@@ -133,7 +131,6 @@ async def mnist(dut):
     rtl_correct = golden_correct = agree = 0
     spikes_checked = 0
 
-    Clock(dut.clk, PERIOD_NS, unit="ns", impl="gpi").start(start_high=False)
     for sig in (dut.rst, dut.enable, dut.step, dut.load, dut.th_we, dut.th_data, dut.sel,
                 dut.up_cnt, dut.down_cnt):
         sig.value = 0
