@@ -1,9 +1,9 @@
 """Benchmark of the behavioural models: full test set at T = 64, wall-clock seconds.
 
 Run: ``python -m behavioral.bench`` (targets on a 2-core machine: cm <= 60 s, td <= 30 s).
-Before the lean solver + ode_substeps 6 the cm figure was ~100 s uncontended (n = 8); the
-after-figure has not been measured on an idle machine yet (see docs/models.md).
-Also checks the cm integrator: the test error with ``ode_substeps`` n and 2n.
+Also checks the cm integrator on the same images: the test error of the default solver and of
+halved sub-steps with every triode neuron refined (``ode_substeps`` 2n, ``ode_tol`` 0), and
+how many predictions differ.
 """
 
 from __future__ import annotations
@@ -25,20 +25,26 @@ TARGETS = {"cm": 60.0, "td": 30.0}
 
 
 def run(prepared, T: int = 64, limit: int | None = None, progress: bool = True) -> dict:
-    """Seconds and error of every model, plus the cm step-halving check (first 2000 images)."""
+    """Seconds and error of every model, plus the cm step-halving check."""
     x, y = prepared.test_x[:limit], prepared.test_y[:limit]
     out = {"threads": torch.get_num_threads(), "T": T, "n_images": len(y), "models": {}}
+    preds = {}
     for name in ("ideal", "opamp", "td", "cm"):
         start = time.perf_counter()
         ev = evaluate(prepared.net, build(name), x, y, T, progress=progress)
         out["models"][name] = {"seconds": time.perf_counter() - start, "error_pct": ev.error_pct,
                                "target_seconds": TARGETS.get(name)}
+        preds[name] = ev.predictions
     cm = build("cm").params
-    xs, ys = x[:2000], y[:2000]
+    fine = replace(cm, ode_substeps=2 * cm.ode_substeps, ode_tol=0.0)
+    start = time.perf_counter()
+    ev = evaluate(prepared.net, CMNeuron(fine), x, y, T, progress=progress)
     out["cm_step_halving"] = {
-        f"ode_substeps={n}": evaluate(prepared.net, CMNeuron(replace(cm, ode_substeps=n)), xs, ys, T,
-                                      progress=progress).error_pct
-        for n in (cm.ode_substeps, 2 * cm.ode_substeps)}
+        "default": {"ode_substeps": cm.ode_substeps, "ode_tol": cm.ode_tol,
+                    "error_pct": out["models"]["cm"]["error_pct"]},
+        "halved": {"ode_substeps": fine.ode_substeps, "ode_tol": 0.0, "error_pct": ev.error_pct,
+                   "seconds": time.perf_counter() - start},
+        "predictions_differing": int((ev.predictions != preds["cm"]).sum())}
     return out
 
 
@@ -52,7 +58,11 @@ def main(argv: list[str] | None = None) -> int:
             for k, v in r["models"].items()]
     print(f"{r['n_images']} images, T = {r['T']}, {r['threads']} threads")
     print(markdown_table(["model", "seconds", "target (s)", "error %"], rows))
-    print("cm step halving (2000 images):", r["cm_step_halving"])
+    h = r["cm_step_halving"]
+    print(f"cm step halving: error {h['default']['error_pct']:.2f} % (ode_substeps "
+          f"{h['default']['ode_substeps']}, ode_tol {h['default']['ode_tol']} V) vs "
+          f"{h['halved']['error_pct']:.2f} % (ode_substeps {h['halved']['ode_substeps']}, every "
+          f"triode neuron refined); {h['predictions_differing']} predictions differ")
     return 0
 
 

@@ -109,7 +109,7 @@ class CMParams:
     compression: bool = True
     clamp: bool = True
     table: str | None = None
-    ode_substeps: int = 6       # triode solver sub-steps: 6 -> 12 moves V < 2 mV on a network (tested)
+    ode_substeps: int = 8       # triode solver sub-steps: 8 -> 16 moves V < 2 mV on a network (tested)
     ode_tol: float = 1e-4       # V: 0.1 mV, 1/50 of the offset sigma: accept the cheap first estimate
     seed: int = 0
     ideal: bool = False
@@ -311,7 +311,8 @@ class Drive:
     ``ap``, ``an`` (V/s): mirror slew rates at the reference point; ``lp``, ``ln`` (1/V): CLM
     factors; ``a`` (V/s), ``b`` (1/s): the saturated ODE ``dV/dt = a - b V``; ``gain`` (s):
     ``t phi(b t)``, so that the closed form is ``V + (a - b V) gain``; ``vd_p``, ``vd_n`` (V):
-    saturation voltages of the two mirrors; ``t`` (s): pulse width.
+    saturation voltages of the two mirrors; ``v_hi`` (V): ``VDD - vd_p``, the top of the
+    interval where both are saturated; ``t`` (s): pulse width.
     """
 
     ap: torch.Tensor
@@ -323,6 +324,7 @@ class Drive:
     gain: torch.Tensor
     vd_p: torch.Tensor
     vd_n: torch.Tensor
+    v_hi: torch.Tensor
     t: float
 
 
@@ -332,19 +334,17 @@ def pulse_drive(p: CMParams, i_e: torch.Tensor, i_i: torch.Tensor, t: float | No
     ie, ii = effective_current(p, i_e), effective_current(p, i_i)
     ap, an, lp, ln = _coefficients(p, ie, ii)
     a, b = ap * (1 + lp * p.vdd) - an, ap * lp + an * ln
-    return Drive(ap, an, lp, ln, a, b, t * _phi(b * t), saturation_voltage(p, ie),
-                 saturation_voltage(p, ii), t)
+    vd_p = saturation_voltage(p, ie)
+    return Drive(ap, an, lp, ln, a, b, t * _phi(b * t), vd_p, saturation_voltage(p, ii),
+                 p.vdd - vd_p, t)
 
 
 def integrate_pulse(p: CMParams, v: torch.Tensor, i_e: torch.Tensor, i_i: torch.Tensor,
-                    t: float | None = None, drive: Drive | None = None
-                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                    t: float | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Membrane voltage (V) after the synapse currents ``i_e``, ``i_i`` (A) flowed for ``t`` (s).
 
-    ``t`` defaults to ``t_p``; ``drive`` = :func:`pulse_drive` of the same currents, when the
-    caller has it already (the same input in several slots). Returns ``(v, n_triode,
-    n_clipped)``: the new voltage and the numbers of neurons integrated out of saturation
-    and clipped at a rail.
+    ``t`` defaults to ``t_p``. Returns ``(v, n_triode, n_clipped)``: the new voltage and the
+    numbers of neurons integrated out of saturation and clipped at a rail.
     """
     t = p.t_p if t is None else t
     if p.table is not None:
@@ -359,22 +359,25 @@ def integrate_pulse(p: CMParams, v: torch.Tensor, i_e: torch.Tensor, i_i: torch.
             k3 = rate(v + dt / 2 * k2)
             v = v + dt / 6 * (k1 + 2 * k2 + 2 * k3 + rate(v + dt * k3))
         return _clamp(p, v, torch.zeros((), dtype=torch.int64))
-    d = drive if drive is not None else pulse_drive(p, i_e, i_i, t)
+    return advance(p, v, pulse_drive(p, i_e, i_i, t))
+
+
+def advance(p: CMParams, v: torch.Tensor, d: Drive) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`integrate_pulse` (mirror equations) for a pulse given by its :class:`Drive`."""
+    t = d.t
     v1 = v + (d.a - d.b * v) * d.gain             # closed form, both mirrors saturated
     if not p.triode:
         return _clamp(p, v1, torch.zeros((), dtype=torch.int64))
-    hi = p.vdd - d.vd_p
-    out = ((v < d.vd_n) | (v > hi) | (v1 < d.vd_n) | (v1 > hi)).view(-1)
-    idx = out.nonzero().squeeze(1)
+    out = (torch.minimum(v, v1) < d.vd_n) | (torch.maximum(v, v1) > d.v_hi)
+    idx = out.view(-1).nonzero().squeeze(1)
     if len(idx) > 0:
         def pick(x):
             return x.reshape(-1).index_select(0, idx)
-        v0, lo, up = pick(v), pick(d.vd_n), pick(hi)
+        v0, lo, up = pick(v), pick(d.vd_n), pick(d.v_hi)
         v_b, t_r = _enter_triode(v0, pick(v1), lo, up, pick(d.a), pick(d.b), t)
         v_tri = _solve_triode(p, v_b, pick(d.ap), pick(d.an), d.lp, d.ln, 1 / pick(d.vd_p),
                               1 / lo, t_r)
-        v1 = v1.clone()
-        v1.view(-1).index_copy_(0, idx, v_tri)
+        v1.view(-1).index_copy_(0, idx, v_tri)     # v1 is this function's own tensor
     return v1, torch.tensor(len(idx)), torch.zeros((), dtype=torch.int64)  # never past a rail
 
 
@@ -386,7 +389,28 @@ def _clamp(p: CMParams, v: torch.Tensor, n_tri: torch.Tensor):
     return v, n_tri, torch.zeros((), dtype=torch.int64)
 
 
-def cm_step(p: CMParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
+class DriveCache:
+    """The drives of the last few inputs spread evenly over the slots (constant coding gives
+    the same input tensor at every step): an input given again unchanged (the same tensor
+    objects, not modified in place since) reuses its :class:`Drive`. The cache holds the
+    tensors, so their memory cannot pass to another tensor while they are cached."""
+
+    def __init__(self, size: int = 4):
+        self.size = size
+        self.entries: list[tuple] = []
+
+    def drive(self, p: CMParams, i_exc: torch.Tensor, i_inh: torch.Tensor) -> Drive:
+        """:func:`pulse_drive` of slot 0 of ``i_exc``, ``i_inh`` (input units) for ``p``."""
+        for e, i, ve, vi, d in self.entries:
+            if e is i_exc and i is i_inh and ve == e._version and vi == i._version:
+                return d
+        d = pulse_drive(p, i_exc[0] * p.i_unit, i_inh[0] * p.i_unit)
+        self.entries = [(i_exc, i_inh, i_exc._version, i_inh._version, d)] + self.entries[:self.size - 1]
+        return d
+
+
+def cm_step(p: CMParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
+            cache: DriveCache | None = None):
     """One time step, per arrival slot in the order integrate, compare, reset.
 
     For each slot ``k`` (one slot when ``i_exc`` is (batch, n)):
@@ -399,6 +423,7 @@ def cm_step(p: CMParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
        threshold is discarded) or ``V -= V_th - V_reset`` (``"subtract"``).
 
     With ``ideal=True`` this is :func:`golden.neuron.ideal_step` on an ``IdealState``.
+    ``cache`` (the neuron's :class:`DriveCache`) reuses the drive of an input given again.
     Returns ``(spikes, state)``, spikes as float 0/1 (batch, n).
     """
     if p.ideal:
@@ -414,9 +439,14 @@ def cm_step(p: CMParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
     # analog inputs spread evenly over the slots arrive as one expanded tensor (stride 0):
     # their drive is the same in every slot
     same = p.table is None and i_exc.stride(0) == 0 and i_inh.stride(0) == 0
-    drive = pulse_drive(p, i_exc[0] * p.i_unit, i_inh[0] * p.i_unit) if same else None
+    drive = None
+    if same:
+        drive = (cache or DriveCache()).drive(p, i_exc, i_inh)
     for k in range(n_slots):
-        v, tri, clip = integrate_pulse(p, v, i_exc[k] * p.i_unit, i_inh[k] * p.i_unit, drive=drive)
+        if drive is None:
+            v, tri, clip = integrate_pulse(p, v, i_exc[k] * p.i_unit, i_inh[k] * p.i_unit)
+        else:
+            v, tri, clip = advance(p, v, drive)
         if dv_leak > 0:
             v = v - dv_leak
             if p.clamp:
@@ -441,8 +471,9 @@ class CMNeuron:
     def __init__(self, params: CMParams | None = None):
         self.params = params or CMParams()
         self.n_slots = 1 if self.params.ideal else self.params.n_slots
+        self._drives = DriveCache()
 
-    def init_state(self, batch: int, n_neurons: int, layer: int):
+    def init_state(self, batch: int, n_neurons: int, layer: int, image_ids=None):
         p = self.params
         if p.ideal:
             return IdealState(torch.zeros(batch, n_neurons))
@@ -451,7 +482,7 @@ class CMNeuron:
         return CMState(torch.zeros(batch, n_neurons), offset, torch.zeros(2, dtype=torch.int64))
 
     def step(self, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
-        return cm_step(self.params, state, i_exc, i_inh)
+        return cm_step(self.params, state, i_exc, i_inh, self._drives)
 
     def membrane(self, state) -> torch.Tensor:
         return (state.v if self.params.ideal else state.u) / self.params.theta

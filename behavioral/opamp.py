@@ -112,7 +112,7 @@ class OpampNeuron:
     def __init__(self, params: OpampParams | None = None):
         self.params = params or OpampParams()
 
-    def init_state(self, batch: int, n_neurons: int, layer: int):
+    def init_state(self, batch: int, n_neurons: int, layer: int, image_ids=None):
         p = self.params
         if p.ideal:
             return IdealState(torch.zeros(batch, n_neurons))

@@ -7,7 +7,8 @@ current each drive a current-controlled oscillator (CCO). Over one step a CCO ad
 
 for an input of ``z`` input units (``z_full`` = the CCO's full-scale input), with a per-neuron,
 per-CCO gain ``k ~ 1 + sigma_gain_rel N(0, 1)`` drawn once per chip, plus jitter: a random walk
-of ``sigma_jitter`` cycles rms per cycle, i.e. ``sigma_jitter sqrt(dphi) N(0, 1)``. Every
+of ``sigma_jitter`` cycles rms per cycle, i.e. ``sigma_jitter sqrt(dphi) N(0, 1)``, drawn per
+image, layer, step and CCO (:mod:`golden.noise`: an image's pulses do not depend on its batch). Every
 completed cycle is one pulse; the unfinished phase stays in the oscillator for the next step.
 The synchroniser resolves pulses at most every 2 clock periods, so a CCO can deliver at most
 ``max_pulses = floor(f_clk t_p / 2)`` pulses per step: pulses above that rate are lost and
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 import torch
 
 from golden.neuron import IdealParams, IdealState, ideal_step
+from golden.noise import normal, stream_key
 from rtl.params import ArrayParams
 from rtl.reference import step_counts
 
@@ -106,7 +108,8 @@ class TDState:
     gain_e, gain_i : float (n,): per-neuron CCO gain factors (mismatch).
     up, down : int64 (batch, n): the last step's pulse counts (the RTL's input).
     lost : int64 (): pulses lost to the rate limit so far.
-    layer, t : int: layer index and steps done (seed the jitter).
+    image_ids : int64 (batch,): the images' indices (key the jitter, :mod:`golden.noise`).
+    layer, t : int: layer index and steps done (key the jitter).
     """
 
     phase_e: torch.Tensor
@@ -118,6 +121,7 @@ class TDState:
     up: torch.Tensor
     down: torch.Tensor
     lost: torch.Tensor
+    image_ids: torch.Tensor
     layer: int
     t: int
 
@@ -128,11 +132,13 @@ def phase_advance(p: TDParams, z, gain):
     return (p.n_th / p.theta) * z * gain * (1 - p.alpha * z / p.z_full)
 
 
-def _cco(p: TDParams, phase, z, gain, gen):
-    """Pulses emitted, new phase and pulses lost to the rate limit, for input ``z`` (units)."""
+def _cco(p: TDParams, phase, z, gain, key: int, image_ids: torch.Tensor):
+    """Pulses emitted, new phase and pulses lost to the rate limit, for input ``z`` (units);
+    the jitter is the stream ``key`` of :mod:`golden.noise`, keyed by image."""
     dphi = phase_advance(p, z, gain)
     if p.sigma_jitter > 0:
-        dphi = dphi + p.sigma_jitter * dphi.clamp(min=0).sqrt() * torch.randn(z.shape, generator=gen)
+        jitter = normal(key, image_ids, z.shape[-1]).reshape(z.shape)
+        dphi = dphi + p.sigma_jitter * dphi.clamp(min=0).sqrt() * jitter
     total = phase + dphi.clamp(min=0)
     pulses = torch.floor(total)
     lost = (pulses - p.max_pulses).clamp(min=0)
@@ -154,16 +160,18 @@ def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
         return ideal_step(IdealParams(p.theta, "subtract"), state, i_exc, i_inh)
     if i_exc.dim() == 3:
         i_exc, i_inh = i_exc.sum(0), i_inh.sum(0)
-    gen = torch.Generator().manual_seed((1_000_003 * p.seed + state.layer) * 1_000_033 + state.t)
-    up, phase_e, lost_e = _cco(p, state.phase_e, i_exc, state.gain_e, gen)
-    down, phase_i, lost_i = _cco(p, state.phase_i, i_inh, state.gain_i, gen)
+    ids = state.image_ids
+    up, phase_e, lost_e = _cco(p, state.phase_e, i_exc, state.gain_e,
+                               stream_key(p.seed, state.layer, state.t, 0), ids)
+    down, phase_i, lost_i = _cco(p, state.phase_i, i_inh, state.gain_i,
+                                 stream_key(p.seed, state.layer, state.t, 1), ids)
     spikes, count, overflow = step_counts(p.array(up.shape[-1]), state.count.numpy(), up.numpy(),
                                           down.numpy(), p.n_th)
     spikes = torch.as_tensor(spikes).to(torch.float32)
     overflow = state.overflow | torch.as_tensor(overflow, dtype=torch.bool)
     return spikes, TDState(phase_e, phase_i, torch.as_tensor(count, dtype=torch.int64), overflow,
                            state.gain_e, state.gain_i, up, down, state.lost + lost_e + lost_i,
-                           state.layer, state.t + 1)
+                           ids, state.layer, state.t + 1)
 
 
 class TDNeuron:
@@ -175,16 +183,19 @@ class TDNeuron:
     def __init__(self, params: TDParams | None = None):
         self.params = params or TDParams()
 
-    def init_state(self, batch: int, n_neurons: int, layer: int):
+    def init_state(self, batch: int, n_neurons: int, layer: int, image_ids=None):
         p = self.params
         if p.ideal:
             return IdealState(torch.zeros(batch, n_neurons))
+        ids = torch.arange(batch) if image_ids is None else image_ids.to(torch.int64)
+        if ids.shape != (batch,):
+            raise ValueError(f"image_ids has shape {tuple(ids.shape)}: expected ({batch},)")
         gen = torch.Generator().manual_seed(1_000_003 * p.seed + layer)
         gains = 1 + p.sigma_gain_rel * torch.randn(2, n_neurons, generator=gen)
         zeros = torch.zeros(batch, n_neurons)
         zi = torch.zeros(batch, n_neurons, dtype=torch.int64)
         return TDState(zeros, zeros, zi, torch.zeros(batch, n_neurons, dtype=torch.bool),
-                       gains[0], gains[1], zi, zi, torch.zeros((), dtype=torch.int64), layer, 0)
+                       gains[0], gains[1], zi, zi, torch.zeros((), dtype=torch.int64), ids, layer, 0)
 
     def step(self, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
         return td_step(self.params, state, i_exc, i_inh)
@@ -213,9 +224,9 @@ class PulseRecorder:
         self.model, self.name, self.n_slots = model, model.name, model.n_slots
         self.trace: dict[int, list[torch.Tensor]] = {}
 
-    def init_state(self, batch: int, n_neurons: int, layer: int):
+    def init_state(self, batch: int, n_neurons: int, layer: int, image_ids=None):
         self.trace[layer] = []
-        return self.model.init_state(batch, n_neurons, layer)
+        return self.model.init_state(batch, n_neurons, layer, image_ids)
 
     def step(self, state, i_exc, i_inh):
         spikes, new = self.model.step(state, i_exc, i_inh)

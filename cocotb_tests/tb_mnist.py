@@ -42,9 +42,9 @@ class SpikeRecorder:
         self.spikes: dict[int, list[np.ndarray]] = {}
         self.last: dict[int, object] = {}
 
-    def init_state(self, batch, n, layer):
+    def init_state(self, batch, n, layer, image_ids=None):
         self.spikes[layer] = []
-        return self.model.init_state(batch, n, layer)
+        return self.model.init_state(batch, n, layer, image_ids)
 
     def step(self, state, i_exc, i_inh):
         s, new = self.model.step(state, i_exc, i_inh)
@@ -145,7 +145,7 @@ async def mnist(dut):
         # ---- golden: the behavioural td model alone ----
         t0 = time.perf_counter()
         rec = SpikeRecorder(model)
-        gold = run_batch(net, rec, x, T)
+        gold = run_batch(net, rec, x, T, first_image=start + lo)
         g_pred = gold.predictions[T]
         t_golden += time.perf_counter() - t0
         # ---- reset, threshold write ----
@@ -159,8 +159,9 @@ async def mnist(dut):
         dut.th_we.value = 0
         # ---- front end state ----
         t0 = time.perf_counter()
-        states = [model.init_state(b, n, l) for l, n in enumerate(lay.sizes)]
-        const = _layer_input(x.to(torch.float32), *splits[0], net.biases[0], 1, True, None)
+        ids = torch.arange(start + lo, start + lo + b)       # the jitter is keyed by image
+        states = [model.init_state(b, n, l, ids) for l, n in enumerate(lay.sizes)]
+        const = _layer_input(x.to(torch.float32), *splits[0], net.biases[0], 1, True)
         rtl_spikes = [np.zeros((T, b, n), bool) for n in lay.sizes]
 
         def window(s_next):
@@ -176,7 +177,7 @@ async def mnist(dut):
                     i_e, i_i = const
                 else:
                     s_prev = torch.as_tensor(rtl_spikes[l - 1][t - 1], dtype=torch.float32)
-                    i_e, i_i = _layer_input(s_prev, *splits[l], net.biases[l], 1, False, None)
+                    i_e, i_i = _layer_input(s_prev, *splits[l], net.biases[l], 1, False)
                 _, states[l] = td_step(tdp, states[l], i_e, i_i)
                 o, n = lay.offsets[l], lay.sizes[l]
                 up[:b, o:o + n] = states[l].up.numpy()

@@ -4,9 +4,12 @@ Every neuron model of the project (ideal here; cm, opamp and td in :mod:`behavio
 same shape, so the SNN evaluator (:mod:`golden.snn`) runs any of them unchanged:
 
 * a frozen parameter object (``params``) whose every field has a unit;
-* ``init_state(batch, n_neurons, layer)`` returns the state at t = 0 for one layer; per-neuron
-  mismatch, where a model has it, is drawn here from a seeded generator, so it depends on the
-  layer and the model's seed but not on the batch (one simulated chip);
+* ``init_state(batch, n_neurons, layer, image_ids=None)`` returns the state at t = 0 for one
+  layer; per-neuron mismatch, where a model has it, is drawn here from a seeded generator, so
+  it depends on the layer and the model's seed but not on the batch (one simulated chip).
+  ``image_ids`` (int64 (batch,), default ``0 .. batch-1``) are the images' indices in their
+  data set: a model with run-time noise keys its draws by them (:mod:`golden.noise`), so an
+  image's spikes do not depend on its batch;
 * ``step(state, i_exc, i_inh) -> (spikes, state)`` advances one time step. It is a pure
   function of its arguments (the state is never modified in place). ``i_exc`` and ``i_inh``
   are the summed excitatory and inhibitory inputs of the step, both >= 0, in units of the
@@ -34,7 +37,8 @@ class NeuronModel(Protocol):
     name: str
     n_slots: int
 
-    def init_state(self, batch: int, n_neurons: int, layer: int) -> Any: ...
+    def init_state(self, batch: int, n_neurons: int, layer: int,
+                   image_ids: torch.Tensor | None = None) -> Any: ...
 
     def step(self, state: Any, i_exc: torch.Tensor, i_inh: torch.Tensor) -> tuple[torch.Tensor, Any]: ...
 
@@ -107,7 +111,7 @@ class IdealNeuron:
     def __init__(self, params: IdealParams | None = None):
         self.params = params or IdealParams()
 
-    def init_state(self, batch: int, n_neurons: int, layer: int) -> IdealState:
+    def init_state(self, batch: int, n_neurons: int, layer: int, image_ids=None) -> IdealState:
         return IdealState(torch.zeros(batch, n_neurons))
 
     def step(self, state: IdealState, i_exc: torch.Tensor, i_inh: torch.Tensor):

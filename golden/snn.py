@@ -5,13 +5,17 @@ Input coding (layer 0 input ``s_j(t)``):
 * ``"constant"`` (default): the pixel intensity in [0, 1] is injected as an analog input
   current at every step;
 * ``"bernoulli"``: at each step pixel ``j`` emits a spike with probability equal to its
-  intensity, from a generator seeded with ``seed`` (and the batch index), so a run repeats.
+  intensity, drawn from the stream ``(seed, step)`` of :mod:`golden.noise`, keyed by image.
 
 Each layer's input is split into excitatory and inhibitory parts,
 ``i_exc = W+ @ s`` and ``i_inh = W- @ s`` with ``W+ = max(W, 0)``, ``W- = max(-W, 0)``
 (biases add to the side of their sign). When a model asks for ``n_slots > 1`` sub-slots
-(asynchronous arrival), every presynaptic spike is given a seeded random slot; analog inputs
-(constant coding, biases) are spread evenly over the slots.
+(asynchronous arrival), every presynaptic spike is given a random slot (stream ``(seed, layer,
+step)``, keyed by image); analog inputs (constant coding, biases) are spread evenly over the
+slots.
+
+Every random draw is keyed by the image's index in the data set (``first_image`` + its row):
+an image gets the same spikes whatever batch it is evaluated in and whatever the batch size.
 
 Readout: the class with the most output spikes; ties are broken by the larger output
 membrane potential (in units of theta), then by the lower class index.
@@ -25,6 +29,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm import tqdm
 
+from . import noise
 from .network import SpikingNetwork
 from .neuron import NeuronModel
 
@@ -63,19 +68,34 @@ def _split(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return w.clamp(min=0), (-w).clamp(min=0)
 
 
+#: purpose tags of the evaluator's random streams (:func:`golden.noise.stream_key`)
+_INPUT_SPIKES, _ARRIVAL_SLOTS = 1, 2
+
+
 def _layer_input(s: torch.Tensor, w_pos: torch.Tensor, w_neg: torch.Tensor,
                  bias: torch.Tensor | None, n_slots: int, analog: bool,
-                 gen: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Excitatory and inhibitory input of one layer for one step (see module docstring)."""
+                 slot_stream: tuple[int, torch.Tensor] | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Excitatory and inhibitory input of one layer for one step (see module docstring).
+
+    ``slot_stream`` = (stream key, image ids) of the arrival-slot draws (spikes with
+    ``n_slots > 1`` only).
+
+    The weighted sums are formed in float64 and rounded to float32: a float32 matrix product
+    rounds differently for different batch sizes (blocking, matrix-vector for one row), which
+    would make an image's currents, and rarely its spikes, depend on its batch.
+    """
+    s64, wp, wn = s.to(torch.float64), w_pos.to(torch.float64).T, w_neg.to(torch.float64).T
     if n_slots == 1:
-        i_exc, i_inh = s @ w_pos.T, s @ w_neg.T
+        i_exc, i_inh = (s64 @ wp).to(torch.float32), (s64 @ wn).to(torch.float32)
     elif analog:
-        i_exc = (s @ w_pos.T / n_slots).expand(n_slots, -1, -1)
-        i_inh = (s @ w_neg.T / n_slots).expand(n_slots, -1, -1)
+        i_exc = ((s64 @ wp).to(torch.float32) / n_slots).expand(n_slots, -1, -1)
+        i_inh = ((s64 @ wn).to(torch.float32) / n_slots).expand(n_slots, -1, -1)
     else:
-        slot = torch.randint(0, n_slots, s.shape, generator=gen)
-        parts = torch.stack([s * (slot == k) for k in range(n_slots)])  # (slots, batch, n_in)
-        i_exc, i_inh = parts @ w_pos.T, parts @ w_neg.T
+        key, ids = slot_stream
+        slot = (noise.uniform(key, ids, s.shape[1]) * n_slots).to(torch.int64)
+        parts = torch.stack([s64 * (slot == k) for k in range(n_slots)])  # (slots, batch, n_in)
+        i_exc, i_inh = (parts @ wp).to(torch.float32), (parts @ wn).to(torch.float32)
     if bias is not None:
         b_pos, b_neg = bias.clamp(min=0), (-bias).clamp(min=0)
         i_exc = i_exc + b_pos / n_slots
@@ -86,33 +106,42 @@ def _layer_input(s: torch.Tensor, w_pos: torch.Tensor, w_neg: torch.Tensor,
 @torch.no_grad()
 def run_batch(net: SpikingNetwork, model: NeuronModel, x: torch.Tensor, T: int,
               coding: str = "constant", seed: int = 0, checkpoints: tuple[int, ...] = (),
-              record_rates: bool = False) -> SNNRun:
-    """Simulate one batch of inputs ``x`` (batch, n_in), values in [0, 1], for ``T`` steps."""
+              record_rates: bool = False, first_image: int = 0) -> SNNRun:
+    """Simulate one batch of inputs ``x`` (batch, n_in), values in [0, 1], for ``T`` steps.
+
+    Row ``r`` of ``x`` is image ``first_image + r`` of its data set: the key of its random
+    draws (see the module docstring)."""
     if coding not in CODINGS:
         raise ValueError(f"coding = {coding!r}: allowed values are {CODINGS}")
     if T < 1:
         raise ValueError(f"T = {T!r} steps: must be >= 1")
     x = x.to(torch.float32)
     batch = x.shape[0]
-    gen = torch.Generator().manual_seed(seed)
+    if first_image < 0:
+        raise ValueError(f"first_image = {first_image}: must be >= 0")
+    ids = torch.arange(first_image, first_image + batch)
     splits = [_split(w) for w in net.weights]
-    states = [model.init_state(batch, w.shape[0], l) for l, w in enumerate(net.weights)]
+    states = [model.init_state(batch, w.shape[0], l, image_ids=ids)
+              for l, w in enumerate(net.weights)]
     n_layers = len(net.weights)
     totals = [torch.zeros(batch, w.shape[0]) for w in net.weights]
     predictions = {}
     wanted = set(checkpoints) | {T}
     # Constant coding injects the same analog current every step: compute it once.
-    constant_input = (_layer_input(x, *splits[0], net.biases[0], model.n_slots, True, gen)
+    constant_input = (_layer_input(x, *splits[0], net.biases[0], model.n_slots, True)
                       if coding == "constant" else None)
     for t in range(1, T + 1):
         if constant_input is not None:
             i_exc, i_inh = constant_input
         else:
-            s = (torch.rand(x.shape, generator=gen) < x).to(torch.float32)
-            i_exc, i_inh = _layer_input(s, *splits[0], net.biases[0], model.n_slots, False, gen)
+            u = noise.uniform(noise.stream_key(seed, _INPUT_SPIKES, t), ids, x.shape[1])
+            s = (u < x).to(torch.float32)
+            i_exc, i_inh = _layer_input(s, *splits[0], net.biases[0], model.n_slots, False,
+                                        (noise.stream_key(seed, _ARRIVAL_SLOTS, 0, t), ids))
         for l in range(n_layers):
             if l > 0:
-                i_exc, i_inh = _layer_input(s, *splits[l], net.biases[l], model.n_slots, False, gen)
+                i_exc, i_inh = _layer_input(s, *splits[l], net.biases[l], model.n_slots, False,
+                                            (noise.stream_key(seed, _ARRIVAL_SLOTS, l, t), ids))
             s, states[l] = model.step(states[l], i_exc, i_inh)
             totals[l] += s
         if t in wanted:
@@ -152,7 +181,8 @@ def evaluate(net: SpikingNetwork, model: NeuronModel, images: torch.Tensor, labe
              checkpoints: tuple[int, ...] = (), progress: bool = True) -> Evaluation:
     """Accuracy of ``model`` in network ``net`` on ``images`` (N, n_in) in [0, 1].
 
-    The run is deterministic: batch ``b`` uses the generator seed ``seed + b``.
+    The run is deterministic and does not depend on ``batch_size``: every random draw is
+    keyed by ``seed`` and the image's index in ``images``.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size = {batch_size!r}: must be >= 1")
@@ -163,9 +193,9 @@ def evaluate(net: SpikingNetwork, model: NeuronModel, images: torch.Tensor, labe
     start = time.perf_counter()
     bar = tqdm(total=n, desc=f"SNN {model.name} T={T}", unit="img", disable=not progress,
                leave=False)
-    for b, lo in enumerate(range(0, n, batch_size)):
+    for lo in range(0, n, batch_size):
         xb, yb = images[lo:lo + batch_size], labels[lo:lo + batch_size]
-        run = run_batch(net, model, xb, T, coding, seed + b, checkpoints)
+        run = run_batch(net, model, xb, T, coding, seed, checkpoints, first_image=lo)
         for t, p in run.predictions.items():
             correct[t] = correct.get(t, 0) + int((p == yb).sum())
         for k, v in run.counters.items():
