@@ -47,7 +47,7 @@ evaluate: $(STAMP) ## ANN versus ideal SNN on the full test set
 	$(VENV)/bin/tdsnn evaluate --neuron ideal
 
 .PHONY: reproduce
-reproduce: setup ## the main job: the whole study, report in results/REPORT.md (FULL=1: long sweeps)
+reproduce: setup ## the main job: the whole study, report in results/REPORT.md (FULL=1: long sweeps, full test set through the RTL)
 	$(VENV)/bin/tdsnn reproduce $(if $(FULL),--full)
 
 .PHONY: bench

@@ -8,8 +8,9 @@ current each drive a current-controlled oscillator (CCO). Over one step a CCO ad
 for an input of ``z`` input units (``z_full`` = the CCO's full-scale input), with a per-neuron,
 per-CCO gain ``k ~ 1 + sigma_gain_rel N(0, 1)`` drawn once per chip, plus jitter: a random walk
 of ``sigma_jitter`` cycles rms per cycle, i.e. ``sigma_jitter sqrt(dphi) N(0, 1)``, drawn per
-image, layer, step and CCO (:mod:`golden.noise`: an image's pulses do not depend on its batch). Every
-completed cycle is one pulse; the unfinished phase stays in the oscillator for the next step.
+image, layer, step and CCO (:mod:`golden.noise`: an image's pulses do not depend on its
+batch). Every completed cycle is one pulse; the unfinished phase stays in the oscillator for
+the next step.
 The synchroniser resolves pulses at most every 2 clock periods, so a CCO can deliver at most
 ``max_pulses = floor(f_clk t_p / 2)`` pulses per step: pulses above that rate are lost and
 counted (``rate_violations``). The CCO is sized so that its full scale is that rate,
