@@ -72,8 +72,8 @@ class PinDriver:
         self.dut, self.n = dut, n
         self.level = {"e": np.zeros(n, bool), "i": np.zeros(n, bool)}
 
-    async def play(self, events, t_start_ps):
-        """Apply events (times relative to ``t_start_ps``, the current time)."""
+    async def play(self, events):
+        """Apply events (times in ps relative to now); returns the time of the last one."""
         now = 0
         events.sort(key=lambda e: e[0])
         j = 0
@@ -97,6 +97,26 @@ def pulse_events(pin, i, t, w):
         ev.append((int(a), pin, i, True))
         ev.append((int(a + b), pin, i, False))
     return ev
+
+
+async def _play_window(dut, p, events, t_p_ps):
+    """Apply the pulse edge events of one CCO window of ``t_p_ps`` (ps), then wait, past the
+    window and the last pulse's end, ``S + 2`` cycles for the synchroniser, up to a falling
+    clock edge time (the window began on one)."""
+    now = await PinDriver(dut, p.n_neurons).play(events)
+    end = max(t_p_ps, now) + (p.sync_stages + 2) * PERIOD_PS
+    end = -(-end // PERIOD_PS) * PERIOD_PS
+    await Timer(end - now, unit="ps")
+
+
+async def _read_counts(dut, p) -> np.ndarray:
+    """Every neuron's counter, read back through ``sel``/``count_out`` (combinational)."""
+    counts = []
+    for i in range(p.n_neurons):
+        dut.sel.value = i
+        await Timer(100, unit="ps")
+        counts.append(_signed(int(dut.count_out.value), p.counter_width))
+    return np.array(counts)
 
 
 async def _setup(dut, p, n_th):
@@ -135,25 +155,16 @@ async def drive_step(dut, p, tdp, state, z_e, z_i, rng):
             dphi = max(cnt[pin][i] + ph1[pin][i] - ph0[pin][i], 1e-9)
             t, w = edge_times(rng, int(cnt[pin][i]), ph0[pin][i], dphi, t_p_ps, tdp.sigma_jitter)
             events += pulse_events(pin, i, t, w)
-    drv = PinDriver(dut, n)
-    now = await drv.play(events, 0)
-    # after the window and the last pulse's end, S + 2 cycles for the synchroniser
-    end = max(t_p_ps, now) + (p.sync_stages + 2) * PERIOD_PS
-    end = -(-end // PERIOD_PS) * PERIOD_PS          # a falling edge (the window began on one)
-    await Timer(end - now, unit="ps")
+    await _play_window(dut, p, events, t_p_ps)
     dut.step.value = 1
     # a Timer, not FallingEdge: the Timer above ended exactly at a falling-edge time, where an
     # edge trigger could still fire in the same time step (a zero-width strobe)
     await Timer(PERIOD_PS, unit="ps")
     dut.step.value = 0
     spk = np.array([(int(dut.spikes.value) >> i) & 1 for i in range(n)], bool)
-    counts = []
-    for i in range(n):
-        dut.sel.value = i
-        await Timer(100, unit="ps")
-        counts.append(_signed(int(dut.count_out.value), p.counter_width))
+    counts = await _read_counts(dut, p)
     await FallingEdge(dut.clk)
-    return spk, np.array(counts), cnt["e"], cnt["i"], gold[0].numpy().astype(bool), new
+    return spk, counts, cnt["e"], cnt["i"], gold[0].numpy().astype(bool), new
 
 
 def _inputs(rng, n, steps, frac_lo, frac_hi, tdp):
@@ -225,18 +236,9 @@ async def above_rate(dut):
         for i in range(n):
             t, w = edge_times(rng, int(n_p[i]), ph0[i], max(dphi[i], 1e-9), t_p_ps, tdp.sigma_jitter)
             events += pulse_events("e", i, t, w)
-        drv = PinDriver(dut, n)
-        now = await drv.play(events, 0)
-        end = max(t_p_ps, now) + (p.sync_stages + 2) * PERIOD_PS
-        end = -(-end // PERIOD_PS) * PERIOD_PS
-        await Timer(end - now, unit="ps")
-        counted = []
-        for i in range(n):
-            dut.sel.value = i
-            await Timer(100, unit="ps")
-            counted.append(_signed(int(dut.count_out.value), p.counter_width))
+        await _play_window(dut, p, events, t_p_ps)
+        counted = await _read_counts(dut, p)
         await FallingEdge(dut.clk)
-        counted = np.array(counted)
         if np.any(counted > n_p):
             raise AssertionError(f"RTL counted more pulses {counted} than applied {n_p} (seed {seed})")
         lost = 100.0 * (1 - counted.sum() / max(n_p.sum(), 1))
