@@ -94,9 +94,13 @@ def decomposition_sentence(sweeps: dict) -> str | None:
         return wilson_interval(dec[k]["mean"] * n / 100, n)
 
     none, w, all_ = ci("none"), ci(worst), ci("all")
+    head = f"**Where cm loses accuracy** ({n} images, mean of {chips} chips; one image = " \
+           f"{100 / n:.2g} pp): "
+    if dec[worst]["mean"] <= dec["none"]["mean"]:
+        return (head + f"no mechanism alone raises the error above {none.text()} with every "
+                f"mechanism off; all mechanisms together: {all_.text()}.")
     overlap = w.low <= none.high
-    return (f"**Where cm loses accuracy** ({n} images, mean of {chips} chips; one image = "
-            f"{100 / n:.2g} pp): alone, the mechanism `{worst}` costs the most, "
+    return (head + f"alone, the mechanism `{worst}` costs the most, "
             f"{w.text()} against {none.text()} with every mechanism off "
             f"({dec[worst]['mean'] - dec['none']['mean']:+.2f} pp; the 95 % intervals "
             f"{'overlap: within the noise of this sample' if overlap else 'do not overlap'}); "

@@ -50,6 +50,20 @@ def test_conclusions_carry_numbers_and_intervals():
     assert "500 test images" in rtl and "verilator" in rtl and "2.00 %" in rtl
 
 
+def test_no_costly_mechanism_is_said_so():
+    s = _summary()
+    dec = s["stages"]["sweeps"]["cm_decomposition"]
+    dec["clm"] = dict(dec["none"])
+    text = conclusions(s)[5]
+    assert "no mechanism alone raises the error" in text and "costs the most" not in text
+
+
+def test_short_run_is_flagged():
+    s = _summary()
+    s["limit"] = 300
+    assert conclusions(s)[0].startswith("**Short run** (`--limit 300`)")
+
+
 def test_missing_stages_give_no_sentence():
     s = _summary()
     del s["stages"]["sweeps"], s["stages"]["cosim"]
