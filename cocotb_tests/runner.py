@@ -230,8 +230,9 @@ def run(sim: str, params, module: str, *, top: str = "td_neuron_array",
         raise AssertionError(f"{failed} cocotb test(s) of {module} failed on {sim}; log {log}:\n"
                              f"{log_tail(log)}")
     n, _ = _results(xml)
-    print(f"  {sim} {module} {bdir.name}{tag}: {n} test(s) passed in "
-          f"{time.perf_counter() - t0:.1f} s (log {_short(log)})", flush=True)
+    from tqdm import tqdm  # noqa: PLC0415  (tqdm.write: the line goes above a running bar)
+    tqdm.write(f"  {sim} {module} {bdir.name}{tag}: {n} test(s) passed in "
+               f"{time.perf_counter() - t0:.1f} s (log {_short(log)})")
     return xml
 
 
