@@ -105,8 +105,7 @@ def save_figure(fig, path: Path, has_caption: bool = False) -> Path:
     return path
 
 
-def grouped_bars(ax, categories: Sequence[str], series: dict[str, dict],
-                 ) -> None:
+def grouped_bars(ax, categories: Sequence[str], series: dict[str, dict]) -> None:
     """Bars per category, one bar per series in its model colour.
 
     ``series[name]`` holds ``value`` (list per category) and optionally ``low``/``high``
