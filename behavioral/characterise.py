@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .cm import integrate_pulse
+from . import plot_style as ps
+from .cm import CMParams, integrate_pulse
 from .models import build
-from .report import new_figure, save_figure, write_csv, write_json, write_markdown
+from .report import write_csv, write_json, write_markdown
 
 T_CHAR = 400
 MODELS = ("ideal", "cm", "opamp", "td")
@@ -79,10 +80,7 @@ def run(out_dir: str | Path = "results") -> dict:
     out = Path(out_dir) / "characterise"
     z = np.linspace(0.0, 2.0, 81)
     u = np.linspace(-0.5, 1.5, 81)
-    fig1, ax1 = new_figure("f-I transfer curve", "constant input z (units/step)", "spikes per step")
-    fig2, ax2 = new_figure("Membrane increment per unit input", "membrane u (theta)",
-                           "increment per unit input")
-    summary, rows = {}, []
+    summary, rows, curves = {}, [], {}
     for name in MODELS:
         rate = f_i_curve(name, z)
         up, down = increment_curve(name, u)
@@ -94,16 +92,62 @@ def run(out_dir: str | Path = "results") -> dict:
         write_csv(out / f"fi_{name}.csv", ["z_units_per_step", "spikes_per_step"], list(zip(z, rate)))
         write_csv(out / f"increment_{name}.csv", ["u_theta", "exc_per_unit", "inh_per_unit"],
                   list(zip(u, up, down)))
-        ax1.plot(z, rate, label=name)
-        ax2.plot(u, up, label=f"{name} exc")
-        ax2.plot(u, down, "--", label=f"{name} inh")
-    ax1.legend()
-    ax2.legend(fontsize=7)
-    save_figure(fig1, out / "fi_curves.png")
-    save_figure(fig2, out / "increment_vs_state.png")
+        curves[name] = (rate, up, down)
+    plot_fi(z, curves, out / "fi_curves.png")
+    plot_increment(u, curves, out / "increment_vs_state.png")
     write_json(out / "linearity.json", summary)
     write_markdown(out / "linearity.md", "Linearity of the neuron models",
                    ["model", "f-I INL (% FS)", "f-I R^2", "exc increment spread over swing (%)"], rows,
                    f"f-I over {T_CHAR} steps, fit for z < 0.95 units/step; increment of a 0.05-unit "
                    "pulse for membrane states in [0, theta).")
     return summary
+
+
+def plot_fi(z: np.ndarray, curves: dict, path: Path) -> Path:
+    """f-I curves in physical units: the cm neuron's synapse current (uA) in, spike rate
+    (MHz) out."""
+    p = CMParams()
+    fig, ax = ps.new_figure("Transfer curve: output spike rate versus input current",
+                            f"input current during the {p.t_p * 1e9:.0f} ns synapse pulse (uA)",
+                            f"output spike rate (MHz; 1 spike per {p.t_step * 1e6:.0f} us step "
+                            f"= {1e-6 / p.t_step:.0f} MHz)")
+    for name, (rate, _, _) in curves.items():
+        ax.plot(z * p.i_unit * 1e6, rate / p.t_step / 1e6, color=ps.colour(name),
+                label=ps.label(name), lw=1.5)
+    ax.set_xlim(0, z.max() * p.i_unit * 1e6)
+    ax.set_ylim(0, 1.05 / p.t_step / 1e6)
+    ps.legend_outside(ax)
+    ps.caption(fig, f"One neuron, constant input for {T_CHAR} steps of {p.t_step * 1e6:.0f} us. "
+                    f"One input unit per step is the threshold charge C_m (V_th - V_reset) = "
+                    f"{p.c_m * p.swing * 1e15:.0f} fC, i.e. {p.i_unit * 1e6:.0f} uA for "
+                    f"{p.t_p * 1e9:.0f} ns (cm and op-amp at the default levels); for td it is "
+                    f"{build('td').params.n_th} oscillator pulses. The rate saturates at one spike "
+                    f"per step.")
+    return ps.save_figure(fig, path, has_caption=True)
+
+
+def plot_increment(u: np.ndarray, curves: dict, path: Path) -> Path:
+    """Charge gain (membrane increment per unit of input) versus the cm membrane voltage (V)."""
+    p = CMParams()
+    volts = p.v_reset + u * p.swing
+    fig, ax = ps.new_figure("Charge gain versus membrane state",
+                            f"membrane voltage (V) at VDD = {p.vdd:.1f} V",
+                            "membrane increment / input (relative; 1 = ideal)")
+    for name, (_, up, down) in curves.items():
+        ax.plot(volts, up, color=ps.colour(name), label=ps.label(name) + ", excitatory", lw=1.5)
+        ax.plot(volts, down, color=ps.colour(name), ls="--", lw=1.2,
+                label=ps.label(name) + ", inhibitory")
+    for v, text in ((p.v_reset, "V_reset"), (p.v_th, "V_th")):
+        ax.axvline(v, color="#555555", lw=0.8, ls=":")
+        ax.text(v, 0.03, " " + text, transform=ax.get_xaxis_transform(), ha="left",
+                va="bottom", fontsize=7.5)
+    ax.set_ylim(0, 1.15 * max(1.0, *(float(np.max(c)) for r in curves.values() for c in r[1:])))
+    top = ax.secondary_xaxis("top", functions=(lambda v: (v - p.v_reset) / p.swing,
+                                               lambda t: p.v_reset + t * p.swing))
+    top.set_xlabel("membrane state (units of the threshold theta)", fontsize=8)
+    ps.legend_outside(ax)
+    ps.caption(fig, f"Increment of a 0.05-unit pulse divided by 0.05, at each membrane state. "
+                    f"cm and op-amp membrane voltages as drawn (swing {p.swing:.1f} V); the td "
+                    f"pulse count is mapped onto the same swing (its gain does not depend on the "
+                    f"count).")
+    return ps.save_figure(fig, path, has_caption=True)

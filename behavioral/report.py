@@ -1,4 +1,4 @@
-"""Writing results: JSON, CSV, Markdown tables and Agg-backend plots under one folder."""
+"""Writing results: JSON, CSV and Markdown tables under one folder (figures: plot_style)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,8 @@ import csv
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from golden.pipeline import write_json  # noqa: E402,F401  (used by the behavioural modules)
-from golden.table import markdown_table  # noqa: E402
+from golden.pipeline import write_json  # noqa: F401  (used by the behavioural modules)
+from golden.table import markdown_table
 
 
 def params_dict(model) -> dict:
@@ -33,21 +28,4 @@ def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
 def write_markdown(path: Path, title: str, header: list[str], rows: list[list], notes: str = "") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"# {title}\n\n{markdown_table(header, rows)}\n\n{notes}\n")
-    return path
-
-
-def new_figure(title: str, xlabel: str, ylabel: str):
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(True, alpha=0.3)
-    return fig, ax
-
-
-def save_figure(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path

@@ -19,9 +19,12 @@ from tqdm import tqdm
 from golden.snn import evaluate
 
 from .cm import MECHANISMS, CMNeuron, CMParams, with_mechanisms
+from golden.stats import wilson_interval
+
+from . import plot_style as ps
 from .models import build
 from .opamp import OpampNeuron, OpampParams
-from .report import new_figure, save_figure, write_csv, write_json, write_markdown
+from .report import write_csv, write_json, write_markdown
 from .synapse import quantised_network
 
 QUICK_IMAGES = 500
@@ -87,6 +90,112 @@ def _specs(chips: int):
     }
 
 
+#: human title of each sweep's figure
+TITLES = {
+    "vdd": "Error versus supply voltage",
+    "T": "Error versus time steps per image",
+    "coding": "Error by input coding",
+    "cm_lambda": "cm: error versus mirror output conductance (channel-length modulation)",
+    "cm_vdsat": "cm: error versus mirror saturation voltage",
+    "cm_compression": "cm: error versus synapse current-source compression",
+    "cm_swing": "cm: error versus membrane voltage swing",
+    "reset": "Error by reset mode",
+    "cm_offset": "cm: error versus comparator offset mismatch",
+    "weight_bits": "Error by synapse weight precision",
+    "td_alpha": "td: error versus oscillator (CCO) gain compression",
+    "td_gain_sigma": "td: error versus oscillator gain mismatch",
+    "td_jitter": "td: error versus oscillator period jitter",
+}
+#: sweeps over on/off or discrete choices: drawn as bars, x value -> category label
+CATEGORIES = {
+    "coding": {0: "constant current", 1: "Bernoulli spikes"},
+    "reset": {0: "natural (cm: to V_reset,\nideal: to zero)", 1: "by subtraction"},
+    "weight_bits": {3: "3 bits", 4: "4 bits", 5: "5 bits", 6: "6 bits", 8: "8 bits", 0: "float"},
+}
+#: sweeps whose x axis is drawn in another unit than the model parameter: (factor, label)
+X_DISPLAY = {
+    "td_alpha": (100, "CCO gain compression at full scale alpha (%)"),
+    "td_gain_sigma": (100, "CCO gain mismatch sigma (% of the gain)"),
+    "td_jitter": (100, "CCO period jitter (% rms per cycle)"),
+}
+#: human names of the cm mechanisms in the decomposition
+MECHANISM_LABELS = {"none": "none\n(ideal)", "clm": "mirror CLM", "triode": "triode",
+                    "vdsat_current": "V_dsat(I)", "compression": "synapse\ncompression",
+                    "clamp": "rail clamp", "async": "arrival\nslots", "reset": "reset to\nV_reset",
+                    "offset": "comparator\noffset", "leak": "leakage", "all": "all"}
+
+
+def _interval(errors: list[float], n: int):
+    """95 % Wilson interval over ``n`` images of the mean error of the chips (percent)."""
+    return wilson_interval(float(np.mean(errors)) * n / 100, n)
+
+
+def plot_sweep(name: str, xlabel: str, table: dict, n: int, chips: int, path: Path) -> Path:
+    """One sweep: lines over a continuous knob, grouped bars over discrete choices."""
+    fig, ax = ps.new_figure(TITLES.get(name, name), xlabel, ps.error_label(n))
+    highest = 0.0
+    if name in CATEGORIES:
+        labels = CATEGORIES[name]
+        order = [x for x in labels if any(x in t["x"] for t in table.values())]
+        series = {}
+        for model, t in table.items():
+            cis = {x: _interval(e, n) for x, e in zip(t["x"], t["errors"])}
+            pts = {x: e for x, e in zip(t["x"], t["errors"])}
+            series[model] = {"value": [cis[x].value if x in cis else np.nan for x in order],
+                             "low": [cis[x].low if x in cis else np.nan for x in order],
+                             "high": [cis[x].high if x in cis else np.nan for x in order],
+                             "points": [pts.get(x, []) for x in order]}
+            highest = max(highest, *(c.high for c in cis.values()))
+        ps.grouped_bars(ax, [labels[x] for x in order], series)
+        ax.set_xlabel("")
+    else:
+        scale, xlabel = X_DISPLAY.get(name, (1, xlabel))
+        ax.set_xlabel(xlabel)
+        variants: dict[str, int] = {}
+        span = scale * (max(max(t["x"]) for t in table.values()) - min(min(t["x"]) for t in table.values()))
+        for j, (model, t) in enumerate(table.items()):
+            base = ps.base_model(model)
+            variants[base] = variants.get(base, -1) + 1
+            cis = [_interval(e, n) for e in t["errors"]]
+            xs = ps.side_by_side([scale * x for x in t["x"]], j, len(table), span, name == "T")
+            ps.line_with_band(ax, xs, [c.value for c in cis], [c.low for c in cis],
+                              [c.high for c in cis], name=model, variant=variants[base],
+                              points=t["errors"])
+            highest = max(highest, *(c.high for c in cis), *(e for es in t["errors"] for e in es))
+        if name == "T":
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(table[next(iter(table))]["x"])
+            ax.get_xaxis().set_major_formatter("{x:.0f}")
+    ps.error_axis(ax, n, highest)
+    ps.legend_outside(ax)
+    chip_note = (f"mean of {chips} seeded chips (dots: each chip)" if chips > 1
+                 else "one chip (seed 0)")
+    shifted = ps.SIDE_BY_SIDE_NOTE if (
+        name not in CATEGORIES and len(table) > 1) else ""
+    ps.caption(fig, f"{n} MNIST test images, T = {T_DEFAULT} unless swept; {chip_note}. "
+                    f"Error bars: 95 % Wilson interval over the {n} images.{shifted}")
+    return ps.save_figure(fig, path, has_caption=True)
+
+
+def plot_decomposition(dec: dict, n: int, chips: int, path: Path) -> Path:
+    """The cm error with no mechanism, each mechanism alone and all together, as bars."""
+    fig, ax = ps.new_figure("Current-mirror neuron: error of each mechanism alone",
+                            "", ps.error_label(n), figsize=(8.0, 4.2))
+    names = list(dec)
+    cis = [_interval(dec[k]["errors"], n) for k in names]
+    ps.grouped_bars(ax, [MECHANISM_LABELS.get(k, k) for k in names],
+                    {"cm": {"value": [c.value for c in cis], "low": [c.low for c in cis],
+                            "high": [c.high for c in cis],
+                            "points": [dec[k]["errors"] for k in names]}})
+    ax.tick_params(axis="x", labelsize=7.5)
+    ps.error_axis(ax, n, max(max(c.high for c in cis), *(e for k in names for e in dec[k]["errors"])))
+    chip_note = f"mean of {chips} seeded chips (dots: each chip)" if chips > 1 else "one chip"
+    ps.caption(fig, f"{n} MNIST test images, T = {T_DEFAULT}; {chip_note}. Error bars: 95 % "
+                    f"Wilson interval over the {n} images. 'none' is the cm equations with every "
+                    "mechanism off (= the ideal neuron).")
+    return ps.save_figure(fig, path, has_caption=True)
+
+
 def _evaluate(net, model, weight_bits, T, x, y, seed, coding="constant"):
     return evaluate(quantised_network(net, weight_bits), model, x, y, T, coding, seed=seed,
                     progress=False).error_pct
@@ -108,10 +217,18 @@ def decomposition(prepared, x, y, chips: int, bar=None) -> dict:
     return out
 
 
-def run(prepared, out_dir: str | Path = "results", full: bool = False, progress: bool = True) -> dict:
-    """Every sweep and the cm decomposition; tables, CSV and PNG under ``out_dir/sweeps``."""
+def run(prepared, out_dir: str | Path = "results", full: bool = False, progress: bool = True,
+        limit: int | None = None) -> dict:
+    """Every sweep and the cm decomposition; tables, CSV and PNG under ``out_dir/sweeps``.
+
+    ``limit``: at most this many images (a short run; default: the mode's number).
+    """
     out = Path(out_dir) / "sweeps"
     n = len(prepared.test_y) if full else QUICK_IMAGES
+    if limit is not None:
+        if limit < 1:
+            raise ValueError(f"limit = {limit}: must be >= 1 image")
+        n = min(n, limit)
     chips = 5 if full else 2
     # quick mode: a seeded random subset (the first test images are easier than the average)
     pick = torch.randperm(len(prepared.test_y), generator=torch.Generator().manual_seed(0))[:n]
@@ -122,10 +239,9 @@ def run(prepared, out_dir: str | Path = "results", full: bool = False, progress:
     bar = tqdm(total=total, desc=f"sweeps ({n} images)", disable=not progress)
     results = {"n_images": n, "chips": chips, "T": T_DEFAULT, "sweeps": {}}
     for name, (xlabel, series, c) in specs.items():
-        fig, ax = new_figure(f"{name} ({n} test images, {c} chip(s))", xlabel, "error (%)")
         rows, table = [], {}
         for model, points in series.items():
-            xs, means, stds = [], [], []
+            xs, means, stds, per_chip = [], [], [], []
             for xv, factory, bits, T, coding in points:
                 errs = []
                 for chip in range(c):
@@ -134,12 +250,11 @@ def run(prepared, out_dir: str | Path = "results", full: bool = False, progress:
                 xs.append(xv)
                 means.append(float(np.mean(errs)))
                 stds.append(float(np.std(errs)))
+                per_chip.append(errs)
                 rows.append([model, xv, f"{np.mean(errs):.2f}", f"{np.std(errs):.2f}",
                              " ".join(f"{e:.2f}" for e in errs)])
-            table[model] = {"x": xs, "mean": means, "std": stds}
-            ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=model)
-        ax.legend()
-        save_figure(fig, out / f"{name}.png")
+            table[model] = {"x": xs, "mean": means, "std": stds, "errors": per_chip}
+        plot_sweep(name, xlabel, table, n, c, out / f"{name}.png")
         write_csv(out / f"{name}.csv", ["model", "x", "error_mean_pct", "error_std_pct", "errors"], rows)
         write_markdown(out / f"{name}.md", f"Sweep: {name}", ["model", xlabel, "error %", "std", "per chip"],
                        rows, f"{n} test images ({'all' if full else 'seeded random subset'}), T = {T_DEFAULT} unless swept.")
@@ -153,9 +268,6 @@ def run(prepared, out_dir: str | Path = "results", full: bool = False, progress:
                    ["mechanisms on", "error %", "std", "cost vs none (pp)"], rows,
                    f"{n} test images, T = {T_DEFAULT}, {chips} chips. 'none' is the cm equations with "
                    "every mechanism off (= ideal neuron).")
-    fig, ax = new_figure("cm error decomposition", "mechanism", "error (%)")
-    ax.bar(list(dec), [v["mean"] for v in dec.values()], yerr=[v["std"] for v in dec.values()])
-    ax.tick_params(axis="x", rotation=45)
-    save_figure(fig, out / "cm_decomposition.png")
+    plot_decomposition(dec, n, chips, out / "cm_decomposition.png")
     write_json(out / "sweeps.json", results)
     return results

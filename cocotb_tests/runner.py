@@ -18,6 +18,11 @@ puts it (and the venv's ``bin``, which has ``python``) at the front of ``PATH`` 
 Builds are cached: the Verilog of each configuration is exported once (``rtl.export``) and a
 build is reused while a hash of its sources (the Verilog text, the build options) is unchanged.
 
+Logs: the simulator's and the compiler's output goes to files in the build folder
+(``build.log``, ``<module><tag>.log``), one line per test run on screen; a failure quotes the
+end of the log and names the file. :func:`follow_progress` turns the progress bar a
+testbench writes into its log into one bar on screen.
+
 Command line (what ``make sim`` calls)::
 
     python -m cocotb_tests.runner --sim icarus [--waves] [--suite scoreboard,frontend,mnist]
@@ -30,9 +35,12 @@ import hashlib
 import json
 import os
 import shutil
+import re
 import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,8 +183,13 @@ def build(sim: str, params, *, top: str = "td_neuron_array", extra_sources: dict
         if stamp.exists():
             stamp.unlink()
         t0 = time.perf_counter()
-        runner.build(sources=sources, hdl_toplevel=top, build_dir=bdir, build_args=args,
-                     timescale=TIMESCALE, waves=waves, always=True)
+        log = bdir / "build.log"
+        try:
+            runner.build(sources=sources, hdl_toplevel=top, build_dir=bdir, build_args=args,
+                         timescale=TIMESCALE, waves=waves, always=True, log_file=log)
+        except RuntimeError as err:
+            raise RuntimeError(f"{sim} build of {config} failed ({err}); log {log}:\n"
+                               f"{log_tail(log)}") from None
         stamp.write_text(key)
         (bdir / "build_seconds.txt").write_text(f"{time.perf_counter() - t0:.2f}\n")
     return runner, bdir, top
@@ -201,21 +214,97 @@ def run(sim: str, params, module: str, *, top: str = "td_neuron_array",
                 "TB_SIM": sim, "TDSNN_ARTIFACTS": str(artifacts_dir().resolve()),
                 "TDSNN_RESULTS": str(results_dir().resolve())}
     full_env.update(env or {})
-    xml = runner.test(test_module=f"cocotb_tests.{module}", hdl_toplevel=top,
-                      hdl_toplevel_lang="verilog", build_dir=bdir, test_dir=bdir,
-                      testcase=testcase, extra_env=full_env, waves=waves, seed=seed,
-                      timescale=TIMESCALE if sim == "icarus" else None,
-                      results_xml=str(bdir / f"{module}{tag}.results.xml"))
+    log = bdir / f"{module}{tag}.log"
+    t0 = time.perf_counter()
+    try:
+        xml = runner.test(test_module=f"cocotb_tests.{module}", hdl_toplevel=top,
+                          hdl_toplevel_lang="verilog", build_dir=bdir, test_dir=bdir,
+                          testcase=testcase, extra_env=full_env, waves=waves, seed=seed,
+                          timescale=TIMESCALE if sim == "icarus" else None,
+                          results_xml=str(bdir / f"{module}{tag}.results.xml"), log_file=log)
+    except RuntimeError as err:
+        raise RuntimeError(f"{module} on {sim} stopped ({err}); log {log}:\n{log_tail(log)}") \
+            from None
     failed = check_results(xml)
     if failed:
-        raise AssertionError(f"{failed} cocotb test(s) of {module} failed on {sim}; see {xml}")
+        raise AssertionError(f"{failed} cocotb test(s) of {module} failed on {sim}; log {log}:\n"
+                             f"{log_tail(log)}")
+    n, _ = _results(xml)
+    from tqdm import tqdm  # noqa: PLC0415  (tqdm.write: the line goes above a running bar)
+    tqdm.write(f"  {sim} {module} {bdir.name}{tag}: {n} test(s) passed in "
+               f"{time.perf_counter() - t0:.1f} s (log {_short(log)})")
     return xml
+
+
+def log_path(sim: str, config: str, module: str, tag: str = "") -> Path:
+    """The log file of a test run (:func:`run` writes it)."""
+    return build_dir(sim, config) / f"{module}{tag}.log"
+
+
+def log_tail(log: Path, lines: int = 40) -> str:
+    """The last ``lines`` lines of a log file (or a note that it is missing)."""
+    if not log.is_file():
+        return f"(no log at {log})"
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _short(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+#: a tqdm line in a log: "... 45/100 [00:10<00:12, ...]"
+_TQDM_COUNT = re.compile(rb"(\d+)/(\d+) \[")
+
+
+def _logged_count(log: Path) -> int:
+    """The latest progress count a testbench's tqdm bar wrote into ``log`` (0 if none yet)."""
+    try:
+        with log.open("rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 4096))
+            found = _TQDM_COUNT.findall(f.read())
+    except OSError:
+        return 0
+    return int(found[-1][0]) if found else 0
+
+
+@contextmanager
+def follow_progress(logs: list[Path], total: int, desc: str, interval: float = 0.5):
+    """One progress bar on screen for testbenches that write tqdm bars into ``logs``
+    (stale logs are removed first); ``total``: the sum of their counts when done."""
+    from tqdm import tqdm  # noqa: PLC0415
+    for log in logs:
+        log.unlink(missing_ok=True)
+    bar = tqdm(total=total, desc=desc, unit="img")
+    done = threading.Event()
+
+    def poll():
+        while not done.wait(interval):
+            bar.n = sum(_logged_count(log) for log in logs)
+            bar.refresh()
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        yield bar
+        bar.n = sum(_logged_count(log) for log in logs)
+    finally:
+        done.set()
+        thread.join()
+        bar.close()
+
+
+def _results(xml: Path) -> tuple[int, int]:
+    from cocotb_tools.runner import get_results  # noqa: PLC0415
+    return get_results(Path(xml))
 
 
 def check_results(xml: Path) -> int:
     """Number of failed test cases in a cocotb results XML (0 if all passed; error if none ran)."""
-    from cocotb_tools.runner import get_results  # noqa: PLC0415
-    n, failed = get_results(Path(xml))
+    n, failed = _results(xml)
     if n == 0:
         raise AssertionError(f"no cocotb test ran (results {xml})")
     return failed
@@ -272,7 +361,14 @@ def main(argv=None) -> int:
             if name not in SUITES:
                 print(f"error: unknown suite {name!r}; choose from {SUITES}", file=sys.stderr)
                 return 2
-            getattr(suites, f"run_{name}")(args.sim, waves=args.waves, images=args.images)
+            if name == "mnist":
+                config = suites._mnist_build(args.sim, 1, suites.MNIST_SUB)[1]["config"]
+                config += "_waves" if args.waves else ""
+                with follow_progress([log_path(args.sim, config, "tb_mnist")], args.images,
+                                     f"MNIST through the RTL on {args.sim}"):
+                    suites.run_mnist(args.sim, waves=args.waves, images=args.images, progress=True)
+            else:
+                getattr(suites, f"run_{name}")(args.sim, waves=args.waves, images=args.images)
     except _WallClockTimeout:
         print(f"error: simulation exceeded the wall-clock limit of {args.timeout:.0f} s",
               file=sys.stderr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from rtl.params import ArrayParams
@@ -107,7 +108,10 @@ def run_mnist_parallel(sim: str, images: int, jobs: int = 2, start: int = 0,
     parts = [(sim, start + s, min(size, images - s), progress, f"_part{j}")
              for j, s in enumerate(range(0, images, size))]
     t0 = time.perf_counter()
-    with ProcessPoolExecutor(len(parts)) as ex:
+    logs = [runner.log_path(sim, opts["config"], "tb_mnist", p[-1]) for p in parts]
+    with ProcessPoolExecutor(len(parts)) as ex, (
+            runner.follow_progress(logs, images, f"MNIST through the RTL on {sim}")
+            if progress else nullcontext()):
         rs = list(ex.map(_mnist_chunk, parts))
     out = {k: sum(r[k] for r in rs) for k in _SUMMED}
     out.update({"simulator": sim, "start": start, "jobs": len(parts), "T": rs[0]["T"],

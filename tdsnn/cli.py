@@ -14,12 +14,31 @@ import sys
 COMMAND_MODULES = ("golden.commands", "behavioral.commands", "rtl.commands", "tdsnn.reproduce")
 
 
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Help that states each option's default, unless the help already says it or the
+    default is nothing (None, off)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if ("default" in text or not action.option_strings
+                or any(action.default is x for x in (None, False, argparse.SUPPRESS))):
+            return text
+        return f"{text} (default: %(default)s)".lstrip()
+
+
+class _SubParser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _DefaultsFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tdsnn",
         description="Accuracy cost of analog spiking-neuron nonlinearity: ANN-to-SNN golden "
                     "model, behavioural neuron models, time-domain neuron RTL.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                parser_class=_SubParser)
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(name)

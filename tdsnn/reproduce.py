@@ -12,20 +12,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from golden.agreement import layer_correlations
+from golden.ann import accuracy
 from golden.commands import T_SWEEP, add_network_options, prepare_from_args
 from golden.neuron import IdealNeuron
 from golden.pipeline import artifacts_dir, git_revision, results_dir
 from golden.snn import evaluate
+from golden.stats import errors_from_pct, wilson_interval
 from golden.table import markdown_table
 
-from .stages import Stage, StageResult, network_fingerprint, run_stage
+from .stages import Stage, StageResult, fingerprint, network_fingerprint, run_stage
 
 N_CORRELATION_IMAGES = 1000  # images for the layer-wise rate/activation correlation
+#: seeded chips of the models with mismatch in the comparison (chip 0 is the headline): enough
+#: for a standard deviation, each is a full evaluation (about a minute for cm on 2 cores)
+COMPARE_CHIPS = 3
 
 
 @dataclass
@@ -46,21 +53,34 @@ def describe_network(ctx: Context) -> str:
             f"{', '.join(f'{s:.3f}' for s in p.net.scales)}.")
 
 
+def _images(ctx: Context):
+    """The test images of the run: all, or the first ``--limit``."""
+    p, limit = ctx.prepared, ctx.args.limit
+    return (p.test_x, p.test_y) if limit is None else (p.test_x[:limit], p.test_y[:limit])
+
+
 def stage_ideal(ctx: Context, stage_dir: Path) -> StageResult:
     p = ctx.prepared
+    x, y = _images(ctx)
+    n = len(y)
     T = max(T_SWEEP)
-    ev = evaluate(p.net, IdealNeuron(), p.test_x, p.test_y, T, "constant", seed=ctx.args.seed,
+    ev = evaluate(p.net, IdealNeuron(), x, y, T, "constant", seed=ctx.args.seed,
                   checkpoints=T_SWEEP)
     by_t = {t: 100 * (1 - a) for t, a in ev.accuracy.items()}
-    r = layer_correlations(p.net, p.ann, IdealNeuron(), p.test_x[:N_CORRELATION_IMAGES],
+    ann_err = p.ann_error_pct if ctx.args.limit is None else 100.0 * (1 - accuracy(p.ann, x, y))
+    r = layer_correlations(p.net, p.ann, IdealNeuron(), x[:N_CORRELATION_IMAGES],
                            ctx.args.T, seed=ctx.args.seed)
-    rows = [[str(t), f"{e:.2f}", f"{e - p.ann_error_pct:+.2f}"] for t, e in by_t.items()]
-    md = ("Ideal I&F SNN (reset by subtraction, constant-current input), full test set; "
-          "error versus the number of time steps T:\n\n"
-          + markdown_table(["T", "error %", "vs ANN (pp)"], rows)
+    rows = []
+    for t, e in by_t.items():
+        ci = wilson_interval(errors_from_pct(e, n), n)
+        rows.append([str(t), f"{e:.2f}", f"{ci.low:.2f}-{ci.high:.2f}", f"{e - ann_err:+.2f}"])
+    md = (f"Ideal I&F SNN (reset by subtraction, constant-current input), {n} test images; "
+          f"error versus the number of time steps T (ANN: {ann_err:.2f} %):\n\n"
+          + markdown_table(["T", "error %", "95 % CI", "vs ANN (pp)"], rows)
           + f"\n\nHidden-layer spike rates versus normalised ANN activations at T={ctx.args.T} "
-          f"({N_CORRELATION_IMAGES} images): Pearson r = {', '.join(f'{x:.4f}' for x in r)}.")
-    return StageResult({"error_pct_by_T": by_t, "layer_r": r, "seconds": ev.seconds}, md)
+          f"({min(n, N_CORRELATION_IMAGES)} images): Pearson r = {', '.join(f'{x:.4f}' for x in r)}.")
+    return StageResult({"error_pct_by_T": by_t, "n_images": n, "ann_error_pct": ann_err,
+                        "layer_r": r, "seconds": ev.seconds}, md)
 
 
 def _body(md_path: Path) -> str:
@@ -75,8 +95,11 @@ def _files(stage_dir: Path) -> list[str]:
 def stage_compare(ctx: Context, stage_dir: Path) -> StageResult:
     from behavioral.compare import run_comparison
     result = run_comparison(ctx.prepared, T=ctx.args.T, limit=ctx.args.limit, out_dir=stage_dir,
-                            seed=ctx.args.seed)
-    return StageResult(result, _body(stage_dir / "comparison.md"), _files(stage_dir))
+                            seed=ctx.args.seed, chips=COMPARE_CHIPS)
+    md = (_body(stage_dir / "comparison.md")
+          + "\n\n![test error of each neuron model](comparison.png)"
+          + "\n\n![test error versus time steps](error_vs_T.png)")
+    return StageResult(result, md, _files(stage_dir))
 
 
 def stage_characterise(ctx: Context, stage_dir: Path) -> StageResult:
@@ -91,7 +114,7 @@ def stage_characterise(ctx: Context, stage_dir: Path) -> StageResult:
 
 def stage_sweeps(ctx: Context, stage_dir: Path) -> StageResult:
     from behavioral.sweeps import run
-    result = run(ctx.prepared, stage_dir, full=ctx.args.full)
+    result = run(ctx.prepared, stage_dir, full=ctx.args.full, limit=ctx.args.limit)
     sweeps = stage_dir / "sweeps"
     parts = ["### cm error decomposition\n\n" + _body(sweeps / "cm_decomposition.md")
              + "\n\n![cm decomposition](sweeps/cm_decomposition.png)"]
@@ -193,14 +216,15 @@ def stage_cosim(ctx: Context, stage_dir: Path) -> StageResult:
 
 
 STAGES: list[Stage] = [
-    Stage("ideal", "Ideal SNN versus T", stage_ideal, lambda a: {"T": a.T, "seed": a.seed}),
+    Stage("ideal", "Ideal SNN versus T", stage_ideal,
+          lambda a: {"T": a.T, "seed": a.seed, "limit": a.limit}),
     Stage("compare", "Neuron model comparison on MNIST", stage_compare,
-          lambda a: {"T": a.T, "seed": a.seed, "limit": a.limit},
+          lambda a: {"T": a.T, "seed": a.seed, "limit": a.limit, "chips": COMPARE_CHIPS},
           packages=("golden", "behavioral", "rtl")),
     Stage("characterise", "Transfer curves and linearity", stage_characterise, uses_network=False,
           packages=("golden", "behavioral", "rtl")),
     Stage("sweeps", "Sweeps and the cm error decomposition", stage_sweeps,
-          lambda a: {"full": a.full}, packages=("golden", "behavioral", "rtl")),
+          lambda a: {"full": a.full, "limit": a.limit}, packages=("golden", "behavioral", "rtl")),
     Stage("rtl", "RTL: Verilog export, lint and synthesis", stage_rtl, uses_network=False,
           packages=("rtl",)),
     Stage("cosim", "RTL verification: cocotb on Icarus and Verilator", stage_cosim,
@@ -209,20 +233,54 @@ STAGES: list[Stage] = [
 ]
 
 
+#: figures of the README, copied to docs/img/ by a run on the whole test set
+README_FIGURES = ("comparison.png", "error_vs_T.png", "characterise/fi_curves.png",
+                  "sweeps/vdd.png", "sweeps/cm_decomposition.png")
+DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
+
+
+def reproducibility(summary: dict, stage_rows: list[list[str]]) -> str:
+    """The reproducibility block: command, revision, machine, versions, stages and cache."""
+    m, v = summary["machine"], summary["versions"]
+    tools = ", ".join(f"{k} {val}" for k, val in v.items())
+    return ("## Reproducibility\n\n"
+            f"- command: `{summary['command']}` (seed {summary['seed']}, T = {summary['T']}, "
+            f"limit {summary['limit'] or 'none: every test image'}), revision "
+            f"`{summary['git_revision']}`, started {summary['started_utc']} UTC, "
+            f"{summary['seconds']:.0f} s in all\n"
+            f"- machine: {m['cpu']}, {m['logical_cpus']} logical CPUs (torch threads: "
+            f"{m['torch_threads']}), {m['memory_gib']} GiB, load {m['load_1min']} at the start; {m['os']}\n"
+            f"- versions: {tools}\n"
+            f"- stages (a cached stage was computed by an earlier run with the same inputs: "
+            f"options, network weights and source code; `artifacts/stages/<stage>-<fingerprint>`):"
+            "\n\n" + markdown_table(["stage", "source", "seconds", "fingerprint"], stage_rows)
+            + "\n")
+
+
 def cmd_reproduce(args: argparse.Namespace) -> int:
+    from .conclusions import HOW_SURE, conclusions
+    from .environment import command_line, machine, versions
+
     out = Path(args.out) if args.out else results_dir()
     out.mkdir(parents=True, exist_ok=True)
     cache = artifacts_dir() / "stages"
     start = time.perf_counter()
+    started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
+    host = machine()
     print("[prepare] data, ANN and conversion ...", flush=True)
     ctx = Context(args, prepare_from_args(args))
     net_fp = network_fingerprint(ctx.prepared.net)
     summary = {"git_revision": git_revision(), "seed": args.seed, "T": args.T,
+               "limit": args.limit, "command": command_line(), "started_utc": started,
+               "machine": host, "versions": versions(),
                "network": {"sizes": ctx.prepared.net.sizes, "fingerprint": net_fp,
                            "ann_error_pct": ctx.prepared.ann_error_pct,
                            "scales": list(ctx.prepared.net.scales)},
                "stages": {}}
     sections = [f"## Network\n\n{describe_network(ctx)}\n"]
+    stage_rows = [["prepare (data, ANN, conversion)",
+                   "ANN from cache" if ctx.prepared.train_record["cached"] else "ANN trained",
+                   f"{time.perf_counter() - start:.1f}", ""]]
     print(f"[prepare] done in {time.perf_counter() - start:.1f} s", flush=True)
     stages = [st for st in STAGES if st.key not in (args.skip or [])]
     for i, stage in enumerate(stages, 1):
@@ -231,16 +289,29 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         result, cached, seconds = run_stage(stage, ctx, cache, out, net_fp)
         summary["stages"][stage.key] = result.data | {"stage_seconds": seconds, "cached": cached}
         sections.append(f"## {stage.title}\n\n{result.markdown}\n")
+        stage_rows.append([stage.key, "cache" if cached else "computed", f"{seconds:.1f}",
+                           f"`{fingerprint(stage, args, net_fp)}`"])
         print(f"{tag}: {'reused from cache' if cached else 'done'} in {seconds:.1f} s", flush=True)
+    stage_rows += [[st.key, "skipped (--skip)", "", ""] for st in STAGES if st not in stages]
     total = time.perf_counter() - start
     summary["seconds"] = total
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    report = (f"# Reproduction report\n\nRevision `{summary['git_revision']}`, seed {args.seed}, "
-              f"T = {args.T}. Every number below was computed by `make reproduce` "
-              f"(stages whose inputs did not change are reused from `artifacts/stages/`).\n\n"
-              + "\n".join(sections))
+    found = conclusions(summary)
+    report = ("# Reproduction report\n\n## Conclusions\n\n"
+              + "".join(f"- {c}\n" for c in found)
+              + ("" if found else "No stage that yields a conclusion ran.\n")
+              + f"\n{HOW_SURE}\n\n"
+              + reproducibility(summary, stage_rows) + "\n" + "\n".join(sections))
     (out / "REPORT.md").write_text(report)
-    print("\n" + report)
+    if args.limit is None and out.resolve() != DOCS_IMG.resolve():
+        copied = []
+        for name in README_FIGURES:
+            if (out / name).is_file():
+                DOCS_IMG.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(out / name, DOCS_IMG / Path(name).name)
+                copied.append(Path(name).name)
+        if copied:
+            print(f"README figures updated in {DOCS_IMG}: {', '.join(copied)}")
     print(f"Done in {total:.0f} s. Report: {out / 'REPORT.md'} (numbers: {out / 'summary.json'})")
     return 0
 
@@ -248,13 +319,15 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("reproduce", help="run the whole study and write results/REPORT.md")
     add_network_options(p)
-    p.add_argument("--T", type=int, default=64, help="time steps per image (default 64)")
+    p.add_argument("--T", type=int, default=64, help="time steps per image")
     p.add_argument("--full", action="store_true",
                    help="the long sweep set and the full test set through the RTL on Verilator "
                         "(default: quick sweeps, a sample through the RTL)")
     p.add_argument("--no-cache", action="store_true", help="recompute every stage")
     p.add_argument("--limit", type=int, default=None,
-                   help="compare the models on the first N test images only (default: all)")
+                   help="a short run: the first N test images in the ideal and comparison "
+                        "stages, at most N in the sweeps (default: every image; the README "
+                        "figures in docs/img/ are updated only without --limit)")
     p.add_argument("--skip", action="append", choices=[st.key for st in STAGES], metavar="STAGE",
                    help="leave out a stage (repeatable): " + ", ".join(st.key for st in STAGES))
     p.add_argument("--out", default=None, help="report folder (default: $TDSNN_RESULTS or results/)")
