@@ -58,6 +58,11 @@ class DeviceCard:
         return self.nmos if polarity == "n" else self.pmos
 
 
+def card_fingerprint() -> str:
+    """Fingerprint of the default card (the shipped file is data, not hashed as source)."""
+    return DeviceCard().fingerprint()
+
+
 def model_names(text: str) -> dict[str, str]:
     """``{name: type}`` of the ``.model`` statements in a SPICE file (names lower-cased).
 

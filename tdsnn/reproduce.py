@@ -23,6 +23,8 @@ from golden.pipeline import artifacts_dir, git_revision, results_dir
 from golden.snn import evaluate
 from golden.table import markdown_table
 
+from spice.card import card_fingerprint
+
 from .stages import Stage, StageResult, network_fingerprint, run_stage
 
 N_CORRELATION_IMAGES = 1000  # images for the layer-wise rate/activation correlation
@@ -192,6 +194,12 @@ def stage_cosim(ctx: Context, stage_dir: Path) -> StageResult:
                        [f.name for f in stage_dir.glob("*.jsonl")])
 
 
+def stage_spice(ctx: Context, stage_dir: Path) -> StageResult:
+    from spice.report import run
+    result = run(ctx.prepared, stage_dir, T=ctx.args.T, limit=ctx.args.limit, seed=ctx.args.seed)
+    return StageResult(result, _body(stage_dir / "spice" / "spice.md"), _files(stage_dir))
+
+
 STAGES: list[Stage] = [
     Stage("ideal", "Ideal SNN versus T", stage_ideal, lambda a: {"T": a.T, "seed": a.seed}),
     Stage("compare", "Neuron model comparison on MNIST", stage_compare,
@@ -201,6 +209,10 @@ STAGES: list[Stage] = [
           packages=("golden", "behavioral", "rtl")),
     Stage("sweeps", "Sweeps and the cm error decomposition", stage_sweeps,
           lambda a: {"full": a.full}, packages=("golden", "behavioral", "rtl")),
+    Stage("spice", "Transistor-level cm neuron: ngspice tables and error vs mirror length",
+          stage_spice, lambda a: {"T": a.T, "seed": a.seed, "limit": a.limit,
+                                  "card": card_fingerprint()},
+          packages=("golden", "behavioral", "rtl", "spice")),
     Stage("rtl", "RTL: Verilog export, lint and synthesis", stage_rtl, uses_network=False,
           packages=("rtl",)),
     Stage("cosim", "RTL verification: cocotb on Icarus and Verilator", stage_cosim,

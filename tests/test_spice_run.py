@@ -75,3 +75,20 @@ def test_table_round_trip_into_cm(small):
                 v1, _, _ = integrate_pulse(p, v0.double(), ie.double(), ii.double(), t)
                 expected = sign * g[kv, ki] * i * t / cp.c_m
                 assert float(v1 - v0.double()) == pytest.approx(expected, rel=2e-3, abs=1e-9)
+
+
+def test_table_lookup_is_bilinear_on_a_nonuniform_grid(tmp_path):
+    from behavioral.cm_table import table_rate, write_table
+    # dv_dq = 1e12 (1 + V + 1e4 I): bilinear in (V, I), so interpolation must be exact
+    v = np.array([0.0, 0.1, 0.35, 0.8])
+    i = np.array([-2e-5, -1e-6, 1e-6, 2e-5])
+    rows = np.array([(a, b, 1e12 * (1 + a + 1e4 * b)) for a in v for b in i])
+    table = load_table(str(write_table(rows, tmp_path / "t.csv")))
+    assert table.v_step == 0.0
+    vv = torch.tensor([0.05, 0.2, 0.5, 0.79], dtype=torch.float64)
+    ie = torch.tensor([2e-6, 5e-6, 1e-5, 1.5e-5], dtype=torch.float64)
+    ii = torch.tensor([3e-6, 0.0, 1.2e-5, 2e-6], dtype=torch.float64)
+    got = table_rate(table, vv, ie, ii).numpy()
+    f = lambda a, b: 1e12 * (1 + a + 1e4 * b)  # noqa: E731
+    want = ie.numpy() * f(vv.numpy(), ie.numpy()) - ii.numpy() * f(vv.numpy(), -ii.numpy())
+    np.testing.assert_allclose(got, want, rtol=1e-5)
