@@ -31,7 +31,7 @@ def cmd_spice(args: argparse.Namespace) -> int:
     from .report import run
     cp = CharParams(card=card_from_args(args))
     data = run(prepare_from_args(args), results_dir(), cp, T=args.T, limit=args.limit,
-               seed=args.seed)
+               seed=args.seed, ode_substeps=args.ode_substeps)
     print((results_dir() / "spice" / "spice.md").read_text())
     print(f"characterisation {data['characterisation']['seconds']:.1f} s; "
           f"wrote {results_dir() / 'spice'}")
@@ -46,4 +46,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_card_options(p)
     p.add_argument("--T", type=int, default=64, help="time steps")
     p.add_argument("--limit", type=int, default=None, help="first N test images (default: all)")
+    p.add_argument("--ode-substeps", type=int, default=None,
+                   help="RK4 sub-steps per pulse of cm's table mode (default: cm's own)")
     p.set_defaults(func=cmd_spice)

@@ -22,8 +22,11 @@ from .characterise import CharParams
 
 
 def run_variants(prepared, summary: dict, cp: CharParams, T: int = 64, limit: int | None = None,
-                 seed: int = 0, progress: bool = True) -> dict:
-    """Test error (%) of ideal, td and cm with every table of ``summary`` (a characterisation)."""
+                 seed: int = 0, ode_substeps: int | None = None, progress: bool = True) -> dict:
+    """Test error (%) of ideal, td and cm with every table of ``summary`` (a characterisation).
+
+    ``ode_substeps``: RK4 sub-steps per pulse of the table mode (None: cm's default).
+    """
     x, y = prepared.test_x, prepared.test_y
     if limit is not None:
         x, y = x[:limit], y[:limit]
@@ -37,8 +40,10 @@ def run_variants(prepared, summary: dict, cp: CharParams, T: int = 64, limit: in
     base = cp.cm_params()
     out["cm_equations"] = err(CMNeuron(replace(base, seed=seed)))
     out["cm"] = {}
+    sub = {} if ode_substeps is None else {"ode_substeps": ode_substeps}
+    out["ode_substeps"] = sub.get("ode_substeps", base.ode_substeps)
     for name, path in summary["tables"].items():
-        r = err(CMNeuron(replace(base, table=path, seed=seed)))
+        r = err(CMNeuron(replace(base, table=path, seed=seed, **sub)))
         r["cm_over_td"] = r["error_pct"] / out["td"]["error_pct"] if out["td"]["error_pct"] else None
         out["cm"][name] = r
         if progress:
@@ -61,5 +66,6 @@ def results_table(res: dict, summary: dict) -> str:
     return (markdown_table(head, rows)
             + f"\n\nideal {ideal:.2f} %, td {td:.2f} %, cm with the analytic equations at the "
               f"card's VDD {res['cm_equations']['error_pct']:.2f} %; T = {res['T']}, "
-              f"{res['n_images']} test images. Gain max/min: the mirror's I_out/I_in across the "
+              f"{res['n_images']} test images; table mode with {res['ode_substeps']} RK4 "
+              f"sub-steps per pulse. Gain max/min: the mirror's I_out/I_in across the "
               f"membrane swing [V_reset, V_th] at one input unit of current.")

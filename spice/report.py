@@ -27,7 +27,7 @@ def plot_error_vs_length(res: dict, summary: dict, path: Path) -> Path:
         ax.axhline(res[key]["error_pct"], linestyle=style, color="k" if key == "ideal" else "C2",
                    label=label)
     ax.set_xscale("log")
-    ax.set_yscale("log")
+    ax.set_yscale("symlog", linthresh=2.0)  # linear below 2 %, logarithmic above
     ax.legend()
     return save_figure(fig, path)
 
@@ -76,12 +76,14 @@ def design_table(summary: dict) -> str:
 
 
 def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64,
-        limit: int | None = None, seed: int = 0, progress: bool = True) -> dict:
+        limit: int | None = None, seed: int = 0, ode_substeps: int | None = None,
+        progress: bool = True) -> dict:
     """Characterise (cached), run the network per variant, write ``out/spice/``."""
     cp = cp or CharParams()
     folder = Path(out) / "spice"
     summary = characterise(cp, progress=progress)
-    res = run_variants(prepared, summary, cp, T=T, limit=limit, seed=seed, progress=progress)
+    res = run_variants(prepared, summary, cp, T=T, limit=limit, seed=seed,
+                       ode_substeps=ode_substeps, progress=progress)
     plot_error_vs_length(res, summary, folder / "error_vs_length.png")
     plot_gain_curves(summary, folder / "mirror_gain.png")
     c = summary["card"]
