@@ -5,7 +5,8 @@ voltage ``V`` (V) times signed summed synapse current ``I`` (A; > 0 excitatory, 
 PMOS mirror, < 0 inhibitory, sunk by the NMOS mirror). ``dv_dq`` (V/C, > 0) is the membrane
 increment per unit of synapse charge at that point, as a SPICE sweep or a measurement gives it
 (``1 / C_m`` for an ideal neuron). During a pulse ``dV/dt = sum over paths of I * dv_dq(V, I)``,
-bilinearly interpolated, clamped to the grid's edges.
+bilinearly interpolated (each path among the columns of its own sign), clamped to the grid's
+edges.
 """
 
 from __future__ import annotations
@@ -60,10 +61,17 @@ def load_table(path: str) -> CMTable:
                    torch.tensor(slope.T.ravel(), dtype=f32), float(step) if uniform else 0.0)
 
 
-def _columns(table: CMTable, i: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Flat index of the column below each current ``i`` (A) and the weight ``b`` of the one
-    above (linear interpolation in ``I``, clamped to the grid's edges)."""
-    i = i.clamp(float(table.i[0]), float(table.i[-1]))
+def _columns(table: CMTable, i: torch.Tensor, sign: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flat index of the column below each current ``i`` (A) of one path (``sign`` +1:
+    excitatory, -1: inhibitory) and the weight ``b`` of the one above: linear interpolation in
+    ``I`` among the columns of that sign, clamped to their range (a path never borrows the
+    other mirror's columns; a table with one sign only is used for both)."""
+    ax = table.i
+    side = ax[ax > 0] if sign > 0 else ax[ax < 0]
+    lo, hi = float(ax[0]), float(ax[-1])
+    if len(side) > 0:
+        lo, hi = (float(side[0]), hi) if sign > 0 else (lo, float(side[-1]))
+    i = i.clamp(lo, hi)
     ki = torch.bucketize(i, table.i).clamp(1, len(table.i) - 1)
     i0, i1 = table.i[ki - 1], table.i[ki]
     return (ki - 1) * len(table.v), (i - i0) / (i1 - i0)
@@ -104,7 +112,7 @@ class _ColumnCache:
                 and k[3] == i_e._version and k[4] == i_i._version):
             return self.value
         self.key = (table, i_e, i_i, i_e._version, i_i._version)
-        self.value = (_columns(table, i_e), _columns(table, -i_i))
+        self.value = (_columns(table, i_e, 1.0), _columns(table, -i_i, -1.0))
         return self.value
 
 
@@ -114,7 +122,8 @@ _CACHE = _ColumnCache()
 def table_rate(table: CMTable, v: torch.Tensor, i_e: torch.Tensor, i_i: torch.Tensor) -> torch.Tensor:
     """``dV/dt`` (V/s) at membrane ``v`` (V) for excitatory / inhibitory synapse currents (A, >= 0).
 
-    Bilinear interpolation of ``dv_dq`` in (``V``, signed ``I``), clamped to the grid's edges.
+    Bilinear interpolation of ``dv_dq`` in (``V``, signed ``I``), each path within the columns
+    of its own sign, clamped to the grid's edges.
     """
     (col_e, b_e), (col_i, b_i) = _CACHE.get(table, i_e, i_i)
     k, a = _rows(table, v)

@@ -92,3 +92,16 @@ def test_table_lookup_is_bilinear_on_a_nonuniform_grid(tmp_path):
     f = lambda a, b: 1e12 * (1 + a + 1e4 * b)  # noqa: E731
     want = ie.numpy() * f(vv.numpy(), ie.numpy()) - ii.numpy() * f(vv.numpy(), -ii.numpy())
     np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_each_path_keeps_to_its_own_mirror_below_the_smallest_current(tmp_path):
+    from behavioral.cm_table import table_rate, write_table
+    # P columns 2e12, N columns 1e12 V/C; a current below the smallest grid magnitude
+    rows = np.array([(a, b, 2e12 if b > 0 else 1e12) for a in (0.0, 0.8)
+                     for b in (-1e-5, -1e-8, 1e-8, 1e-5)])
+    table = load_table(str(write_table(rows, tmp_path / "t.csv")))
+    v = torch.tensor([0.3], dtype=torch.float64)
+    tiny = torch.tensor([1e-9], dtype=torch.float64)
+    zero = torch.zeros(1, dtype=torch.float64)
+    assert float(table_rate(table, v, tiny, zero)) == pytest.approx(1e-9 * 2e12)
+    assert float(table_rate(table, v, zero, tiny)) == pytest.approx(-1e-9 * 1e12)
