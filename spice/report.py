@@ -75,6 +75,24 @@ def design_table(summary: dict) -> str:
                            "cascode bias P / N (V)"], rows)
 
 
+def comparator_section(cp: CharParams, folder: Path) -> tuple[dict, str]:
+    """Characterise the comparator and the reset switch; their Markdown paragraph."""
+    from .comparator import ComparatorParams
+    from .comparator import characterise as characterise_comparator
+    c = ComparatorParams(card=cp.card, c_m=cp.c_m)
+    r = characterise_comparator(c, folder / "comparator")
+    delays = ", ".join(f"{k}: {v['delay_s'] * 1e9:.2f} ns ({v['overshoot_v'] * 1e3:.1f} mV past "
+                       f"V_th)" for k, v in r["delays"].items())
+    resets = ", ".join(f"{k}: {v * 1e3:.1f} mV" for k, v in r["reset_residual_v"].items())
+    md = (f"Comparator (NMOS pair + PMOS mirror load + two inverters, {c.i_bias * 1e6:g} uA "
+          f"tail, {r['static_power_w'] * 1e6:.1f} uW static): systematic offset "
+          f"{r['offset_v'] * 1e3:.2f} mV, first-stage gain {r['stage1_gain']:.0f}; delay from "
+          f"the membrane crossing V_th to the output at VDD/2 for membrane ramps of {delays}. "
+          f"Reset switch (NMOS, {c.w_switch * 1e9:.0f} nm / L_min) residual above V_reset after "
+          f"an on-time of {resets}.")
+    return r, md
+
+
 def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64,
         limit: int | None = None, seed: int = 0, ode_substeps: int | None = None,
         progress: bool = True) -> dict:
@@ -84,6 +102,7 @@ def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64,
     summary = characterise(cp, progress=progress)
     res = run_variants(prepared, summary, cp, T=T, limit=limit, seed=seed,
                        ode_substeps=ode_substeps, progress=progress)
+    comp, comp_md = comparator_section(cp, folder)
     plot_error_vs_length(res, summary, folder / "error_vs_length.png")
     plot_gain_curves(summary, folder / "mirror_gain.png")
     c = summary["card"]
@@ -93,10 +112,11 @@ def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64,
           f"{summary['seconds']:.1f} s ({'cached' if summary['cached'] else 'this run'}), "
           f"fingerprint `{summary['fingerprint']}`.\n\n"
           + design_table(summary) + "\n\n" + results_table(res, summary)
+          + "\n\n" + comp_md
           + "\n\n![error vs mirror length](spice/error_vs_length.png)\n\n"
           "![mirror gain across the swing](spice/mirror_gain.png)")
     (folder / "spice.md").write_text("# Current-mirror neuron from ngspice tables\n\n" + md + "\n")
-    data = {"network": res, "characterisation": {k: v for k, v in summary.items()
+    data = {"network": res, "comparator": comp, "characterisation": {k: v for k, v in summary.items()
                                                  if k not in ("v", "gain_curves")}}
     write_json(folder / "spice.json", data)
     return data
