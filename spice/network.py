@@ -22,10 +22,12 @@ from .characterise import CharParams
 
 
 def run_variants(prepared, summary: dict, cp: CharParams, T: int = 64, limit: int | None = None,
-                 seed: int = 0, ode_substeps: int | None = None, progress: bool = True) -> dict:
+                 seed: int = 0, ode_substeps: int | None = None, td_table: str | None = None,
+                 progress: bool = True) -> dict:
     """Test error (%) of ideal, td and cm with every table of ``summary`` (a characterisation).
 
-    ``ode_substeps``: RK4 sub-steps per pulse of the table mode (None: cm's default).
+    ``ode_substeps``: RK4 sub-steps per pulse of the table mode (None: cm's default);
+    ``td_table``: a characterised CCO transfer (:mod:`spice.oscillator`), run as ``td_spice``.
     """
     x, y = prepared.test_x, prepared.test_y
     if limit is not None:
@@ -37,6 +39,8 @@ def run_variants(prepared, summary: dict, cp: CharParams, T: int = 64, limit: in
 
     out = {"T": T, "n_images": len(y), "seed": seed,
            "ideal": err(IdealNeuron()), "td": err(TDNeuron(TDParams(seed=seed)))}
+    if td_table is not None:
+        out["td_spice"] = err(TDNeuron(TDParams(seed=seed, table=td_table)))
     base = cp.cm_params()
     out["cm_equations"] = err(CMNeuron(replace(base, seed=seed)))
     out["cm"] = {}
@@ -65,7 +69,10 @@ def results_table(res: dict, summary: dict) -> str:
             "P gain max/min", "N gain max/min"]
     return (markdown_table(head, rows)
             + f"\n\nideal {ideal:.2f} %, td {td:.2f} %, cm with the analytic equations at the "
-              f"card's VDD {res['cm_equations']['error_pct']:.2f} %; T = {res['T']}, "
+              f"card's VDD {res['cm_equations']['error_pct']:.2f} %"
+              + (f", td with the ngspice ring-oscillator transfer {res['td_spice']['error_pct']:.2f} %"
+                 if "td_spice" in res else "")
+              + f"; T = {res['T']}, "
               f"{res['n_images']} test images; table mode with {res['ode_substeps']} RK4 "
               f"sub-steps per pulse. Gain max/min: the mirror's I_out/I_in across the "
               f"membrane swing [V_reset, V_th] at one input unit of current.")

@@ -93,6 +93,21 @@ def comparator_section(cp: CharParams, folder: Path) -> tuple[dict, str]:
     return r, md
 
 
+def oscillator_section(cp: CharParams, folder: Path) -> tuple[dict, str, str]:
+    """Characterise the ring oscillator; its result, Markdown paragraph and table path."""
+    from .oscillator import OscillatorParams, write_table
+    from .oscillator import characterise as characterise_ring
+    r = characterise_ring(OscillatorParams(card=cp.card), folder / "oscillator")
+    path = write_table(r["table"], folder / "cco_transfer.csv")
+    md = (f"Ring oscillator (5-stage current-starved, 10 fF per stage): full scale "
+          f"{r['i_fs'] * 1e6:.2f} uA at {r['f_fs'] * 1e-6:.1f} MHz, where the shorter output "
+          f"phase equals one 2 ns clock period; f-I linearity up to full scale R^2 = "
+          f"{r['r2']:.5f}, largest deviation {r['fit_dev_pct_fs']:.2f} % of full scale from "
+          f"the least-squares line and {r['endpoint_dev_pct_fs']:.2f} % from the line through "
+          f"zero and full scale (the td model's `alpha` is 2 %).")
+    return r, md, str(path)
+
+
 def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64,
         limit: int | None = None, seed: int = 0, ode_substeps: int | None = None,
         progress: bool = True) -> dict:
@@ -100,9 +115,10 @@ def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64,
     cp = cp or CharParams()
     folder = Path(out) / "spice"
     summary = characterise(cp, progress=progress)
-    res = run_variants(prepared, summary, cp, T=T, limit=limit, seed=seed,
-                       ode_substeps=ode_substeps, progress=progress)
     comp, comp_md = comparator_section(cp, folder)
+    ring, ring_md, td_table = oscillator_section(cp, folder)
+    res = run_variants(prepared, summary, cp, T=T, limit=limit, seed=seed,
+                       ode_substeps=ode_substeps, td_table=td_table, progress=progress)
     plot_error_vs_length(res, summary, folder / "error_vs_length.png")
     plot_gain_curves(summary, folder / "mirror_gain.png")
     c = summary["card"]
@@ -112,11 +128,11 @@ def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64,
           f"{summary['seconds']:.1f} s ({'cached' if summary['cached'] else 'this run'}), "
           f"fingerprint `{summary['fingerprint']}`.\n\n"
           + design_table(summary) + "\n\n" + results_table(res, summary)
-          + "\n\n" + comp_md
+          + "\n\n" + comp_md + "\n\n" + ring_md
           + "\n\n![error vs mirror length](spice/error_vs_length.png)\n\n"
           "![mirror gain across the swing](spice/mirror_gain.png)")
     (folder / "spice.md").write_text("# Current-mirror neuron from ngspice tables\n\n" + md + "\n")
-    data = {"network": res, "comparator": comp, "characterisation": {k: v for k, v in summary.items()
+    data = {"network": res, "comparator": comp, "oscillator": ring, "characterisation": {k: v for k, v in summary.items()
                                                  if k not in ("v", "gain_curves")}}
     write_json(folder / "spice.json", data)
     return data
