@@ -28,6 +28,7 @@ def plot_error_vs_length(res: dict, summary: dict, path: Path) -> Path:
                    label=label)
     ax.set_xscale("log")
     ax.set_yscale("symlog", linthresh=2.0)  # linear below 2 %, logarithmic above
+    ax.set_ylim(bottom=0)
     ax.legend()
     return save_figure(fig, path)
 
