@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 .PHONY: setup
-setup: $(STAMP) iverilog ## create .venv with the pinned toolchain and install the project
+setup: $(STAMP) iverilog ngspice ## create .venv with the pinned toolchain and install the project
 
 .PHONY: iverilog
 iverilog: ## install Icarus Verilog with apt when missing (needs root)
@@ -34,6 +34,17 @@ iverilog: ## install Icarus Verilog with apt when missing (needs root)
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog; \
 	else \
 	    echo "error: Icarus Verilog (iverilog) is not installed. Install it, e.g. 'sudo apt-get install iverilog' (version 11 or later)." >&2; \
+	    exit 1; \
+	fi
+
+.PHONY: ngspice
+ngspice: ## install ngspice with apt when missing (needs root)
+	@command -v ngspice >/dev/null 2>&1 && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "ngspice missing: installing it with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ngspice; \
+	else \
+	    echo "error: ngspice is not installed. Install it, e.g. 'sudo apt-get install ngspice' (version 39 or later)." >&2; \
 	    exit 1; \
 	fi
 
@@ -70,6 +81,14 @@ sweeps: $(STAMP) ## quick accuracy sweeps and the cm decomposition (results/swee
 .PHONY: bench-models
 bench-models: $(STAMP) ## seconds per neuron model on the full test set at T=64
 	$(PY) -m behavioral.bench
+
+# ---- transistor level (ngspice) ------------------------------------------------------------
+# SPICE_OPTS: e.g. SPICE_OPTS="--limit 1000" or "--models my.lib --nmos nch --pmos pch --vdd 0.9 --l-min 28e-9"
+SPICE_OPTS ?=
+
+.PHONY: spice
+spice: $(STAMP) ngspice ## ngspice characterisation of the cm mirrors, error vs mirror length (results/spice/)
+	$(VENV)/bin/tdsnn spice $(SPICE_OPTS)
 
 # ---- tests -------------------------------------------------------------------------------
 .PHONY: test

@@ -5,7 +5,8 @@ voltage ``V`` (V) times signed summed synapse current ``I`` (A; > 0 excitatory, 
 PMOS mirror, < 0 inhibitory, sunk by the NMOS mirror). ``dv_dq`` (V/C, > 0) is the membrane
 increment per unit of synapse charge at that point, as a SPICE sweep or a measurement gives it
 (``1 / C_m`` for an ideal neuron). During a pulse ``dV/dt = sum over paths of I * dv_dq(V, I)``,
-bilinearly interpolated, clamped to the grid's edges.
+bilinearly interpolated (each path among the columns of its own sign), clamped to the grid's
+edges.
 """
 
 from __future__ import annotations
@@ -22,14 +23,22 @@ HEADER = "v_V,i_A,dv_dq_V_per_C"
 
 @dataclass(frozen=True)
 class CMTable:
-    """Grid axes ``v`` (V, ascending), ``i`` (A, ascending) and ``dv_dq`` (V/C, shape (nv, ni))."""
+    """Grid axes ``v`` (V, ascending), ``i`` (A, ascending) and ``dv_dq`` (V/C, shape (nv, ni)).
+
+    ``base`` and ``slope`` (V/C, flattened (ni, nv): column-major) hold ``dv_dq[k, j]`` and
+    ``dv_dq[k + 1, j] - dv_dq[k, j]`` for the lookup; ``v_step`` (V) is the spacing of a
+    uniform voltage axis (0 when it is not uniform).
+    """
 
     v: torch.Tensor
     i: torch.Tensor
     dv_dq: torch.Tensor
+    base: torch.Tensor
+    slope: torch.Tensor
+    v_step: float
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=16)
 def load_table(path: str) -> CMTable:
     """Read and check a characterisation CSV (see the module docstring)."""
     data = np.loadtxt(Path(path), delimiter=",", skiprows=1, ndmin=2)
@@ -43,25 +52,82 @@ def load_table(path: str) -> CMTable:
         raise ValueError(f"{path}: dv_dq must be >= 0 V/C")
     grid = np.zeros((len(v), len(i)))
     grid[np.searchsorted(v, data[:, 0]), np.searchsorted(i, data[:, 1])] = data[:, 2]
+    slope = np.diff(grid, axis=0, append=grid[-1:])
+    step = (v[-1] - v[0]) / (len(v) - 1)
+    uniform = np.abs(np.diff(v) - step).max() <= 1e-9 * max(step, 1e-30) + 1e-12
     f32 = torch.float32
-    return CMTable(torch.tensor(v, dtype=f32), torch.tensor(i, dtype=f32), torch.tensor(grid, dtype=f32))
+    return CMTable(torch.tensor(v, dtype=f32), torch.tensor(i, dtype=f32),
+                   torch.tensor(grid, dtype=f32), torch.tensor(grid.T.ravel(), dtype=f32),
+                   torch.tensor(slope.T.ravel(), dtype=f32), float(step) if uniform else 0.0)
 
 
-def _interp(table: CMTable, v: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
-    v = v.clamp(float(table.v[0]), float(table.v[-1]))
-    i = i.clamp(float(table.i[0]), float(table.i[-1]))
-    kv = torch.bucketize(v, table.v).clamp(1, len(table.v) - 1)
+def _columns(table: CMTable, i: torch.Tensor, sign: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flat index of the column below each current ``i`` (A) of one path (``sign`` +1:
+    excitatory, -1: inhibitory) and the weight ``b`` of the one above: linear interpolation in
+    ``I`` among the columns of that sign, clamped to their range (a path never borrows the
+    other mirror's columns; a table with one sign only is used for both)."""
+    ax = table.i
+    side = ax[ax > 0] if sign > 0 else ax[ax < 0]
+    lo, hi = float(ax[0]), float(ax[-1])
+    if len(side) > 0:
+        lo, hi = (float(side[0]), hi) if sign > 0 else (lo, float(side[-1]))
+    i = i.clamp(lo, hi)
     ki = torch.bucketize(i, table.i).clamp(1, len(table.i) - 1)
-    v0, v1, i0, i1 = table.v[kv - 1], table.v[kv], table.i[ki - 1], table.i[ki]
-    a, b = (v - v0) / (v1 - v0), (i - i0) / (i1 - i0)
-    g = table.dv_dq
-    return ((1 - a) * (1 - b) * g[kv - 1, ki - 1] + a * (1 - b) * g[kv, ki - 1]
-            + (1 - a) * b * g[kv - 1, ki] + a * b * g[kv, ki])
+    i0, i1 = table.i[ki - 1], table.i[ki]
+    return (ki - 1) * len(table.v), (i - i0) / (i1 - i0)
+
+
+def _rows(table: CMTable, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row ``k`` of the grid below each voltage ``v`` (V) and the fraction ``a`` above it."""
+    v = v.clamp(float(table.v[0]), float(table.v[-1]))
+    if table.v_step > 0:
+        x = (v - float(table.v[0])) * (1.0 / table.v_step)
+        k = x.floor().clamp(max=len(table.v) - 2)
+        return k.long(), x - k
+    k = (torch.bucketize(v, table.v) - 1).clamp(0, len(table.v) - 2)
+    v0 = table.v[k]
+    return k, (v - v0) / (table.v[k + 1] - v0)
+
+
+def _lookup(table: CMTable, k, a, col, b) -> torch.Tensor:
+    lo = col + k
+    hi = lo + len(table.v)
+    g_lo = table.base.take(lo) + a * table.slope.take(lo)
+    g_hi = table.base.take(hi) + a * table.slope.take(hi)
+    return g_lo + b * (g_hi - g_lo)
+
+
+class _ColumnCache:
+    """The column weights of the last pair of currents: a pulse evaluates the rate many times
+    (the sub-steps of the solver) with the same current tensors. Holds the tensors, so their
+    memory cannot pass to another tensor while cached; a tensor modified in place misses."""
+
+    def __init__(self):
+        self.key = None
+        self.value = None
+
+    def get(self, table: CMTable, i_e: torch.Tensor, i_i: torch.Tensor):
+        k = self.key
+        if (k is not None and k[0] is table and k[1] is i_e and k[2] is i_i
+                and k[3] == i_e._version and k[4] == i_i._version):
+            return self.value
+        self.key = (table, i_e, i_i, i_e._version, i_i._version)
+        self.value = (_columns(table, i_e, 1.0), _columns(table, -i_i, -1.0))
+        return self.value
+
+
+_CACHE = _ColumnCache()
 
 
 def table_rate(table: CMTable, v: torch.Tensor, i_e: torch.Tensor, i_i: torch.Tensor) -> torch.Tensor:
-    """``dV/dt`` (V/s) at membrane ``v`` (V) for excitatory / inhibitory synapse currents (A, >= 0)."""
-    return i_e * _interp(table, v, i_e) - i_i * _interp(table, v, -i_i)
+    """``dV/dt`` (V/s) at membrane ``v`` (V) for excitatory / inhibitory synapse currents (A, >= 0).
+
+    Bilinear interpolation of ``dv_dq`` in (``V``, signed ``I``), each path within the columns
+    of its own sign, clamped to the grid's edges.
+    """
+    (col_e, b_e), (col_i, b_i) = _CACHE.get(table, i_e, i_i)
+    k, a = _rows(table, v)
+    return i_e * _lookup(table, k, a, col_e, b_e) - i_i * _lookup(table, k, a, col_i, b_i)
 
 
 def equation_table(params, v_points: int = 91, i_points: int = 41) -> np.ndarray:

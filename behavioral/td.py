@@ -34,6 +34,7 @@ from golden.noise import normal, stream_key
 from rtl.params import ArrayParams
 from rtl.reference import step_counts
 
+from .td_table import transfer
 from .validate import check_int, check_range
 
 
@@ -54,6 +55,7 @@ class TDParams:
     sync_stages : int; flip-flops of the pulse synchroniser.
     seed : int; chip seed (gain mismatch) and jitter seed.
     ideal : bool; when True the neuron is exactly the ideal I&F neuron.
+    table : str or None; CSV of a characterised CCO transfer (replaces the ``alpha`` form).
     """
 
     n_th: int = 16               # pulses: 1/16-unit resolution; the phase residue keeps the rest
@@ -67,6 +69,7 @@ class TDParams:
     sync_stages: int = 2         # the usual two-flip-flop synchroniser (the RTL allows >= 2)
     seed: int = 0
     ideal: bool = False
+    table: str | None = None     # CSV of a characterised CCO (behavioral.td_table): replaces alpha
 
     def __post_init__(self) -> None:
         o = "TDParams"
@@ -129,7 +132,10 @@ class TDState:
 
 def phase_advance(p: TDParams, z, gain):
     """CCO phase advance (cycles) in one step for input ``z`` (units) and relative ``gain``,
-    before jitter: ``K I t_p (1 - alpha I / I_full)``. Works on tensors and numpy arrays."""
+    before jitter: ``K I t_p (1 - alpha I / I_full)``, or with ``table`` the characterised
+    transfer at ``z / z_full`` times the full-scale advance. Works on tensors and numpy arrays."""
+    if p.table is not None:
+        return (p.n_th / p.theta) * p.z_full * gain * transfer(p.table, z / p.z_full)
     return (p.n_th / p.theta) * z * gain * (1 - p.alpha * z / p.z_full)
 
 

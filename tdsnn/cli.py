@@ -11,7 +11,8 @@ import argparse
 import importlib
 import sys
 
-COMMAND_MODULES = ("golden.commands", "behavioral.commands", "rtl.commands", "tdsnn.reproduce")
+COMMAND_MODULES = ("golden.commands", "behavioral.commands", "rtl.commands", "spice.commands",
+                   "tdsnn.reproduce")
 
 
 class _DefaultsFormatter(argparse.HelpFormatter):

@@ -27,6 +27,8 @@ from golden.snn import evaluate
 from golden.stats import errors_from_pct, wilson_interval
 from golden.table import markdown_table
 
+from spice.card import card_fingerprint
+
 from .stages import Stage, StageResult, fingerprint, network_fingerprint, run_stage
 
 N_CORRELATION_IMAGES = 1000  # images for the layer-wise rate/activation correlation
@@ -215,6 +217,14 @@ def stage_cosim(ctx: Context, stage_dir: Path) -> StageResult:
                        [f.name for f in stage_dir.glob("*.jsonl")])
 
 
+def stage_spice(ctx: Context, stage_dir: Path) -> StageResult:
+    from spice.report import run
+    # 2 RK4 sub-steps per pulse: the same predictions as 8 on 300 images (docs/spice.md), 4x faster
+    result = run(ctx.prepared, stage_dir, T=ctx.args.T, limit=ctx.args.limit, seed=ctx.args.seed,
+                 ode_substeps=2)
+    return StageResult(result, _body(stage_dir / "spice" / "spice.md"), _files(stage_dir))
+
+
 STAGES: list[Stage] = [
     Stage("ideal", "Ideal SNN versus T", stage_ideal,
           lambda a: {"T": a.T, "seed": a.seed, "limit": a.limit}),
@@ -225,6 +235,10 @@ STAGES: list[Stage] = [
           packages=("golden", "behavioral", "rtl")),
     Stage("sweeps", "Sweeps and the cm error decomposition", stage_sweeps,
           lambda a: {"full": a.full, "limit": a.limit}, packages=("golden", "behavioral", "rtl")),
+    Stage("spice", "Transistor-level cm neuron: ngspice tables and error vs mirror length",
+          stage_spice, lambda a: {"T": a.T, "seed": a.seed, "limit": a.limit,
+                                  "card": card_fingerprint()},
+          packages=("golden", "behavioral", "rtl", "spice")),
     Stage("rtl", "RTL: Verilog export, lint and synthesis", stage_rtl, uses_network=False,
           packages=("rtl",)),
     Stage("cosim", "RTL verification: cocotb on Icarus and Verilator", stage_cosim,

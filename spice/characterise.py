@@ -1,0 +1,170 @@
+"""cm characterisation: every mirror variant swept at transistor level -> ``dv_dq`` tables.
+
+For each variant (simple or cascoded mirrors at each length multiple of :data:`L_MULTIPLES`)
+both mirrors are sized (:func:`spice.mirror.size`) and swept: output current versus membrane
+voltage ``V`` in ``[0, VDD]`` for a logarithmic grid of input currents ``i_fs / 1000 .. 2 i_fs``.
+The table row is ``(V, signed I, I_out / (|I| C_m))``: the membrane increment per unit synapse
+charge (V/C), ``+I`` for the PMOS (excitatory) mirror, ``-I`` for the NMOS (inhibitory) one,
+the format :mod:`behavioral.cm_table` reads. The synapse current enters the mirror's diode as
+an ideal current (the synapse devices' own output conductance is not in the table).
+
+The whole characterisation is cached under ``artifacts/spice/<fingerprint>/``, the fingerprint
+hashing the device card's bytes, every generated netlist and the table parameters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from behavioral.cm import CMParams
+from behavioral.cm_table import write_table
+
+from .card import DeviceCard
+from .mirror import L_MULTIPLES, POLARITIES, MirrorParams, size, sweep, sweep_netlist
+
+FORMAT = 1  # bump when the table's meaning changes
+
+
+@dataclass(frozen=True)
+class CharParams:
+    """What the characterisation depends on besides the netlists.
+
+    Attributes
+    ----------
+    card : DeviceCard.
+    l_mults : tuple of float; mirror lengths in units of ``card.l_min``.
+    i_fs : float, A; full-scale summed current the mirrors are sized for (cm's ``i_fs``).
+    v_ov : float, V; overdrive of the mirror devices at ``i_fs`` (cm's ``v_dsat_fs``).
+    c_m : float, F; membrane capacitance (cm's ``c_m``).
+    i_points : int; input currents per polarity (log grid ``i_fs/1000 .. 2 i_fs``).
+    v_points : int; membrane voltages (linear grid ``0 .. VDD``).
+    """
+
+    card: DeviceCard = field(default_factory=DeviceCard)
+    l_mults: tuple[float, ...] = L_MULTIPLES
+    i_fs: float = CMParams.i_fs
+    v_ov: float = CMParams.v_dsat_fs
+    c_m: float = CMParams.c_m
+    i_points: int = 25
+    v_points: int = 81
+
+    def cm_params(self) -> CMParams:
+        """The behavioural cm neuron of this design at the card's VDD (V_th, V_reset scaled)."""
+        return CMParams(i_fs=self.i_fs, v_dsat_fs=self.v_ov, c_m=self.c_m).at_vdd(self.card.vdd)
+
+    def currents(self) -> np.ndarray:
+        return np.logspace(np.log10(self.i_fs / 1000), np.log10(2 * self.i_fs), self.i_points)
+
+
+def variant_name(l_mult: float, cascode: bool) -> str:
+    return f"{'cascode' if cascode else 'simple'}_L{l_mult:g}"
+
+
+def mirrors(cp: CharParams, workdir: Path) -> dict[str, dict[str, MirrorParams]]:
+    """``{variant: {polarity: MirrorParams}}`` for every length and both mirror kinds."""
+    sizes = size(cp.card, cp.l_mults, cp.i_fs, cp.v_ov, workdir)
+    out = {}
+    for cascode in (False, True):
+        for lm in cp.l_mults:
+            out[variant_name(lm, cascode)] = {
+                pol: MirrorParams(pol, lm * cp.card.l_min, sizes[(pol, lm)].w, cascode,
+                                  sizes[(pol, lm)].v_casc, cp.card) for pol in POLARITIES}
+    return out
+
+
+def fingerprint(cp: CharParams, designs: dict) -> str:
+    h = hashlib.sha256(f"format {FORMAT}".encode())
+    h.update(cp.card.fingerprint().encode())
+    h.update(repr((cp.i_fs, cp.v_ov, cp.c_m, cp.i_points, cp.v_points)).encode())
+    for name in sorted(designs):
+        for pol in POLARITIES:
+            h.update(sweep_netlist(designs[name][pol], cp.currents(),
+                                   cp.card.vdd / (cp.v_points - 1)).encode())
+    return h.hexdigest()[:16]
+
+
+def table_rows(v: np.ndarray, i_out: np.ndarray, currents: np.ndarray, sign: float,
+               c_m: float) -> np.ndarray:
+    """Rows ``(V, sign * I, dv_dq)`` from a sweep; reverse currents (a mirror cannot return
+    charge through its output in this circuit beyond leakage) are clipped to 0."""
+    g = np.clip(i_out, 0.0, None) / (currents[None, :] * c_m)
+    vv, ii = np.meshgrid(v, currents, indexing="ij")
+    return np.stack([vv.ravel(), sign * ii.ravel(), g.ravel()], axis=1)
+
+
+def gain_summary(v: np.ndarray, i_out: np.ndarray, currents: np.ndarray, cm: CMParams) -> dict:
+    """Mirror gain ``I_out / I_in`` across the swing ``[V_reset, V_th]``, at one input unit
+    and at full scale: min, max and the ratio max/min (1 = state-independent)."""
+    swing = (v >= cm.v_reset - 1e-9) & (v <= cm.v_th + 1e-9)
+    out = {}
+    for label, i in (("unit", cm.i_unit), ("fs", cm.i_fs)):
+        g = np.array([np.interp(np.log(i), np.log(currents), i_out[k] / currents)
+                      for k in np.nonzero(swing)[0]])
+        out[label] = {"min": float(g.min()), "max": float(g.max()),
+                      "max_over_min": float(g.max() / g.min()),
+                      "at_v_reset": float(g[0]), "at_v_th": float(g[-1])}
+    return out
+
+
+def characterise(cp: CharParams | None = None, cache_root: Path | None = None,
+                 progress: bool = True) -> dict:
+    """Characterise every variant (or reuse the cache); return the summary.
+
+    The summary has ``dir`` (the cache folder), ``tables`` (``{variant: CSV path}``),
+    ``designs`` (sizes), ``gain`` (:func:`gain_summary` per variant and polarity),
+    ``seconds`` (of the run that made it) and ``cached``.
+    """
+    from golden.pipeline import artifacts_dir
+    cp = cp or CharParams()
+    cache_root = Path(cache_root) if cache_root else artifacts_dir() / "spice"
+    start = time.perf_counter()
+    scratch = cache_root / "sizing.part"
+    designs = mirrors(cp, scratch)
+    fp = fingerprint(cp, designs)
+    folder = cache_root / fp
+    record = folder / "summary.json"
+    if record.is_file():
+        shutil.rmtree(scratch, ignore_errors=True)
+        summary = json.loads(record.read_text())
+        return summary | {"cached": True}
+    work = folder.with_name(fp + ".part")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    shutil.move(str(scratch), str(work / "sizing"))
+    cm = cp.cm_params()
+    currents = cp.currents()
+    v_step = cp.card.vdd / (cp.v_points - 1)
+    tables, gains, sweeps = {}, {}, {}
+    for n, (name, pair) in enumerate(designs.items(), 1):
+        rows, gains[name], sweeps[name] = [], {}, {}
+        for pol in POLARITIES:
+            v, i_out = sweep(pair[pol], currents, v_step, work / name)
+            rows.append(table_rows(v, i_out, currents, 1.0 if pol == "p" else -1.0, cp.c_m))
+            gains[name][pol] = gain_summary(v, i_out, currents, cm)
+            sweeps[name][pol] = (i_out / currents).tolist()
+        write_table(np.concatenate(rows), work / "tables" / f"{name}.csv")
+        tables[name] = str(folder / "tables" / f"{name}.csv")
+        if progress:
+            print(f"  [{n}/{len(designs)}] {name}: gain across the swing at 1 unit "
+                  f"P {gains[name]['p']['unit']['max_over_min']:.3f}x, "
+                  f"N {gains[name]['n']['unit']['max_over_min']:.3f}x", flush=True)
+    summary = {"dir": str(folder), "fingerprint": fp, "card": asdict(cp.card),
+               "char_params": {k: v for k, v in asdict(cp).items() if k != "card"},
+               "cm": {"vdd": cm.vdd, "v_th": cm.v_th, "v_reset": cm.v_reset, "c_m": cm.c_m,
+                      "i_unit": cm.i_unit},
+               "designs": {name: {pol: {"w": m.w, "l": m.l, "cascode": m.cascode,
+                                        "v_casc": m.v_casc} for pol, m in pair.items()}
+                           for name, pair in designs.items()},
+               "tables": tables, "gain": gains, "v": list(v), "currents": currents.tolist(),
+               "gain_curves": sweeps, "seconds": time.perf_counter() - start}
+    shutil.rmtree(folder, ignore_errors=True)
+    (work / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    work.rename(folder)
+    return summary | {"cached": False}

@@ -1,0 +1,51 @@
+"""``tdsnn spice``: characterise the cm neuron's mirrors with ngspice, then the network."""
+
+from __future__ import annotations
+
+import argparse
+
+from .card import DEFAULT_MODELS, DeviceCard
+from .characterise import CharParams
+
+
+def card_from_args(args: argparse.Namespace) -> DeviceCard:
+    return DeviceCard(models=args.models, nmos=args.nmos, pmos=args.pmos, vdd=args.vdd,
+                      l_min=args.l_min)
+
+
+def add_card_options(p: argparse.ArgumentParser) -> None:
+    d = DeviceCard.__dataclass_fields__
+    p.add_argument("--models", default=str(DEFAULT_MODELS),
+                   help="SPICE model file of the process (default: the shipped PTM 22 nm HP card)")
+    p.add_argument("--nmos", default=d["nmos"].default, help="NMOS model name in that file")
+    p.add_argument("--pmos", default=d["pmos"].default, help="PMOS model name in that file")
+    p.add_argument("--vdd", type=float, default=d["vdd"].default, help="nominal supply (V)")
+    p.add_argument("--l-min", type=float, default=d["l_min"].default,
+                   help="minimum drawn channel length (m)")
+
+
+def cmd_spice(args: argparse.Namespace) -> int:
+    from golden.commands import prepare_from_args
+    from golden.pipeline import results_dir
+
+    from .report import run
+    cp = CharParams(card=card_from_args(args))
+    data = run(prepare_from_args(args), results_dir(), cp, T=args.T, limit=args.limit,
+               seed=args.seed, ode_substeps=args.ode_substeps)
+    print((results_dir() / "spice" / "spice.md").read_text())
+    print(f"characterisation {data['characterisation']['seconds']:.1f} s; "
+          f"wrote {results_dir() / 'spice'}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from golden.commands import add_network_options
+    p = sub.add_parser("spice", help="ngspice characterisation of the cm mirrors and the network "
+                                     "error versus mirror length (results/spice/)")
+    add_network_options(p)
+    add_card_options(p)
+    p.add_argument("--T", type=int, default=64, help="time steps")
+    p.add_argument("--limit", type=int, default=None, help="first N test images (default: all)")
+    p.add_argument("--ode-substeps", type=int, default=None,
+                   help="RK4 sub-steps per pulse of cm's table mode (default: cm's own)")
+    p.set_defaults(func=cmd_spice)

@@ -1,0 +1,78 @@
+"""The converted network with the cm neuron from each SPICE table, next to td and ideal.
+
+Every variant runs the same network, weights, images and T; the cm neuron is the default
+behavioural design at the card's VDD (threshold, reset and margins scaled with VDD) with its
+mirror equations replaced by the variant's characterised table. Comparator offset, leakage,
+arrival slots and the natural reset stay on: they are not mirror properties.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from golden.neuron import IdealNeuron
+from golden.snn import evaluate
+from golden.table import markdown_table
+
+from behavioral.cm import CMNeuron
+from behavioral.td import TDNeuron, TDParams
+
+from .characterise import CharParams
+
+
+def run_variants(prepared, summary: dict, cp: CharParams, T: int = 64, limit: int | None = None,
+                 seed: int = 0, ode_substeps: int | None = None, td_table: str | None = None,
+                 progress: bool = True) -> dict:
+    """Test error (%) of ideal, td and cm with every table of ``summary`` (a characterisation).
+
+    ``ode_substeps``: RK4 sub-steps per pulse of the table mode (None: cm's default);
+    ``td_table``: a characterised CCO transfer (:mod:`spice.oscillator`), run as ``td_spice``.
+    """
+    x, y = prepared.test_x, prepared.test_y
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
+
+    def err(model):
+        ev = evaluate(prepared.net, model, x, y, T, "constant", seed=seed, progress=progress)
+        return {"error_pct": ev.error_pct, "seconds": ev.seconds, "counters": ev.counters}
+
+    out = {"T": T, "n_images": len(y), "seed": seed,
+           "ideal": err(IdealNeuron()), "td": err(TDNeuron(TDParams(seed=seed)))}
+    if td_table is not None:
+        out["td_spice"] = err(TDNeuron(TDParams(seed=seed, table=td_table)))
+    base = cp.cm_params()
+    out["cm_equations"] = err(CMNeuron(replace(base, seed=seed)))
+    out["cm"] = {}
+    sub = {} if ode_substeps is None else {"ode_substeps": ode_substeps}
+    out["ode_substeps"] = sub.get("ode_substeps", base.ode_substeps)
+    for name, path in summary["tables"].items():
+        r = err(CMNeuron(replace(base, table=path, seed=seed, **sub)))
+        r["cm_over_td"] = r["error_pct"] / out["td"]["error_pct"] if out["td"]["error_pct"] else None
+        out["cm"][name] = r
+        if progress:
+            print(f"  cm {name}: error {r['error_pct']:.2f} % ({r['seconds']:.0f} s)", flush=True)
+    return out
+
+
+def results_table(res: dict, summary: dict) -> str:
+    """Markdown: error versus mirror length, simple and cascode, with td, ideal and cm/td."""
+    td, ideal = res["td"]["error_pct"], res["ideal"]["error_pct"]
+    rows = []
+    for name, r in res["cm"].items():
+        kind, lm = name.split("_L")
+        g = summary["gain"][name]
+        rows.append([kind, lm, f"{r['error_pct']:.2f}", f"{r['error_pct'] - ideal:+.2f}",
+                     f"{r['cm_over_td']:.2f}" if r["cm_over_td"] is not None else "n/a",
+                     f"{g['p']['unit']['max_over_min']:.3f}", f"{g['n']['unit']['max_over_min']:.3f}"])
+    head = ["mirror", "L / L_min", "cm error %", "cm - ideal (pp)", "cm / td",
+            "P gain max/min", "N gain max/min"]
+    return (markdown_table(head, rows)
+            + f"\n\nideal {ideal:.2f} %, td {td:.2f} %, cm with the analytic equations at the "
+              f"card's VDD {res['cm_equations']['error_pct']:.2f} %"
+              + (f", td with the ngspice ring-oscillator transfer {res['td_spice']['error_pct']:.2f} %"
+                 if "td_spice" in res else "")
+              + f"; T = {res['T']}, "
+              f"{res['n_images']} test images; table mode with {res['ode_substeps']} RK4 "
+              f"sub-steps per pulse. Gain max/min: the mirror's I_out/I_in across the "
+              f"membrane swing [V_reset, V_th] at one input unit of current.")

@@ -1,0 +1,137 @@
+"""The td neuron's current-controlled oscillator: a current-starved ring at transistor level.
+
+::
+
+    I_ctrl -> MND (NMOS diode) ── nb ──> MNS0..4 (NMOS starving devices)
+                               └─ MNM -> MPD (PMOS diode) ── pb ──> MPS0..4 (PMOS starving)
+    stage k:  VDD - MPSk - MPIk -+- MNIk - MNSk - GND,  input x_k, output x_(k+1), C_L to ground
+    x_0 -> inverter -> pulse output (to the synchroniser)
+
+Five stages; inverters at L_min (NMOS 0.1 um, PMOS 0.2 um); the starving devices and the
+control mirror at 3 L_min (0.4 um NMOS, 0.8 um PMOS: a 1:1 copy of I_ctrl into every stage).
+Each stage drives ``c_load``: first-order sizing ``C_L = I_fs / (2 N f_fs VDD)`` for a full
+scale of 20 uA at 250 MHz is 10 fF. The full scale is then measured: the control current at
+which the shorter of the output's high and low phases equals one clock period of the RTL's
+default clock (the timing contract of the synchroniser: at most one pulse per two clock
+periods). Both polarities (excitatory, inhibitory) use this oscillator; they differ only in the
+side the synapse current enters, which the control mirror absorbs.
+
+The characterised transfer is written as the CSV ``x,f_rel``: control current over full scale
+and frequency over the full-scale frequency, which ``behavioral.td`` reads in table mode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .card import DeviceCard
+from .mirror import _si
+from .ngspice import control_block, run
+
+HEADER = "x,f_rel"
+
+
+@dataclass(frozen=True)
+class OscillatorParams:
+    """Current-starved ring oscillator (widths m, capacitance F, clock Hz).
+
+    Attributes
+    ----------
+    card : DeviceCard.
+    n_stages : int; odd number of inverter stages.
+    c_load : float, F; capacitance on each stage output.
+    f_clk : float, Hz; the RTL's default clock (the timing contract).
+    """
+
+    card: DeviceCard = field(default_factory=DeviceCard)
+    n_stages: int = 5
+    c_load: float = 10e-15   # F: 20 uA / (2 x 5 x 250 MHz x 0.8 V), see the module doc
+    f_clk: float = 500e6     # Hz: TDParams.f_clk
+
+    def __post_init__(self) -> None:
+        if self.n_stages < 3 or self.n_stages % 2 == 0:
+            raise ValueError(f"OscillatorParams.n_stages = {self.n_stages}: an odd number >= 3")
+
+
+def netlist(o: OscillatorParams, i_ctrl: float, t_end: float) -> str:
+    c, l1, l3 = o.card, _si(o.card.l_min), _si(3 * o.card.l_min)
+    n, p = c.nmos, c.pmos
+    lines = [f"* current-starved ring oscillator, {o.n_stages} stages, I_ctrl = {_si(i_ctrl)} A",
+             f".include {c.models}", f"Vdd vdd 0 {_si(c.vdd)}", f"Ic vdd nb {_si(i_ctrl)}",
+             f"MND nb nb 0 0 {n} W=4e-07 L={l3}", f"MNM pb nb 0 0 {n} W=4e-07 L={l3}",
+             f"MPD pb pb vdd vdd {p} W=8e-07 L={l3}"]
+    for k in range(o.n_stages):
+        a, b = f"x{k}", f"x{(k + 1) % o.n_stages}"
+        lines += [f"MPS{k} sp{k} pb vdd vdd {p} W=8e-07 L={l3}",
+                  f"MPI{k} {b} {a} sp{k} vdd {p} W=2e-07 L={l1}",
+                  f"MNI{k} {b} {a} sn{k} 0 {n} W=1e-07 L={l1}",
+                  f"MNS{k} sn{k} nb 0 0 {n} W=4e-07 L={l3}",
+                  f"CL{k} {b} 0 {_si(o.c_load)}"]
+    lines += [f"MBP out x0 vdd vdd {p} W=2e-07 L={l1}", f"MBN out x0 0 0 {n} W=1e-07 L={l1}",
+              f".ic v(x0)=0 v(x1)={_si(c.vdd)}",
+              control_block(f"tran 5p {_si(t_end)} uic", "out.txt", ["v(out)"])]
+    return "\n".join(lines + [".end", ""])
+
+
+def measure(t: np.ndarray, v: np.ndarray, vdd: float, settle: float) -> tuple[float, float, float]:
+    """Frequency (Hz), mean high and low phase (s) of ``v`` after ``settle`` (s)."""
+    half = vdd / 2
+    up = t[1:][(v[:-1] < half) & (v[1:] >= half)]
+    dn = t[1:][(v[:-1] >= half) & (v[1:] < half)]
+    up = up[up > settle]
+    if len(up) < 3:
+        raise RuntimeError(f"ring oscillator: {len(up)} rising edges after {settle:.3g} s: "
+                           f"not oscillating or the simulation is too short")
+    dn = dn[dn > up[0]][:len(up) - 1]
+    period = float(np.diff(up).mean())
+    high = float((dn - up[:len(dn)]).mean())
+    return 1 / period, high, period - high
+
+
+def sweep(o: OscillatorParams, currents, workdir: Path, periods: int = 20) -> np.ndarray:
+    """Rows (I_ctrl, f, t_high, t_low) per control current (A, Hz, s, s)."""
+    rows = []
+    for i in currents:
+        f_guess = 2.5e13 * i                       # Hz/A, from the 10 fF design point
+        t_end = 20e-9 + periods / f_guess
+        r = run(netlist(o, float(i), t_end), workdir, name="ring").vectors
+        rows.append((float(i), *measure(r["time"], r["v(out)"], o.card.vdd, 20e-9)))
+    return np.array(rows)
+
+
+def characterise(o: OscillatorParams, workdir: Path,
+                 currents=(1e-6, 2e-6, 4e-6, 6e-6, 8e-6, 10e-6, 12e-6, 16e-6)) -> dict:
+    """f-I sweep, full scale from the timing contract, linearity, the normalised table."""
+    rows = sweep(o, currents, workdir)
+    i, f, hi, lo = rows.T
+    shortest = np.minimum(hi, lo)
+    t_clk = 1 / o.f_clk
+    if shortest.min() > t_clk:
+        raise RuntimeError(f"ring oscillator: every phase is longer than one clock period "
+                           f"({t_clk:.3g} s) up to {i[-1]:.3g} A: extend the current sweep")
+    k = int(np.argmax(shortest <= t_clk))
+    i_fs = float(np.interp(t_clk, shortest[k - 1:k + 1][::-1], i[k - 1:k + 1][::-1]))
+    f_fs = float(np.interp(i_fs, i, f))
+    inside = i <= i_fs * (1 + 1e-9)
+    x, y = np.concatenate([[0.0], i[inside] / i_fs, [1.0]]), np.concatenate(
+        [[0.0], f[inside] / f_fs, [1.0]])
+    fit = np.polyfit(i[inside], f[inside], 1)
+    res = f[inside] - np.polyval(fit, i[inside])
+    r2 = 1 - float((res ** 2).sum() / ((f[inside] - f[inside].mean()) ** 2).sum())
+    endpoint = float(np.abs(y - x).max()) * 100
+    table = np.stack([np.concatenate([x, i[~inside] / i_fs]),
+                      np.concatenate([y, f[~inside] / f_fs])], axis=1)
+    table = table[np.argsort(table[:, 0])]
+    return {"rows": rows.tolist(), "i_fs": i_fs, "f_fs": f_fs, "r2": r2,
+            "fit_dev_pct_fs": float(np.abs(res).max() / f_fs * 100),
+            "endpoint_dev_pct_fs": endpoint, "table": table.tolist()}
+
+
+def write_table(table, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savetxt(path, np.asarray(table), delimiter=",", header=HEADER, comments="", fmt="%.9g")
+    return path

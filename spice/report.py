@@ -1,0 +1,139 @@
+"""``results/spice/``: the characterisation and network results as JSON, Markdown and plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from behavioral.report import new_figure, plt, save_figure, write_json
+
+from .characterise import CharParams, characterise
+from .network import results_table, run_variants
+
+
+def _variants(summary: dict, kind: str) -> list[tuple[float, str]]:
+    return sorted((float(n.split("_L")[1]), n) for n in summary["tables"] if n.startswith(kind))
+
+
+def plot_error_vs_length(res: dict, summary: dict, path: Path) -> Path:
+    fig, ax = new_figure("MNIST error vs mirror length (cm from ngspice tables)",
+                         "mirror length L / L_min", "test error (%)")
+    for kind, style in (("simple", "o-"), ("cascode", "s-")):
+        pts = _variants(summary, kind)
+        ax.plot([lm for lm, _ in pts], [res["cm"][n]["error_pct"] for _, n in pts], style,
+                label=f"cm, {kind} mirrors")
+    for key, style, label in (("td", "--", "td"), ("ideal", ":", "ideal I&F")):
+        ax.axhline(res[key]["error_pct"], linestyle=style, color="k" if key == "ideal" else "C2",
+                   label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("symlog", linthresh=2.0)  # linear below 2 %, logarithmic above
+    ax.set_ylim(bottom=0)
+    ax.legend()
+    return save_figure(fig, path)
+
+
+def plot_gain_curves(summary: dict, path: Path) -> Path:
+    """I_out / I_in across the swing per length (one input unit of current), P and N, and
+    the P/N skew, for simple and cascoded mirrors."""
+    v = np.array(summary["v"])
+    currents = np.array(summary["currents"])
+    i_unit = summary["cm"]["i_unit"]
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True)
+    for col, kind in enumerate(("simple", "cascode")):
+        for lm, name in _variants(summary, kind):
+            curves = {}
+            for pol, style in (("p", "-"), ("n", "--")):
+                g = np.array(summary["gain_curves"][name][pol])
+                curves[pol] = np.array([np.interp(np.log(i_unit), np.log(currents), row) for row in g])
+            line, = axes[0, col].plot(v, curves["p"], "-", label=f"L = {lm:g} L_min")
+            axes[0, col].plot(v, curves["n"], "--", color=line.get_color())
+            ok = (curves["n"] > 0.05) & (curves["p"] > 0.05)
+            axes[1, col].plot(v[ok], curves["p"][ok] / curves["n"][ok], color=line.get_color(),
+                              label=f"L = {lm:g} L_min")
+        for row in (0, 1):
+            for x in (summary["cm"]["v_reset"], summary["cm"]["v_th"]):
+                axes[row, col].axvline(x, color="0.6", linewidth=0.8)
+            axes[row, col].grid(True, alpha=0.3)
+        axes[0, col].set_title(f"{kind} mirrors: I_out / I_in (P solid, N dashed)")
+        axes[0, col].set_ylim(0, 2.5)
+        axes[1, col].set_title(f"{kind}: P/N skew (P gain / N gain)")
+        axes[1, col].set_ylim(0, 4)
+        axes[1, col].set_xlabel("membrane voltage V (V)")
+        axes[0, col].legend(fontsize=8)
+    return save_figure(fig, path)
+
+
+def design_table(summary: dict) -> str:
+    from golden.table import markdown_table
+    rows = []
+    for name, pair in summary["designs"].items():
+        rows.append([name, f"{pair['p']['l'] * 1e9:.0f}", f"{pair['p']['w'] * 1e9:.0f}",
+                     f"{pair['n']['w'] * 1e9:.0f}",
+                     f"{pair['p']['v_casc']:.3f} / {pair['n']['v_casc']:.3f}" if pair['p']['cascode']
+                     else "-"])
+    return markdown_table(["variant", "L (nm)", "W PMOS (nm)", "W NMOS (nm)",
+                           "cascode bias P / N (V)"], rows)
+
+
+def comparator_section(cp: CharParams, folder: Path) -> tuple[dict, str]:
+    """Characterise the comparator and the reset switch; their Markdown paragraph."""
+    from .comparator import ComparatorParams
+    from .comparator import characterise as characterise_comparator
+    c = ComparatorParams(card=cp.card, c_m=cp.c_m)
+    r = characterise_comparator(c, folder / "comparator")
+    delays = ", ".join(f"{k}: {v['delay_s'] * 1e9:.2f} ns ({v['overshoot_v'] * 1e3:.1f} mV past "
+                       f"V_th)" for k, v in r["delays"].items())
+    resets = ", ".join(f"{k}: {v * 1e3:.1f} mV" for k, v in r["reset_residual_v"].items())
+    md = (f"Comparator (NMOS pair + PMOS mirror load + two inverters, {c.i_bias * 1e6:g} uA "
+          f"tail, {r['static_power_w'] * 1e6:.1f} uW static): systematic offset "
+          f"{r['offset_v'] * 1e3:.2f} mV, first-stage gain {r['stage1_gain']:.0f}; delay from "
+          f"the membrane crossing V_th to the output at VDD/2 for membrane ramps of {delays}. "
+          f"Reset switch (NMOS, {c.w_switch * 1e9:.0f} nm / L_min) residual above V_reset after "
+          f"an on-time of {resets}.")
+    return r, md
+
+
+def oscillator_section(cp: CharParams, folder: Path) -> tuple[dict, str, str]:
+    """Characterise the ring oscillator; its result, Markdown paragraph and table path."""
+    from .oscillator import OscillatorParams, write_table
+    from .oscillator import characterise as characterise_ring
+    r = characterise_ring(OscillatorParams(card=cp.card), folder / "oscillator")
+    path = write_table(r["table"], folder / "cco_transfer.csv")
+    md = (f"Ring oscillator (5-stage current-starved, 10 fF per stage): full scale "
+          f"{r['i_fs'] * 1e6:.2f} uA at {r['f_fs'] * 1e-6:.1f} MHz, where the shorter output "
+          f"phase equals one 2 ns clock period; f-I linearity up to full scale R^2 = "
+          f"{r['r2']:.5f}, largest deviation {r['fit_dev_pct_fs']:.2f} % of full scale from "
+          f"the least-squares line and {r['endpoint_dev_pct_fs']:.2f} % from the line through "
+          f"zero and full scale (the td model's `alpha` is 2 %).")
+    return r, md, str(path)
+
+
+def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64,
+        limit: int | None = None, seed: int = 0, ode_substeps: int | None = None,
+        progress: bool = True) -> dict:
+    """Characterise (cached), run the network per variant, write ``out/spice/``."""
+    cp = cp or CharParams()
+    folder = Path(out) / "spice"
+    summary = characterise(cp, progress=progress)
+    comp, comp_md = comparator_section(cp, folder)
+    ring, ring_md, td_table = oscillator_section(cp, folder)
+    res = run_variants(prepared, summary, cp, T=T, limit=limit, seed=seed,
+                       ode_substeps=ode_substeps, td_table=td_table, progress=progress)
+    plot_error_vs_length(res, summary, folder / "error_vs_length.png")
+    plot_gain_curves(summary, folder / "mirror_gain.png")
+    c = summary["card"]
+    md = (f"Device card `{Path(c['models']).name}` (NMOS `{c['nmos']}`, PMOS `{c['pmos']}`, "
+          f"VDD {c['vdd']} V, L_min {c['l_min'] * 1e9:g} nm); mirrors sized for "
+          f"{cp.v_ov * 1e3:.0f} mV overdrive at {cp.i_fs * 1e6:g} uA; ngspice characterisation "
+          f"{summary['seconds']:.1f} s ({'cached' if summary['cached'] else 'this run'}), "
+          f"fingerprint `{summary['fingerprint']}`.\n\n"
+          + design_table(summary) + "\n\n" + results_table(res, summary)
+          + "\n\n" + comp_md + "\n\n" + ring_md
+          + "\n\n![error vs mirror length](spice/error_vs_length.png)\n\n"
+          "![mirror gain across the swing](spice/mirror_gain.png)")
+    (folder / "spice.md").write_text("# Current-mirror neuron from ngspice tables\n\n" + md + "\n")
+    data = {"network": res, "comparator": comp, "oscillator": ring, "characterisation": {k: v for k, v in summary.items()
+                                                 if k not in ("v", "gain_curves")}}
+    write_json(folder / "spice.json", data)
+    return data
