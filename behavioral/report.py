@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from golden.files import save_figure_atomic, write_atomic  # noqa: E402
 from golden.pipeline import write_json  # noqa: E402,F401  (used by the behavioural modules)
 from golden.table import markdown_table  # noqa: E402
 
@@ -22,18 +24,15 @@ def params_dict(model) -> dict:
 
 
 def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(header)
+    w.writerows(rows)
+    return write_atomic(path, buf.getvalue())
 
 
 def write_markdown(path: Path, title: str, header: list[str], rows: list[list], notes: str = "") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"# {title}\n\n{markdown_table(header, rows)}\n\n{notes}\n")
-    return path
+    return write_atomic(path, f"# {title}\n\n{markdown_table(header, rows)}\n\n{notes}\n")
 
 
 def new_figure(title: str, xlabel: str, ylabel: str):
@@ -46,8 +45,7 @@ def new_figure(title: str, xlabel: str, ylabel: str):
 
 
 def save_figure(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure_atomic(fig, path, dpi=120)
     plt.close(fig)
     return path

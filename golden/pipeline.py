@@ -7,10 +7,9 @@ Folders: artifacts in ``$TDSNN_ARTIFACTS`` (default ``./artifacts``), results in
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -18,7 +17,8 @@ from torch import nn
 
 from .ann import TrainConfig, accuracy, load_or_train
 from .convert import convert
-from .data import load_mnist
+from .data import load_dataset
+from .files import write_json  # noqa: F401  (the one JSON writer of the results files)
 from .network import SpikingNetwork
 
 N_CALIBRATION = 10_000  # training images used to find the activation percentiles
@@ -30,13 +30,6 @@ def artifacts_dir() -> Path:
 
 def results_dir() -> Path:
     return Path(os.environ.get("TDSNN_RESULTS", "results"))
-
-
-def write_json(path: Path, payload: dict) -> Path:
-    """Write ``payload`` as indented JSON to ``path`` (creating its folder); return the path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2) + "\n")
-    return path
 
 
 def git_revision() -> str:
@@ -52,7 +45,8 @@ def git_revision() -> str:
 class Prepared:
     """The trained ANN, its converted SNN and the test set.
 
-    ``ann_error_pct`` is the ANN's error on the full test set, in percent.
+    ``ann_error_pct`` is the ANN's error on the full test set, in percent. ``config`` records
+    every input: training config, conversion, sizes and the data set (name, folder, hashes).
     """
 
     net: SpikingNetwork
@@ -66,15 +60,16 @@ class Prepared:
 
 def prepare(config: TrainConfig | None = None, percentile: float | str = 99.9,
             data_dir: str | None = None, progress: bool = True) -> Prepared:
-    """Load MNIST, train (or load the cached) ANN, evaluate it and convert it to an SNN."""
+    """Load the data, train (or load the cached) ANN, evaluate it and convert it to an SNN."""
     config = config or TrainConfig()
-    train_x, train_y = load_mnist("train", data_dir)
-    test_x, test_y = load_mnist("test", data_dir)
-    ann, record = load_or_train(config, train_x, train_y, artifacts_dir(), progress)
+    data = load_dataset(data_dir)
+    train_x, train_y = data.train.tensors()
+    test_x, test_y = data.test.tensors()
+    ann, record = load_or_train(config, train_x, train_y, artifacts_dir(), progress, data.record())
     gen = torch.Generator().manual_seed(config.seed)
     calib = train_x[torch.randperm(len(train_x), generator=gen)[:N_CALIBRATION]]
     net = convert(ann, calib, percentile)
     ann_error = 100.0 * (1.0 - accuracy(ann, test_x, test_y))
-    cfg = {"train": asdict(config) | {"hidden": list(config.hidden)}, "percentile": percentile,
-           "n_calibration": len(calib), "sizes": net.sizes}
+    cfg = {"train": config.record(), "percentile": percentile,
+           "n_calibration": len(calib), "sizes": net.sizes, "data": data.record()}
     return Prepared(net, ann, ann_error, test_x, test_y, cfg, record)

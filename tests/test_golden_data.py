@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from golden import data
-from golden.idx import IdxFormatError, encode_idx, parse_idx, read_bytes, write_atomic
+from golden.files import write_atomic
+from golden.idx import IdxFormatError, encode_idx, parse_idx, read_bytes
 
 
 def write_split(folder, images, labels, gz=False, split="test"):
@@ -159,3 +160,9 @@ def test_mnist_cache_is_the_official_data(prepared):
     folder, _ = data.resolve_data_dir()
     assert np.bincount(data.read_split(folder, "test").labels).tolist() == \
         [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_idx_with_zero_images_rejected(tmp_path):
+    write_split(tmp_path, np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8))
+    with pytest.raises(IdxFormatError, match=r"t10k-images-idx3-ubyte: holds 0 images"):
+        data.read_split(tmp_path, "test")
