@@ -24,6 +24,8 @@ def run_comparison(prepared, T: int = 64, limit: int | None = None, out_dir: str
 
     ``limit`` uses the first ``limit`` test images (None: all 10,000).
     """
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit = {limit}: must be >= 1 test image (None: all)")
     x, y = prepared.test_x, prepared.test_y
     if limit is not None:
         x, y = x[:limit], y[:limit]
@@ -36,8 +38,9 @@ def run_comparison(prepared, T: int = 64, limit: int | None = None, out_dir: str
         models[name] = {"error_pct": ev.error_pct, "n_images": ev.n_images, "seconds": ev.seconds,
                         "counters": ev.counters, "params": params_dict(model)}
     ideal, cm, td = (models[k]["error_pct"] for k in ("ideal", "cm", "td"))
-    result = {"T": T, "coding": coding, "weight_bits": weight_bits, "seed": seed,
-              "n_images": len(y), "models": models,
+    data = prepared.config["data"]
+    result = {"T": T, "coding": coding, "weight_bits": weight_bits, "seed": seed, "limit": limit,
+              "n_images": len(y), "network": prepared.config, "models": models,
               "td_minus_ideal_pp": td - ideal, "cm_minus_ideal_pp": cm - ideal,
               "cm_over_td_error_ratio": cm / td if td > 0 else None}
     out = Path(out_dir)
@@ -47,9 +50,10 @@ def run_comparison(prepared, T: int = 64, limit: int | None = None, out_dir: str
              ", ".join(f"{a}={b}" for a, b in v.get("counters", {}).items())]
             for k, v in models.items()]
     ratio = result["cm_over_td_error_ratio"]
-    notes = (f"T = {T}, coding = {coding}, weight_bits = {weight_bits or 'float'}, "
-             f"{len(y)} test images. td - ideal = {td - ideal:+.2f} pp; cm / td error ratio = "
+    notes = (f"T = {T}, coding = {coding}, weight_bits = {weight_bits or 'float'}, seed = {seed}, "
+             f"{len(y)} test images of {data['name']} ({data['folder']}, test set SHA-256 "
+             f"{data['test_sha256'][:12]}). td - ideal = {td - ideal:+.2f} pp; cm / td error ratio = "
              f"{'n/a' if ratio is None else f'{ratio:.2f}'}. Physics-based defaults, not tuned.")
-    write_markdown(out / "comparison.md", "Neuron model comparison (MNIST test set)",
+    write_markdown(out / "comparison.md", f"Neuron model comparison ({data['name']} test set)",
                    ["model", "error %", "vs ideal (pp)", "images", "seconds", "counters"], rows, notes)
     return result

@@ -17,6 +17,8 @@ import argparse
 import json
 import sys
 
+from golden.options import int_at_least
+
 from . import runner, suites
 
 RESULTS = runner.ROOT / "results"
@@ -63,8 +65,8 @@ def bench(images: dict[str, int]) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sim", default="verilator", choices=runner.SIMS)
-    ap.add_argument("--images", type=int, default=10000)
-    ap.add_argument("--jobs", type=int, default=2, help="parallel simulator processes")
+    ap.add_argument("--images", type=int_at_least(1), default=10000)
+    ap.add_argument("--jobs", type=int_at_least(1), default=2, help="parallel simulator processes")
     ap.add_argument("--bench", action="store_true")
     args = ap.parse_args(argv)
     if args.bench:

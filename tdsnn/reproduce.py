@@ -10,15 +10,17 @@ its timing.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from golden.agreement import layer_correlations
-from golden.commands import T_SWEEP, add_network_options, prepare_from_args
+from golden.commands import (T_SWEEP, add_network_options, check_output_folders, options_record,
+                             prepare_from_args)
+from golden.files import write_atomic, write_json
 from golden.neuron import IdealNeuron
+from golden.options import int_at_least
 from golden.pipeline import artifacts_dir, git_revision, results_dir
 from golden.snn import evaluate
 from golden.table import markdown_table
@@ -194,7 +196,7 @@ def stage_cosim(ctx: Context, stage_dir: Path) -> StageResult:
 
 STAGES: list[Stage] = [
     Stage("ideal", "Ideal SNN versus T", stage_ideal, lambda a: {"T": a.T, "seed": a.seed}),
-    Stage("compare", "Neuron model comparison on MNIST", stage_compare,
+    Stage("compare", "Neuron model comparison on {data}", stage_compare,
           lambda a: {"T": a.T, "seed": a.seed, "limit": a.limit},
           packages=("golden", "behavioral", "rtl")),
     Stage("characterise", "Transfer curves and linearity", stage_characterise, uses_network=False,
@@ -211,13 +213,15 @@ STAGES: list[Stage] = [
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else results_dir()
-    out.mkdir(parents=True, exist_ok=True)
     cache = artifacts_dir() / "stages"
+    check_output_folders(out, cache)
     start = time.perf_counter()
     print("[prepare] data, ANN and conversion ...", flush=True)
     ctx = Context(args, prepare_from_args(args))
-    net_fp = network_fingerprint(ctx.prepared.net)
+    data = ctx.prepared.config["data"]
+    net_fp = network_fingerprint(ctx.prepared.net, data)
     summary = {"git_revision": git_revision(), "seed": args.seed, "T": args.T,
+               "options": options_record(args), "data": data,
                "network": {"sizes": ctx.prepared.net.sizes, "fingerprint": net_fp,
                            "ann_error_pct": ctx.prepared.ann_error_pct,
                            "scales": list(ctx.prepared.net.scales)},
@@ -226,20 +230,21 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     print(f"[prepare] done in {time.perf_counter() - start:.1f} s", flush=True)
     stages = [st for st in STAGES if st.key not in (args.skip or [])]
     for i, stage in enumerate(stages, 1):
-        tag = f"[{i}/{len(stages)}] {stage.title}"
+        title = stage.title.format(data=data["name"])
+        tag = f"[{i}/{len(stages)}] {title}"
         print(f"{tag} ...", flush=True)
         result, cached, seconds = run_stage(stage, ctx, cache, out, net_fp)
         summary["stages"][stage.key] = result.data | {"stage_seconds": seconds, "cached": cached}
-        sections.append(f"## {stage.title}\n\n{result.markdown}\n")
+        sections.append(f"## {title}\n\n{result.markdown}\n")
         print(f"{tag}: {'reused from cache' if cached else 'done'} in {seconds:.1f} s", flush=True)
     total = time.perf_counter() - start
     summary["seconds"] = total
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    write_json(out / "summary.json", summary)
     report = (f"# Reproduction report\n\nRevision `{summary['git_revision']}`, seed {args.seed}, "
               f"T = {args.T}. Every number below was computed by `make reproduce` "
               f"(stages whose inputs did not change are reused from `artifacts/stages/`).\n\n"
               + "\n".join(sections))
-    (out / "REPORT.md").write_text(report)
+    write_atomic(out / "REPORT.md", report)
     print("\n" + report)
     print(f"Done in {total:.0f} s. Report: {out / 'REPORT.md'} (numbers: {out / 'summary.json'})")
     return 0
@@ -248,12 +253,13 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("reproduce", help="run the whole study and write results/REPORT.md")
     add_network_options(p)
-    p.add_argument("--T", type=int, default=64, help="time steps per image (default 64)")
+    p.add_argument("--T", type=int_at_least(1), default=64,
+                   help="time steps per image (default 64)")
     p.add_argument("--full", action="store_true",
                    help="the long sweep set and the full test set through the RTL on Verilator "
                         "(default: quick sweeps, a sample through the RTL)")
     p.add_argument("--no-cache", action="store_true", help="recompute every stage")
-    p.add_argument("--limit", type=int, default=None,
+    p.add_argument("--limit", type=int_at_least(1), default=None,
                    help="compare the models on the first N test images only (default: all)")
     p.add_argument("--skip", action="append", choices=[st.key for st in STAGES], metavar="STAGE",
                    help="leave out a stage (repeatable): " + ", ".join(st.key for st in STAGES))
