@@ -2,9 +2,9 @@
 
 The cache file ``artifacts/ann-<key>.pt`` is keyed by everything the weights depend on: the
 training config, the content hashes of the training and test data, and the code version
-(:data:`CODE_VERSION`: the source of the model and training code and the torch version). It stores the SHA-256 of
-its tensors; a file that cannot be read, does not match its hash, holds non-finite weights or
-another config is reported by name and retrained, never used.
+(:data:`CODE_VERSION`: the source of the model and training code and the torch version). It
+stores the SHA-256 of its tensors; a file that cannot be read, does not match its hash, holds
+non-finite weights or another config is reported by name and retrained, never used.
 """
 
 from __future__ import annotations

@@ -1,5 +1,10 @@
-"""Shared fixtures: the trained default network (trained once, cached in artifacts/), small
-synthetic data sets in IDX format and isolated artifacts/results folders."""
+"""Shared fixtures: networks trained on MNIST (cached in artifacts/), small synthetic data sets
+in IDX format and isolated artifacts/results folders.
+
+``prepared`` is the default 784-500-10 network (about 1 min of training on a fresh machine);
+only the tests of its accuracy use it. Tests of the mechanics use ``small_prepared``, a
+784-64-10 network trained for one epoch (a few seconds).
+"""
 
 import numpy as np
 import pytest
@@ -12,6 +17,13 @@ from golden.idx import encode_idx
 def prepared():
     from golden.pipeline import prepare
     return prepare(progress=False)
+
+
+@pytest.fixture(scope="session")
+def small_prepared():
+    from golden.ann import TrainConfig
+    from golden.pipeline import prepare
+    return prepare(TrainConfig(hidden=(64,), epochs=1), progress=False)
 
 
 @pytest.fixture

@@ -155,10 +155,12 @@ def test_write_atomic_leaves_no_partial_file(tmp_path):
     assert read_bytes(target) == b"ok"
 
 
-def test_mnist_cache_is_the_official_data(prepared):
+def test_mnist_cache_is_the_official_data():
     """The cached files are the official MNIST (checksums verified on every fetch)."""
-    folder, _ = data.resolve_data_dir()
-    assert np.bincount(data.read_split(folder, "test").labels).tolist() == \
+    dataset = data.load_dataset()
+    assert dataset.name == "MNIST"
+    assert dataset.train.sha256 | dataset.test.sha256 == data.MNIST_SHA256
+    assert np.bincount(dataset.test.labels).tolist() == \
         [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
