@@ -9,7 +9,7 @@ from .ann import TrainConfig
 from .neuron import make_model
 from .options import int_at_least, percentile
 from .files import check_writable
-from .pipeline import artifacts_dir, git_revision, prepare, results_dir, write_json
+from .pipeline import artifacts_dir, git_revision, prepare_from_options, results_dir, write_json
 from .snn import CODINGS, evaluate
 from .table import markdown_table
 
@@ -30,10 +30,14 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
                    help="normalisation percentile of the activations (0-100] or 'max'")
 
 
+def network_options(args: argparse.Namespace) -> dict:
+    """The options of :func:`add_network_options` as a JSON-ready dict."""
+    return {"hidden": list(args.hidden), "bias": args.bias, "epochs": args.epochs,
+            "seed": args.seed, "percentile": args.percentile, "data_dir": args.data_dir}
+
+
 def prepare_from_args(args: argparse.Namespace, progress: bool = True):
-    config = TrainConfig(hidden=tuple(args.hidden), bias=args.bias, epochs=args.epochs,
-                         seed=args.seed)
-    return prepare(config, args.percentile, args.data_dir, progress)
+    return prepare_from_options(network_options(args), progress)
 
 
 def options_record(args: argparse.Namespace) -> dict:

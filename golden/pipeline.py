@@ -7,6 +7,7 @@ Folders: artifacts in ``$TDSNN_ARTIFACTS`` (default ``./artifacts``), results in
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from dataclasses import dataclass
@@ -73,3 +74,33 @@ def prepare(config: TrainConfig | None = None, percentile: float | str = 99.9,
     cfg = {"train": config.record(), "percentile": percentile,
            "n_calibration": len(calib), "sizes": net.sizes, "data": data.record()}
     return Prepared(net, ann, ann_error, test_x, test_y, cfg, record)
+
+
+#: environment variable through which a run hands its network options to subprocesses (the
+#: RTL co-simulation's testbenches), so that they use the network the run was asked for
+NETWORK_ENV = "TDSNN_NETWORK"
+
+
+def prepare_from_options(options: dict, progress: bool = True) -> Prepared:
+    """:func:`prepare` from network options (``hidden``, ``bias``, ``epochs``, ``seed``,
+    ``percentile``, ``data_dir``; missing ones take their defaults)."""
+    d = TrainConfig()
+    config = TrainConfig(hidden=tuple(options.get("hidden", d.hidden)),
+                         bias=bool(options.get("bias", d.bias)),
+                         epochs=int(options.get("epochs", d.epochs)),
+                         seed=int(options.get("seed", d.seed)))
+    return prepare(config, options.get("percentile", 99.9), options.get("data_dir"), progress)
+
+
+def network_options_from_env() -> dict:
+    """The network options in ``$TDSNN_NETWORK`` (JSON), ``{}`` (the defaults) when unset."""
+    text = os.environ.get(NETWORK_ENV)
+    if not text:
+        return {}
+    try:
+        options = json.loads(text)
+    except ValueError as err:
+        raise ValueError(f"${NETWORK_ENV} = {text!r}: not JSON ({err})") from None
+    if not isinstance(options, dict):
+        raise ValueError(f"${NETWORK_ENV} = {text!r}: expected a JSON object of network options")
+    return options

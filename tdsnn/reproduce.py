@@ -10,18 +10,19 @@ its timing.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from golden.agreement import layer_correlations
-from golden.commands import (T_SWEEP, add_network_options, check_output_folders, options_record,
-                             prepare_from_args)
+from golden.commands import (T_SWEEP, add_network_options, check_output_folders, network_options,
+                             options_record, prepare_from_args)
 from golden.files import write_atomic, write_json
 from golden.neuron import IdealNeuron
 from golden.options import int_at_least
-from golden.pipeline import artifacts_dir, git_revision, results_dir
+from golden.pipeline import NETWORK_ENV, artifacts_dir, git_revision, results_dir
 from golden.snn import evaluate
 from golden.table import markdown_table
 
@@ -178,6 +179,7 @@ def stage_cosim(ctx: Context, stage_dir: Path) -> StageResult:
             continue
         record = stage_dir / f"{sim}.jsonl"
         os.environ["TB_RECORD"] = str(record.resolve())  # the simulator runs in its build folder
+        os.environ[NETWORK_ENV] = json.dumps(network_options(ctx.args))  # the run's network
         try:
             suites.run_scoreboard(sim)
             suites.run_frontend(sim, seed=ctx.args.seed)
@@ -185,6 +187,7 @@ def stage_cosim(ctx: Context, stage_dir: Path) -> StageResult:
                                               progress=True)
         finally:
             os.environ.pop("TB_RECORD", None)
+            os.environ.pop(NETWORK_ENV, None)
         if mnist["predictions_equal"] != mnist["images"]:
             raise RuntimeError(f"{sim}: RTL predictions differ from the golden td model: {mnist}")
         data[sim], md = _cosim_section(sim, read_records(record), mnist)
