@@ -8,7 +8,7 @@ Errors: options are checked by the parser before any work. Every expected failur
 that cannot be read or written, a full disk, a corrupt input, a bad value) ends in one line
 ``tdsnn COMMAND: error: ...`` naming the file or option, what is wrong and what to do, with
 exit code 2; ``--debug`` shows the traceback instead. Anything else is a bug and keeps its
-traceback.
+traceback. An interrupt (Ctrl-C) ends in one line and exit code 130.
 """
 
 from __future__ import annotations
@@ -71,6 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"tdsnn {args.command}: interrupted; finished steps are kept (every file is "
+              f"written whole or not at all): run the same command again to resume",
+              file=sys.stderr)
+        return 130
     except Exception as err:  # the error boundary: see the module docstring
         message = error_message(err)
         if args.debug or message is None:

@@ -80,3 +80,12 @@ def test_make_sim_with_zero_rtl_images_rejected(capsys):
     with pytest.raises(SystemExit) as exc:
         runner.main(["--sim", "icarus", "--images", "0"])
     assert exc.value.code == 2 and "argument --images: 0: must be >= 1" in capsys.readouterr().err
+
+
+def test_interrupt_is_one_line_with_exit_code_130(isolated, capsys, monkeypatch):
+    def interrupt(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(data_module, "load_split", interrupt)
+    assert main(["train"]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "interrupted" in err and "run the same command again" in err
