@@ -179,7 +179,9 @@ def stage_cosim(ctx: Context, stage_dir: Path) -> StageResult:
             continue
         record = stage_dir / f"{sim}.jsonl"
         os.environ["TB_RECORD"] = str(record.resolve())  # the simulator runs in its build folder
-        os.environ[NETWORK_ENV] = json.dumps(network_options(ctx.args))  # the run's network
+        # the run's network, its data folder by absolute path (the testbench runs elsewhere)
+        os.environ[NETWORK_ENV] = json.dumps(network_options(ctx.args)
+                                             | {"data_dir": ctx.prepared.config["data"]["folder"]})
         try:
             suites.run_scoreboard(sim)
             suites.run_frontend(sim, seed=ctx.args.seed)

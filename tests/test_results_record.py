@@ -46,12 +46,15 @@ def test_rtl_cosim_stage_uses_the_requested_network(make_dataset, isolated, monk
     from tdsnn import reproduce
     from tdsnn.cli import build_parser
 
-    args = build_parser().parse_args(["reproduce", "--data-dir", str(make_dataset("digits-d")),
-                                      "--hidden", "12", *TINY[2:], "--seed", "5"])
+    make_dataset("digits-d")
+    monkeypatch.chdir(isolated)  # a relative --data-dir, the testbench runs in another folder
+    args = build_parser().parse_args(["reproduce", "--data-dir", "digits-d", "--hidden", "12",
+                                      *TINY[2:], "--seed", "5"])
     ctx = reproduce.Context(args, reproduce.prepare_from_args(args, progress=False))
     seen = {}
 
-    def testbench(sim, *a, **k):  # what the MNIST testbench process does
+    def testbench(sim, *a, **k):  # what the MNIST testbench process does, in its build folder
+        os.chdir(isolated / "artifacts")
         prep = prepare_from_options(network_options_from_env(), progress=False)
         seen[sim] = (prep.net.sizes, torch.equal(prep.net.weights[0], ctx.prepared.net.weights[0]),
                      suites.mnist_array()[2].sizes)
