@@ -4,7 +4,6 @@ import contextlib
 import resource
 import signal
 
-
 from behavioral.report import write_markdown
 from golden.pipeline import write_json
 
