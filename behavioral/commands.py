@@ -22,15 +22,19 @@ def cmd_characterise(args) -> int:
 
 
 def cmd_compare(args) -> int:
+    from golden.commands import check_output_folders
     from .compare import run_comparison
+    check_output_folders(results_dir())
     run_comparison(_prepared(args), T=args.T, limit=args.limit, out_dir=results_dir(),
-                   weight_bits=args.weight_bits, coding=args.coding)
+                   weight_bits=args.weight_bits, coding=args.coding, seed=args.seed)
     print((results_dir() / "comparison.md").read_text())
     return 0
 
 
 def cmd_sweep(args) -> int:
+    from golden.commands import check_output_folders
     from .sweeps import run
+    check_output_folders(results_dir())
     r = run(_prepared(args), results_dir(), full=args.full)
     print((results_dir() / "sweeps" / "cm_decomposition.md").read_text())
     print(f"{r['n_images']} images; wrote {results_dir() / 'sweeps'}")
@@ -44,13 +48,16 @@ def cmd_bench(args) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     from golden.commands import add_network_options
+    from golden.options import int_at_least
     p = sub.add_parser("characterise", help="f-I curves and increment-vs-state of every neuron model")
     p.set_defaults(func=cmd_characterise)
     p = sub.add_parser("compare", help="ANN, ideal, cm, opamp, td on the test set (comparison.json)")
     add_network_options(p)
-    p.add_argument("--T", type=int, default=64, help="time steps")
-    p.add_argument("--limit", type=int, default=None, help="first N test images (default: all)")
-    p.add_argument("--weight-bits", type=int, default=None, help="synapse DAC bits (default: float)")
+    p.add_argument("--T", type=int_at_least(1), default=64, help="time steps")
+    p.add_argument("--limit", type=int_at_least(1), default=None,
+                   help="first N test images (default: all)")
+    p.add_argument("--weight-bits", type=int_at_least(1), default=None,
+                   help="synapse DAC bits (default: float)")
     p.add_argument("--coding", default="constant", choices=("constant", "bernoulli"),
                    help="input coding")
     p.set_defaults(func=cmd_compare)
@@ -59,6 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--full", action="store_true", help="all 10,000 images and 5 chips (long)")
     p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("bench-models", help="seconds per model on the test set at T=64")
-    p.add_argument("--T", type=int, default=64, help="time steps")
-    p.add_argument("--limit", type=int, default=None, help="first N test images (default: all)")
+    p.add_argument("--T", type=int_at_least(1), default=64, help="time steps")
+    p.add_argument("--limit", type=int_at_least(1), default=None,
+                   help="first N test images (default: all)")
     p.set_defaults(func=cmd_bench)

@@ -45,6 +45,8 @@ def run_comparison(prepared, T: int = 64, limit: int | None = None, out_dir: str
     """
     if chips < 1:
         raise ValueError(f"chips = {chips}: must be >= 1")
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit = {limit}: must be >= 1 test image (None: all)")
     x, y = prepared.test_x, prepared.test_y
     if limit is not None:
         x, y = x[:limit], y[:limit]
@@ -68,8 +70,9 @@ def run_comparison(prepared, T: int = 64, limit: int | None = None, out_dir: str
                                      progress=progress).error_pct)
             models[name]["chip_errors_pct"] = errs
     ideal, cm, td = (models[k]["error_pct"] for k in ("ideal", "cm", "td"))
-    result = {"T": T, "coding": coding, "weight_bits": weight_bits, "seed": seed,
-              "n_images": len(y), "models": models,
+    data = prepared.config["data"]
+    result = {"T": T, "coding": coding, "weight_bits": weight_bits, "seed": seed, "limit": limit,
+              "n_images": len(y), "network": prepared.config, "models": models,
               "td_minus_ideal_pp": td - ideal, "cm_minus_ideal_pp": cm - ideal,
               "cm_over_td_error_ratio": cm / td if td > 0 else None}
     out = Path(out_dir)
@@ -79,10 +82,11 @@ def run_comparison(prepared, T: int = 64, limit: int | None = None, out_dir: str
              ", ".join(f"{a}={b}" for a, b in v.get("counters", {}).items())]
             for k, v in models.items()]
     ratio = result["cm_over_td_error_ratio"]
-    notes = (f"T = {T}, coding = {coding}, weight_bits = {weight_bits or 'float'}, "
-             f"{len(y)} test images. td - ideal = {td - ideal:+.2f} pp; cm / td error ratio = "
+    notes = (f"T = {T}, coding = {coding}, weight_bits = {weight_bits or 'float'}, seed = {seed}, "
+             f"{len(y)} test images of {data['name']} ({data['folder']}, test set SHA-256 "
+             f"{data['test_sha256'][:12]}). td - ideal = {td - ideal:+.2f} pp; cm / td error ratio = "
              f"{'n/a' if ratio is None else f'{ratio:.2f}'}. Physics-based defaults, not tuned.")
-    write_markdown(out / "comparison.md", "Neuron model comparison (MNIST test set)",
+    write_markdown(out / "comparison.md", f"Neuron model comparison ({data['name']} test set)",
                    ["model", "error %", "vs ideal (pp)", "images", "seconds", "counters"], rows, notes)
     plot_comparison(result, out / "comparison.png")
     plot_error_vs_T(result, out / "error_vs_T.png")
@@ -94,7 +98,7 @@ def plot_comparison(result: dict, path: Path) -> Path:
     models, n = result["models"], result["n_images"]
     names = list(models)
     fig, ax = ps.new_figure(f"Test error of each neuron model (T = {result['T']}, "
-                            f"{n} MNIST test images)", "", ps.error_label(n))
+                            f"{n} {result['network']['data']['name']} test images)", "", ps.error_label(n))
     highest = 0.0
     for i, name in enumerate(names):
         m = models[name]
@@ -122,7 +126,8 @@ def plot_error_vs_T(result: dict, path: Path) -> Path:
     """Error of every SNN model versus the number of time steps T (readout of one run taken
     at each checkpoint), with 95 % Wilson intervals; the ANN as a line with its interval."""
     models, n = result["models"], result["n_images"]
-    fig, ax = ps.new_figure(f"Test error versus time steps ({n} MNIST test images)",
+    fig, ax = ps.new_figure(f"Test error versus time steps ({n} {result['network']['data']['name']} "
+                            "test images)",
                             "time steps per image T (log scale)", ps.error_label(n))
     ann = wilson_interval(round(models["ann"]["error_pct"] * n / 100), n)
     ax.axhspan(ann.low, ann.high, color=ps.colour("ann"), alpha=0.12, lw=0)

@@ -20,6 +20,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from golden.files import save_figure_atomic  # noqa: E402
+
 #: one colour per model, in every figure
 MODEL_COLOURS = {
     "ann": "#000000",      # black
@@ -98,9 +100,8 @@ def caption(fig, text: str) -> None:
 
 def save_figure(fig, path: Path, has_caption: bool = False) -> Path:
     """Save ``fig`` as PNG at ``path`` (creating its folder) and close it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout(rect=(0, 0.08 if has_caption else 0, 1, 1))
-    fig.savefig(path, dpi=DPI)
+    save_figure_atomic(fig, path, dpi=DPI)
     plt.close(fig)
     return path
 

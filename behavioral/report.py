@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
+from golden.files import write_atomic
 from golden.pipeline import write_json  # noqa: F401  (used by the behavioural modules)
 from golden.table import markdown_table
 
@@ -17,15 +19,12 @@ def params_dict(model) -> dict:
 
 
 def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(header)
+    w.writerows(rows)
+    return write_atomic(path, buf.getvalue())
 
 
 def write_markdown(path: Path, title: str, header: list[str], rows: list[list], notes: str = "") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"# {title}\n\n{markdown_table(header, rows)}\n\n{notes}\n")
-    return path
+    return write_atomic(path, f"# {title}\n\n{markdown_table(header, rows)}\n\n{notes}\n")

@@ -14,8 +14,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+
+from golden.files import write_json
+from golden.options import int_at_least
 
 from . import runner, suites
 
@@ -30,8 +32,7 @@ def full(sim: str, images: int, jobs: int) -> dict:
     n = out["images"]
     out["rtl_error_pct"] = 100 * (1 - out["rtl_accuracy"])
     out["golden_error_pct"] = 100 * (1 - out["golden_accuracy"])
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "rtl_mnist_full.json").write_text(json.dumps(out, indent=2) + "\n")
+    write_json(RESULTS / "rtl_mnist_full.json", out)
     print(f"{n} images through the RTL on {sim} in {out['wall_seconds'] / 60:.1f} min "
           f"({jobs} processes): RTL accuracy {out['rtl_accuracy']:.4f}, golden td accuracy "
           f"{out['golden_accuracy']:.4f}, predictions equal on {out['predictions_equal']}/{n}")
@@ -55,16 +56,15 @@ def bench(images: dict[str, int]) -> dict:
         out[sim]["full_test_set_minutes_projected"] = 10000 / r["images_per_second"] / 60
         print(f"{sim}: {r['cycles_per_second']:.0f} cycles/s, {r['images_per_second']:.3f} images/s, "
               f"full test set ~{out[sim]['full_test_set_minutes_projected']:.0f} min (1 process)")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench_sim.json").write_text(json.dumps(out, indent=2) + "\n")
+    write_json(RESULTS / "bench_sim.json", out)
     return out
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sim", default="verilator", choices=runner.SIMS)
-    ap.add_argument("--images", type=int, default=10000)
-    ap.add_argument("--jobs", type=int, default=2, help="parallel simulator processes")
+    ap.add_argument("--images", type=int_at_least(1), default=10000)
+    ap.add_argument("--jobs", type=int_at_least(1), default=2, help="parallel simulator processes")
     ap.add_argument("--bench", action="store_true")
     args = ap.parse_args(argv)
     if args.bench:

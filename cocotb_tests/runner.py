@@ -43,6 +43,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from golden.options import int_at_least
+
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_ROOT = ROOT / "build" / "cocotb"
 HDL_DIR = Path(__file__).resolve().parent / "hdl"
@@ -344,7 +346,8 @@ def main(argv=None) -> int:
     ap.add_argument("--waves", action="store_true", help="write a waveform file (FST/VCD)")
     ap.add_argument("--suite", default=",".join(SUITES),
                     help=f"comma-separated subset of {SUITES}")
-    ap.add_argument("--images", type=int, default=100, help="MNIST images through the RTL")
+    ap.add_argument("--images", type=int_at_least(1), default=100,
+                    help="MNIST images through the RTL (>= 1)")
     ap.add_argument("--timeout", type=float, default=1800.0, help="wall-clock limit, s")
     args = ap.parse_args(argv)
     msg = missing(args.sim)

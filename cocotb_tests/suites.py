@@ -52,7 +52,9 @@ def mnist_array(K: int = 1, n_sub: int = MNIST_SUB):
     from behavioral.td import TDParams  # noqa: PLC0415
 
     from .mnist_rtl import layout_for, n_instances, wrapper_verilog  # noqa: PLC0415
-    sizes = [784, 500, 10]   # the default network (checked against the real one in the testbench)
+    from golden.pipeline import network_options_from_env  # noqa: PLC0415
+    # the run's network ($TDSNN_NETWORK, checked against the real one in the testbench)
+    sizes = [784, *network_options_from_env().get("hidden", [500]), 10]
     tdp = TDParams()
     lay = layout_for(tdp, sizes)
     params = tdp.array(n_sub)
@@ -62,8 +64,10 @@ def mnist_array(K: int = 1, n_sub: int = MNIST_SUB):
 def _mnist_build(sim: str, K: int, n_sub: int):
     """(ArrayParams, build options) of the MNIST wrapper with ``K`` images in parallel."""
     from .mnist_rtl import WRAPPER_TOP  # noqa: PLC0415
-    params, text, _ = mnist_array(K, n_sub)
-    config = f"mnist_k{K}" + ("" if n_sub == MNIST_SUB else f"_n{n_sub}")
+    params, text, lay = mnist_array(K, n_sub)
+    hidden = "_".join(map(str, lay.sizes[:-1]))
+    config = (f"mnist_k{K}" + ("" if n_sub == MNIST_SUB else f"_n{n_sub}")
+              + ("" if hidden == "500" else f"_h{hidden}"))
     return params, {"top": WRAPPER_TOP, "extra_sources": {f"{WRAPPER_TOP}.v": text},
                     "config": config, "timing": True}
 

@@ -104,9 +104,9 @@ async def mnist(dut):
     T = int(os.environ.get("TB_T", "64"))
     progress = os.environ.get("TB_PROGRESS", "0") == "1"
     out_path = os.environ.get("TB_OUT")
-    from golden.pipeline import prepare  # noqa: PLC0415
+    from golden.pipeline import network_options_from_env, prepare_from_options  # noqa: PLC0415
     t0 = time.perf_counter()
-    prep = prepare(progress=False)
+    prep = prepare_from_options(network_options_from_env(), progress=False)  # the run's network
     t_prepare = time.perf_counter() - t0
     net = prep.net
     tdp = TDParams()

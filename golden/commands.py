@@ -7,43 +7,63 @@ import time
 
 from .ann import TrainConfig
 from .neuron import make_model
-from .pipeline import git_revision, prepare, results_dir, write_json
+from .options import int_at_least, percentile
+from .files import check_writable
+from .pipeline import artifacts_dir, git_revision, prepare_from_options, results_dir, write_json
 from .snn import CODINGS, evaluate
 from .table import markdown_table
 
 T_SWEEP = (8, 16, 32, 64, 128, 256)
 
 
-def _percentile(text: str) -> float | str:
-    return text if text == "max" else float(text)
-
-
 def add_network_options(p: argparse.ArgumentParser) -> None:
     """Options that select the data and the ANN (shared by every command that needs the network)."""
     p.add_argument("--data-dir", default=None,
                    help="folder with the four IDX files (default: $TDSNN_DATA_DIR, else the cache)")
-    p.add_argument("--hidden", type=int, nargs="+", default=[500], help="hidden layer sizes")
+    p.add_argument("--hidden", type=int_at_least(1), nargs="+", default=[500],
+                   help="hidden layer sizes")
     p.add_argument("--bias", action="store_true", help="train with biases (off by default)")
-    p.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="training epochs")
-    p.add_argument("--seed", type=int, default=0, help="training and evaluation seed")
-    p.add_argument("--percentile", type=_percentile, default=99.9,
+    p.add_argument("--epochs", type=int_at_least(1), default=TrainConfig.epochs,
+                   help="training epochs")
+    p.add_argument("--seed", type=int_at_least(0), default=0,
+                   help="training and evaluation seed (>= 0)")
+    p.add_argument("--percentile", type=percentile, default=99.9,
                    help="normalisation percentile of the activations (0-100] or 'max'")
 
 
+def network_options(args: argparse.Namespace) -> dict:
+    """The options of :func:`add_network_options` as a JSON-ready dict."""
+    return {"hidden": list(args.hidden), "bias": args.bias, "epochs": args.epochs,
+            "seed": args.seed, "percentile": args.percentile, "data_dir": args.data_dir}
+
+
 def prepare_from_args(args: argparse.Namespace, progress: bool = True):
-    config = TrainConfig(hidden=tuple(args.hidden), bias=args.bias, epochs=args.epochs,
-                         seed=args.seed)
-    return prepare(config, args.percentile, args.data_dir, progress)
+    return prepare_from_options(network_options(args), progress)
+
+
+def options_record(args: argparse.Namespace) -> dict:
+    """Every parsed option of a command, for its results file."""
+    return {k: v for k, v in vars(args).items() if k != "func"}
+
+
+def check_output_folders(*folders) -> None:
+    """Fail before any work when the artifacts folder or an output folder is not writable."""
+    check_writable(artifacts_dir(), "artifacts folder ($TDSNN_ARTIFACTS)")
+    for folder in folders:
+        check_writable(folder)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     start = time.perf_counter()
+    check_output_folders(results_dir())
     p = prepare_from_args(args)
     state = "loaded from cache" if p.train_record["cached"] else "trained"
     print(f"ANN {'-'.join(map(str, p.net.sizes))} {state}: {p.train_record['path']}")
-    print(f"ANN test error: {p.ann_error_pct:.2f} % ({len(p.test_y)} images)")
+    print(f"ANN test error: {p.ann_error_pct:.2f} % ({len(p.test_y)} {p.config['data']['name']} "
+          f"test images)")
     out = write_json(results_dir() / "train.json", {
-        "config": p.config, "git_revision": git_revision(), "seed": args.seed,
+        "config": p.config, "options": options_record(args), "git_revision": git_revision(),
+        "seed": args.seed,
         "ann_error_pct": p.ann_error_pct, "ann_accuracy": 1 - p.ann_error_pct / 100,
         "n_images": len(p.test_y), "train_seconds": p.train_record["train_seconds"],
         "cached": p.train_record["cached"], "seconds": time.perf_counter() - start})
@@ -53,11 +73,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     model = make_model(args.neuron)
+    check_output_folders(results_dir())
     p = prepare_from_args(args)
     x, y = p.test_x, p.test_y
     if args.limit is not None:
-        if args.limit < 1:
-            raise ValueError(f"--limit = {args.limit}: must be >= 1 image")
         x, y = x[:args.limit], y[:args.limit]
     checkpoints = tuple(t for t in T_SWEEP if t < args.T)
     ev = evaluate(p.net, model, x, y, args.T, args.coding, args.batch_size, args.seed, checkpoints)
@@ -71,7 +90,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     out = write_json(results_dir() / f"evaluate-{model.name}-T{args.T}-{args.coding}.json", {
         "config": p.config | {"neuron": model.name, "T": args.T, "coding": args.coding,
                               "batch_size": args.batch_size, "limit": args.limit},
-        "git_revision": git_revision(), "seed": args.seed,
+        "options": options_record(args), "git_revision": git_revision(), "seed": args.seed,
         "ann": {"error_pct": p.ann_error_pct, "n_images": len(p.test_y)},
         "snn": {"error_pct": ev.error_pct, "n_images": ev.n_images,
                 "error_pct_by_T": {str(t): 100 * (1 - a) for t, a in ev.accuracy.items()},
@@ -89,8 +108,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="convert the ANN and evaluate the SNN with a neuron model")
     add_network_options(p)
     p.add_argument("--neuron", default="ideal", help="neuron model (ideal, cm, opamp, td, ...)")
-    p.add_argument("--T", type=int, default=64, help="time steps per image")
+    p.add_argument("--T", type=int_at_least(1), default=64, help="time steps per image")
     p.add_argument("--coding", choices=CODINGS, default="constant", help="input coding")
-    p.add_argument("--batch-size", type=int, default=1000, help="images per batch")
-    p.add_argument("--limit", type=int, default=None, help="evaluate the first N test images only")
+    p.add_argument("--batch-size", type=int_at_least(1), default=1000, help="images per batch")
+    p.add_argument("--limit", type=int_at_least(1), default=None,
+                   help="evaluate the first N test images only")
     p.set_defaults(func=cmd_evaluate)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 import os
 import pickle
 import subprocess
@@ -24,13 +25,14 @@ import sys
 import tempfile
 import urllib.request
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .idx import IdxFormatError, encode_idx, parse_idx, read_bytes, write_atomic
+from .files import write_atomic
+from .idx import IdxFormatError, encode_idx, parse_idx, read_bytes
 
 FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -56,10 +58,19 @@ IMAGE_SHAPE = (28, 28)
 
 @dataclass(frozen=True)
 class Split:
-    """One split: ``images`` uint8 (N, 28, 28), ``labels`` uint8 (N,)."""
+    """One split: ``images`` uint8 (N, 28, 28), ``labels`` uint8 (N,).
+
+    ``sha256`` maps each file's name (without ``.gz``) to the SHA-256 of its uncompressed
+    content: the identity of the data, whatever folder or compression it came in.
+    """
 
     images: np.ndarray
     labels: np.ndarray
+    sha256: dict[str, str] = field(default_factory=dict)
+
+    def digest(self) -> str:
+        """One SHA-256 of the split (of its files' hashes, in name order)."""
+        return hashlib.sha256(json.dumps(sorted(self.sha256.items())).encode()).hexdigest()
 
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Images as float32 (N, 784) in [0, 1] (pixel / 255) and labels as int64 (N,)."""
@@ -97,8 +108,11 @@ def read_split(folder: Path, split: str) -> Split:
     for stem, path in zip((img_stem, lab_stem), paths):
         if path is None:
             raise FileNotFoundError(f"{folder / stem}: missing (also looked for {stem}.gz)")
-    images = parse_idx(read_bytes(paths[0]), paths[0], 3)
-    labels = parse_idx(read_bytes(paths[1]), paths[1], 1)
+    raws = [read_bytes(p) for p in paths]
+    images = parse_idx(raws[0], paths[0], 3)
+    labels = parse_idx(raws[1], paths[1], 1)
+    if len(images) == 0:
+        raise IdxFormatError(f"{paths[0]}: holds 0 images; the {split} split needs at least one")
     if images.shape[1:] != IMAGE_SHAPE:
         raise IdxFormatError(f"{paths[0]}: images are {images.shape[1]}x{images.shape[2]}, "
                              f"expected {IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]}")
@@ -109,7 +123,8 @@ def read_split(folder: Path, split: str) -> Split:
         bad = int(np.argmax(labels >= N_CLASSES))
         raise IdxFormatError(f"{paths[1]}: label {labels[bad]} at index {bad} is out of range "
                              f"0-{N_CLASSES - 1}")
-    return Split(images, labels)
+    return Split(images, labels, {stem: hashlib.sha256(raw).hexdigest()
+                                  for stem, raw in zip((img_stem, lab_stem), raws)})
 
 
 def _verified(name: str, content: bytes, source: str) -> bytes:
@@ -230,7 +245,29 @@ def load_split(split: str, data_dir: str | os.PathLike | None = None, log=print)
     return read_split(folder, split)
 
 
-def load_mnist(split: str = "test", data_dir: str | os.PathLike | None = None
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images float32 (N, 784) in [0, 1] and labels int64 (N,) of one split."""
-    return load_split(split, data_dir).tensors()
+@dataclass(frozen=True)
+class Dataset:
+    """Both splits of a data set and where they came from."""
+
+    folder: Path
+    train: Split
+    test: Split
+
+    @property
+    def name(self) -> str:
+        """``MNIST`` when the four files are the official ones, else the folder's name."""
+        files = self.train.sha256 | self.test.sha256
+        return "MNIST" if files == MNIST_SHA256 else (self.folder.resolve().name or str(self.folder))
+
+    def record(self) -> dict:
+        """The data set's identity for results files and cache keys."""
+        return {"name": self.name, "folder": str(self.folder.resolve()),
+                "train_sha256": self.train.digest(), "test_sha256": self.test.digest(),
+                "files_sha256": self.train.sha256 | self.test.sha256}
+
+
+def load_dataset(data_dir: str | os.PathLike | None = None, log=print) -> Dataset:
+    """Both splits, fetching MNIST into the default cache when it is missing."""
+    folder, _ = resolve_data_dir(data_dir)
+    train = load_split("train", data_dir, log)
+    return Dataset(folder, train, read_split(folder, "test"))

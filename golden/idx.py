@@ -7,9 +7,7 @@ dimensions and the data. This project reads the unsigned-byte type (0x08) only.
 from __future__ import annotations
 
 import gzip
-import os
 import struct
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -60,19 +58,3 @@ def encode_idx(array: np.ndarray) -> bytes:
         raise TypeError(f"encode_idx: dtype {array.dtype}, only uint8 is supported")
     return struct.pack(f">HBB{array.ndim}I", 0, UBYTE, array.ndim, *array.shape) + array.tobytes()
 
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that an interrupted write never leaves a partial file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

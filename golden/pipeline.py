@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -18,7 +18,8 @@ from torch import nn
 
 from .ann import TrainConfig, accuracy, load_or_train
 from .convert import convert
-from .data import load_mnist
+from .data import load_dataset
+from .files import write_json  # noqa: F401  (the one JSON writer of the results files)
 from .network import SpikingNetwork
 
 N_CALIBRATION = 10_000  # training images used to find the activation percentiles
@@ -30,13 +31,6 @@ def artifacts_dir() -> Path:
 
 def results_dir() -> Path:
     return Path(os.environ.get("TDSNN_RESULTS", "results"))
-
-
-def write_json(path: Path, payload: dict) -> Path:
-    """Write ``payload`` as indented JSON to ``path`` (creating its folder); return the path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2) + "\n")
-    return path
 
 
 def git_revision() -> str:
@@ -52,7 +46,8 @@ def git_revision() -> str:
 class Prepared:
     """The trained ANN, its converted SNN and the test set.
 
-    ``ann_error_pct`` is the ANN's error on the full test set, in percent.
+    ``ann_error_pct`` is the ANN's error on the full test set, in percent. ``config`` records
+    every input: training config, conversion, sizes and the data set (name, folder, hashes).
     """
 
     net: SpikingNetwork
@@ -66,15 +61,46 @@ class Prepared:
 
 def prepare(config: TrainConfig | None = None, percentile: float | str = 99.9,
             data_dir: str | None = None, progress: bool = True) -> Prepared:
-    """Load MNIST, train (or load the cached) ANN, evaluate it and convert it to an SNN."""
+    """Load the data, train (or load the cached) ANN, evaluate it and convert it to an SNN."""
     config = config or TrainConfig()
-    train_x, train_y = load_mnist("train", data_dir)
-    test_x, test_y = load_mnist("test", data_dir)
-    ann, record = load_or_train(config, train_x, train_y, artifacts_dir(), progress)
+    data = load_dataset(data_dir)
+    train_x, train_y = data.train.tensors()
+    test_x, test_y = data.test.tensors()
+    ann, record = load_or_train(config, train_x, train_y, artifacts_dir(), progress, data.record())
     gen = torch.Generator().manual_seed(config.seed)
     calib = train_x[torch.randperm(len(train_x), generator=gen)[:N_CALIBRATION]]
     net = convert(ann, calib, percentile)
     ann_error = 100.0 * (1.0 - accuracy(ann, test_x, test_y))
-    cfg = {"train": asdict(config) | {"hidden": list(config.hidden)}, "percentile": percentile,
-           "n_calibration": len(calib), "sizes": net.sizes}
+    cfg = {"train": config.record(), "percentile": percentile,
+           "n_calibration": len(calib), "sizes": net.sizes, "data": data.record()}
     return Prepared(net, ann, ann_error, test_x, test_y, cfg, record)
+
+
+#: environment variable through which a run hands its network options to subprocesses (the
+#: RTL co-simulation's testbenches), so that they use the network the run was asked for
+NETWORK_ENV = "TDSNN_NETWORK"
+
+
+def prepare_from_options(options: dict, progress: bool = True) -> Prepared:
+    """:func:`prepare` from network options (``hidden``, ``bias``, ``epochs``, ``seed``,
+    ``percentile``, ``data_dir``; missing ones take their defaults)."""
+    d = TrainConfig()
+    config = TrainConfig(hidden=tuple(options.get("hidden", d.hidden)),
+                         bias=bool(options.get("bias", d.bias)),
+                         epochs=int(options.get("epochs", d.epochs)),
+                         seed=int(options.get("seed", d.seed)))
+    return prepare(config, options.get("percentile", 99.9), options.get("data_dir"), progress)
+
+
+def network_options_from_env() -> dict:
+    """The network options in ``$TDSNN_NETWORK`` (JSON), ``{}`` (the defaults) when unset."""
+    text = os.environ.get(NETWORK_ENV)
+    if not text:
+        return {}
+    try:
+        options = json.loads(text)
+    except ValueError as err:
+        raise ValueError(f"${NETWORK_ENV} = {text!r}: not JSON ({err})") from None
+    if not isinstance(options, dict):
+        raise ValueError(f"${NETWORK_ENV} = {text!r}: expected a JSON object of network options")
+    return options

@@ -8,12 +8,13 @@ configuration and the Amaranth version, one top module ``td_neuron_array`` with 
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import asdict
 from importlib.metadata import version
 from pathlib import Path
 
 from amaranth.back import verilog
+
+from golden.files import copy_atomic, write_atomic
 
 from .params import TOP_NAME, ArrayParams
 
@@ -41,6 +42,6 @@ def write_verilog(params: ArrayParams, out_dir: Path | str = DEFAULT_OUT) -> Pat
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{TOP_NAME}.v"
-    path.write_text(verilog_text(params))
-    shutil.copyfile(WAIVERS, out_dir / WAIVERS.name)
+    write_atomic(path, verilog_text(params))
+    copy_atomic(WAIVERS, out_dir / WAIVERS.name)
     return path

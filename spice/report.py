@@ -6,7 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from behavioral.report import new_figure, plt, save_figure, write_json
+from behavioral import plot_style as ps
+from behavioral.plot_style import new_figure, plt, save_figure
+from behavioral.report import write_json
 
 from .characterise import CharParams, characterise
 from .network import results_table, run_variants
@@ -19,17 +21,17 @@ def _variants(summary: dict, kind: str) -> list[tuple[float, str]]:
 def plot_error_vs_length(res: dict, summary: dict, path: Path) -> Path:
     fig, ax = new_figure("MNIST error vs mirror length (cm from ngspice tables)",
                          "mirror length L / L_min", "test error (%)")
-    for kind, style in (("simple", "o-"), ("cascode", "s-")):
+    for kind, style in (("simple", "o-"), ("cascode", "s--")):
         pts = _variants(summary, kind)
         ax.plot([lm for lm, _ in pts], [res["cm"][n]["error_pct"] for _, n in pts], style,
-                label=f"cm, {kind} mirrors")
-    for key, style, label in (("td", "--", "td"), ("ideal", ":", "ideal I&F")):
-        ax.axhline(res[key]["error_pct"], linestyle=style, color="k" if key == "ideal" else "C2",
-                   label=label)
+                color=ps.colour("cm"), label=ps.label(f"cm {kind} mirrors"))
+    for key, style in (("td", "--"), ("ideal", ":")):
+        ax.axhline(res[key]["error_pct"], linestyle=style, color=ps.colour(key),
+                   label=ps.label(key))
     ax.set_xscale("log")
     ax.set_yscale("symlog", linthresh=2.0)  # linear below 2 %, logarithmic above
     ax.set_ylim(bottom=0)
-    ax.legend()
+    ps.legend_outside(ax)
     return save_figure(fig, path)
 
 

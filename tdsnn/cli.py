@@ -3,11 +3,18 @@
 A package that offers commands has a module ``commands`` with ``register(subparsers)``,
 which adds its sub-parsers and sets ``func`` (called with the parsed arguments; returns an
 exit code or None).
+
+Errors: options are checked by the parser before any work. Every expected failure (a file
+that cannot be read or written, a full disk, a corrupt input, a bad value) ends in one line
+``tdsnn COMMAND: error: ...`` naming the file or option, what is wrong and what to do, with
+exit code 2; ``--debug`` shows the traceback instead. Anything else is a bug and keeps its
+traceback. An interrupt (Ctrl-C) ends in one line and exit code 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 
@@ -48,15 +55,54 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(sub)
+    for command in sub.choices.values():
+        command.add_argument("--debug", action="store_true",
+                             help="on an error, show the Python traceback")
     return parser
+
+
+#: what to do about an OS error, by errno
+_OS_ADVICE = {
+    errno.EACCES: "check its permissions or choose another folder (--out, $TDSNN_RESULTS, "
+                  "$TDSNN_ARTIFACTS)",
+    errno.EPERM: "check its permissions or choose another folder",
+    errno.EROFS: "the file system is read-only; choose another folder",
+    errno.ENOSPC: "free some disk space and run again (finished steps are kept)",
+    errno.EDQUOT: "free some disk space and run again (finished steps are kept)",
+    errno.ENOTDIR: "a file stands where a folder is needed; move it or choose another path",
+    errno.EISDIR: "a folder stands where a file is needed; move it or choose another path",
+    errno.EEXIST: "move the existing file or choose another path",
+    errno.ENOENT: "check the path",
+}
+
+
+def error_message(err: BaseException) -> str | None:
+    """The one-line message of an expected failure, or None for anything else (a bug)."""
+    if isinstance(err, OSError) and err.strerror and (err.filename or err.errno in _OS_ADVICE):
+        where = f"{err.filename}: " if err.filename else ""
+        advice = _OS_ADVICE.get(err.errno)
+        return f"{where}{err.strerror.lower()}" + (f"; {advice}" if advice else "")
+    if isinstance(err, (OSError, ValueError, RuntimeError)):
+        return str(err) or type(err).__name__
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
-        print(f"tdsnn {args.command}: error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"tdsnn {args.command}: interrupted; finished steps are kept (every file is "
+              f"written whole or not at all): run the same command again to resume",
+              file=sys.stderr)
+        return 130
+    except Exception as err:  # the error boundary: see the module docstring
+        message = error_message(err)
+        if args.debug or message is None:
+            raise
+        print(f"tdsnn {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

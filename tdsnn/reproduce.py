@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -20,9 +19,12 @@ from pathlib import Path
 
 from golden.agreement import layer_correlations
 from golden.ann import accuracy
-from golden.commands import T_SWEEP, add_network_options, prepare_from_args
+from golden.commands import (T_SWEEP, add_network_options, check_output_folders, network_options,
+                             options_record, prepare_from_args)
+from golden.files import copy_atomic, write_atomic, write_json
 from golden.neuron import IdealNeuron
-from golden.pipeline import artifacts_dir, git_revision, results_dir
+from golden.options import int_at_least
+from golden.pipeline import NETWORK_ENV, artifacts_dir, git_revision, results_dir
 from golden.snn import evaluate
 from golden.stats import errors_from_pct, wilson_interval
 from golden.table import markdown_table
@@ -201,6 +203,9 @@ def stage_cosim(ctx: Context, stage_dir: Path) -> StageResult:
             continue
         record = stage_dir / f"{sim}.jsonl"
         os.environ["TB_RECORD"] = str(record.resolve())  # the simulator runs in its build folder
+        # the run's network, its data folder by absolute path (the testbench runs elsewhere)
+        os.environ[NETWORK_ENV] = json.dumps(network_options(ctx.args)
+                                             | {"data_dir": ctx.prepared.config["data"]["folder"]})
         try:
             suites.run_scoreboard(sim)
             suites.run_frontend(sim, seed=ctx.args.seed)
@@ -208,6 +213,7 @@ def stage_cosim(ctx: Context, stage_dir: Path) -> StageResult:
                                               progress=True)
         finally:
             os.environ.pop("TB_RECORD", None)
+            os.environ.pop(NETWORK_ENV, None)
         if mnist["predictions_equal"] != mnist["images"]:
             raise RuntimeError(f"{sim}: RTL predictions differ from the golden td model: {mnist}")
         data[sim], md = _cosim_section(sim, read_records(record), mnist)
@@ -228,7 +234,7 @@ def stage_spice(ctx: Context, stage_dir: Path) -> StageResult:
 STAGES: list[Stage] = [
     Stage("ideal", "Ideal SNN versus T", stage_ideal,
           lambda a: {"T": a.T, "seed": a.seed, "limit": a.limit}),
-    Stage("compare", "Neuron model comparison on MNIST", stage_compare,
+    Stage("compare", "Neuron model comparison on {data}", stage_compare,
           lambda a: {"T": a.T, "seed": a.seed, "limit": a.limit, "chips": COMPARE_CHIPS},
           packages=("golden", "behavioral", "rtl")),
     Stage("characterise", "Transfer curves and linearity", stage_characterise, uses_network=False,
@@ -276,17 +282,19 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from .environment import command_line, machine, versions
 
     out = Path(args.out) if args.out else results_dir()
-    out.mkdir(parents=True, exist_ok=True)
     cache = artifacts_dir() / "stages"
+    check_output_folders(out, cache)
     start = time.perf_counter()
     started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
     host = machine()
     print("[prepare] data, ANN and conversion ...", flush=True)
     ctx = Context(args, prepare_from_args(args))
-    net_fp = network_fingerprint(ctx.prepared.net)
+    data = ctx.prepared.config["data"]
+    net_fp = network_fingerprint(ctx.prepared.net, data)
     summary = {"git_revision": git_revision(), "seed": args.seed, "T": args.T,
                "limit": args.limit, "command": command_line(), "started_utc": started,
                "machine": host, "versions": versions(),
+               "options": options_record(args), "data": data,
                "network": {"sizes": ctx.prepared.net.sizes, "fingerprint": net_fp,
                            "ann_error_pct": ctx.prepared.ann_error_pct,
                            "scales": list(ctx.prepared.net.scales)},
@@ -298,31 +306,32 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     print(f"[prepare] done in {time.perf_counter() - start:.1f} s", flush=True)
     stages = [st for st in STAGES if st.key not in (args.skip or [])]
     for i, stage in enumerate(stages, 1):
-        tag = f"[{i}/{len(stages)}] {stage.title}"
+        title = stage.title.format(data=data["name"])
+        tag = f"[{i}/{len(stages)}] {title}"
         print(f"{tag} ...", flush=True)
         result, cached, seconds = run_stage(stage, ctx, cache, out, net_fp)
         summary["stages"][stage.key] = result.data | {"stage_seconds": seconds, "cached": cached}
-        sections.append(f"## {stage.title}\n\n{result.markdown}\n")
+        sections.append(f"## {title}\n\n{result.markdown}\n")
         stage_rows.append([stage.key, "cache" if cached else "computed", f"{seconds:.1f}",
                            f"`{fingerprint(stage, args, net_fp)}`"])
         print(f"{tag}: {'reused from cache' if cached else 'done'} in {seconds:.1f} s", flush=True)
     stage_rows += [[st.key, "skipped (--skip)", "", ""] for st in STAGES if st not in stages]
     total = time.perf_counter() - start
     summary["seconds"] = total
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    write_json(out / "summary.json", summary)
     found = conclusions(summary)
     report = ("# Reproduction report\n\n## Conclusions\n\n"
               + "".join(f"- {c}\n" for c in found)
               + ("" if found else "No stage that yields a conclusion ran.\n")
               + f"\n{HOW_SURE}\n\n"
               + reproducibility(summary, stage_rows) + "\n" + "\n".join(sections))
-    (out / "REPORT.md").write_text(report)
+    write_atomic(out / "REPORT.md", report)
     if args.limit is None and out.resolve() != DOCS_IMG.resolve():
         copied = []
         for name in README_FIGURES:
             if (out / name).is_file():
                 DOCS_IMG.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(out / name, DOCS_IMG / Path(name).name)
+                copy_atomic(out / name, DOCS_IMG / Path(name).name)
                 copied.append(Path(name).name)
         if copied:
             print(f"README figures updated in {DOCS_IMG}: {', '.join(copied)}")
@@ -333,12 +342,12 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("reproduce", help="run the whole study and write results/REPORT.md")
     add_network_options(p)
-    p.add_argument("--T", type=int, default=64, help="time steps per image")
+    p.add_argument("--T", type=int_at_least(1), default=64, help="time steps per image")
     p.add_argument("--full", action="store_true",
                    help="the long sweep set and the full test set through the RTL on Verilator "
                         "(default: quick sweeps, a sample through the RTL)")
     p.add_argument("--no-cache", action="store_true", help="recompute every stage")
-    p.add_argument("--limit", type=int, default=None,
+    p.add_argument("--limit", type=int_at_least(1), default=None,
                    help="a short run: the first N test images in the ideal and comparison "
                         "stages, at most N in the sweeps (default: every image; the README "
                         "figures in docs/img/ are updated only without --limit)")

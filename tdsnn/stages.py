@@ -1,24 +1,36 @@
 """Cached stages of the reproduction.
 
 A stage is a function ``fn(ctx, stage_dir) -> StageResult``. Its fingerprint hashes exactly
-what its result depends on: the options it declares, the fingerprint of the network it runs
-on (a hash of the converted weights, so data, training and conversion are all covered) when
-it uses one, and the source code of the packages it uses. A stage whose fingerprint has a
-stored result in ``artifacts/stages/`` is not run again; changing one option, the network or
-one package's code invalidates exactly the stages that depend on it.
+what its result depends on: the options it declares, the fingerprint of the network and the
+test set it runs on (a hash of the converted weights and of the data files' content) when it
+uses them, and the source code: the module that defines the stage, this module and the
+packages it uses (Python, Verilog, CSV tables and Verilator waiver files). A stage whose
+fingerprint has a complete stored result in ``artifacts/stages/`` is not run again; changing
+one option, the network, the data or one package's code invalidates exactly the stages that
+depend on it. A stored result that is unreadable or incomplete is reported and recomputed.
+
+Concurrent runs are safe: a stage is computed under a lock on its fingerprint, in a work
+folder of its own, and moved into place only when complete (so ``--no-cache`` replaces a
+stored result only with a finished one).
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
+import os
 import shutil
+import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import torch
+
+from golden.files import copy_atomic, file_lock, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,30 +64,96 @@ class Stage:
     packages: tuple[str, ...] = ("golden",)
 
 
-def source_hash(packages: tuple[str, ...]) -> str:
+#: the file types whose content a stage's result can depend on
+SOURCE_SUFFIXES = (".py", ".v", ".sv", ".csv", ".vlt")
+
+
+def source_hash(packages: tuple[str, ...], files: tuple[Path, ...] = ()) -> str:
+    """SHA-256 of the source files of ``packages`` (folders under the project root) and of
+    ``files``."""
+    paths = set(files)
+    for pkg in packages:
+        paths.update(p for p in (ROOT / pkg).rglob("*")
+                     if p.suffix in SOURCE_SUFFIXES and "__pycache__" not in p.parts)
     h = hashlib.sha256()
-    for pkg in sorted(packages):
-        for path in sorted((ROOT / pkg).rglob("*")):
-            if path.suffix in (".py", ".v", ".sv", ".csv") and "__pycache__" not in path.parts:
-                h.update(str(path.relative_to(ROOT)).encode())
-                h.update(path.read_bytes())
+    for path in sorted(Path(p).resolve() for p in paths):
+        name = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        h.update(str(name).encode())
+        h.update(path.read_bytes())
     return h.hexdigest()
 
 
-def network_fingerprint(net) -> str:
+def stage_sources(stage: Stage) -> tuple[Path, ...]:
+    """The files of the stage's own code: the module defining ``stage.fn`` and this one."""
+    return (Path(inspect.getsourcefile(stage.fn)), Path(__file__))
+
+
+def network_fingerprint(net, data: dict | None = None) -> str:
+    """Hash of the converted network's weights and biases and of the data set's content
+    (``train_sha256``/``test_sha256`` of :meth:`golden.data.Dataset.record`)."""
     h = hashlib.sha256()
     for w in net.weights:
         h.update(w.contiguous().numpy().tobytes())
     for b in net.biases:
         h.update(b"none" if b is None else b.contiguous().numpy().tobytes())
+    data = data or {}
+    h.update(json.dumps([data.get("train_sha256"), data.get("test_sha256")]).encode())
     return h.hexdigest()
 
 
 def fingerprint(stage: Stage, args, net_fp: str | None) -> str:
     payload = {"stage": stage.key, "options": stage.options(args),
                "network": net_fp if stage.uses_network else None,
-               "sources": source_hash(stage.packages)}
+               "sources": source_hash(stage.packages, stage_sources(stage))}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def load_result(stage_dir: Path, fp: str, log=_warn) -> StageResult | None:
+    """The complete stored result in ``stage_dir``, or None (reported through ``log`` when a
+    result is there but unreadable, incomplete or for another fingerprint)."""
+    record = stage_dir / "result.json"
+    if not record.is_file():
+        return None
+    try:
+        blob = json.loads(record.read_text())
+        result = StageResult(blob["data"], blob["markdown"], list(blob["files"]))
+        if blob.get("fingerprint") != fp:
+            raise ValueError(f"fingerprint {blob.get('fingerprint')!r}, expected {fp!r}")
+        if not isinstance(result.data, dict) or not isinstance(result.markdown, str):
+            raise ValueError("data or markdown of the wrong type")
+        missing = [f for f in result.files if not (stage_dir / f).is_file()]
+        if missing:
+            raise ValueError(f"missing files {', '.join(missing)}")
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        log(f"{record}: unusable stored result ({type(err).__name__}: {err}); recomputing the stage")
+        return None
+    return result
+
+
+def _compute(stage: Stage, ctx, stage_dir: Path, fp: str) -> StageResult:
+    """Run the stage in a work folder of its own and move it into ``stage_dir`` when done."""
+    work = Path(tempfile.mkdtemp(dir=stage_dir.parent, prefix=f".{stage_dir.name}.{os.getpid()}.",
+                                 suffix=".part"))
+    try:
+        with torch.no_grad():
+            result = stage.fn(ctx, work)
+        write_json(work / "result.json", {"data": result.data, "markdown": result.markdown,
+                                          "files": result.files, "fingerprint": fp})
+        old = None
+        if stage_dir.exists():  # --no-cache or an unusable result: replaced only now
+            old = stage_dir.with_name(f".{stage_dir.name}.{os.getpid()}.old")
+            stage_dir.rename(old)
+        work.rename(stage_dir)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return result
 
 
 def run_stage(stage: Stage, ctx, cache_root: Path, out: Path, net_fp: str | None
@@ -86,27 +164,13 @@ def run_stage(stage: Stage, ctx, cache_root: Path, out: Path, net_fp: str | None
     """
     start = time.perf_counter()
     fp = fingerprint(stage, ctx.args, net_fp)
-    stage_dir = cache_root / f"{stage.key}-{fp}"
-    record = stage_dir / "result.json"
-    cached = record.is_file() and not ctx.args.no_cache
-    if cached:
-        blob = json.loads(record.read_text())
-        result = StageResult(blob["data"], blob["markdown"], blob["files"])
-    else:
-        if stage_dir.exists():
-            shutil.rmtree(stage_dir)
-        work = stage_dir.with_name(stage_dir.name + ".part")
-        if work.exists():
-            shutil.rmtree(work)
-        work.mkdir(parents=True)
-        with torch.no_grad():
-            result = stage.fn(ctx, work)
-        (work / "result.json").write_text(json.dumps(
-            {"data": result.data, "markdown": result.markdown, "files": result.files,
-             "fingerprint": fp}, indent=2, default=str) + "\n")
-        work.rename(stage_dir)
-    for name in result.files:
-        target = out / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(stage_dir / name, target)
+    stage_dir = Path(cache_root) / f"{stage.key}-{fp}"
+    stage_dir.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(stage_dir.with_name(stage_dir.name + ".lock")):
+        result = None if ctx.args.no_cache else load_result(stage_dir, fp)
+        cached = result is not None
+        if result is None:
+            result = _compute(stage, ctx, stage_dir, fp)
+        for name in result.files:
+            copy_atomic(stage_dir / name, out / name)
     return result, cached, time.perf_counter() - start

@@ -1,9 +1,51 @@
-"""Shared fixtures: the trained default network (trained once, cached in artifacts/)."""
+"""Shared fixtures: networks trained on MNIST (cached in artifacts/), small synthetic data sets
+in IDX format and isolated artifacts/results folders.
 
+``prepared`` is the default 784-500-10 network (about 1 min of training on a fresh machine);
+only the tests of its accuracy use it. Tests of the mechanics use ``small_prepared``, a
+784-64-10 network trained for one epoch (a few seconds).
+"""
+
+import numpy as np
 import pytest
+
+from golden.data import FILES
+from golden.idx import encode_idx
 
 
 @pytest.fixture(scope="session")
 def prepared():
     from golden.pipeline import prepare
     return prepare(progress=False)
+
+
+@pytest.fixture(scope="session")
+def small_prepared():
+    from golden.ann import TrainConfig
+    from golden.pipeline import prepare
+    return prepare(TrainConfig(hidden=(64,), epochs=1), progress=False)
+
+
+@pytest.fixture
+def make_dataset(tmp_path):
+    """``make_dataset(name, seed=0, n_train=200, n_test=40)``: a folder of the four IDX files
+    holding random 28x28 images with labels 0-9 (a different data set per seed)."""
+    def make(name: str, seed: int = 0, n_train: int = 200, n_test: int = 40):
+        folder = tmp_path / name
+        folder.mkdir()
+        rng = np.random.default_rng(seed)
+        for split, n in (("train", n_train), ("test", n_test)):
+            labels = np.arange(n, dtype=np.uint8) % 10
+            images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+            for stem, arr in zip(FILES[split], (images, labels)):
+                (folder / stem).write_bytes(encode_idx(arr))
+        return folder
+    return make
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """Empty artifacts and results folders for the test (``$TDSNN_ARTIFACTS``, ``$TDSNN_RESULTS``)."""
+    monkeypatch.setenv("TDSNN_ARTIFACTS", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("TDSNN_RESULTS", str(tmp_path / "results"))
+    return tmp_path

@@ -16,7 +16,6 @@ IMAGES = 100
 JOBS = 2
 
 
-@pytest.mark.timeout(1200)
 @pytest.mark.parametrize("sim", list(runner.SIMS))
 def test_mnist_through_rtl(sim):
     msg = runner.missing(sim)

@@ -3,7 +3,8 @@
 One parametrisation per simulator, each with its own build folder
 (``build/cocotb/<sim>/<config>``); a missing simulator is a skip that says how to install it.
 The testbenches are ``cocotb_tests/tb_*.py``; their cocotb tests carry simulated-time
-timeouts and these pytest tests a wall-clock one, so a hung simulation ends with an error.
+timeouts, so a hung simulation ends with an error (no wall-clock limit: a loaded machine
+may take any time).
 """
 
 import pytest
@@ -19,7 +20,6 @@ def _need(sim):
         pytest.skip(msg)
 
 
-@pytest.mark.timeout(240)
 @pytest.mark.parametrize("sim", SIMS)
 def test_scoreboard(sim):
     """Random pulse trains and step strobes on several array configurations, bit-exact
@@ -28,7 +28,6 @@ def test_scoreboard(sim):
     suites.run_scoreboard(sim)
 
 
-@pytest.mark.timeout(240)
 @pytest.mark.parametrize("sim", SIMS)
 def test_frontend(sim):
     """td behavioural CCOs with asynchronous jittered pulses into the RTL; cm side by side."""

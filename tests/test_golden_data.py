@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from golden import data
-from golden.idx import IdxFormatError, encode_idx, parse_idx, read_bytes, write_atomic
+from golden.files import write_atomic
+from golden.idx import IdxFormatError, encode_idx, parse_idx, read_bytes
 
 
 def write_split(folder, images, labels, gz=False, split="test"):
@@ -154,8 +155,16 @@ def test_write_atomic_leaves_no_partial_file(tmp_path):
     assert read_bytes(target) == b"ok"
 
 
-def test_mnist_cache_is_the_official_data(prepared):
+def test_mnist_cache_is_the_official_data():
     """The cached files are the official MNIST (checksums verified on every fetch)."""
-    folder, _ = data.resolve_data_dir()
-    assert np.bincount(data.read_split(folder, "test").labels).tolist() == \
+    dataset = data.load_dataset()
+    assert dataset.name == "MNIST"
+    assert dataset.train.sha256 | dataset.test.sha256 == data.MNIST_SHA256
+    assert np.bincount(dataset.test.labels).tolist() == \
         [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_idx_with_zero_images_rejected(tmp_path):
+    write_split(tmp_path, np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8))
+    with pytest.raises(IdxFormatError, match=r"t10k-images-idx3-ubyte: holds 0 images"):
+        data.read_split(tmp_path, "test")

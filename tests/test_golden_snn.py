@@ -88,9 +88,9 @@ def test_activation_scale_percentile_and_errors():
         activation_scale(torch.zeros(10), 99.9)
 
 
-def test_convert_normalises_each_layer(prepared):
-    x = prepared.test_x[:2000]
-    net = convert(prepared.ann, x, "max")
+def test_convert_normalises_each_layer(small_prepared):
+    x = small_prepared.test_x[:2000]
+    net = convert(small_prepared.ann, x, "max")
     # With max-normalisation every layer's largest normalised activation is exactly 1.
     h = x
     for w in net.weights:
@@ -109,37 +109,39 @@ def test_ideal_snn_within_0p3_pp_of_ann_full_test_set(prepared):
     assert abs(ev.error_pct - prepared.ann_error_pct) <= 0.3
 
 
-def test_hidden_rates_correlate_with_ann(prepared):
-    r = layer_correlations(prepared.net, prepared.ann, IdealNeuron(), prepared.test_x[:500], T=64)
+def test_hidden_rates_correlate_with_ann(small_prepared):
+    p = small_prepared
+    r = layer_correlations(p.net, p.ann, IdealNeuron(), p.test_x[:500], T=64)
     assert len(r) == 1 and r[0] > 0.99
 
 
-def test_spike_rates_follow_normalised_activations(prepared):
+def test_spike_rates_follow_normalised_activations(small_prepared):
     """Rate = clip(normalised activation, 0, 1) within 1/T (+ the layer-input quantisation)."""
-    x = prepared.test_x[:200]
+    x = small_prepared.test_x[:200]
     T = 128
-    run = run_batch(prepared.net, IdealNeuron(), x, T, record_rates=True)
-    target = (layer_activations(prepared.ann, x)[0] / prepared.net.scales[0]).clamp(max=1.0)
+    run = run_batch(small_prepared.net, IdealNeuron(), x, T, record_rates=True)
+    target = (layer_activations(small_prepared.ann, x)[0]
+              / small_prepared.net.scales[0]).clamp(max=1.0)
     assert float((run.rates[0] - target).abs().max()) <= 1.0 / T + 1e-5
 
 
 @pytest.mark.parametrize("coding", ["constant", "bernoulli"])
-def test_same_seed_same_numbers(prepared, coding):
-    x, y = prepared.test_x[:300], prepared.test_y[:300]
-    a = evaluate(prepared.net, IdealNeuron(), x, y, 32, coding, 100, seed=3, progress=False)
-    b = evaluate(prepared.net, IdealNeuron(), x, y, 32, coding, 100, seed=3, progress=False)
+def test_same_seed_same_numbers(small_prepared, coding):
+    x, y = small_prepared.test_x[:300], small_prepared.test_y[:300]
+    a = evaluate(small_prepared.net, IdealNeuron(), x, y, 32, coding, 100, seed=3, progress=False)
+    b = evaluate(small_prepared.net, IdealNeuron(), x, y, 32, coding, 100, seed=3, progress=False)
     assert torch.equal(a.predictions, b.predictions) and a.accuracy == b.accuracy
 
 
-def test_bernoulli_seed_matters(prepared):
-    x = prepared.test_x[:100]
-    a = run_batch(prepared.net, IdealNeuron(), x, 16, "bernoulli", seed=1, record_rates=True)
-    b = run_batch(prepared.net, IdealNeuron(), x, 16, "bernoulli", seed=2, record_rates=True)
+def test_bernoulli_seed_matters(small_prepared):
+    x = small_prepared.test_x[:100]
+    a = run_batch(small_prepared.net, IdealNeuron(), x, 16, "bernoulli", seed=1, record_rates=True)
+    b = run_batch(small_prepared.net, IdealNeuron(), x, 16, "bernoulli", seed=2, record_rates=True)
     assert not torch.equal(a.rates[0], b.rates[0])
 
 
-def test_bad_evaluator_arguments(prepared):
+def test_bad_evaluator_arguments(small_prepared):
     with pytest.raises(ValueError, match=r"coding = 'poisson2'"):
-        run_batch(prepared.net, IdealNeuron(), prepared.test_x[:2], 4, "poisson2")
+        run_batch(small_prepared.net, IdealNeuron(), small_prepared.test_x[:2], 4, "poisson2")
     with pytest.raises(ValueError, match=r"T = 0 steps"):
-        run_batch(prepared.net, IdealNeuron(), prepared.test_x[:2], 0)
+        run_batch(small_prepared.net, IdealNeuron(), small_prepared.test_x[:2], 0)
