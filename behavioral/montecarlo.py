@@ -100,7 +100,7 @@ def run(prepared, model: str, chips: int, limit: int | None = None, T: int = 64,
 
     ``workers``/``scheduler``: see :func:`tdsnn.distributed.run_tasks`.
     """
-    from tdsnn.distributed import run_tasks
+    from tdsnn.distributed import default_workers, run_tasks
 
     if model not in MODELS:
         raise ValueError(f"neuron model {model!r} is unknown; available: {sorted(MODELS)}")
@@ -129,7 +129,8 @@ def run(prepared, model: str, chips: int, limit: int | None = None, T: int = 64,
         "params": params_dict(reference), "overrides": overrides, "statistics": stats,
         "chips": [{k: c[k] for k in ("chip", "error_pct", "correct", "n_images", "counters")}
                   for c in per_chip],
-        "run": {"tasks": len(plan), "block_images": block, "workers": workers,
+        "run": {"tasks": len(plan), "block_images": block,
+                "workers": default_workers() if workers is None and scheduler is None else workers,
                 "scheduler": scheduler, "wall_seconds": wall, "git_revision": git_revision()}}
     out = Path(out_dir) / "montecarlo"
     write_json(out / f"{model}.json", record)
@@ -144,9 +145,16 @@ def run(prepared, model: str, chips: int, limit: int | None = None, T: int = 64,
 
 def histogram(per_chip: list[dict], stats: dict, path: Path, title: str) -> Path:
     """Histogram of the per-chip error with the mean and the 5th/95th percentiles marked."""
-    errors = [c["error_pct"] for c in per_chip]
+    from matplotlib.ticker import MaxNLocator
+
+    errors = np.array([c["error_pct"] for c in per_chip])
+    # an error is a multiple of 100 / n_images: bins of whole multiples of it, at most 40
+    quantum = 100.0 / per_chip[0]["n_images"]
+    width = quantum * max(1, int(np.ceil((errors.max() - errors.min()) / quantum / 40)))
+    edges = np.arange(errors.min() - width / 2, errors.max() + width, width)
     fig, ax = new_figure(title, "test error per chip (%)", "chips")
-    ax.hist(errors, bins=min(30, max(5, len(errors) // 2)), color="tab:blue", alpha=0.8)
+    ax.hist(errors, bins=edges, color="tab:blue", alpha=0.8)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     for value, style, label in ((stats["mean_pct"], "-", "mean"), (stats["p5_pct"], "--", "5th pct"),
                                 (stats["p95_pct"], "--", "95th pct")):
         ax.axvline(value, color="black", linestyle=style, linewidth=1, label=f"{label} {value:.2f} %")
