@@ -89,7 +89,11 @@ def run_tasks(fn: Callable[..., Any], tasks: Mapping[str, tuple], shared: Mappin
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
-        with Client(scheduler) as client:
+        try:
+            client = Client(scheduler)
+        except OSError as err:   # refused, unreachable or timed out
+            raise RuntimeError(f"cannot reach the Dask scheduler at {scheduler!r}: {err}") from err
+        with client:
             return _run_on(client, fn, tasks, shared, retries, progress, desc)
     n = default_workers() if workers is None else workers
     # dashboard off: several runs may share this machine, and the port would collide

@@ -154,3 +154,10 @@ def test_merge_refuses_a_block_counted_twice(job):
 def test_bad_engine_options_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         run_tasks(abs, {"a": (1,)}, **kwargs)
+
+
+def test_unreachable_scheduler_is_a_clear_error():
+    import dask
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}), \
+            pytest.raises(RuntimeError, match="cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"):
+        run_tasks(abs, {"a": (1,)}, scheduler="tcp://127.0.0.1:9", progress=False)
