@@ -34,6 +34,14 @@ from typing import Any
 from tqdm import tqdm
 
 
+#: Dask configuration of the workers this module starts. Dask's nannies set
+#: MALLOC_TRIM_THRESHOLD_=65536 in their workers, which also freezes glibc's mmap threshold at
+#: 128 KiB: every torch tensor above it is then mmap'd and unmapped again. Measured (200 td
+#: images, T = 64, one thread): 0.66 s user + 1.1-1.3 s system CPU in such a worker, against
+#: 0.66 s + 0.05-0.08 s without the variable and 0.63 s + 0 s in a plain process.
+WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+
+
 def default_workers() -> int:
     """One worker per core of this machine."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
@@ -95,10 +103,13 @@ def run_tasks(fn: Callable[..., Any], tasks: Mapping[str, tuple], shared: Mappin
             raise RuntimeError(f"cannot reach the Dask scheduler at {scheduler!r}: {err}") from err
         with client:
             return _run_on(client, fn, tasks, shared, retries, progress, desc)
+    import dask
+
     n = default_workers() if workers is None else workers
     # dashboard off: several runs may share this machine, and the port would collide
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    with dask.config.set(WORKER_CONFIG), LocalCluster(
+            n_workers=n, threads_per_worker=1, processes=True,
+            dashboard_address=None) as cluster, Client(cluster) as client:
         return _run_on(client, fn, tasks, shared, retries, progress, desc)
 
 

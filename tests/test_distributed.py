@@ -161,3 +161,11 @@ def test_unreachable_scheduler_is_a_clear_error():
     with dask.config.set({"distributed.comm.timeouts.connect": "2s"}), \
             pytest.raises(RuntimeError, match="cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"):
         run_tasks(abs, {"a": (1,)}, scheduler="tcp://127.0.0.1:9", progress=False)
+
+
+def test_local_cluster_workers_run_one_thread_without_the_malloc_trim_setting():
+    """The default cluster: its workers have OMP_NUM_THREADS=1 and no MALLOC_TRIM_THRESHOLD_
+    (see tdsnn.distributed.WORKER_CONFIG), whatever Dask's defaults say."""
+    env = run_tasks(os.getenv, {"trim": ("MALLOC_TRIM_THRESHOLD_",), "omp": ("OMP_NUM_THREADS",)},
+                    workers=1, progress=False)
+    assert env == {"trim": None, "omp": "1"}
