@@ -104,6 +104,8 @@ def run(prepared, model: str, chips: int, limit: int | None = None, T: int = 64,
 
     if model not in MODELS:
         raise ValueError(f"neuron model {model!r} is unknown; available: {sorted(MODELS)}")
+    if not isinstance(T, int) or T < 1:
+        raise ValueError(f"T = {T!r} steps: must be an integer >= 1")
     if coding not in CODINGS:
         raise ValueError(f"coding = {coding!r}: allowed values are {CODINGS}")
     x, y = prepared.test_x, prepared.test_y

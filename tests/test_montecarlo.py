@@ -71,7 +71,8 @@ def test_task_plan_covers_every_image_once():
 
 @pytest.mark.parametrize("kw, match", [({"model": "xx", "chips": 2}, "unknown"),
                                        ({"model": "td", "chips": 0}, "chips = 0"),
-                                       ({"model": "td", "chips": 2, "limit": 0}, "limit = 0")])
+                                       ({"model": "td", "chips": 2, "limit": 0}, "limit = 0"),
+                                       ({"model": "td", "chips": 2, "T": 0}, "T = 0")])
 def test_bad_arguments_name_the_value(prepared, tmp_path, kw, match):
     with pytest.raises(ValueError, match=match):
         montecarlo.run(prepared, out_dir=tmp_path, workers=0, progress=False, **kw)
