@@ -78,6 +78,16 @@ characterise: $(STAMP) ## f-I curves and increment-vs-state of every model (resu
 sweeps: $(STAMP) ## quick accuracy sweeps and the cm decomposition (results/sweeps/; FULL=1: long)
 	$(VENV)/bin/tdsnn sweep $(if $(FULL),--full)
 
+# Monte Carlo over chips (docs/distributed.md): NEURON, CHIPS, LIMIT (images), WORKERS (local
+# processes, default one per core) or SCHEDULER (a running Dask cluster).
+NEURON ?= td
+CHIPS  ?= 20
+
+.PHONY: montecarlo
+montecarlo: $(STAMP) ## error over CHIPS chips of NEURON (results/montecarlo/; LIMIT=, WORKERS= or SCHEDULER=)
+	$(VENV)/bin/tdsnn montecarlo --neuron $(NEURON) --chips $(CHIPS) $(if $(LIMIT),--limit $(LIMIT)) \
+	    $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
 .PHONY: bench-models
 bench-models: $(STAMP) ## seconds per neuron model on the full test set at T=64
 	$(PY) -m behavioral.bench

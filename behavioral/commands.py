@@ -41,6 +41,19 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def cmd_montecarlo(args) -> int:
+    from .montecarlo import BLOCK_DEFAULT, run
+    r = run(_prepared(args), args.neuron, args.chips, limit=args.limit, T=args.T, coding=args.coding,
+            block=BLOCK_DEFAULT if args.block is None else args.block, workers=args.workers,
+            scheduler=args.scheduler, out_dir=results_dir())
+    s = r["statistics"]
+    print(f"{args.neuron}: {s['chips']} chips x {r['n_images']} images: error mean {s['mean_pct']:.2f} %, "
+          f"std {s['std_pct']:.2f}, 5th-95th pct {s['p5_pct']:.2f}-{s['p95_pct']:.2f} %, worst "
+          f"{s['worst_pct']:.2f} % (chip {s['worst_chip']}); {r['run']['wall_seconds']:.1f} s")
+    print(f"wrote {results_dir() / 'montecarlo' / args.neuron}.{{json,csv,png}}")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from .bench import main
     return main(["--T", str(args.T)] + (["--limit", str(args.limit)] if args.limit else []))
@@ -65,6 +78,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_network_options(p)
     p.add_argument("--full", action="store_true", help="all 10,000 images and 5 chips (long)")
     p.set_defaults(func=cmd_sweep)
+    p = sub.add_parser("montecarlo", help="test error over many chips of one model (mismatch Monte Carlo)")
+    add_network_options(p)
+    p.add_argument("--neuron", required=True, choices=("cm", "td", "opamp", "ideal"))
+    p.add_argument("--chips", type=int, default=20, help="chips (seeds 0 .. N-1; default 20)")
+    p.add_argument("--limit", type=int, default=None, help="first N test images (default: all)")
+    p.add_argument("--T", type=int, default=64, help="time steps")
+    p.add_argument("--coding", default="constant", choices=("constant", "bernoulli"))
+    p.add_argument("--block", type=int, default=None, help="images per task (default 500)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None,
+                       help="local cluster of N worker processes (default: one per core; 0: this process)")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="a running Dask scheduler, e.g. tcp://10.0.0.1:8786 (docs/distributed.md)")
+    p.set_defaults(func=cmd_montecarlo)
     p = sub.add_parser("bench-models", help="seconds per model on the test set at T=64")
     p.add_argument("--T", type=int_at_least(1), default=64, help="time steps")
     p.add_argument("--limit", type=int_at_least(1), default=None,

@@ -1,0 +1,159 @@
+"""Per-neuron mismatch of one chip: where measured distributions replace the hand-set sigmas.
+
+Each analog model draws its per-neuron mismatch once per chip in ``init_state``, from its
+parameters' sigmas and its ``seed`` (one chip = one seed):
+
+========  ==================  =========================================================
+model     quantity            today's draw (hand-set sigma, see the parameter's comment)
+========  ==================  =========================================================
+cm        ``offset`` (V)      ``N(0, CMParams.sigma_offset)``, 5 mV
+opamp     ``offset`` (V)      ``N(0, OpampParams.sigma_offset)``, 5 mV
+td        ``gain_e`` (1)      ``1 + N(0, TDParams.sigma_gain_rel)``, 2 % (excitatory CCO)
+td        ``gain_i`` (1)      ``1 + N(0, TDParams.sigma_gain_rel)``, 2 % (inhibitory CCO)
+========  ==================  =========================================================
+
+A :class:`Mismatch` (quantity -> :class:`Distribution`, in the units above) replaces those
+draws: :func:`chip_model` wraps the model so that, after its own ``init_state``, every
+quantity the mismatch names is drawn again from its distribution, per chip and layer (a
+generator seeded from ``(chip, layer, quantity)``, so a chip's neurons do not depend on the
+batch or on where it runs). A transistor-level Monte Carlo of the circuits hands its samples
+over as :class:`Empirical` distributions; :class:`Normal` states a Gaussian by its moments.
+Quantities a model does not draw today (e.g. a per-neuron mirror gain of cm) need the model
+to take them first: :data:`QUANTITIES` lists what each model accepts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from golden.noise import stream_key
+
+from .models import build
+
+#: model -> {quantity: unit}: the per-neuron state fields a :class:`Mismatch` may replace
+QUANTITIES = {"cm": {"offset": "V"}, "opamp": {"offset": "V"},
+              "td": {"gain_e": "relative gain", "gain_i": "relative gain"}, "ideal": {}}
+
+
+class Distribution(Protocol):
+    """A per-neuron distribution: ``sample(n, gen)`` -> float32 tensor (n,), in the quantity's unit."""
+
+    def sample(self, n: int, gen: torch.Generator) -> torch.Tensor: ...
+
+
+@dataclass(frozen=True)
+class Normal:
+    """Gaussian with ``mean`` and standard deviation ``sigma`` (the quantity's unit)."""
+
+    mean: float
+    sigma: float
+
+    def __post_init__(self) -> None:
+        if not self.sigma >= 0:
+            raise ValueError(f"Normal.sigma = {self.sigma!r}: must be >= 0")
+
+    def sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        return self.mean + self.sigma * torch.randn(n, generator=gen)
+
+
+@dataclass(frozen=True)
+class Empirical:
+    """Resampling (with replacement) of measured values, e.g. one per simulated circuit
+    instance of a transistor-level Monte Carlo (the quantity's unit)."""
+
+    values: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.values) == 0 or not np.all(np.isfinite(self.values)):
+            raise ValueError(f"Empirical: needs at least one finite value, got {len(self.values)} "
+                             "values" + ("" if len(self.values) == 0 else " with NaN/inf"))
+
+    def sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        table = torch.tensor(self.values, dtype=torch.float32)
+        return table[torch.randint(len(table), (n,), generator=gen)]
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """Distributions of the per-neuron quantities of one model (names from :data:`QUANTITIES`).
+
+    ``source`` says where they come from (e.g. the characterisation file), for the record.
+    """
+
+    model: str
+    draws: dict[str, Distribution] = field(default_factory=dict)
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.model not in QUANTITIES:
+            raise ValueError(f"Mismatch.model = {self.model!r}: allowed {sorted(QUANTITIES)}")
+        allowed = QUANTITIES[self.model]
+        unknown = set(self.draws) - set(allowed)
+        if unknown:
+            raise ValueError(f"Mismatch of {self.model}: unknown quantities {sorted(unknown)}; "
+                             f"this model takes {sorted(allowed) or 'none'}")
+
+
+def hand_set(model: str, **overrides) -> Mismatch:
+    """Today's hand-set sigmas of ``model`` (its parameter defaults) as a :class:`Mismatch`."""
+    p = build(model, **overrides).params
+    if model in ("cm", "opamp"):
+        draws = {"offset": Normal(0.0, p.sigma_offset)}
+    elif model == "td":
+        draws = {"gain_e": Normal(1.0, p.sigma_gain_rel), "gain_i": Normal(1.0, p.sigma_gain_rel)}
+    else:
+        draws = {}
+    return Mismatch(model, draws, "hand-set sigmas of the model's parameters")
+
+
+class CharacterisedChip:
+    """A neuron model whose per-neuron mismatch is drawn from a :class:`Mismatch`."""
+
+    def __init__(self, model, mismatch: Mismatch, chip: int):
+        if mismatch.model != model.name:
+            raise ValueError(f"a {mismatch.model} mismatch cannot be applied to a {model.name} model")
+        if getattr(model.params, "ideal", False):
+            raise ValueError(f"{model.name} with ideal=True has no mismatch to replace")
+        self.model, self.mismatch, self.chip = model, mismatch, chip
+        self.name, self.n_slots, self.params = model.name, model.n_slots, model.params
+
+    def draw(self, quantity: str, n: int, layer: int) -> torch.Tensor:
+        """Values of ``quantity`` for the ``n`` neurons of ``layer`` of this chip."""
+        names = sorted(QUANTITIES[self.name])
+        key = stream_key(self.chip, layer, names.index(quantity))
+        return self.mismatch.draws[quantity].sample(n, torch.Generator().manual_seed(key)).float()
+
+    def init_state(self, batch: int, n_neurons: int, layer: int, image_ids=None):
+        state = self.model.init_state(batch, n_neurons, layer, image_ids)
+        new = {q: self.draw(q, n_neurons, layer) for q in self.mismatch.draws}
+        if self.name == "opamp" and "offset" in new:   # the opamp state holds input units
+            new["offset"] = new["offset"] * (self.params.theta / self.params.swing)
+        return replace(state, **new) if new else state
+
+    def step(self, state, i_exc, i_inh):
+        return self.model.step(state, i_exc, i_inh)
+
+    def membrane(self, state):
+        return self.model.membrane(state)
+
+    def counters(self, state):
+        return self.model.counters(state)
+
+
+def chip_model(name: str, chip: int, mismatch: Mismatch | None = None, **overrides):
+    """Model ``name`` as chip ``chip`` (its seed), parameters default except ``overrides``.
+
+    Without ``mismatch`` the model draws its own mismatch from its hand-set sigmas (the same
+    chip as ``build(name, seed=chip)`` everywhere else in the project); with one, the quantities
+    it names are drawn from its distributions instead.
+    """
+    if not isinstance(chip, int) or chip < 0:
+        raise ValueError(f"chip = {chip!r}: must be an integer >= 0 (the chip's seed)")
+    model = build(name, **overrides) if name == "ideal" else build(name, seed=chip, **overrides)
+    if mismatch is None or not mismatch.draws:
+        return model
+    return CharacterisedChip(model, mismatch, chip)

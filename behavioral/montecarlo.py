@@ -1,0 +1,164 @@
+"""Monte Carlo over chips: the test error of many simulated chips of one neuron model.
+
+Chip ``c`` is the model with seed ``c``: its per-neuron mismatch (the hand-set sigmas, or a
+:class:`behavioral.mismatch.Mismatch` when one is given) and the evaluator's random streams
+(Bernoulli input, arrival slots, CCO jitter) are keyed by ``c`` and by image, so a chip's error
+does not depend on how its images are split into tasks nor on which worker runs them.
+
+One task is one chip x one block of ``block`` consecutive images (:func:`chip_block`); the
+tasks run on the distributed engine (:mod:`tdsnn.distributed`) and are merged per chip.
+Outputs (``out_dir/montecarlo/<model>.*``): JSON (every chip, the statistics, the run), CSV
+(one row per chip) and a histogram PNG of the per-chip error.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from golden.pipeline import git_revision
+from golden.snn import CODINGS, run_batch
+
+from .mismatch import Mismatch, chip_model
+from .models import MODELS
+from .report import new_figure, params_dict, save_figure, write_csv, write_json
+
+BLOCK_DEFAULT = 500   # images per task: ~1.5 s of cm on one core, small next to the engine's overhead
+
+
+def chip_block(chip: int, lo: int, hi: int, model: str, T: int, coding: str,
+               mismatch: Mismatch | None, overrides: dict, *, net, images, labels) -> dict:
+    """Chip ``chip`` on images ``lo:hi`` (indices into ``images``, the key of their draws).
+
+    Returns ``correct`` (int), ``predictions`` (int8 array, hi - lo) and the model's event
+    ``counters``: a pure function of its arguments (one Monte Carlo task).
+    """
+    m = chip_model(model, chip, mismatch, **overrides)
+    run = run_batch(net, m, images[lo:hi], T, coding, seed=chip, first_image=lo)
+    pred = run.predictions[T]
+    return {"correct": int((pred == labels[lo:hi]).sum()),
+            "predictions": pred.to(torch.int8).numpy(), "counters": run.counters}
+
+
+def task_plan(chips: int, n_images: int, block: int) -> dict[str, tuple[int, int, int]]:
+    """``key -> (chip, lo, hi)``: every chip on every block of images."""
+    for name, v, lo in (("chips", chips, 1), ("images", n_images, 1), ("block", block, 1)):
+        if not isinstance(v, int) or v < lo:
+            raise ValueError(f"Monte Carlo {name} = {v!r}: must be an integer >= {lo}")
+    return {f"chip{c:05d}-img{lo:05d}": (c, lo, min(lo + block, n_images))
+            for c in range(chips) for lo in range(0, n_images, block)}
+
+
+def merge(plan: dict, results: dict, labels: torch.Tensor) -> list[dict]:
+    """Per-chip records from the per-task results (each task counted exactly once)."""
+    if set(plan) != set(results):
+        raise RuntimeError(f"results for {len(results)} tasks, expected {len(plan)}")
+    n = len(labels)
+    chips: dict[int, dict] = {}
+    for key in sorted(plan):
+        chip, lo, hi = plan[key]
+        r = results[key]
+        c = chips.setdefault(chip, {"chip": chip, "correct": 0, "n_images": 0, "counters": {},
+                                    "predictions": np.full(n, -1, dtype=np.int8)})
+        if (c["predictions"][lo:hi] != -1).any():
+            raise RuntimeError(f"chip {chip}: images {lo}:{hi} counted twice")
+        c["predictions"][lo:hi] = r["predictions"]
+        c["correct"] += r["correct"]
+        c["n_images"] += hi - lo
+        for k, v in r["counters"].items():
+            c["counters"][k] = c["counters"].get(k, 0) + int(v)
+    out = []
+    for chip in sorted(chips):
+        c = chips[chip]
+        if c["n_images"] != n:
+            raise RuntimeError(f"chip {chip}: {c['n_images']} of {n} images evaluated")
+        c["error_pct"] = 100.0 * (1 - c["correct"] / n)
+        out.append(c)
+    return out
+
+
+def statistics(errors) -> dict:
+    """Mean, standard deviation (n - 1 in the denominator; 0 for one chip), 5th and 95th
+    percentiles (linear interpolation between chips), best and worst of per-chip errors (%)."""
+    e = np.asarray(errors, dtype=float)
+    worst = int(np.argmax(e))
+    return {"chips": len(e), "mean_pct": float(e.mean()),
+            "std_pct": float(e.std(ddof=1)) if len(e) > 1 else 0.0,
+            "p5_pct": float(np.percentile(e, 5)), "p95_pct": float(np.percentile(e, 95)),
+            "best_pct": float(e.min()), "worst_pct": float(e[worst]), "worst_chip": worst}
+
+
+def run(prepared, model: str, chips: int, limit: int | None = None, T: int = 64,
+        coding: str = "constant", block: int = BLOCK_DEFAULT, mismatch: Mismatch | None = None,
+        workers: int | None = None, scheduler: str | None = None, out_dir: str | Path = "results",
+        progress: bool = True, **overrides) -> dict:
+    """Monte Carlo of ``chips`` chips of ``model`` on the first ``limit`` test images (all
+    when None); writes JSON, CSV and PNG under ``out_dir/montecarlo`` and returns the record.
+
+    ``workers``/``scheduler``: see :func:`tdsnn.distributed.run_tasks`.
+    """
+    from tdsnn.distributed import default_workers, run_tasks
+
+    if model not in MODELS:
+        raise ValueError(f"neuron model {model!r} is unknown; available: {sorted(MODELS)}")
+    if not isinstance(T, int) or T < 1:
+        raise ValueError(f"T = {T!r} steps: must be an integer >= 1")
+    if coding not in CODINGS:
+        raise ValueError(f"coding = {coding!r}: allowed values are {CODINGS}")
+    x, y = prepared.test_x, prepared.test_y
+    if limit is not None:
+        if not isinstance(limit, int) or not 1 <= limit <= len(y):
+            raise ValueError(f"limit = {limit!r}: must be 1 to {len(y)} test images")
+        x, y = x[:limit].clone(), y[:limit].clone()   # a view would pickle the whole test set
+    reference = chip_model(model, 0, mismatch, **overrides)   # validates before any work
+    plan = task_plan(chips, len(y), block)
+    tasks = {k: (c, lo, hi, model, T, coding, mismatch, overrides) for k, (c, lo, hi) in plan.items()}
+    start = time.perf_counter()
+    results = run_tasks(chip_block, tasks, {"net": prepared.net, "images": x, "labels": y},
+                        workers=workers, scheduler=scheduler, progress=progress,
+                        desc=f"montecarlo {model}")
+    wall = time.perf_counter() - start
+    per_chip = merge(plan, results, y)
+    stats = statistics([c["error_pct"] for c in per_chip])
+    record = {
+        "model": model, "T": T, "coding": coding, "n_images": len(y),
+        "images": "first N of the test set" if limit else "full test set",
+        "mismatch": ("hand-set sigmas of the model's parameters" if mismatch is None
+                     else mismatch.source or "given distributions"),
+        "params": params_dict(reference), "overrides": overrides, "statistics": stats,
+        "chips": [{k: c[k] for k in ("chip", "error_pct", "correct", "n_images", "counters")}
+                  for c in per_chip],
+        "run": {"tasks": len(plan), "block_images": block,
+                "workers": default_workers() if workers is None and scheduler is None else workers,
+                "scheduler": scheduler, "wall_seconds": wall, "git_revision": git_revision()}}
+    out = Path(out_dir) / "montecarlo"
+    write_json(out / f"{model}.json", record)
+    counter_names = sorted({k for c in per_chip for k in c["counters"]})
+    write_csv(out / f"{model}.csv", ["chip", "error_pct", "correct", "n_images"] + counter_names,
+              [[c["chip"], f"{c['error_pct']:.4f}", c["correct"], c["n_images"]]
+               + [c["counters"].get(k, 0) for k in counter_names] for c in per_chip])
+    histogram(per_chip, stats, out / f"{model}.png", f"{model}: {chips} chips, {len(y)} images, T = {T}")
+    record["predictions"] = {c["chip"]: c["predictions"] for c in per_chip}
+    return record
+
+
+def histogram(per_chip: list[dict], stats: dict, path: Path, title: str) -> Path:
+    """Histogram of the per-chip error with the mean and the 5th/95th percentiles marked."""
+    from matplotlib.ticker import MaxNLocator
+
+    errors = np.array([c["error_pct"] for c in per_chip])
+    # an error is a multiple of 100 / n_images: bins of whole multiples of it, at most 40
+    quantum = 100.0 / per_chip[0]["n_images"]
+    width = quantum * max(1, int(np.ceil((errors.max() - errors.min()) / quantum / 40)))
+    edges = np.arange(errors.min() - width / 2, errors.max() + width, width)
+    fig, ax = new_figure(title, "test error per chip (%)", "chips")
+    ax.hist(errors, bins=edges, color="tab:blue", alpha=0.8)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    for value, style, label in ((stats["mean_pct"], "-", "mean"), (stats["p5_pct"], "--", "5th pct"),
+                                (stats["p95_pct"], "--", "95th pct")):
+        ax.axvline(value, color="black", linestyle=style, linewidth=1, label=f"{label} {value:.2f} %")
+    ax.legend()
+    return save_figure(fig, path)

@@ -1,0 +1,19 @@
+"""A Monte Carlo task that waits at a gate, for the worker-death test (imported by the
+test's ``dask worker`` processes through PYTHONPATH; not a test module)."""
+
+import os
+import time
+from pathlib import Path
+
+from behavioral.montecarlo import chip_block
+
+
+def gated_block(marker_dir: str, chip: int, lo: int, hi: int, *args, **shared):
+    """Leave a marker ``start-<chip>-<lo>-<pid>``, wait for the file ``go`` (at most 5 min),
+    then run :func:`behavioral.montecarlo.chip_block`."""
+    d = Path(marker_dir)
+    (d / f"start-{chip}-{lo}-{os.getpid()}").touch()
+    deadline = time.monotonic() + 300
+    while not (d / "go").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return chip_block(chip, lo, hi, *args, **shared)

@@ -1,0 +1,127 @@
+"""Monte Carlo over chips (behavioral/montecarlo.py) and the mismatch interface (behavioral/mismatch.py)."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from behavioral import montecarlo
+from behavioral.mismatch import CharacterisedChip, Empirical, Mismatch, Normal, chip_model, hand_set
+from behavioral.models import build
+from golden.snn import evaluate, run_batch
+
+N_IMAGES, T = 40, 32
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """The in-process runs on one torch thread, as the engine runs its tasks (tdsnn.distributed)."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_a_chip_is_the_model_with_its_seed(prepared, tmp_path):
+    """Chip c of the Monte Carlo equals ``evaluate`` of the model with seed c (the chips of
+    every other command), whatever the split into tasks."""
+    x, y = prepared.test_x[:N_IMAGES], prepared.test_y[:N_IMAGES]
+    big = {"sigma_gain_rel": 0.3, "sigma_jitter": 0.3}       # so that the chips differ
+    r = montecarlo.run(prepared, "td", 3, limit=N_IMAGES, T=T, block=13, workers=0,
+                       out_dir=tmp_path, progress=False, **big)
+    for c in r["chips"]:
+        ev = evaluate(prepared.net, build("td", seed=c["chip"], **big), x, y, T, seed=c["chip"],
+                      batch_size=N_IMAGES, progress=False)
+        assert c["error_pct"] == pytest.approx(ev.error_pct, abs=1e-9)
+        np.testing.assert_array_equal(r["predictions"][c["chip"]], ev.predictions.numpy())
+    assert len({p.tobytes() for p in r["predictions"].values()}) > 1   # chips differ
+
+
+def test_outputs_and_statistics(prepared, tmp_path):
+    r = montecarlo.run(prepared, "opamp", 4, limit=N_IMAGES, T=T, block=N_IMAGES, workers=0,
+                       out_dir=tmp_path, progress=False)
+    out = tmp_path / "montecarlo"
+    record = json.loads((out / "opamp.json").read_text())
+    errors = [c["error_pct"] for c in record["chips"]]
+    assert record["statistics"] == montecarlo.statistics(errors) == r["statistics"]
+    with (out / "opamp.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [int(row["chip"]) for row in rows] == [0, 1, 2, 3]
+    assert [float(row["error_pct"]) for row in rows] == pytest.approx(errors, abs=1e-4)
+    assert (out / "opamp.png").stat().st_size > 0
+
+
+def test_statistics_by_hand():
+    s = montecarlo.statistics([2.0, 4.0, 3.0, 1.0, 5.0])
+    assert s["mean_pct"] == 3.0 and s["std_pct"] == pytest.approx(np.sqrt(2.5))
+    assert s["p5_pct"] == pytest.approx(1.2) and s["p95_pct"] == pytest.approx(4.8)
+    assert (s["worst_pct"], s["worst_chip"], s["best_pct"]) == (5.0, 4, 1.0)
+    assert montecarlo.statistics([1.5])["std_pct"] == 0.0
+
+
+def test_task_plan_covers_every_image_once():
+    plan = montecarlo.task_plan(2, 10, 4)
+    assert sorted(plan.values()) == [(c, lo, hi) for c in (0, 1) for lo, hi in ((0, 4), (4, 8), (8, 10))]
+    with pytest.raises(ValueError, match="block = 0"):
+        montecarlo.task_plan(2, 10, 0)
+
+
+@pytest.mark.parametrize("kw, match", [({"model": "xx", "chips": 2}, "unknown"),
+                                       ({"model": "td", "chips": 0}, "chips = 0"),
+                                       ({"model": "td", "chips": 2, "limit": 0}, "limit = 0"),
+                                       ({"model": "td", "chips": 2, "T": 0}, "T = 0")])
+def test_bad_arguments_name_the_value(prepared, tmp_path, kw, match):
+    with pytest.raises(ValueError, match=match):
+        montecarlo.run(prepared, out_dir=tmp_path, workers=0, progress=False, **kw)
+
+
+def test_measured_distribution_replaces_the_hand_set_sigma(prepared):
+    """An offset distribution of a single 0 V value is the cm neuron with sigma_offset = 0."""
+    x = prepared.test_x[:20]
+    zero = Mismatch("cm", {"offset": Empirical((0.0,))}, "test")
+    a = run_batch(prepared.net, chip_model("cm", 3, zero), x, 16, seed=3)
+    b = run_batch(prepared.net, build("cm", seed=3, sigma_offset=0.0), x, 16, seed=3)
+    torch.testing.assert_close(a.counts, b.counts, rtol=0, atol=0)
+    c = run_batch(prepared.net, chip_model("cm", 3), x, 16, seed=3)      # the hand-set 5 mV
+    assert not torch.equal(a.counts, c.counts)
+
+
+def test_drawn_quantities_follow_their_distribution_per_chip_and_layer():
+    mm = Mismatch("td", {"gain_e": Normal(1.0, 0.05), "gain_i": Empirical((0.9, 1.1))})
+    chip = chip_model("td", 7, mm)
+    s = chip.init_state(3, 20000, layer=1)
+    assert s.gain_e.mean().item() == pytest.approx(1.0, abs=0.003)
+    assert s.gain_e.std().item() == pytest.approx(0.05, rel=0.03)
+    assert sorted(s.gain_i.unique().tolist()) == pytest.approx([0.9, 1.1])
+    again = chip_model("td", 7, mm).init_state(1, 20000, layer=1)     # another batch size
+    assert torch.equal(again.gain_e, s.gain_e) and torch.equal(again.gain_i, s.gain_i)
+    assert not torch.equal(chip_model("td", 8, mm).init_state(1, 20000, 1).gain_e, s.gain_e)
+    assert not torch.equal(chip.init_state(1, 20000, 0).gain_e, s.gain_e)
+
+
+def test_opamp_offset_is_given_in_volts():
+    p = build("opamp").params
+    chip = chip_model("opamp", 0, Mismatch("opamp", {"offset": Empirical((0.01,))}))
+    assert torch.allclose(chip.init_state(1, 5, 0).offset, torch.full((5,), 0.01 * p.theta / p.swing))
+
+
+def test_hand_set_mismatch_states_todays_sigmas():
+    assert hand_set("cm").draws == {"offset": Normal(0.0, build("cm").params.sigma_offset)}
+    assert hand_set("td", sigma_gain_rel=0.1).draws["gain_i"] == Normal(1.0, 0.1)
+    assert hand_set("ideal").draws == {}
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: Mismatch("cm", {"gain_e": Normal(1, 0.1)}), "unknown quantities"),
+    (lambda: Mismatch("spice", {}), "allowed"),
+    (lambda: Empirical(()), "at least one"),
+    (lambda: Normal(0.0, -1.0), "sigma"),
+    (lambda: CharacterisedChip(build("td"), Mismatch("cm", {"offset": Normal(0, 1)}), 0), "cannot be applied"),
+    (lambda: chip_model("td", -1), "chip = -1"),
+])
+def test_bad_mismatch_is_refused(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
