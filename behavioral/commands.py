@@ -1,4 +1,5 @@
-"""``tdsnn characterise``, ``tdsnn compare``, ``tdsnn sweep`` and ``tdsnn bench-models``."""
+"""``tdsnn characterise``, ``tdsnn compare``, ``tdsnn sweep``, ``tdsnn montecarlo`` and
+``tdsnn bench-models``."""
 
 from __future__ import annotations
 
@@ -42,7 +43,9 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_montecarlo(args) -> int:
+    from golden.commands import check_output_folders
     from .montecarlo import BLOCK_DEFAULT, run
+    check_output_folders(results_dir())
     r = run(_prepared(args), args.neuron, args.chips, limit=args.limit, T=args.T, coding=args.coding,
             block=BLOCK_DEFAULT if args.block is None else args.block, workers=args.workers,
             scheduler=args.scheduler, out_dir=results_dir())
@@ -81,13 +84,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("montecarlo", help="test error over many chips of one model (mismatch Monte Carlo)")
     add_network_options(p)
     p.add_argument("--neuron", required=True, choices=("cm", "td", "opamp", "ideal"))
-    p.add_argument("--chips", type=int, default=20, help="chips (seeds 0 .. N-1; default 20)")
-    p.add_argument("--limit", type=int, default=None, help="first N test images (default: all)")
-    p.add_argument("--T", type=int, default=64, help="time steps")
-    p.add_argument("--coding", default="constant", choices=("constant", "bernoulli"))
-    p.add_argument("--block", type=int, default=None, help="images per task (default 500)")
+    p.add_argument("--chips", type=int_at_least(1), default=20, help="chips (seeds 0 .. N-1)")
+    p.add_argument("--limit", type=int_at_least(1), default=None,
+                   help="first N test images (default: all)")
+    p.add_argument("--T", type=int_at_least(1), default=64, help="time steps")
+    p.add_argument("--coding", default="constant", choices=("constant", "bernoulli"),
+                   help="input coding")
+    p.add_argument("--block", type=int_at_least(1), default=None,
+                   help="images per task (default 500)")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, default=None,
+    where.add_argument("--workers", type=int_at_least(0), default=None,
                        help="local cluster of N worker processes (default: one per core; 0: this process)")
     where.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="a running Dask scheduler, e.g. tcp://10.0.0.1:8786 (docs/distributed.md)")

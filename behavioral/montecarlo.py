@@ -24,7 +24,8 @@ from golden.snn import CODINGS, run_batch
 
 from .mismatch import Mismatch, chip_model
 from .models import MODELS
-from .report import new_figure, params_dict, save_figure, write_csv, write_json
+from . import plot_style as ps
+from .report import params_dict, write_csv, write_json
 
 BLOCK_DEFAULT = 500   # images per task: ~1.5 s of cm on one core, small next to the engine's overhead
 
@@ -140,13 +141,15 @@ def run(prepared, model: str, chips: int, limit: int | None = None, T: int = 64,
     write_csv(out / f"{model}.csv", ["chip", "error_pct", "correct", "n_images"] + counter_names,
               [[c["chip"], f"{c['error_pct']:.4f}", c["correct"], c["n_images"]]
                + [c["counters"].get(k, 0) for k in counter_names] for c in per_chip])
-    histogram(per_chip, stats, out / f"{model}.png", f"{model}: {chips} chips, {len(y)} images, T = {T}")
+    histogram(per_chip, stats, out / f"{model}.png",
+              f"{ps.label(model)}: test error of {chips} chips ({len(y)} images, T = {T})", model)
     record["predictions"] = {c["chip"]: c["predictions"] for c in per_chip}
     return record
 
 
-def histogram(per_chip: list[dict], stats: dict, path: Path, title: str) -> Path:
-    """Histogram of the per-chip error with the mean and the 5th/95th percentiles marked."""
+def histogram(per_chip: list[dict], stats: dict, path: Path, title: str, model: str) -> Path:
+    """Histogram of the per-chip error of ``model`` with the mean and the 5th/95th
+    percentiles marked."""
     from matplotlib.ticker import MaxNLocator
 
     errors = np.array([c["error_pct"] for c in per_chip])
@@ -154,11 +157,11 @@ def histogram(per_chip: list[dict], stats: dict, path: Path, title: str) -> Path
     quantum = 100.0 / per_chip[0]["n_images"]
     width = quantum * max(1, int(np.ceil((errors.max() - errors.min()) / quantum / 40)))
     edges = np.arange(errors.min() - width / 2, errors.max() + width, width)
-    fig, ax = new_figure(title, "test error per chip (%)", "chips")
-    ax.hist(errors, bins=edges, color="tab:blue", alpha=0.8)
+    fig, ax = ps.new_figure(title, f"test error per chip (%); 1 image = {quantum:.2g} pp", "chips")
+    ax.hist(errors, bins=edges, color=ps.colour(model), alpha=0.8)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     for value, style, label in ((stats["mean_pct"], "-", "mean"), (stats["p5_pct"], "--", "5th pct"),
                                 (stats["p95_pct"], "--", "95th pct")):
         ax.axvline(value, color="black", linestyle=style, linewidth=1, label=f"{label} {value:.2f} %")
-    ax.legend()
-    return save_figure(fig, path)
+    ps.legend_outside(ax)
+    return ps.save_figure(fig, path)
