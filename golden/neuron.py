@@ -93,12 +93,12 @@ def ideal_step(params: IdealParams, state: IdealState, i_exc: torch.Tensor,
     z = i_exc - i_inh
     if z.dim() == 3:
         z = z.sum(0)
-    v = state.v + z
+    v = state.v + z                                       # a new tensor: updated in place below
     spikes = (v >= params.theta).to(v.dtype)
     if params.reset == "subtract":
-        v = v - spikes * params.theta
+        v.sub_(spikes, alpha=params.theta)
     else:
-        v = v * (1.0 - spikes)
+        v.mul_(1.0 - spikes)
     return spikes, IdealState(v)
 
 
