@@ -96,10 +96,14 @@ def opamp_step(p: OpampParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
         z = z.sum(0)
     keep = 1.0 - 1.0 / (1.0 + p.a0)
     scale = p.theta / p.swing
-    u = (keep * (state.u + z)).clamp((p.v_margin - p.v_reset) * scale,
-                                     (p.vdd - p.v_margin - p.v_reset) * scale)
-    spikes = (u >= p.theta + state.offset).to(u.dtype)
-    u = u * (1 - spikes) if p.reset == "v_reset" else u - spikes * p.theta
+    u = state.u + z                                       # a new tensor: updated in place below
+    u.mul_(keep).clamp_((p.v_margin - p.v_reset) * scale, (p.vdd - p.v_margin - p.v_reset) * scale)
+    fired = u >= p.theta + state.offset
+    spikes = fired.to(u.dtype)
+    if p.reset == "v_reset":
+        u.masked_fill_(fired, 0.0)
+    else:
+        u.sub_(spikes, alpha=p.theta)
     return spikes, OpampState(u, state.offset)
 
 

@@ -112,7 +112,8 @@ def _layer_input(s: torch.Tensor, layer: _Layer, n_slots: int, analog: bool,
     else:
         key, counters = slot_stream
         slot = (noise.uniform_at(key, counters) * n_slots).to(torch.int64)
-        parts = torch.stack([s64 * (slot == k) for k in range(n_slots)])  # (slots, batch, n_in)
+        parts = torch.zeros((n_slots,) + s64.shape, dtype=torch.float64, device=s64.device)
+        parts.scatter_(0, slot[None], s64[None])          # (slots, batch, n_in): s in its slot
         i_exc, i_inh = (parts @ wp).to(torch.float32), (parts @ wn).to(torch.float32)
     if layer.b_pos is not None:
         i_exc = i_exc + layer.b_pos / n_slots
