@@ -43,7 +43,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from golden.neuron import IdealParams, IdealState, ideal_step
+from golden.neuron import IdealParams, IdealState, ideal_step, state_device
 
 from .cm_table import load_table, table_rate
 from .validate import check_choice, check_int, check_range
@@ -434,7 +434,7 @@ def cm_step(p: CMParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
     v = p.v_reset + state.u * (p.swing / p.theta)
     threshold = p.v_th + state.offset
     fired = torch.zeros_like(v, dtype=torch.bool)
-    n_tri = n_clip = torch.zeros((), dtype=torch.int64)
+    n_tri = n_clip = torch.zeros((), dtype=torch.int64, device=v.device)
     dv_leak = p.i_leak * p.t_step / (n_slots * p.c_m)
     # analog inputs spread evenly over the slots arrive as one expanded tensor (stride 0):
     # their drive is the same in every slot
@@ -474,12 +474,13 @@ class CMNeuron:
         self._drives = DriveCache()
 
     def init_state(self, batch: int, n_neurons: int, layer: int, image_ids=None):
-        p = self.params
+        p, dev = self.params, state_device(image_ids)
         if p.ideal:
-            return IdealState(torch.zeros(batch, n_neurons))
+            return IdealState(torch.zeros(batch, n_neurons, device=dev))
         gen = torch.Generator().manual_seed(1_000_003 * p.seed + layer)
         offset = p.sigma_offset * torch.randn(n_neurons, generator=gen)
-        return CMState(torch.zeros(batch, n_neurons), offset, torch.zeros(2, dtype=torch.int64))
+        return CMState(torch.zeros(batch, n_neurons, device=dev), offset.to(dev),
+                       torch.zeros(2, dtype=torch.int64, device=dev))
 
     def step(self, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
         return cm_step(self.params, state, i_exc, i_inh, self._drives)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from golden.neuron import IdealParams, IdealState, ideal_step
+from golden.neuron import IdealParams, IdealState, ideal_step, state_device
 
 from .validate import check_choice, check_int, check_range
 
@@ -117,12 +117,12 @@ class OpampNeuron:
         self.params = params or OpampParams()
 
     def init_state(self, batch: int, n_neurons: int, layer: int, image_ids=None):
-        p = self.params
+        p, dev = self.params, state_device(image_ids)
         if p.ideal:
-            return IdealState(torch.zeros(batch, n_neurons))
+            return IdealState(torch.zeros(batch, n_neurons, device=dev))
         gen = torch.Generator().manual_seed(1_000_003 * p.seed + layer)
         offset = p.sigma_offset * p.theta / p.swing * torch.randn(n_neurons, generator=gen)
-        return OpampState(torch.zeros(batch, n_neurons), offset)
+        return OpampState(torch.zeros(batch, n_neurons, device=dev), offset.to(dev))
 
     def step(self, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
         return opamp_step(self.params, state, i_exc, i_inh)

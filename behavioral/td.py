@@ -36,7 +36,7 @@ from functools import cached_property
 
 import torch
 
-from golden.neuron import IdealParams, IdealState, ideal_step
+from golden.neuron import IdealParams, IdealState, ideal_step, state_device
 from golden.noise import Counters, normal_at, stream_key
 from rtl.params import ArrayParams
 from rtl.reference import counter_step
@@ -228,18 +228,19 @@ class TDNeuron:
         self._advances = AdvanceCache()
 
     def init_state(self, batch: int, n_neurons: int, layer: int, image_ids=None):
-        p = self.params
+        p, dev = self.params, state_device(image_ids)
         if p.ideal:
-            return IdealState(torch.zeros(batch, n_neurons))
+            return IdealState(torch.zeros(batch, n_neurons, device=dev))
         ids = torch.arange(batch) if image_ids is None else image_ids.to(torch.int64)
         if ids.shape != (batch,):
             raise ValueError(f"image_ids has shape {tuple(ids.shape)}: expected ({batch},)")
         gen = torch.Generator().manual_seed(1_000_003 * p.seed + layer)
-        gains = 1 + p.sigma_gain_rel * torch.randn(2, n_neurons, generator=gen)
-        zeros = torch.zeros(batch, n_neurons)
-        zi = torch.zeros(batch, n_neurons, dtype=torch.int64)
-        return TDState(zeros, zeros, zi, torch.zeros(batch, n_neurons, dtype=torch.bool),
-                       gains[0], gains[1], zi, zi, torch.zeros((), dtype=torch.int64), ids,
+        gains = (1 + p.sigma_gain_rel * torch.randn(2, n_neurons, generator=gen)).to(dev)
+        zeros = torch.zeros(batch, n_neurons, device=dev)
+        zi = torch.zeros(batch, n_neurons, dtype=torch.int64, device=dev)
+        flags = torch.zeros(batch, n_neurons, dtype=torch.bool, device=dev)
+        lost = torch.zeros((), dtype=torch.int64, device=dev)
+        return TDState(zeros, zeros, zi, flags, gains[0], gains[1], zi, zi, lost, ids,
                        Counters(ids, n_neurons), layer, 0)
 
     def step(self, state, i_exc: torch.Tensor, i_inh: torch.Tensor):

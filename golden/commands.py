@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import time
 
+import torch
+
+from . import compute
 from .ann import TrainConfig
 from .neuron import make_model
 from .pipeline import git_revision, prepare, results_dir, write_json
@@ -52,6 +55,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    compute.apply(args)
     model = make_model(args.neuron)
     p = prepare_from_args(args)
     x, y = p.test_x, p.test_y
@@ -67,7 +71,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                      str(ev.n_images)])
     print(markdown_table(["model", "T", "error %", "accuracy %", "images"], rows))
     print(f"{ev.n_images} images x T={args.T} in {ev.seconds:.1f} s "
-          f"({ev.n_images / ev.seconds:.0f} images/s); counters: {ev.counters or 'none'}")
+          f"({ev.n_images / ev.seconds:.0f} images/s, {compute.describe()}); "
+          f"counters: {ev.counters or 'none'}")
     out = write_json(results_dir() / f"evaluate-{model.name}-T{args.T}-{args.coding}.json", {
         "config": p.config | {"neuron": model.name, "T": args.T, "coding": args.coding,
                               "batch_size": args.batch_size, "limit": args.limit},
@@ -76,7 +81,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         "snn": {"error_pct": ev.error_pct, "n_images": ev.n_images,
                 "error_pct_by_T": {str(t): 100 * (1 - a) for t, a in ev.accuracy.items()},
                 "counters": ev.counters},
-        "timings": {"evaluate_seconds": ev.seconds, "images_per_second": ev.n_images / ev.seconds}})
+        "timings": {"evaluate_seconds": ev.seconds, "images_per_second": ev.n_images / ev.seconds,
+                    "threads": torch.get_num_threads(), "device": str(compute.device())}})
     print(f"wrote {out}")
     return 0
 
@@ -93,4 +99,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--coding", choices=CODINGS, default="constant", help="input coding")
     p.add_argument("--batch-size", type=int, default=1000, help="images per batch")
     p.add_argument("--limit", type=int, default=None, help="evaluate the first N test images only")
+    compute.add_options(p)
     p.set_defaults(func=cmd_evaluate)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm import tqdm
 
-from . import noise
+from . import compute, noise
 from .network import SpikingNetwork
 from .neuron import NeuronModel
 
@@ -128,23 +128,24 @@ def run_batch(net: SpikingNetwork, model: NeuronModel, x: torch.Tensor, T: int,
     """Simulate one batch of inputs ``x`` (batch, n_in), values in [0, 1], for ``T`` steps.
 
     Row ``r`` of ``x`` is image ``first_image + r`` of its data set: the key of its random
-    draws (see the module docstring)."""
+    draws (see the module docstring). The run happens on ``x``'s device; the returned tensors
+    are there too."""
     if coding not in CODINGS:
         raise ValueError(f"coding = {coding!r}: allowed values are {CODINGS}")
     if T < 1:
         raise ValueError(f"T = {T!r} steps: must be >= 1")
     x = x.to(torch.float32)
-    batch = x.shape[0]
+    batch, dev = x.shape[0], x.device
     if first_image < 0:
         raise ValueError(f"first_image = {first_image}: must be >= 0")
-    ids = torch.arange(first_image, first_image + batch)
-    layers = [_Layer.of(w, b, x.device) for w, b in zip(net.weights, net.biases)]
+    ids = torch.arange(first_image, first_image + batch, device=dev)
+    layers = [_Layer.of(w, b, dev) for w, b in zip(net.weights, net.biases)]
     # the counters of the input-spike and arrival-slot draws of each layer's inputs
     inputs = [noise.Counters(ids, w.shape[1]) for w in net.weights]
     states = [model.init_state(batch, w.shape[0], l, image_ids=ids)
               for l, w in enumerate(net.weights)]
     n_layers = len(net.weights)
-    totals = [torch.zeros(batch, w.shape[0]) for w in net.weights]
+    totals = [torch.zeros(batch, w.shape[0], device=dev) for w in net.weights]
     predictions = {}
     wanted = set(checkpoints) | {T}
     # Constant coding injects the same analog current every step: compute it once.
@@ -199,14 +200,18 @@ class Evaluation:
 
 def evaluate(net: SpikingNetwork, model: NeuronModel, images: torch.Tensor, labels: torch.Tensor,
              T: int, coding: str = "constant", batch_size: int = 1000, seed: int = 0,
-             checkpoints: tuple[int, ...] = (), progress: bool = True) -> Evaluation:
+             checkpoints: tuple[int, ...] = (), progress: bool = True,
+             device: torch.device | str | None = None) -> Evaluation:
     """Accuracy of ``model`` in network ``net`` on ``images`` (N, n_in) in [0, 1].
 
     The run is deterministic and does not depend on ``batch_size``: every random draw is
-    keyed by ``seed`` and the image's index in ``images``.
+    keyed by ``seed`` and the image's index in ``images``. ``device``: where the step loop
+    runs (default: :func:`golden.compute.device`, set by ``--device``); the predictions are
+    returned on the CPU.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size = {batch_size!r}: must be >= 1")
+    dev = compute.device() if device is None else torch.device(device)
     n = images.shape[0]
     correct: dict[int, int] = {}
     counters: dict[str, int] = {}
@@ -216,12 +221,12 @@ def evaluate(net: SpikingNetwork, model: NeuronModel, images: torch.Tensor, labe
                leave=False)
     for lo in range(0, n, batch_size):
         xb, yb = images[lo:lo + batch_size], labels[lo:lo + batch_size]
-        run = run_batch(net, model, xb, T, coding, seed, checkpoints, first_image=lo)
+        run = run_batch(net, model, xb.to(dev), T, coding, seed, checkpoints, first_image=lo)
         for t, p in run.predictions.items():
-            correct[t] = correct.get(t, 0) + int((p == yb).sum())
+            correct[t] = correct.get(t, 0) + int((p.cpu() == yb).sum())
         for k, v in run.counters.items():
             counters[k] = counters.get(k, 0) + v
-        preds.append(run.predictions[T])
+        preds.append(run.predictions[T].cpu())
         bar.update(len(yb))
     bar.close()
     seconds = time.perf_counter() - start
