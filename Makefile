@@ -68,8 +68,12 @@ sweeps: $(STAMP) ## quick accuracy sweeps and the cm decomposition (results/swee
 	$(VENV)/bin/tdsnn sweep $(if $(FULL),--full)
 
 .PHONY: bench-models
-bench-models: $(STAMP) ## seconds per neuron model on the full test set at T=64
-	$(PY) -m behavioral.bench
+bench-models: $(STAMP) ## seconds, images/s and ratio to ideal per neuron model (full test set, T=64, 1 and 2 threads)
+	$(PY) -m behavioral.bench --threads 1,2
+
+.PHONY: bench-gpu
+bench-gpu: $(STAMP) ## the same on a CUDA device (says so when there is none)
+	$(PY) -m behavioral.bench --device cuda
 
 # ---- tests -------------------------------------------------------------------------------
 .PHONY: test

@@ -42,7 +42,8 @@ def cmd_sweep(args) -> int:
 
 def cmd_bench(args) -> int:
     from .bench import main
-    return main(["--T", str(args.T)] + (["--limit", str(args.limit)] if args.limit else []))
+    return main(["--T", str(args.T), "--threads", args.threads, "--repeat", str(args.repeat),
+                 "--device", args.device] + (["--limit", str(args.limit)] if args.limit else []))
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -65,4 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench-models", help="seconds per model on the test set at T=64")
     p.add_argument("--T", type=int, default=64)
     p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--threads", default=str(compute.DEFAULT_THREADS),
+                   help="thread counts to measure, e.g. 1,2 (0: one per core)")
+    p.add_argument("--repeat", type=int, default=3, help="runs per model; the best is kept")
+    p.add_argument("--device", choices=compute.DEVICES, default="cpu")
     p.set_defaults(func=cmd_bench)

@@ -12,11 +12,12 @@ the same predictions.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from pathlib import Path
 
 import torch
+
+from behavioral.bench import fingerprint, predictions_hash
 
 PATH = Path(__file__).parent / "data" / "predictions.json"
 MODELS = ("ideal", "cm", "opamp", "td")
@@ -24,25 +25,11 @@ CODINGS = ("constant", "bernoulli")
 SUBSET_SEED, SUBSET_SIZE, T = 12, 300, 64
 
 
-def fingerprint(net) -> str:
-    """sha256 of the network's weights and biases (float32 bytes, layer by layer)."""
-    h = hashlib.sha256()
-    for w, b in zip(net.weights, net.biases):
-        h.update(w.to(torch.float32).contiguous().numpy().tobytes())
-        if b is not None:
-            h.update(b.to(torch.float32).contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
 def subset(prepared) -> tuple[torch.Tensor, torch.Tensor]:
     """The seeded subset of the test set: images and labels (their order is the draw order)."""
     gen = torch.Generator().manual_seed(SUBSET_SEED)
     idx = torch.randperm(len(prepared.test_y), generator=gen)[:SUBSET_SIZE]
     return prepared.test_x[idx], prepared.test_y[idx]
-
-
-def predictions_hash(pred: torch.Tensor) -> str:
-    return hashlib.sha256(pred.to(torch.int64).numpy().tobytes()).hexdigest()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,9 +10,10 @@ import json
 
 import pytest
 
+from behavioral.bench import fingerprint
 from behavioral.models import build
 from golden.snn import evaluate
-from tests.prediction_reference import CODINGS, MODELS, PATH, T, fingerprint, subset
+from tests.prediction_reference import CODINGS, MODELS, PATH, T, subset
 
 REF = json.loads(PATH.read_text())
 
