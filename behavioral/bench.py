@@ -10,6 +10,11 @@ Every run also checks its error and predictions against the reference recorded b
 evaluator's speed-up (``tests/data/predictions.json``, when the network is the one it was
 recorded with). ``--cm-step-halving`` adds the cm integrator check: the test error of the
 default solver against halved sub-steps with every triode neuron refined.
+
+Peer: with snnTorch installed (``pip install -e '.[bench]'``) the ideal model is also run as
+an snnTorch model of the same network (:mod:`golden.peer`: same input, same precomputed
+first-layer current, comparison and reset aligned) in the same run, at the same threads, and
+the table gives its seconds, the ratio and how many predictions differ from the ideal model's.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from golden import compute
+from golden import compute, peer
 from golden.pipeline import prepare
 from golden.snn import evaluate
 from golden.table import markdown_table
@@ -81,9 +86,23 @@ def run(prepared, models=MODELS, threads=(1,), T: int = 64, limit: int | None = 
                                     "seconds": best, "images_per_s": len(y) / best,
                                     "error_pct": ev.error_pct, "same_as_reference": same,
                                     "target_seconds": TARGETS.get(name)})
+                if name == "ideal" and peer.available():
+                    out["runs"].append(_peer_run(prepared, x, y, T, repeat, dev, ev.predictions))
     finally:
         torch.set_num_threads(before)
     return out
+
+
+def _peer_run(prepared, x, y, T: int, repeat: int, dev, ideal_predictions) -> dict:
+    """The snnTorch model of the network (:mod:`golden.peer`), best of ``repeat``."""
+    best = None
+    for _ in range(repeat):
+        pred, seconds = peer.evaluate_snntorch(prepared.net, x.to(dev), T)
+        best = seconds if best is None else min(best, seconds)
+    return {"model": "snntorch (ideal)", "threads": torch.get_num_threads(), "seconds": best,
+            "images_per_s": len(y) / best, "error_pct": 100.0 * float((pred != y).float().mean()),
+            "same_as_reference": None, "target_seconds": None,
+            "differs_from_ideal": int((pred != ideal_predictions).sum())}
 
 
 def cm_step_halving(prepared, T: int = 64, limit: int | None = None, device: str = "cpu",
@@ -147,6 +166,12 @@ def main(argv: list[str] | None = None) -> int:
              else "cpu")
     print(f"{r['n_images']} images, T = {r['T']}, {where}, best of {r['repeat']}")
     print(table(r))
+    for run_ in r["runs"]:
+        if "differs_from_ideal" in run_:
+            print(f"snnTorch, {run_['threads']} thread(s): {run_['differs_from_ideal']} of "
+                  f"{r['n_images']} predictions differ from the ideal model's")
+    if not peer.available():
+        print("snnTorch is not installed: pip install -e '.[bench]' adds the peer comparison")
     if args.cm_step_halving:
         h = cm_step_halving(p, args.T, args.limit, args.device)
         print(f"cm step halving: error {h['default']['error_pct']:.2f} % (ode_substeps "

@@ -121,6 +121,15 @@ def _layer_input(s: torch.Tensor, layer: _Layer, n_slots: int, analog: bool,
     return i_exc, i_inh
 
 
+def first_layer_current(net: SpikingNetwork, x: torch.Tensor) -> torch.Tensor:
+    """The net first-layer input ``i_exc - i_inh`` (input units, (batch, n_1)) of constant
+    coding, formed as the evaluator forms it (one time slot); for a peer simulator given the
+    same precomputed current."""
+    i_exc, i_inh = _layer_input(x.to(torch.float32), _Layer.of(net.weights[0], net.biases[0],
+                                                                x.device), 1, True)
+    return i_exc - i_inh
+
+
 @torch.no_grad()
 def run_batch(net: SpikingNetwork, model: NeuronModel, x: torch.Tensor, T: int,
               coding: str = "constant", seed: int = 0, checkpoints: tuple[int, ...] = (),
