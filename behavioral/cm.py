@@ -190,7 +190,7 @@ class CMState:
 def _phi(x: torch.Tensor) -> torch.Tensor:
     """``(1 - exp(-x)) / x`` for ``x >= 0`` (1 at 0; expm1 keeps it accurate near 0)."""
     x = x.clamp(min=1e-30)
-    return torch.expm1(-x).div_(x).neg_()
+    return torch.neg(x).expm1_().div_(x).neg_()
 
 
 def effective_current(p: CMParams, i: torch.Tensor) -> torch.Tensor:
@@ -248,17 +248,19 @@ def _exp_euler(p: CMParams, v, ap, an, lp, ln, ivp, ivn, t: float, n: int):
     apdt, andt = ap * dt, an * dt
     cp, cn = (2.0 * ivp) * apdt, (2.0 * ivn) * andt          # 2 a dt / V_dsat
     aplp, anln = apdt * lp, andt * ln
+    # in place on this loop's own tensors, every operation as written in the comments
+    # (1 - x is computed as -x + 1, which is the same number)
     for _ in range(n):
         u = p.vdd - v
-        yp = torch.clamp(1.0 - u * ivp, 0.0, 1.0)             # 1 - x_p
-        yn = torch.clamp(1.0 - v * ivn, 0.0, 1.0)             # 1 - x_n
-        gp = 1.0 + lp * u
-        gn = 1.0 + ln * v
-        hp = 1.0 - yp * yp
-        hn = 1.0 - yn * yn
-        fdt = apdt * hp * gp - andt * hn * gn                 # f dt
-        kdt = cp * yp * gp + aplp * hp + cn * yn * gn + anln * hn   # k dt >= 0
-        v = torch.clamp(v + fdt * _phi(kdt), 0.0, p.vdd)      # h = 0 past a rail: never crossed
+        yp = (u * ivp).neg_().add_(1.0).clamp_(0.0, 1.0)      # clamp(1 - u ivp): 1 - x_p
+        yn = (v * ivn).neg_().add_(1.0).clamp_(0.0, 1.0)      # clamp(1 - v ivn): 1 - x_n
+        gp = u.mul_(lp).add_(1.0)                             # 1 + lp u
+        gn = (v * ln).add_(1.0)                               # 1 + ln v
+        hp = (yp * yp).neg_().add_(1.0)                       # 1 - yp^2
+        hn = (yn * yn).neg_().add_(1.0)                       # 1 - yn^2
+        fdt = (apdt * hp).mul_(gp).sub_((andt * hn).mul_(gn))  # ap dt hp gp - an dt hn gn
+        kdt = (cp * yp).mul_(gp).add_(aplp * hp).add_((cn * yn).mul_(gn)).add_(anln * hn)  # >= 0
+        v = fdt.mul_(_phi(kdt)).add_(v).clamp_(0.0, p.vdd)    # clamp(v + fdt phi): h = 0 past a rail
     return v
 
 
