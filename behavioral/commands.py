@@ -23,7 +23,6 @@ def cmd_characterise(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    compute.apply(args)
     from .compare import run_comparison
     run_comparison(_prepared(args), T=args.T, limit=args.limit, out_dir=results_dir(),
                    weight_bits=args.weight_bits, coding=args.coding)
@@ -32,7 +31,6 @@ def cmd_compare(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    compute.apply(args)
     from .sweeps import run
     r = run(_prepared(args), results_dir(), full=args.full)
     print((results_dir() / "sweeps" / "cm_decomposition.md").read_text())
@@ -56,12 +54,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=None, help="first N test images (default: all)")
     p.add_argument("--weight-bits", type=int, default=None, help="synapse DAC bits (default: float)")
     p.add_argument("--coding", default="constant", choices=("constant", "bernoulli"))
-    compute.add_options(p)
     p.set_defaults(func=cmd_compare)
     p = sub.add_parser("sweep", help="accuracy sweeps and the cm error decomposition")
     add_network_options(p)
     p.add_argument("--full", action="store_true", help="all 10,000 images and 5 chips (long)")
-    compute.add_options(p)
     p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("bench-models", help="seconds per model on the test set at T=64")
     p.add_argument("--T", type=int, default=64)

@@ -31,9 +31,11 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="training and evaluation seed")
     p.add_argument("--percentile", type=_percentile, default=99.9,
                    help="normalisation percentile of the activations (0-100] or 'max'")
+    compute.add_options(p)
 
 
 def prepare_from_args(args: argparse.Namespace, progress: bool = True):
+    compute.apply(args)
     config = TrainConfig(hidden=tuple(args.hidden), bias=args.bias, epochs=args.epochs,
                          seed=args.seed)
     return prepare(config, args.percentile, args.data_dir, progress)
@@ -55,7 +57,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    compute.apply(args)
     model = make_model(args.neuron)
     p = prepare_from_args(args)
     x, y = p.test_x, p.test_y
@@ -99,5 +100,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--coding", choices=CODINGS, default="constant", help="input coding")
     p.add_argument("--batch-size", type=int, default=1000, help="images per batch")
     p.add_argument("--limit", type=int, default=None, help="evaluate the first N test images only")
-    compute.add_options(p)
     p.set_defaults(func=cmd_evaluate)
