@@ -66,7 +66,7 @@ class SNNRun:
 
 @dataclass(frozen=True)
 class _Layer:
-    """One layer's constants for :func:`_layer_input`, computed once per run: the transposed
+    """One layer's constants for :func:`layer_input`, computed once per run: the transposed
     positive and negative weight parts in float64 (``(n_in, n_out)`` views) and the bias parts
     (input units, or None)."""
 
@@ -87,11 +87,16 @@ class _Layer:
         return cls(wp.to(torch.float64).T, wn.to(torch.float64).T, bp, bn)
 
 
+def layer_constants(net: SpikingNetwork, device: torch.device | str = "cpu") -> list[_Layer]:
+    """Every layer's constants for :func:`layer_input`, on ``device``."""
+    return [_Layer.of(w, b, torch.device(device)) for w, b in zip(net.weights, net.biases)]
+
+
 #: purpose tags of the evaluator's random streams (:func:`golden.noise.stream_key`)
 _INPUT_SPIKES, _ARRIVAL_SLOTS = 1, 2
 
 
-def _layer_input(s: torch.Tensor, layer: _Layer, n_slots: int, analog: bool,
+def layer_input(s: torch.Tensor, layer: _Layer, n_slots: int, analog: bool,
                  slot_stream: tuple[int, noise.Counters] | None = None
                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """Excitatory and inhibitory input of one layer for one step (see module docstring).
@@ -112,8 +117,12 @@ def _layer_input(s: torch.Tensor, layer: _Layer, n_slots: int, analog: bool,
     else:
         key, counters = slot_stream
         slot = (noise.uniform_at(key, counters) * n_slots).to(torch.int64)
-        parts = torch.zeros((n_slots,) + s64.shape, dtype=torch.float64, device=s64.device)
-        parts.scatter_(0, slot[None], s64[None])          # (slots, batch, n_in): s in its slot
+        # u * n_slots rounds up to n_slots for the top draw (u = 1 - 2^-25 in float32): that
+        # spike has no slot and is dropped (probability 2^-24 per draw), as it always was; the
+        # extra slab takes it and is left out
+        parts = torch.zeros((n_slots + 1,) + s64.shape, dtype=torch.float64, device=s64.device)
+        parts.scatter_(0, slot[None], s64[None])          # (slots + 1, batch, n_in): s in its slot
+        parts = parts[:n_slots]
         i_exc, i_inh = (parts @ wp).to(torch.float32), (parts @ wn).to(torch.float32)
     if layer.b_pos is not None:
         i_exc = i_exc + layer.b_pos / n_slots
@@ -125,8 +134,7 @@ def first_layer_current(net: SpikingNetwork, x: torch.Tensor) -> torch.Tensor:
     """The net first-layer input ``i_exc - i_inh`` (input units, (batch, n_1)) of constant
     coding, formed as the evaluator forms it (one time slot); for a peer simulator given the
     same precomputed current."""
-    i_exc, i_inh = _layer_input(x.to(torch.float32), _Layer.of(net.weights[0], net.biases[0],
-                                                                x.device), 1, True)
+    i_exc, i_inh = layer_input(x.to(torch.float32), layer_constants(net, x.device)[0], 1, True)
     return i_exc - i_inh
 
 
@@ -148,7 +156,7 @@ def run_batch(net: SpikingNetwork, model: NeuronModel, x: torch.Tensor, T: int,
     if first_image < 0:
         raise ValueError(f"first_image = {first_image}: must be >= 0")
     ids = torch.arange(first_image, first_image + batch, device=dev)
-    layers = [_Layer.of(w, b, dev) for w, b in zip(net.weights, net.biases)]
+    layers = layer_constants(net, dev)
     # the counters of the input-spike and arrival-slot draws of each layer's inputs
     inputs = [noise.Counters(ids, w.shape[1]) for w in net.weights]
     states = [model.init_state(batch, w.shape[0], l, image_ids=ids)
@@ -158,7 +166,7 @@ def run_batch(net: SpikingNetwork, model: NeuronModel, x: torch.Tensor, T: int,
     predictions = {}
     wanted = set(checkpoints) | {T}
     # Constant coding injects the same analog current every step: compute it once.
-    constant_input = (_layer_input(x, layers[0], model.n_slots, True)
+    constant_input = (layer_input(x, layers[0], model.n_slots, True)
                       if coding == "constant" else None)
     slotted = model.n_slots > 1
     for t in range(1, T + 1):
@@ -167,11 +175,11 @@ def run_batch(net: SpikingNetwork, model: NeuronModel, x: torch.Tensor, T: int,
         else:
             u = noise.uniform_at(noise.stream_key(seed, _INPUT_SPIKES, t), inputs[0])
             s = (u < x).to(torch.float32)
-            i_exc, i_inh = _layer_input(s, layers[0], model.n_slots, False, (
+            i_exc, i_inh = layer_input(s, layers[0], model.n_slots, False, (
                 noise.stream_key(seed, _ARRIVAL_SLOTS, 0, t), inputs[0]) if slotted else None)
         for l in range(n_layers):
             if l > 0:
-                i_exc, i_inh = _layer_input(s, layers[l], model.n_slots, False, (
+                i_exc, i_inh = layer_input(s, layers[l], model.n_slots, False, (
                     noise.stream_key(seed, _ARRIVAL_SLOTS, l, t), inputs[l]) if slotted else None)
             s, states[l] = model.step(states[l], i_exc, i_inh)
             totals[l] += s
