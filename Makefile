@@ -89,8 +89,12 @@ montecarlo: $(STAMP) ## error over CHIPS chips of NEURON (results/montecarlo/; L
 	    $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 .PHONY: bench-models
-bench-models: $(STAMP) ## seconds per neuron model on the full test set at T=64
-	$(PY) -m behavioral.bench
+bench-models: $(STAMP) ## seconds, images/s and ratio to ideal per neuron model (full test set, T=64, 1 and 2 threads)
+	$(PY) -m behavioral.bench --threads 1,2
+
+.PHONY: bench-gpu
+bench-gpu: $(STAMP) ## the same on a CUDA device (says so when there is none)
+	$(PY) -m behavioral.bench --device cuda
 
 # ---- transistor level (ngspice) ------------------------------------------------------------
 # SPICE_OPTS: e.g. SPICE_OPTS="--limit 1000" or "--models my.lib --nmos nch --pmos pch --vdd 0.9 --l-min 28e-9"

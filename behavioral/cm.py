@@ -43,7 +43,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from golden.neuron import IdealParams, IdealState, ideal_step
+from golden.neuron import IdealParams, IdealState, ideal_step, state_device
 
 from .cm_table import load_table, table_rate
 from .validate import check_choice, check_int, check_range
@@ -190,7 +190,7 @@ class CMState:
 def _phi(x: torch.Tensor) -> torch.Tensor:
     """``(1 - exp(-x)) / x`` for ``x >= 0`` (1 at 0; expm1 keeps it accurate near 0)."""
     x = x.clamp(min=1e-30)
-    return torch.expm1(-x).div_(x).neg_()
+    return torch.neg(x).expm1_().div_(x).neg_()
 
 
 def effective_current(p: CMParams, i: torch.Tensor) -> torch.Tensor:
@@ -248,17 +248,19 @@ def _exp_euler(p: CMParams, v, ap, an, lp, ln, ivp, ivn, t: float, n: int):
     apdt, andt = ap * dt, an * dt
     cp, cn = (2.0 * ivp) * apdt, (2.0 * ivn) * andt          # 2 a dt / V_dsat
     aplp, anln = apdt * lp, andt * ln
+    # in place on this loop's own tensors, every operation as written in the comments
+    # (1 - x is computed as -x + 1, which is the same number)
     for _ in range(n):
         u = p.vdd - v
-        yp = torch.clamp(1.0 - u * ivp, 0.0, 1.0)             # 1 - x_p
-        yn = torch.clamp(1.0 - v * ivn, 0.0, 1.0)             # 1 - x_n
-        gp = 1.0 + lp * u
-        gn = 1.0 + ln * v
-        hp = 1.0 - yp * yp
-        hn = 1.0 - yn * yn
-        fdt = apdt * hp * gp - andt * hn * gn                 # f dt
-        kdt = cp * yp * gp + aplp * hp + cn * yn * gn + anln * hn   # k dt >= 0
-        v = torch.clamp(v + fdt * _phi(kdt), 0.0, p.vdd)      # h = 0 past a rail: never crossed
+        yp = (u * ivp).neg_().add_(1.0).clamp_(0.0, 1.0)      # clamp(1 - u ivp): 1 - x_p
+        yn = (v * ivn).neg_().add_(1.0).clamp_(0.0, 1.0)      # clamp(1 - v ivn): 1 - x_n
+        gp = u.mul_(lp).add_(1.0)                             # 1 + lp u
+        gn = (v * ln).add_(1.0)                               # 1 + ln v
+        hp = (yp * yp).neg_().add_(1.0)                       # 1 - yp^2
+        hn = (yn * yn).neg_().add_(1.0)                       # 1 - yn^2
+        fdt = (apdt * hp).mul_(gp).sub_((andt * hn).mul_(gn))  # ap dt hp gp - an dt hn gn
+        kdt = (cp * yp).mul_(gp).add_(aplp * hp).add_((cn * yn).mul_(gn)).add_(anln * hn)  # >= 0
+        v = fdt.mul_(_phi(kdt)).add_(v).clamp_(0.0, p.vdd)    # clamp(v + fdt phi): h = 0 past a rail
     return v
 
 
@@ -434,7 +436,7 @@ def cm_step(p: CMParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
     v = p.v_reset + state.u * (p.swing / p.theta)
     threshold = p.v_th + state.offset
     fired = torch.zeros_like(v, dtype=torch.bool)
-    n_tri = n_clip = torch.zeros((), dtype=torch.int64)
+    n_tri = n_clip = torch.zeros((), dtype=torch.int64, device=v.device)
     dv_leak = p.i_leak * p.t_step / (n_slots * p.c_m)
     # analog inputs spread evenly over the slots arrive as one expanded tensor (stride 0):
     # their drive is the same in every slot
@@ -474,12 +476,13 @@ class CMNeuron:
         self._drives = DriveCache()
 
     def init_state(self, batch: int, n_neurons: int, layer: int, image_ids=None):
-        p = self.params
+        p, dev = self.params, state_device(image_ids)
         if p.ideal:
-            return IdealState(torch.zeros(batch, n_neurons))
+            return IdealState(torch.zeros(batch, n_neurons, device=dev))
         gen = torch.Generator().manual_seed(1_000_003 * p.seed + layer)
         offset = p.sigma_offset * torch.randn(n_neurons, generator=gen)
-        return CMState(torch.zeros(batch, n_neurons), offset, torch.zeros(2, dtype=torch.int64))
+        return CMState(torch.zeros(batch, n_neurons, device=dev), offset.to(dev),
+                       torch.zeros(2, dtype=torch.int64, device=dev))
 
     def step(self, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
         return cm_step(self.params, state, i_exc, i_inh, self._drives)

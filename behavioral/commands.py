@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from golden import compute
 from golden.pipeline import results_dir
 
 
@@ -59,7 +60,8 @@ def cmd_montecarlo(args) -> int:
 
 def cmd_bench(args) -> int:
     from .bench import main
-    return main(["--T", str(args.T)] + (["--limit", str(args.limit)] if args.limit else []))
+    return main(["--T", str(args.T), "--threads", args.threads, "--repeat", str(args.repeat),
+                 "--device", args.device] + (["--limit", str(args.limit)] if args.limit else []))
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -83,7 +85,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("montecarlo", help="test error over many chips of one model (mismatch Monte Carlo)")
     add_network_options(p)
-    p.add_argument("--neuron", required=True, choices=("cm", "td", "opamp", "ideal"))
+    p.add_argument("--neuron", required=True, choices=("cm", "td", "opamp", "ideal"),
+                   help="neuron model whose chips are drawn")
     p.add_argument("--chips", type=int_at_least(1), default=20, help="chips (seeds 0 .. N-1)")
     p.add_argument("--limit", type=int_at_least(1), default=None,
                    help="first N test images (default: all)")
@@ -102,4 +105,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--T", type=int_at_least(1), default=64, help="time steps")
     p.add_argument("--limit", type=int_at_least(1), default=None,
                    help="first N test images (default: all)")
+    p.add_argument("--threads", default=str(compute.DEFAULT_THREADS),
+                   help="thread counts to measure, e.g. 1,2 (0: one per core)")
+    p.add_argument("--repeat", type=int_at_least(1), default=3, help="runs per model; the best is kept")
+    p.add_argument("--device", choices=compute.DEVICES, default="cpu",
+                   help="device to benchmark on")
     p.set_defaults(func=cmd_bench)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from golden.neuron import IdealParams, IdealState, ideal_step
+from golden.neuron import IdealParams, IdealState, ideal_step, state_device
 
 from .validate import check_choice, check_int, check_range
 
@@ -96,10 +96,14 @@ def opamp_step(p: OpampParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
         z = z.sum(0)
     keep = 1.0 - 1.0 / (1.0 + p.a0)
     scale = p.theta / p.swing
-    u = (keep * (state.u + z)).clamp((p.v_margin - p.v_reset) * scale,
-                                     (p.vdd - p.v_margin - p.v_reset) * scale)
-    spikes = (u >= p.theta + state.offset).to(u.dtype)
-    u = u * (1 - spikes) if p.reset == "v_reset" else u - spikes * p.theta
+    u = state.u + z                                       # a new tensor: updated in place below
+    u.mul_(keep).clamp_((p.v_margin - p.v_reset) * scale, (p.vdd - p.v_margin - p.v_reset) * scale)
+    fired = u >= p.theta + state.offset
+    spikes = fired.to(u.dtype)
+    if p.reset == "v_reset":
+        u.masked_fill_(fired, 0.0)
+    else:
+        u.sub_(spikes, alpha=p.theta)
     return spikes, OpampState(u, state.offset)
 
 
@@ -113,12 +117,12 @@ class OpampNeuron:
         self.params = params or OpampParams()
 
     def init_state(self, batch: int, n_neurons: int, layer: int, image_ids=None):
-        p = self.params
+        p, dev = self.params, state_device(image_ids)
         if p.ideal:
-            return IdealState(torch.zeros(batch, n_neurons))
+            return IdealState(torch.zeros(batch, n_neurons, device=dev))
         gen = torch.Generator().manual_seed(1_000_003 * p.seed + layer)
         offset = p.sigma_offset * p.theta / p.swing * torch.randn(n_neurons, generator=gen)
-        return OpampState(torch.zeros(batch, n_neurons), offset)
+        return OpampState(torch.zeros(batch, n_neurons, device=dev), offset.to(dev))
 
     def step(self, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
         return opamp_step(self.params, state, i_exc, i_inh)

@@ -18,21 +18,28 @@ counted (``rate_violations``). The CCO is sized so that its full scale is that r
 
 Digital part: the per-step pulse counts ``up`` (excitatory) and ``down`` (inhibitory), integers
 per neuron per step, are exactly the input of the RTL neuron array; the counter, the threshold
-comparator and the reset by subtraction are :func:`rtl.reference.step_counts`, the RTL's golden
-model, called here unchanged.
+comparator and the reset by subtraction are :func:`rtl.reference.counter_step`, the arithmetic of
+the RTL's golden model (:func:`rtl.reference.step_counts`), called here unchanged on the torch
+state. Its range checks are guaranteed once, by :class:`TDParams` (a threshold the counter
+holds) and by construction (counts start at 0 and stay saturated; pulses are >= 0).
+
+Cost: with constant coding the first layer's input is the same tensor at every step, so its
+phase advance and jitter amplitude are computed once (:class:`AdvanceCache`); the jitter's
+counters are computed once per layer (:class:`golden.noise.Counters`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 
-from golden.neuron import IdealParams, IdealState, ideal_step
-from golden.noise import normal, stream_key
+from golden.neuron import IdealParams, IdealState, ideal_step, state_device
+from golden.noise import Counters, normal_at, stream_key
 from rtl.params import ArrayParams
-from rtl.reference import step_counts
+from rtl.reference import counter_step
 
 from .td_table import transfer
 from .validate import check_int, check_range
@@ -95,6 +102,12 @@ class TDParams:
         """Full-scale CCO input (input units): the rate limit."""
         return self.max_pulses * self.theta / self.n_th
 
+    @cached_property
+    def counter_range(self) -> tuple[int, int]:
+        """``(count_min, count_max)`` of the counter (pulses), from the RTL array parameters."""
+        a = self.array(1)
+        return a.count_min, a.count_max
+
     def array(self, n_neurons: int) -> ArrayParams:
         """The RTL neuron array this neuron layer maps to."""
         return ArrayParams(n_neurons=n_neurons, counter_width=self.counter_width,
@@ -113,6 +126,7 @@ class TDState:
     up, down : int64 (batch, n): the last step's pulse counts (the RTL's input).
     lost : int64 (): pulses lost to the rate limit so far.
     image_ids : int64 (batch,): the images' indices (key the jitter, :mod:`golden.noise`).
+    draws : the jitter's counters for these images and neurons (:class:`golden.noise.Counters`).
     layer, t : int: layer index and steps done (key the jitter).
     """
 
@@ -126,6 +140,7 @@ class TDState:
     down: torch.Tensor
     lost: torch.Tensor
     image_ids: torch.Tensor
+    draws: Counters
     layer: int
     t: int
 
@@ -139,20 +154,49 @@ def phase_advance(p: TDParams, z, gain):
     return (p.n_th / p.theta) * z * gain * (1 - p.alpha * z / p.z_full)
 
 
-def _cco(p: TDParams, phase, z, gain, key: int, image_ids: torch.Tensor):
-    """Pulses emitted, new phase and pulses lost to the rate limit, for input ``z`` (units);
-    the jitter is the stream ``key`` of :mod:`golden.noise`, keyed by image."""
+class AdvanceCache:
+    """Phase advance (cycles) and jitter amplitude (cycles rms) of the last few inputs: an input
+    given again unchanged (the same tensor object, not modified in place since, with the same
+    gain tensor) reuses them. Constant coding gives the first layer the same input every step.
+    The cache holds the tensors, so their memory cannot pass to another tensor meanwhile."""
+
+    def __init__(self, size: int = 4):
+        self.size = size
+        self.entries: list[tuple] = []
+
+    def advance(self, p: TDParams, z: torch.Tensor, gain: torch.Tensor):
+        """``(dphi, amp)``: :func:`phase_advance` and ``sigma_jitter sqrt(dphi)`` (None without
+        jitter) for input ``z`` (input units) and per-neuron ``gain``."""
+        for k, entry in enumerate(self.entries):
+            zz, version, g, out = entry
+            if zz is z and version == z._version and g is gain:
+                self.entries = [entry] + self.entries[:k] + self.entries[k + 1:]  # most recent first
+                return out
+        out = _advance(p, z, gain)
+        self.entries = [(z, z._version, gain, out)] + self.entries[:self.size - 1]
+        return out
+
+
+def _advance(p: TDParams, z: torch.Tensor, gain: torch.Tensor):
     dphi = phase_advance(p, z, gain)
-    if p.sigma_jitter > 0:
-        jitter = normal(key, image_ids, z.shape[-1]).reshape(z.shape)
-        dphi = dphi + p.sigma_jitter * dphi.clamp(min=0).sqrt() * jitter
-    total = phase + dphi.clamp(min=0)
+    amp = p.sigma_jitter * dphi.clamp(min=0).sqrt() if p.sigma_jitter > 0 else None
+    return dphi, amp
+
+
+def _cco(p: TDParams, phase: torch.Tensor, dphi: torch.Tensor, amp: torch.Tensor | None,
+         key: int, draws: Counters):
+    """Pulses emitted, new phase and pulses lost to the rate limit, for the phase advance
+    ``dphi`` (cycles) and the jitter amplitude ``amp`` (cycles rms); the jitter is the stream
+    ``key`` of :mod:`golden.noise`, keyed by image."""
+    total = normal_at(key, draws).mul_(amp).add_(dphi) if amp is not None else dphi.clone()
+    total = total.clamp_(min=0).add_(phase)
     pulses = torch.floor(total)
-    lost = (pulses - p.max_pulses).clamp(min=0)
-    return (pulses - lost).to(torch.int64), total - pulses, lost.sum().to(torch.int64)
+    lost = (pulses - p.max_pulses).clamp_(min=0).sum().to(torch.int64)
+    return pulses.clamp(max=p.max_pulses).to(torch.int64), total.sub_(pulses), lost
 
 
-def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
+def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
+            cache: AdvanceCache | None = None):
     """One time step in the order integrate, compare, reset.
 
     1. integrate: the CCOs advance (see the module docstring), giving ``up`` and ``down``
@@ -160,25 +204,23 @@ def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
     2. compare, at the step boundary: ``spike = count >= N_th``;
     3. reset: ``count -= N_th`` where it spiked.
 
-    Steps 1 (counter) to 3 are :func:`rtl.reference.step_counts`. With ``ideal=True`` this is
-    :func:`golden.neuron.ideal_step` on an ``IdealState``.
+    Steps 1 (counter) to 3 are :func:`rtl.reference.counter_step`. With ``ideal=True`` this is
+    :func:`golden.neuron.ideal_step` on an ``IdealState``. ``cache`` (the neuron's
+    :class:`AdvanceCache`) reuses the phase advance of an input given again.
     """
     if p.ideal:
         return ideal_step(IdealParams(p.theta, "subtract"), state, i_exc, i_inh)
     if i_exc.dim() == 3:
         i_exc, i_inh = i_exc.sum(0), i_inh.sum(0)
-    ids = state.image_ids
-    up, phase_e, lost_e = _cco(p, state.phase_e, i_exc, state.gain_e,
-                               stream_key(p.seed, state.layer, state.t, 0), ids)
-    down, phase_i, lost_i = _cco(p, state.phase_i, i_inh, state.gain_i,
-                                 stream_key(p.seed, state.layer, state.t, 1), ids)
-    spikes, count, overflow = step_counts(p.array(up.shape[-1]), state.count.numpy(), up.numpy(),
-                                          down.numpy(), p.n_th)
-    spikes = torch.as_tensor(spikes).to(torch.float32)
-    overflow = state.overflow | torch.as_tensor(overflow, dtype=torch.bool)
-    return spikes, TDState(phase_e, phase_i, torch.as_tensor(count, dtype=torch.int64), overflow,
-                           state.gain_e, state.gain_i, up, down, state.lost + lost_e + lost_i,
-                           ids, state.layer, state.t + 1)
+    advance = cache.advance if cache is not None else (lambda q, z, g: _advance(q, z, g))
+    up, phase_e, lost_e = _cco(p, state.phase_e, *advance(p, i_exc, state.gain_e),
+                               stream_key(p.seed, state.layer, state.t, 0), state.draws)
+    down, phase_i, lost_i = _cco(p, state.phase_i, *advance(p, i_inh, state.gain_i),
+                                 stream_key(p.seed, state.layer, state.t, 1), state.draws)
+    spikes, count, overflow = counter_step(state.count, up, down, p.n_th, *p.counter_range)
+    return spikes.to(torch.float32), TDState(
+        phase_e, phase_i, count, state.overflow | overflow, state.gain_e, state.gain_i, up, down,
+        state.lost + lost_e + lost_i, state.image_ids, state.draws, state.layer, state.t + 1)
 
 
 class TDNeuron:
@@ -189,23 +231,26 @@ class TDNeuron:
 
     def __init__(self, params: TDParams | None = None):
         self.params = params or TDParams()
+        self._advances = AdvanceCache()
 
     def init_state(self, batch: int, n_neurons: int, layer: int, image_ids=None):
-        p = self.params
+        p, dev = self.params, state_device(image_ids)
         if p.ideal:
-            return IdealState(torch.zeros(batch, n_neurons))
+            return IdealState(torch.zeros(batch, n_neurons, device=dev))
         ids = torch.arange(batch) if image_ids is None else image_ids.to(torch.int64)
         if ids.shape != (batch,):
             raise ValueError(f"image_ids has shape {tuple(ids.shape)}: expected ({batch},)")
         gen = torch.Generator().manual_seed(1_000_003 * p.seed + layer)
-        gains = 1 + p.sigma_gain_rel * torch.randn(2, n_neurons, generator=gen)
-        zeros = torch.zeros(batch, n_neurons)
-        zi = torch.zeros(batch, n_neurons, dtype=torch.int64)
-        return TDState(zeros, zeros, zi, torch.zeros(batch, n_neurons, dtype=torch.bool),
-                       gains[0], gains[1], zi, zi, torch.zeros((), dtype=torch.int64), ids, layer, 0)
+        gains = (1 + p.sigma_gain_rel * torch.randn(2, n_neurons, generator=gen)).to(dev)
+        zeros = torch.zeros(batch, n_neurons, device=dev)
+        zi = torch.zeros(batch, n_neurons, dtype=torch.int64, device=dev)
+        flags = torch.zeros(batch, n_neurons, dtype=torch.bool, device=dev)
+        lost = torch.zeros((), dtype=torch.int64, device=dev)
+        return TDState(zeros, zeros, zi, flags, gains[0], gains[1], zi, zi, lost, ids,
+                       Counters(ids, n_neurons), layer, 0)
 
     def step(self, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
-        return td_step(self.params, state, i_exc, i_inh)
+        return td_step(self.params, state, i_exc, i_inh, self._advances)
 
     def membrane(self, state) -> torch.Tensor:
         if self.params.ideal:

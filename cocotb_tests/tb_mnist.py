@@ -30,7 +30,7 @@ from cocotb.triggers import FallingEdge, Timer
 from behavioral.td import TDNeuron, TDParams, td_step
 from cocotb_tests.mnist_rtl import PERIOD_NS, layout_for, n_instances
 from cocotb_tests.runner import params_from_env
-from golden.snn import _layer_input, _split, readout, run_batch
+from golden.snn import layer_constants, layer_input, readout, run_batch
 
 
 
@@ -124,7 +124,7 @@ async def mnist(dut):
     x_all = prep.test_x[start:start + n_images]
     y_all = prep.test_y[start:start + n_images]
     n_images = len(y_all)
-    splits = [_split(w) for w in net.weights]
+    layers = layer_constants(net)
     model = TDNeuron(tdp)
     clk = Clocked()
     t_golden = t_front = t_readback = 0.0
@@ -161,7 +161,7 @@ async def mnist(dut):
         t0 = time.perf_counter()
         ids = torch.arange(start + lo, start + lo + b)       # the jitter is keyed by image
         states = [model.init_state(b, n, l, ids) for l, n in enumerate(lay.sizes)]
-        const = _layer_input(x.to(torch.float32), *splits[0], net.biases[0], 1, True)
+        const = layer_input(x.to(torch.float32), layers[0], 1, True)
         rtl_spikes = [np.zeros((T, b, n), bool) for n in lay.sizes]
 
         def window(s_next):
@@ -177,7 +177,7 @@ async def mnist(dut):
                     i_e, i_i = const
                 else:
                     s_prev = torch.as_tensor(rtl_spikes[l - 1][t - 1], dtype=torch.float32)
-                    i_e, i_i = _layer_input(s_prev, *splits[l], net.biases[l], 1, False)
+                    i_e, i_i = layer_input(s_prev, layers[l], 1, False)
                 _, states[l] = td_step(tdp, states[l], i_e, i_i)
                 o, n = lay.offsets[l], lay.sizes[l]
                 up[:b, o:o + n] = states[l].up.numpy()

@@ -13,6 +13,7 @@ import time
 
 import torch
 
+from . import compute
 from .neuron import IdealNeuron
 from .pipeline import prepare
 from .snn import evaluate
@@ -37,7 +38,10 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--T", type=int, default=64)
     ap.add_argument("--batch-size", type=int, default=1000)
+    ap.add_argument("--threads", type=int, default=compute.DEFAULT_THREADS,
+                    help=f"CPU threads (default {compute.DEFAULT_THREADS}; 0: one per core)")
     args = ap.parse_args(argv)
+    compute.set_threads(args.threads)
     p = prepare(progress=False)
     x, y = p.test_x, p.test_y
     floor = ann_floor_seconds(p.ann, x, args.T, args.batch_size)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import time
 
+import torch
+
+from . import compute
 from .ann import TrainConfig
 from .neuron import make_model
 from .options import int_at_least, percentile
@@ -29,6 +32,7 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
                    help="training and evaluation seed (>= 0)")
     p.add_argument("--percentile", type=percentile, default=99.9,
                    help="normalisation percentile of the activations (0-100] or 'max'")
+    compute.add_options(p)
 
 
 def network_options(args: argparse.Namespace) -> dict:
@@ -38,6 +42,7 @@ def network_options(args: argparse.Namespace) -> dict:
 
 
 def prepare_from_args(args: argparse.Namespace, progress: bool = True):
+    compute.apply(args)
     return prepare_from_options(network_options(args), progress)
 
 
@@ -86,7 +91,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                      str(ev.n_images)])
     print(markdown_table(["model", "T", "error %", "accuracy %", "images"], rows))
     print(f"{ev.n_images} images x T={args.T} in {ev.seconds:.1f} s "
-          f"({ev.n_images / ev.seconds:.0f} images/s); counters: {ev.counters or 'none'}")
+          f"({ev.n_images / ev.seconds:.0f} images/s, {compute.describe()}); "
+          f"counters: {ev.counters or 'none'}")
     out = write_json(results_dir() / f"evaluate-{model.name}-T{args.T}-{args.coding}.json", {
         "config": p.config | {"neuron": model.name, "T": args.T, "coding": args.coding,
                               "batch_size": args.batch_size, "limit": args.limit},
@@ -95,7 +101,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         "snn": {"error_pct": ev.error_pct, "n_images": ev.n_images,
                 "error_pct_by_T": {str(t): 100 * (1 - a) for t, a in ev.accuracy.items()},
                 "counters": ev.counters},
-        "timings": {"evaluate_seconds": ev.seconds, "images_per_second": ev.n_images / ev.seconds}})
+        "timings": {"evaluate_seconds": ev.seconds, "images_per_second": ev.n_images / ev.seconds,
+                    "threads": torch.get_num_threads(), "device": str(compute.device())}})
     print(f"wrote {out}")
     return 0
 

@@ -9,7 +9,9 @@ same shape, so the SNN evaluator (:mod:`golden.snn`) runs any of them unchanged:
   it depends on the layer and the model's seed but not on the batch (one simulated chip).
   ``image_ids`` (int64 (batch,), default ``0 .. batch-1``) are the images' indices in their
   data set: a model with run-time noise keys its draws by them (:mod:`golden.noise`), so an
-  image's spikes do not depend on its batch;
+  image's spikes do not depend on its batch. The state lives on ``image_ids``' device
+  (:func:`state_device`); mismatch is drawn on the CPU and copied, so a chip is the same on
+  every device;
 * ``step(state, i_exc, i_inh) -> (spikes, state)`` advances one time step. It is a pure
   function of its arguments (the state is never modified in place). ``i_exc`` and ``i_inh``
   are the summed excitatory and inhibitory inputs of the step, both >= 0, in units of the
@@ -48,6 +50,11 @@ class NeuronModel(Protocol):
 
 
 RESET_MODES = ("subtract", "zero")
+
+
+def state_device(image_ids: torch.Tensor | None) -> torch.device:
+    """The device a model's state is created on: that of ``image_ids`` (the CPU without them)."""
+    return torch.device("cpu") if image_ids is None else image_ids.device
 
 
 @dataclass(frozen=True)
@@ -93,12 +100,12 @@ def ideal_step(params: IdealParams, state: IdealState, i_exc: torch.Tensor,
     z = i_exc - i_inh
     if z.dim() == 3:
         z = z.sum(0)
-    v = state.v + z
+    v = state.v + z                                       # a new tensor: updated in place below
     spikes = (v >= params.theta).to(v.dtype)
     if params.reset == "subtract":
-        v = v - spikes * params.theta
+        v.sub_(spikes, alpha=params.theta)
     else:
-        v = v * (1.0 - spikes)
+        v.mul_(1.0 - spikes)
     return spikes, IdealState(v)
 
 
@@ -112,7 +119,7 @@ class IdealNeuron:
         self.params = params or IdealParams()
 
     def init_state(self, batch: int, n_neurons: int, layer: int, image_ids=None) -> IdealState:
-        return IdealState(torch.zeros(batch, n_neurons))
+        return IdealState(torch.zeros(batch, n_neurons, device=state_device(image_ids)))
 
     def step(self, state: IdealState, i_exc: torch.Tensor, i_inh: torch.Tensor):
         return ideal_step(self.params, state, i_exc, i_inh)

@@ -28,17 +28,23 @@ def _signed(c: int) -> int:
     return c - (1 << 64) if c >= 1 << 63 else c
 
 
-def _shr(x: torch.Tensor, s: int) -> torch.Tensor:
-    """Logical right shift of int64 bit patterns (torch's ``>>`` is arithmetic)."""
-    return (x >> s) & ((1 << (64 - s)) - 1)
+def _xorshift_(z: torch.Tensor, s: int) -> torch.Tensor:
+    """``z ^= z >>> s`` in place (logical shift of int64 bit patterns; torch's ``>>`` is
+    arithmetic, so the sign copies are masked off)."""
+    t = z >> s
+    return z.bitwise_xor_(t.bitwise_and_((1 << (64 - s)) - 1))
+
+
+def _mix_(z: torch.Tensor) -> torch.Tensor:
+    """SplitMix64's output mix of ``z`` (int64 bit patterns, wrapping), in place."""
+    _xorshift_(z, 30).mul_(_signed(_M1))
+    _xorshift_(z, 27).mul_(_signed(_M2))
+    return _xorshift_(z, 31)
 
 
 def splitmix64(x: torch.Tensor) -> torch.Tensor:
     """SplitMix64 of the int64 tensor ``x`` (bit patterns, wrapping arithmetic)."""
-    z = x + _signed(_GAMMA)
-    z = (z ^ _shr(z, 30)) * _signed(_M1)
-    z = (z ^ _shr(z, 27)) * _signed(_M2)
-    return z ^ _shr(z, 31)
+    return _mix_(x + _signed(_GAMMA))
 
 
 def splitmix64_int(x: int) -> int:
@@ -59,26 +65,54 @@ def stream_key(*parts: int) -> int:
     return h >> 1
 
 
-def _bits(key: int, image_ids: torch.Tensor, n: int) -> torch.Tensor:
-    """64 random bits (int64) per (image, element): shape (len(image_ids), n)."""
-    counter = image_ids.to(torch.int64)[:, None] * n + torch.arange(n, dtype=torch.int64)[None, :]
-    return splitmix64(counter * _signed(_GAMMA) + key)     # SplitMix64's own stream layout
+class Counters:
+    """The counters of draws of shape ``(len(image_ids), n)``, computed once for many streams.
+
+    Element ``j`` of image ``i`` has the counter ``i n + j``; a stream ``key`` draws
+    SplitMix64(counter * GAMMA + key) (SplitMix64's own stream layout). ``base`` holds
+    ``counter * GAMMA + GAMMA`` (int64 bit patterns, on the device of ``image_ids``), so one
+    stream costs one addition and the output mix.
+    """
+
+    def __init__(self, image_ids: torch.Tensor, n: int):
+        ids = image_ids.to(torch.int64)
+        counter = ids[:, None] * n + torch.arange(n, dtype=torch.int64, device=ids.device)[None, :]
+        self.base = counter * _signed(_GAMMA) + _signed(_GAMMA)
+
+    def bits(self, key: int) -> torch.Tensor:
+        """64 random bits (int64) per (image, element) of the stream ``key``."""
+        return _mix_(self.base + key)
 
 
-def uniform(key: int, image_ids: torch.Tensor, n: int) -> torch.Tensor:
-    """float32 (len(image_ids), n), uniform in (0, 1) on a 2^-24 grid."""
-    hi = _shr(_bits(key, image_ids, n), 40)
-    return (hi.to(torch.float32) + 0.5) * 2.0 ** -24
+def _field24(b: torch.Tensor, shift: int) -> torch.Tensor:
+    """Bits ``shift .. shift + 23`` of ``b`` as int32 in [0, 2^24)."""
+    return (b >> shift).bitwise_and_(0xFFFFFF).to(torch.int32)
 
 
-def normal(key: int, image_ids: torch.Tensor, n: int) -> torch.Tensor:
-    """float32 (len(image_ids), n), standard normal (Box-Muller on two 24-bit uniforms).
+def uniform_at(key: int, counters: Counters) -> torch.Tensor:
+    """float32 of the counters' shape, uniform in (0, 1) on a 2^-24 grid (the top 24 bits)."""
+    return _field24(counters.bits(key), 40).to(torch.float32).add_(0.5).mul_(2.0 ** -24)
+
+
+def normal_at(key: int, counters: Counters) -> torch.Tensor:
+    """float32 of the counters' shape, standard normal (Box-Muller on two 24-bit uniforms).
 
     Computed in float64 and rounded: torch's vectorised and scalar ``log``/``cos`` can differ
     in the last bit, so in float32 an element's value would depend on its position in the
     tensor (and so on the batch); one float64 ulp almost never survives the rounding.
     """
-    b = _bits(key, image_ids, n)
-    u1 = (_shr(b, 40).to(torch.float64) + 0.5) * 2.0 ** -24
-    u2 = ((_shr(b, 16) & 0xFFFFFF).to(torch.float64) + 0.5) * 2.0 ** -24
-    return (torch.sqrt(-2.0 * torch.log(u1)) * torch.cos((2.0 * math.pi) * u2)).to(torch.float32)
+    b = counters.bits(key)
+    u1 = _field24(b, 40).to(torch.float64).add_(0.5).mul_(2.0 ** -24)
+    u2 = _field24(b, 16).to(torch.float64).add_(0.5).mul_(2.0 ** -24)
+    radius = u1.log_().mul_(-2.0).sqrt_()
+    return radius.mul_(u2.mul_(2.0 * math.pi).cos_()).to(torch.float32)
+
+
+def uniform(key: int, image_ids: torch.Tensor, n: int) -> torch.Tensor:
+    """float32 (len(image_ids), n), uniform in (0, 1) on a 2^-24 grid."""
+    return uniform_at(key, Counters(image_ids, n))
+
+
+def normal(key: int, image_ids: torch.Tensor, n: int) -> torch.Tensor:
+    """float32 (len(image_ids), n), standard normal (see :func:`normal_at`)."""
+    return normal_at(key, Counters(image_ids, n))

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm import tqdm
 
-from . import noise
+from . import compute, noise
 from .network import SpikingNetwork
 from .neuron import NeuronModel
 
@@ -64,43 +64,78 @@ class SNNRun:
     counters: dict[str, int] = field(default_factory=dict)
 
 
-def _split(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    return w.clamp(min=0), (-w).clamp(min=0)
+@dataclass(frozen=True)
+class _Layer:
+    """One layer's constants for :func:`layer_input`, computed once per run: the transposed
+    positive and negative weight parts in float64 (``(n_in, n_out)`` views) and the bias parts
+    (input units, or None)."""
+
+    w_pos: torch.Tensor
+    w_neg: torch.Tensor
+    b_pos: torch.Tensor | None
+    b_neg: torch.Tensor | None
+
+    @classmethod
+    def of(cls, w: torch.Tensor, bias: torch.Tensor | None, device: torch.device) -> "_Layer":
+        w = w.to(device)
+        wp, wn = w.clamp(min=0), (-w).clamp(min=0)
+        if bias is None:
+            bp = bn = None
+        else:
+            bias = bias.to(device)
+            bp, bn = bias.clamp(min=0), (-bias).clamp(min=0)
+        return cls(wp.to(torch.float64).T, wn.to(torch.float64).T, bp, bn)
+
+
+def layer_constants(net: SpikingNetwork, device: torch.device | str = "cpu") -> list[_Layer]:
+    """Every layer's constants for :func:`layer_input`, on ``device``."""
+    return [_Layer.of(w, b, torch.device(device)) for w, b in zip(net.weights, net.biases)]
 
 
 #: purpose tags of the evaluator's random streams (:func:`golden.noise.stream_key`)
 _INPUT_SPIKES, _ARRIVAL_SLOTS = 1, 2
 
 
-def _layer_input(s: torch.Tensor, w_pos: torch.Tensor, w_neg: torch.Tensor,
-                 bias: torch.Tensor | None, n_slots: int, analog: bool,
-                 slot_stream: tuple[int, torch.Tensor] | None = None
+def layer_input(s: torch.Tensor, layer: _Layer, n_slots: int, analog: bool,
+                 slot_stream: tuple[int, noise.Counters] | None = None
                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """Excitatory and inhibitory input of one layer for one step (see module docstring).
 
-    ``slot_stream`` = (stream key, image ids) of the arrival-slot draws (spikes with
-    ``n_slots > 1`` only).
+    ``slot_stream`` = (stream key, counters of the layer's inputs) of the arrival-slot draws
+    (spikes with ``n_slots > 1`` only).
 
     The weighted sums are formed in float64 and rounded to float32: a float32 matrix product
     rounds differently for different batch sizes (blocking, matrix-vector for one row), which
     would make an image's currents, and rarely its spikes, depend on its batch.
     """
-    s64, wp, wn = s.to(torch.float64), w_pos.to(torch.float64).T, w_neg.to(torch.float64).T
+    s64, wp, wn = s.to(torch.float64), layer.w_pos, layer.w_neg
     if n_slots == 1:
         i_exc, i_inh = (s64 @ wp).to(torch.float32), (s64 @ wn).to(torch.float32)
     elif analog:
         i_exc = ((s64 @ wp).to(torch.float32) / n_slots).expand(n_slots, -1, -1)
         i_inh = ((s64 @ wn).to(torch.float32) / n_slots).expand(n_slots, -1, -1)
     else:
-        key, ids = slot_stream
-        slot = (noise.uniform(key, ids, s.shape[1]) * n_slots).to(torch.int64)
-        parts = torch.stack([s64 * (slot == k) for k in range(n_slots)])  # (slots, batch, n_in)
+        key, counters = slot_stream
+        slot = (noise.uniform_at(key, counters) * n_slots).to(torch.int64)
+        # u * n_slots rounds up to n_slots for the top draw (u = 1 - 2^-25 in float32): that
+        # spike has no slot and is dropped (probability 2^-24 per draw), as it always was; the
+        # extra slab takes it and is left out
+        parts = torch.zeros((n_slots + 1,) + s64.shape, dtype=torch.float64, device=s64.device)
+        parts.scatter_(0, slot[None], s64[None])          # (slots + 1, batch, n_in): s in its slot
+        parts = parts[:n_slots]
         i_exc, i_inh = (parts @ wp).to(torch.float32), (parts @ wn).to(torch.float32)
-    if bias is not None:
-        b_pos, b_neg = bias.clamp(min=0), (-bias).clamp(min=0)
-        i_exc = i_exc + b_pos / n_slots
-        i_inh = i_inh + b_neg / n_slots
+    if layer.b_pos is not None:
+        i_exc = i_exc + layer.b_pos / n_slots
+        i_inh = i_inh + layer.b_neg / n_slots
     return i_exc, i_inh
+
+
+def first_layer_current(net: SpikingNetwork, x: torch.Tensor) -> torch.Tensor:
+    """The net first-layer input ``i_exc - i_inh`` (input units, (batch, n_1)) of constant
+    coding, formed as the evaluator forms it (one time slot); for a peer simulator given the
+    same precomputed current."""
+    i_exc, i_inh = layer_input(x.to(torch.float32), layer_constants(net, x.device)[0], 1, True)
+    return i_exc - i_inh
 
 
 @torch.no_grad()
@@ -110,38 +145,42 @@ def run_batch(net: SpikingNetwork, model: NeuronModel, x: torch.Tensor, T: int,
     """Simulate one batch of inputs ``x`` (batch, n_in), values in [0, 1], for ``T`` steps.
 
     Row ``r`` of ``x`` is image ``first_image + r`` of its data set: the key of its random
-    draws (see the module docstring)."""
+    draws (see the module docstring). The run happens on ``x``'s device; the returned tensors
+    are there too."""
     if coding not in CODINGS:
         raise ValueError(f"coding = {coding!r}: allowed values are {CODINGS}")
     if T < 1:
         raise ValueError(f"T = {T!r} steps: must be >= 1")
     x = x.to(torch.float32)
-    batch = x.shape[0]
+    batch, dev = x.shape[0], x.device
     if first_image < 0:
         raise ValueError(f"first_image = {first_image}: must be >= 0")
-    ids = torch.arange(first_image, first_image + batch)
-    splits = [_split(w) for w in net.weights]
+    ids = torch.arange(first_image, first_image + batch, device=dev)
+    layers = layer_constants(net, dev)
+    # the counters of the input-spike and arrival-slot draws of each layer's inputs
+    inputs = [noise.Counters(ids, w.shape[1]) for w in net.weights]
     states = [model.init_state(batch, w.shape[0], l, image_ids=ids)
               for l, w in enumerate(net.weights)]
     n_layers = len(net.weights)
-    totals = [torch.zeros(batch, w.shape[0]) for w in net.weights]
+    totals = [torch.zeros(batch, w.shape[0], device=dev) for w in net.weights]
     predictions = {}
     wanted = set(checkpoints) | {T}
     # Constant coding injects the same analog current every step: compute it once.
-    constant_input = (_layer_input(x, *splits[0], net.biases[0], model.n_slots, True)
+    constant_input = (layer_input(x, layers[0], model.n_slots, True)
                       if coding == "constant" else None)
+    slotted = model.n_slots > 1
     for t in range(1, T + 1):
         if constant_input is not None:
             i_exc, i_inh = constant_input
         else:
-            u = noise.uniform(noise.stream_key(seed, _INPUT_SPIKES, t), ids, x.shape[1])
+            u = noise.uniform_at(noise.stream_key(seed, _INPUT_SPIKES, t), inputs[0])
             s = (u < x).to(torch.float32)
-            i_exc, i_inh = _layer_input(s, *splits[0], net.biases[0], model.n_slots, False,
-                                        (noise.stream_key(seed, _ARRIVAL_SLOTS, 0, t), ids))
+            i_exc, i_inh = layer_input(s, layers[0], model.n_slots, False, (
+                noise.stream_key(seed, _ARRIVAL_SLOTS, 0, t), inputs[0]) if slotted else None)
         for l in range(n_layers):
             if l > 0:
-                i_exc, i_inh = _layer_input(s, *splits[l], net.biases[l], model.n_slots, False,
-                                            (noise.stream_key(seed, _ARRIVAL_SLOTS, l, t), ids))
+                i_exc, i_inh = layer_input(s, layers[l], model.n_slots, False, (
+                    noise.stream_key(seed, _ARRIVAL_SLOTS, l, t), inputs[l]) if slotted else None)
             s, states[l] = model.step(states[l], i_exc, i_inh)
             totals[l] += s
         if t in wanted:
@@ -178,14 +217,18 @@ class Evaluation:
 
 def evaluate(net: SpikingNetwork, model: NeuronModel, images: torch.Tensor, labels: torch.Tensor,
              T: int, coding: str = "constant", batch_size: int = 1000, seed: int = 0,
-             checkpoints: tuple[int, ...] = (), progress: bool = True) -> Evaluation:
+             checkpoints: tuple[int, ...] = (), progress: bool = True,
+             device: torch.device | str | None = None) -> Evaluation:
     """Accuracy of ``model`` in network ``net`` on ``images`` (N, n_in) in [0, 1].
 
     The run is deterministic and does not depend on ``batch_size``: every random draw is
-    keyed by ``seed`` and the image's index in ``images``.
+    keyed by ``seed`` and the image's index in ``images``. ``device``: where the step loop
+    runs (default: :func:`golden.compute.device`, set by ``--device``); the predictions are
+    returned on the CPU.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size = {batch_size!r}: must be >= 1")
+    dev = compute.device() if device is None else torch.device(device)
     n = images.shape[0]
     correct: dict[int, int] = {}
     counters: dict[str, int] = {}
@@ -195,12 +238,12 @@ def evaluate(net: SpikingNetwork, model: NeuronModel, images: torch.Tensor, labe
                leave=False)
     for lo in range(0, n, batch_size):
         xb, yb = images[lo:lo + batch_size], labels[lo:lo + batch_size]
-        run = run_batch(net, model, xb, T, coding, seed, checkpoints, first_image=lo)
+        run = run_batch(net, model, xb.to(dev), T, coding, seed, checkpoints, first_image=lo)
         for t, p in run.predictions.items():
-            correct[t] = correct.get(t, 0) + int((p == yb).sum())
+            correct[t] = correct.get(t, 0) + int((p.cpu() == yb).sum())
         for k, v in run.counters.items():
             counters[k] = counters.get(k, 0) + v
-        preds.append(run.predictions[T])
+        preds.append(run.predictions[T].cpu())
         bar.update(len(yb))
     bar.close()
     seconds = time.perf_counter() - start

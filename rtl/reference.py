@@ -4,8 +4,11 @@ Two levels, both derived from one :class:`rtl.params.ArrayParams`:
 
 * **Step level** (:func:`step_counts`, :func:`run_steps`): the golden model's vocabulary.
   Pulse counts per neuron per time step in (``up`` excitatory, ``down`` inhibitory), spikes
-  and counts out. Vectorised over any array shape; the behavioural ``td`` neuron calls
-  :func:`step_counts` with ``(batch, n_neurons)`` arrays every step.
+  and counts out. Vectorised over any array shape. The arithmetic is one function,
+  :func:`counter_step`, written with operations that numpy arrays and torch tensors share:
+  :func:`step_counts` validates its numpy arguments and calls it, and the behavioural ``td``
+  neuron calls it every step on its ``(batch, n_neurons)`` torch tensors, on any device (the
+  neuron guarantees the ranges once, when it is built).
 * **Cycle level** (:class:`CycleState`, :func:`cycle_step`): one call per clock edge with
   the port values of that cycle; it models the synchronisers, edge detectors, enable,
   synchronous reset and threshold writes and is the strict reference for the RTL tests.
@@ -90,10 +93,22 @@ def step_counts(params: ArrayParams, count, up, down, threshold):
         raise ValueError(f"count must be in [count_min, count_max] = "
                          f"[{params.count_min}, {params.count_max}]")
     _check_threshold(params, threshold)
-    overflow = (count + up > params.count_max) | (count - down < params.count_min)
-    count = np.clip(count + up - down, params.count_min, params.count_max)
+    return counter_step(count, up, down, threshold, params.count_min, params.count_max)
+
+
+def counter_step(count, up, down, threshold, count_min: int, count_max: int):
+    """The arithmetic of :func:`step_counts`, without its checks, on numpy arrays or torch
+    tensors alike (integer ``count``, ``up``, ``down``; ``threshold`` an integer or an integer
+    array; all broadcast together). The caller guarantees what :func:`step_counts` checks:
+    ``count`` in ``[count_min, count_max]``, ``up, down >= 0``, ``threshold`` in range.
+
+    Returns ``(spikes, count, overflow)`` as :func:`step_counts` does.
+    """
+    raised = count + up
+    overflow = (raised > count_max) | (count - down < count_min)
+    count = (raised - down).clip(count_min, count_max)
     spikes = count >= threshold
-    return spikes, count - np.where(spikes, threshold, 0), overflow
+    return spikes, count - threshold * spikes, overflow
 
 
 def run_steps(params: ArrayParams, up, down, threshold, count=0):

@@ -145,3 +145,18 @@ def test_bad_evaluator_arguments(small_prepared):
         run_batch(small_prepared.net, IdealNeuron(), small_prepared.test_x[:2], 4, "poisson2")
     with pytest.raises(ValueError, match=r"T = 0 steps"):
         run_batch(small_prepared.net, IdealNeuron(), small_prepared.test_x[:2], 0)
+
+
+def test_arrival_slot_of_the_top_draw_keeps_the_previous_rule(monkeypatch):
+    # u * n_slots rounds up to n_slots for the top draw (1 - 2^-25 in float32): that spike
+    # has no slot and is dropped, as it was when every slot was a masked copy
+    from golden import noise, snn
+    top = 1.0 - 2.0 ** -25
+    draws = torch.tensor([[top, 0.1, 0.6]], dtype=torch.float32)
+    assert int(draws[0, 0] * 4) == 4
+    monkeypatch.setattr(snn.noise, "uniform_at", lambda key, counters: draws)
+    w = torch.tensor([[1.0, 2.0, 4.0]])
+    layer = snn.layer_constants(SpikingNetwork((w,), (None,), (1.0,)))[0]
+    i_exc, i_inh = snn.layer_input(torch.ones(1, 3), layer, 4, False,
+                                   (0, noise.Counters(torch.arange(1), 3)))
+    assert i_exc[:, 0, 0].tolist() == [2.0, 0.0, 4.0, 0.0] and i_inh.abs().sum() == 0

@@ -1,0 +1,89 @@
+"""Where and with how many threads the evaluator computes: ``--threads`` and ``--device``.
+
+Threads. The step loop is a few dozen element-wise operations per step on tensors of about
+half a million elements, each over in well under a millisecond, and every operation ends at a
+barrier: all its threads must finish before the next starts. On a machine where other
+processes hold the cores, one of torch's intra-op threads is often descheduled and every
+operation waits for it (measured: the ideal model on the full test set took 55.9 s with torch's
+default threads against 2.1 s with one thread, same load). The default is therefore one
+thread per process, which is never slow; ``--threads N`` asks for ``N`` (``0``: torch's own
+default, one per core). The figures of both are in ``docs/performance.md``.
+
+Devices. ``cpu``, ``cuda`` (the first CUDA device; an error that says so when torch has no
+CUDA) or ``auto`` (CUDA when available, else the CPU). The whole step loop runs on the device;
+the random draws are integer arithmetic (:mod:`golden.noise`) and give the same bits on
+either, and per-chip mismatch is drawn on the CPU and copied, so a run on a GPU differs from
+the CPU run only where float summation order flips a tie.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import torch
+
+DEVICES = ("cpu", "cuda", "auto")
+
+#: threads per process unless ``--threads`` says otherwise (see the module docstring)
+DEFAULT_THREADS = 1
+
+_device = torch.device("cpu")
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device for ``name`` in :data:`DEVICES`; a clear error for CUDA without CUDA."""
+    if name not in DEVICES:
+        raise ValueError(f"device = {name!r}: allowed values are {DEVICES}")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(
+            "device = 'cuda', but this torch has no CUDA device "
+            f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'}); "
+            "install the CUDA build of torch (README, 'GPU') or use --device cpu")
+    return torch.device(name)
+
+
+def set_threads(n: int) -> int:
+    """Use ``n`` intra-op threads (``0``: torch's default, one per core); returns the count."""
+    if n < 0:
+        raise ValueError(f"threads = {n}: must be >= 0 (0: one per core)")
+    torch.set_num_threads(n if n > 0 else len(os.sched_getaffinity(0)))
+    return torch.get_num_threads()
+
+
+def set_device(name: str) -> torch.device:
+    """Make ``name`` (see :func:`resolve_device`) the evaluator's default device; returns it."""
+    global _device
+    _device = resolve_device(name)
+    return _device
+
+
+def device() -> torch.device:
+    """The evaluator's default device (the CPU unless :func:`set_device` chose another)."""
+    return _device
+
+
+def describe() -> str:
+    """``"cpu, 1 thread"``-like text for a report line."""
+    n = torch.get_num_threads()
+    if device().type == "cuda":
+        return f"{torch.cuda.get_device_name(device())}"
+    return f"cpu, {n} thread{'s' if n != 1 else ''}"
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    """``--threads`` and ``--device`` (with the network options: every command that trains or
+    evaluates; applied by :func:`golden.commands.prepare_from_args`)."""
+    p.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                   help=f"CPU threads (default {DEFAULT_THREADS}: fast on a busy machine too; "
+                        "0: one per core)")
+    p.add_argument("--device", choices=DEVICES, default="cpu",
+                   help="where the step loop runs (default cpu; auto: CUDA when available)")
+
+
+def apply(args: argparse.Namespace) -> None:
+    """Apply the parsed ``--threads`` and ``--device``."""
+    set_threads(args.threads)
+    set_device(args.device)

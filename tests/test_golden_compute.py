@@ -1,0 +1,56 @@
+"""--threads and --device (golden/compute.py): choices, errors, and the evaluator on a device."""
+
+import pytest
+import torch
+
+from golden import compute
+from golden.neuron import IdealNeuron
+from golden.snn import evaluate
+from tdsnn.cli import main
+
+NO_CUDA = not torch.cuda.is_available()
+
+
+@pytest.mark.skipif(not NO_CUDA, reason="this machine has CUDA")
+def test_cuda_without_cuda_is_a_clear_error(capsys):
+    with pytest.raises(RuntimeError, match="device = 'cuda', but this torch has no CUDA device"):
+        compute.resolve_device("cuda")
+    assert compute.resolve_device("auto") == torch.device("cpu")
+    assert main(["evaluate", "--device", "cuda", "--limit", "1"]) == 2
+    assert "install the CUDA build of torch" in capsys.readouterr().err
+
+
+def test_bad_device_and_threads_are_named():
+    with pytest.raises(ValueError, match=r"device = 'tpu': allowed values are \('cpu', 'cuda', 'auto'\)"):
+        compute.resolve_device("tpu")
+    with pytest.raises(ValueError, match="threads = -1: must be >= 0"):
+        compute.set_threads(-1)
+
+
+def test_threads_are_set_and_restored():
+    before = torch.get_num_threads()
+    try:
+        assert compute.set_threads(1) == 1
+        assert compute.set_threads(0) >= 1
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("name", ["cpu"] + ([] if NO_CUDA else ["cuda"]))
+def test_evaluate_on_a_device_returns_cpu_predictions(prepared, name):
+    x, y = prepared.test_x[:50], prepared.test_y[:50]
+    ev = evaluate(prepared.net, IdealNeuron(), x, y, 16, progress=False, device=name)
+    ref = evaluate(prepared.net, IdealNeuron(), x, y, 16, progress=False, device="cpu")
+    assert ev.predictions.device.type == "cpu"
+    assert (ev.predictions != ref.predictions).sum() <= 1   # float summation order may flip a tie
+
+
+@pytest.mark.skipif(NO_CUDA, reason="needs a CUDA device")
+def test_keyed_draws_are_the_same_bits_on_cuda():
+    from golden.noise import Counters, normal_at, uniform_at
+    ids = torch.arange(500, 900)
+    cpu, gpu = Counters(ids, 700), Counters(ids.cuda(), 700)
+    assert torch.equal(cpu.bits(12345), gpu.bits(12345).cpu())
+    assert torch.equal(uniform_at(7, cpu), uniform_at(7, gpu).cpu())
+    z_cpu, z_gpu = normal_at(9, cpu), normal_at(9, gpu).cpu()
+    assert (z_cpu != z_gpu).float().mean() < 1e-4   # float64 log/cos may differ in the last ulp
