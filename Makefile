@@ -93,6 +93,10 @@ verilog: $(STAMP) ## write td_neuron_array Verilog to build/verilog/ (RTL_OPTS="
 lint: $(STAMP) ## export, then verilator --lint-only -Wall on td_neuron_array (RTL_OPTS as verilog)
 	PATH="$(VERILATOR_BIN):$$PATH" $(VENV)/bin/tdsnn lint $(RTL_OPTS)
 
+.PHONY: xcheck
+xcheck: $(STAMP) iverilog ## plain-Verilog testbench, iverilog -g2012 and Verilator, with and without register initial values (RTL_OPTS as verilog)
+	$(PY) -m rtl.xcheck $(RTL_OPTS)
+
 .PHONY: synth
 synth: $(STAMP) ## Yosys synth + stat: cells per neuron for a few configurations, no latches
 	$(VENV)/bin/tdsnn synth

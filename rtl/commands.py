@@ -34,8 +34,9 @@ def params_from_args(args: argparse.Namespace) -> ArrayParams:
 
 def cmd_verilog(args: argparse.Namespace) -> int:
     params = params_from_args(args)
-    path = write_verilog(params, args.out)
-    print(f"wrote {path} (top module td_neuron_array, {params.name}) and "
+    path = write_verilog(params, args.out, initial_values=not args.no_initial_values)
+    print(f"wrote {path} (top module td_neuron_array, {params.name}"
+          f"{', no register initial values' if args.no_initial_values else ''}) and "
           f"{path.with_suffix('.vlt')}")
     return 0
 
@@ -75,6 +76,8 @@ def register(subparsers) -> None:
     add_config_options(p)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
                    help=f"output folder (default {DEFAULT_OUT}/)")
+    p.add_argument("--no-initial-values", action="store_true",
+                   help="registers without initialisers (X until rst, as silicon starts)")
     p.set_defaults(func=cmd_verilog)
 
     p = subparsers.add_parser("lint", help="verilator --lint-only -Wall on td_neuron_array",
