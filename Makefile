@@ -86,7 +86,7 @@ clean: ## remove build outputs (keeps .venv, the data cache and artifacts/)
 RTL_OPTS ?=
 
 .PHONY: verilog
-verilog: $(STAMP) ## write td_neuron_array Verilog to build/verilog/ (RTL_OPTS="--neurons 64 ...")
+verilog: $(STAMP) ## write td_neuron_array Verilog and its SDC to build/verilog/ (RTL_OPTS="--neurons 64 --clock-period 2 ...")
 	$(VENV)/bin/tdsnn verilog $(RTL_OPTS)
 
 .PHONY: lint

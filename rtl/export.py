@@ -29,6 +29,7 @@ from pathlib import Path
 from amaranth._toolchain.yosys import find_yosys
 from amaranth.back import rtlil
 
+from .constraints import DEFAULT_PERIOD_NS, sdc_text
 from .params import TOP_NAME, ArrayParams
 
 DEFAULT_OUT = Path("build/verilog")
@@ -75,12 +76,15 @@ def verilog_text(params: ArrayParams, *, initial_values: bool = True) -> str:
 
 
 def write_verilog(params: ArrayParams, out_dir: Path | str = DEFAULT_OUT, *,
-                  initial_values: bool = True) -> Path:
-    """Write ``<out_dir>/td_neuron_array.v`` and its Verilator lint waivers
-    ``<out_dir>/td_neuron_array.vlt``; return the path of the Verilog."""
+                  initial_values: bool = True, period_ns: float = DEFAULT_PERIOD_NS) -> Path:
+    """Write ``<out_dir>/td_neuron_array.v``, its timing constraints
+    ``<out_dir>/td_neuron_array.sdc`` (clock period ``period_ns``, ns; see
+    :mod:`rtl.constraints`) and its Verilator lint waivers ``<out_dir>/td_neuron_array.vlt``;
+    return the path of the Verilog."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{TOP_NAME}.v"
     path.write_text(verilog_text(params, initial_values=initial_values))
+    path.with_suffix(".sdc").write_text(sdc_text(params, period_ns))
     shutil.copyfile(WAIVERS, out_dir / WAIVERS.name)
     return path

@@ -46,6 +46,9 @@ from amaranth.lib.wiring import In, Out
 
 from .params import ArrayParams
 
+#: Verilog attributes of every synchroniser flip-flop (``exc_sync<k>``, ``inh_sync<k>``).
+SYNC_ATTRS = {"async_reg": "TRUE", "keep": "TRUE"}
+
 
 class NeuronArray(wiring.Component):
     """Array of ``n_neurons`` time-domain neurons with a step strobe (top ``td_neuron_array``).
@@ -120,7 +123,10 @@ class NeuronArray(wiring.Component):
         """Synchroniser chain on ``pins`` (all neurons at once) and its rising-edge detector:
         a one-cycle strobe per neuron ``sync_stages`` edges after the first sampling edge."""
         p = self.params
-        stages = [Signal(p.n_neurons, name=f"{name}_sync{k}") for k in range(p.sync_stages)]
+        # async_reg: the attribute FPGA and ASIC flows look for to place the stages together
+        # and keep them out of retiming; keep: no optimisation merges or removes them
+        stages = [Signal(p.n_neurons, name=f"{name}_sync{k}", attrs=SYNC_ATTRS)
+                  for k in range(p.sync_stages)]
         prev = Signal(p.n_neurons, name=f"{name}_prev")
         m.d.sync += stages[0].eq(pins)
         m.d.sync += [stages[k].eq(stages[k - 1]) for k in range(1, p.sync_stages)]
