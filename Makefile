@@ -97,6 +97,10 @@ lint: $(STAMP) ## export, then verilator --lint-only -Wall on td_neuron_array (R
 xcheck: $(STAMP) iverilog ## plain-Verilog testbench, iverilog -g2012 and Verilator, with and without register initial values (RTL_OPTS as verilog)
 	$(PY) -m rtl.xcheck $(RTL_OPTS)
 
+.PHONY: formal
+formal: $(STAMP) ## Yosys equivalence RTL = gate netlist, and the neuron properties proven with yosys-smtbmc + Yices (RTL_OPTS as verilog)
+	$(PY) -m rtl.formal $(RTL_OPTS)
+
 .PHONY: synth
 synth: $(STAMP) ## Yosys synth + stat: cells per neuron for a few configurations, no latches
 	$(VENV)/bin/tdsnn synth
