@@ -84,6 +84,7 @@ clean: ## remove build outputs (keeps .venv, the data cache and artifacts/)
 # td_neuron_array (rtl/): Verilog export, Verilator lint, Yosys cell counts, amaranth.sim speed.
 # Configuration of `make verilog` / `make lint`: RTL_OPTS, e.g. RTL_OPTS="--neurons 64 --per-neuron-threshold".
 RTL_OPTS ?=
+FPGA_NEURONS ?= 8 64 512
 
 .PHONY: verilog
 verilog: $(STAMP) ## write td_neuron_array Verilog and its SDC to build/verilog/ (RTL_OPTS="--neurons 64 --clock-period 2 ...")
@@ -102,8 +103,9 @@ formal: $(STAMP) ## Yosys equivalence RTL = gate netlist, and the neuron propert
 	$(PY) -m rtl.formal $(RTL_OPTS)
 
 .PHONY: synth
-synth: $(STAMP) ## Yosys synth + stat: cells per neuron for a few configurations, no latches
+synth: $(STAMP) ## Yosys synth + stat: cells per neuron, no latches; ECP5 place and route: LUTs, fmax, critical path for 8/64/512 neurons
 	$(VENV)/bin/tdsnn synth
+	$(PY) -m rtl.fpga --neurons $(FPGA_NEURONS)
 
 .PHONY: bench-rtl
 bench-rtl: $(STAMP) ## amaranth.sim simulated cycles per second for a 64-neuron array

@@ -26,10 +26,10 @@ def test_plain_testbench_icarus_g2012(params, initial_values, tmp_path):
     assert run.passed, run.log
 
 
-@pytest.mark.parametrize("initial_values", [True, False], ids=["init", "noinit"])
-def test_plain_testbench_verilator(initial_values, tmp_path):
-    """2-state: without initial values the registers start random; one rst edge suffices."""
-    run = run_plain(SMALL, "verilator", tmp_path, initial_values=initial_values, seed=7)
+def test_plain_testbench_verilator_random_start(tmp_path):
+    """2-state: without initial values every register starts random; one rst edge suffices
+    (the run with initial values, a second C++ build, is in make xcheck)."""
+    run = run_plain(SMALL, "verilator", tmp_path, initial_values=False, seed=7)
     assert run.passed, run.log
 
 
