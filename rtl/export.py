@@ -49,6 +49,11 @@ def _write_verilog(il: str, initial_values: bool) -> str:
     remove = " ".join(f"-remove {a}" for a in _INTERNAL_ATTRS)
     script = [f"read_rtlil <<rtlil\n{il}\nrtlil",
               "proc -norom",
+              # one cell per distinct expression (each neuron's base + up - down was written
+              # three times), unused internal wires dropped: Icarus simulates the result about
+              # 2x faster (a 64-neuron array: 1.1 s instead of 2.3 s for 20,000 cycles)
+              "opt_merge",
+              "opt_clean",
               f"attrmap {remove}",
               f"attrmap -modattr {remove}"]
     if not initial_values:

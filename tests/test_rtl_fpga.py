@@ -29,9 +29,8 @@ def test_harness_connects_every_port(params):
     assert harness_flip_flops(params) > n_in
 
 
-@pytest.mark.slow
 def test_place_and_route_keeps_every_flip_flop():
-    """make synth runs 8/64/512 neurons; here 2 (about 10-20 s)."""
+    """make synth runs 8/64/512 neurons; here 2 (about 10 s)."""
     params = ArrayParams(n_neurons=2)
     r = place_and_route(params)
     assert r.ffs == r.harness_ffs + synth_stats(params).flip_flops
