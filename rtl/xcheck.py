@@ -79,11 +79,12 @@ def run_plain(params: ArrayParams, sim: str, work: Path, *, initial_values: bool
     if sim not in SIMS:
         raise ValueError(f"sim = {sim!r}: choose one of {SIMS}")
     _check_params(params)
-    work = Path(work)
+    work = Path(work).resolve()
     work.mkdir(parents=True, exist_ok=True)
     if verilog is None:
         verilog = write_verilog(params, work / ("init" if initial_values else "noinit"),
                                 initial_values=initial_values)
+    verilog = Path(verilog).resolve()
     tbp = _tb_params(params, initial_values)
     defines = [] if params.shared_threshold else ["PER_NEURON_THRESHOLD"]
     if sim == "icarus":
