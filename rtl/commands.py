@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .constraints import DEFAULT_PERIOD_NS
 from .export import DEFAULT_OUT, write_verilog
 from .params import ArrayParams
 
@@ -26,6 +27,16 @@ def add_config_options(p: argparse.ArgumentParser) -> None:
                    help="one threshold register per neuron (default: one shared)")
 
 
+def _positive_ns(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"clock period {text!r}: expected a number of ns > 0")
+    return value
+
+
 def params_from_args(args: argparse.Namespace) -> ArrayParams:
     return ArrayParams(n_neurons=args.neurons, counter_width=args.counter_width,
                        threshold_width=args.threshold_width, sync_stages=args.sync_stages,
@@ -34,8 +45,11 @@ def params_from_args(args: argparse.Namespace) -> ArrayParams:
 
 def cmd_verilog(args: argparse.Namespace) -> int:
     params = params_from_args(args)
-    path = write_verilog(params, args.out)
-    print(f"wrote {path} (top module td_neuron_array, {params.name}) and "
+    path = write_verilog(params, args.out, initial_values=not args.no_initial_values,
+                         period_ns=args.clock_period)
+    print(f"wrote {path} (top module td_neuron_array, {params.name}"
+          f"{', no register initial values' if args.no_initial_values else ''}), "
+          f"{path.with_suffix('.sdc')} (clock period {args.clock_period:g} ns) and "
           f"{path.with_suffix('.vlt')}")
     return 0
 
@@ -75,6 +89,10 @@ def register(subparsers) -> None:
     add_config_options(p)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
                    help=f"output folder (default {DEFAULT_OUT}/)")
+    p.add_argument("--no-initial-values", action="store_true",
+                   help="registers without initialisers (X until rst, as silicon starts)")
+    p.add_argument("--clock-period", type=_positive_ns, default=DEFAULT_PERIOD_NS,
+                   help=f"clock period of the SDC in ns (default {DEFAULT_PERIOD_NS:g})")
     p.set_defaults(func=cmd_verilog)
 
     p = subparsers.add_parser("lint", help="verilator --lint-only -Wall on td_neuron_array",

@@ -27,11 +27,14 @@ Timing contract (``S = sync_stages``; "edge k" = the k-th rising edge of ``clk``
   in exactly one step, never lost or counted twice; a pulse first sampled at one of the last
   S edges before the step edge counts in the next step.
 * ``enable`` low: counts, flags and spikes hold; pulse edges that arrive are discarded; ``step``
-  is ignored. The synchronisers keep running.
+  is dropped (not postponed). The synchronisers keep running.
 * ``rst`` (synchronous, active high): every register to its reset value at the next edge:
   counts 0, flags 0, spikes 0, synchronisers 0, thresholds ``threshold_max``. A pulse input
-  that is high across the reset is counted once after it.
-* ``th_we`` at edge j writes the threshold; the comparison at edge j uses the old value.
+  that is high across the reset is counted once after it. ``rst`` wins over ``th_we`` and
+  ``step`` at the same edge.
+* ``th_we`` at edge j writes the threshold, whatever ``enable``; the comparison at edge j uses
+  the old value.
+* Every input except the pulse inputs is synchronous to ``clk``.
 * ``count_out``, ``overflow_any``: combinational from the registers and ``sel`` (latency 0).
 """
 
@@ -42,6 +45,9 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .params import ArrayParams
+
+#: Verilog attributes of every synchroniser flip-flop (``exc_sync<k>``, ``inh_sync<k>``).
+SYNC_ATTRS = {"async_reg": "TRUE", "keep": "TRUE"}
 
 
 class NeuronArray(wiring.Component):
@@ -117,7 +123,10 @@ class NeuronArray(wiring.Component):
         """Synchroniser chain on ``pins`` (all neurons at once) and its rising-edge detector:
         a one-cycle strobe per neuron ``sync_stages`` edges after the first sampling edge."""
         p = self.params
-        stages = [Signal(p.n_neurons, name=f"{name}_sync{k}") for k in range(p.sync_stages)]
+        # async_reg: the attribute FPGA and ASIC flows look for to place the stages together
+        # and keep them out of retiming; keep: no optimisation merges or removes them
+        stages = [Signal(p.n_neurons, name=f"{name}_sync{k}", attrs=SYNC_ATTRS)
+                  for k in range(p.sync_stages)]
         prev = Signal(p.n_neurons, name=f"{name}_prev")
         m.d.sync += stages[0].eq(pins)
         m.d.sync += [stages[k].eq(stages[k - 1]) for k in range(1, p.sync_stages)]
@@ -175,11 +184,16 @@ class NeuronArray(wiring.Component):
             m.d.sync += self.spikes.eq(Cat(*spikes))
         m.d.comb += self.overflow_any.eq(self.overflow.any())
 
-        with m.Switch(self.sel):
-            for i, count in enumerate(counts):
-                with m.Case(i):
-                    m.d.comb += self.count_out.eq(count)
-            if (1 << p.sel_width) > p.n_neurons:
-                with m.Default():
-                    m.d.comb += self.count_out.eq(Const(0, signed(p.counter_width)))
+        m.d.comb += self.count_out.eq(self._read_mux(counts))
         return m
+
+    def _read_mux(self, counts: list[Signal]):
+        """``counts[sel]`` (0 for ``sel >= N``) as a balanced tree of 2:1 multiplexers, one
+        level per bit of ``sel``: depth ``sel_width``, and only ``?:`` in the Verilog (a
+        ``Switch`` becomes a ``$pmux``, written as a function with a ``casez``)."""
+        p = self.params
+        zero = Const(0, signed(p.counter_width))
+        level = list(counts) + [zero] * ((1 << p.sel_width) - p.n_neurons)
+        for k in range(p.sel_width):
+            level = [Mux(self.sel[k], level[j + 1], level[j]) for j in range(0, len(level), 2)]
+        return level[0]

@@ -71,3 +71,19 @@ def test_cli_verilog_writes_default_named_file(tmp_path, capsys):
     assert main(["verilog", "--counter-width", "4", "--threshold-width", "4",
                  "--out", str(tmp_path)]) == 2
     assert "threshold_width = 4 is out of range" in capsys.readouterr().err
+
+
+def test_export_has_no_always_star_and_optional_initial_values(tmp_path):
+    """Combinational logic only as continuous assignments; --no-initial-values drops every
+    register initialiser and nothing else."""
+    from tdsnn.cli import main
+    text = verilog_text(ArrayParams(n_neurons=5, shared_threshold=False))
+    assert "always @*" not in text and "function" not in text
+    assert "reg [11:0] count0 = 12'h000;" in text
+    assert main(["verilog", "--neurons", "5", "--per-neuron-threshold", "--no-initial-values",
+                 "--out", str(tmp_path)]) == 0
+    bare = (tmp_path / "td_neuron_array.v").read_text()
+    assert "reg [11:0] count0;" in bare and not re.search(r"^\s*reg .*=", bare, re.M)
+    def body(t):
+        return re.sub(r" = [0-9]+'h[0-9a-f]+;", ";", t[t.index("module "):])
+    assert body(bare) == body(text)

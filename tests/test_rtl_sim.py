@@ -163,3 +163,50 @@ def test_disabled_array_holds_and_discards():
     stim.step[10] = 1                                 # ignored
     rtl = run_both(P, stim)
     assert rtl.count_out[-1] == 1 and rtl.spike_valid.sum() == 0
+
+
+# ---- behaviour at the edges of the contract (docs/rtl.md, "Corner cases") ------------------
+
+def test_threshold_write_while_disabled_takes_effect():
+    """th_we is not gated by enable: a write with enable low changes the threshold."""
+    stim = Stimulus.idle(P, 20)
+    stim.enable[1] = 0
+    write_threshold(stim, 1, 2)
+    pulses(stim, "exc", 0, [3, 5])                   # count 2 after edge 5 + S
+    stim.step[12] = 1
+    rtl = run_both(P, stim)
+    assert rtl.spike_valid[12] == 1 and rtl.spikes[12, 0] and rtl.count_out[12] == 0
+
+
+def test_step_while_disabled_is_ignored():
+    """step with enable low: no spike_valid, spikes and counts hold (no subtraction)."""
+    stim = Stimulus.idle(P, 20)
+    write_threshold(stim, 0, 1)
+    pulses(stim, "exc", 0, [2, 4])                   # count 2
+    stim.enable[10] = 0
+    stim.step[10] = 1
+    stim.step[15] = 1                                # the enabled strobe that does count
+    rtl = run_both(P, stim)
+    assert rtl.spike_valid[10] == 0 and not rtl.spikes[10].any() and rtl.count_out[10] == 2
+    assert rtl.spike_valid[15] == 1 and rtl.spikes[15, 0] and rtl.count_out[15] == 1
+
+
+def test_reset_wins_over_threshold_write_at_the_same_edge():
+    stim = Stimulus.idle(P, 20)
+    stim.rst[3] = 1
+    write_threshold(stim, 3, 1)
+    pulses(stim, "exc", 0, [5])                      # count 1: spikes only with threshold 1
+    stim.step[12] = 1
+    rtl = run_both(P, stim)
+    assert rtl.spike_valid[12] == 1 and not rtl.spikes[12, 0] and rtl.count_out[12] == 1
+
+
+def test_reset_wins_over_step_at_the_same_edge():
+    stim = Stimulus.idle(P, 20)
+    write_threshold(stim, 0, 1)
+    pulses(stim, "exc", 0, [2, 4])                   # count 2
+    stim.step[7] = 1                                  # spike, residue 1, spikes = 01
+    stim.step[10] = stim.rst[10] = 1
+    rtl = run_both(P, stim)
+    assert rtl.spikes[7, 0] and rtl.count_out[7] == 1
+    assert rtl.spike_valid[10] == 0 and not rtl.spikes[10].any() and rtl.count_out[10] == 0

