@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import torch
+
 from golden.neuron import IdealNeuron
 from golden.snn import evaluate
 from golden.table import markdown_table
@@ -23,8 +25,11 @@ from .characterise import CharParams
 
 def run_variants(prepared, summary: dict, cp: CharParams, T: int = 64, limit: int | None = None,
                  seed: int = 0, ode_substeps: int | None = None, td_table: str | None = None,
-                 progress: bool = True) -> dict:
+                 progress: bool = True, subset: int | None = None) -> dict:
     """Test error (%) of ideal, td and cm with every table of ``summary`` (a characterisation).
+
+    ``limit``: the first ``limit`` test images; ``subset``: then a seeded random subset of that
+    many of them (the first test images are easier than the average, so a short run samples).
 
     ``ode_substeps``: RK4 sub-steps per pulse of the table mode (None: cm's default);
     ``td_table``: a characterised CCO transfer (:mod:`spice.oscillator`), run as ``td_spice``.
@@ -32,12 +37,16 @@ def run_variants(prepared, summary: dict, cp: CharParams, T: int = 64, limit: in
     x, y = prepared.test_x, prepared.test_y
     if limit is not None:
         x, y = x[:limit], y[:limit]
+    sampled = subset is not None and subset < len(y)
+    if sampled:
+        pick = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))[:subset]
+        x, y = x[pick], y[pick]
 
     def err(model):
         ev = evaluate(prepared.net, model, x, y, T, "constant", seed=seed, progress=progress)
         return {"error_pct": ev.error_pct, "seconds": ev.seconds, "counters": ev.counters}
 
-    out = {"T": T, "n_images": len(y), "seed": seed,
+    out = {"T": T, "n_images": len(y), "seed": seed, "sampled": sampled,
            "ideal": err(IdealNeuron()), "td": err(TDNeuron(TDParams(seed=seed)))}
     if td_table is not None:
         out["td_spice"] = err(TDNeuron(TDParams(seed=seed, table=td_table)))
@@ -72,7 +81,8 @@ def results_table(res: dict, summary: dict) -> str:
               f"card's VDD {res['cm_equations']['error_pct']:.2f} %"
               + (f", td with the ngspice ring-oscillator transfer {res['td_spice']['error_pct']:.2f} %"
                  if "td_spice" in res else "")
-              + f"; T = {res['T']}, "
-              f"{res['n_images']} test images; table mode with {res['ode_substeps']} RK4 "
+              + f"; T = {res['T']}, {res['n_images']} test images"
+              + (" (a seeded random subset; `--full` runs every image)" if res.get("sampled") else "")
+              + "; table mode with {res['ode_substeps']} RK4 "
               f"sub-steps per pulse. Gain max/min: the mirror's I_out/I_in across the "
               f"membrane swing [V_reset, V_th] at one input unit of current.")

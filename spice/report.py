@@ -113,14 +113,14 @@ def oscillator_section(cp: CharParams, folder: Path) -> tuple[dict, str, str]:
 
 def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64,
         limit: int | None = None, seed: int = 0, ode_substeps: int | None = None,
-        progress: bool = True) -> dict:
+        progress: bool = True, subset: int | None = None) -> dict:
     """Characterise (cached), run the network per variant, write ``out/spice/``."""
     cp = cp or CharParams()
     folder = Path(out) / "spice"
     summary = characterise(cp, progress=progress)
     comp, comp_md = comparator_section(cp, folder)
     ring, ring_md, td_table = oscillator_section(cp, folder)
-    res = run_variants(prepared, summary, cp, T=T, limit=limit, seed=seed,
+    res = run_variants(prepared, summary, cp, T=T, limit=limit, seed=seed, subset=subset,
                        ode_substeps=ode_substeps, td_table=td_table, progress=progress)
     plot_error_vs_length(res, summary, folder / "error_vs_length.png")
     plot_gain_curves(summary, folder / "mirror_gain.png")

@@ -37,6 +37,10 @@ N_CORRELATION_IMAGES = 1000  # images for the layer-wise rate/activation correla
 #: seeded chips of the models with mismatch in the comparison (chip 0 is the headline): enough
 #: for a standard deviation, each is a full evaluation (about a minute for cm on 2 cores)
 COMPARE_CHIPS = 3
+#: test images of the spice stage without --full (a seeded random subset): cm from a table runs
+#: about 20 images/s on 2 cores, several times slower than from its equations, and the stage
+#: runs ten mirror variants (the full test set: over an hour)
+SPICE_QUICK_IMAGES = 2000
 
 
 @dataclass
@@ -227,7 +231,7 @@ def stage_spice(ctx: Context, stage_dir: Path) -> StageResult:
     from spice.report import run
     # 2 RK4 sub-steps per pulse: the same predictions as 8 on 300 images (docs/spice.md), 4x faster
     result = run(ctx.prepared, stage_dir, T=ctx.args.T, limit=ctx.args.limit, seed=ctx.args.seed,
-                 ode_substeps=2)
+                 ode_substeps=2, subset=None if ctx.args.full else SPICE_QUICK_IMAGES)
     return StageResult(result, _body(stage_dir / "spice" / "spice.md"), _files(stage_dir))
 
 
@@ -242,7 +246,7 @@ STAGES: list[Stage] = [
     Stage("sweeps", "Sweeps and the cm error decomposition", stage_sweeps,
           lambda a: {"full": a.full, "limit": a.limit}, packages=("golden", "behavioral", "rtl")),
     Stage("spice", "Transistor-level cm neuron: ngspice tables and error vs mirror length",
-          stage_spice, lambda a: {"T": a.T, "seed": a.seed, "limit": a.limit,
+          stage_spice, lambda a: {"T": a.T, "seed": a.seed, "limit": a.limit, "full": a.full,
                                   "card": card_fingerprint()},
           packages=("golden", "behavioral", "rtl", "spice")),
     Stage("rtl", "RTL: Verilog export, lint and synthesis", stage_rtl, uses_network=False,
@@ -344,8 +348,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_network_options(p)
     p.add_argument("--T", type=int_at_least(1), default=64, help="time steps per image")
     p.add_argument("--full", action="store_true",
-                   help="the long sweep set and the full test set through the RTL on Verilator "
-                        "(default: quick sweeps, a sample through the RTL)")
+                   help="the long sweep set, every test image for each SPICE mirror variant and "
+                        "the full test set through the RTL on Verilator (default: quick sweeps, "
+                        f"{SPICE_QUICK_IMAGES} images per mirror variant, a sample through the RTL)")
     p.add_argument("--no-cache", action="store_true", help="recompute every stage")
     p.add_argument("--limit", type=int_at_least(1), default=None,
                    help="a short run: the first N test images in the ideal and comparison "
