@@ -26,6 +26,16 @@ def small_prepared():
     return prepare(TrainConfig(hidden=(64,), epochs=1), progress=False)
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """torch on one thread for the module's tests; the caller's setting restored after."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def make_dataset(tmp_path):
     """``make_dataset(name, seed=0, n_train=200, n_test=40)``: a folder of the four IDX files

@@ -23,14 +23,8 @@ N_IMAGES, CHIPS, T = 60, 3, 32
 TD = {"sigma_gain_rel": 0.3, "sigma_jitter": 0.3}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """The in-process runs on one torch thread, as the engine runs its tasks (tdsnn.distributed)."""
-    import torch
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+#: the in-process runs on one torch thread, as the engine runs its tasks (tdsnn.distributed)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _wait(cond, what: str, seconds: float = 180.0):

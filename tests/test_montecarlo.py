@@ -15,14 +15,8 @@ from golden.snn import evaluate, run_batch
 N_IMAGES, T = 40, 32
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """The in-process runs on one torch thread, as the engine runs its tasks (tdsnn.distributed)."""
-    import torch
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+#: the in-process runs on one torch thread, as the engine runs its tasks (tdsnn.distributed)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_a_chip_is_the_model_with_its_seed(prepared, tmp_path):
