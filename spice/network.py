@@ -83,6 +83,6 @@ def results_table(res: dict, summary: dict) -> str:
                  if "td_spice" in res else "")
               + f"; T = {res['T']}, {res['n_images']} test images"
               + (" (a seeded random subset; `--full` runs every image)" if res.get("sampled") else "")
-              + "; table mode with {res['ode_substeps']} RK4 "
-              f"sub-steps per pulse. Gain max/min: the mirror's I_out/I_in across the "
-              f"membrane swing [V_reset, V_th] at one input unit of current.")
+              + f"; table mode with {res['ode_substeps']} RK4 "
+              "sub-steps per pulse. Gain max/min: the mirror's I_out/I_in across the "
+              "membrane swing [V_reset, V_th] at one input unit of current.")

@@ -19,16 +19,22 @@ def _variants(summary: dict, kind: str) -> list[tuple[float, str]]:
 
 
 def plot_error_vs_length(res: dict, summary: dict, path: Path) -> Path:
-    fig, ax = new_figure("MNIST error vs mirror length (cm from ngspice tables)",
-                         "mirror length L / L_min", "test error (%)")
+    """Test error of cm from each mirror table versus the mirror length, td and ideal as lines."""
+    n = res["n_images"]
+    fig, ax = new_figure(f"Test error versus mirror length (cm from ngspice tables, {n} images)",
+                         "mirror channel length L / L_min (log scale)",
+                         ps.error_label(n) + " (symlog)")
     for kind, style in (("simple", "o-"), ("cascode", "s--")):
         pts = _variants(summary, kind)
-        ax.plot([lm for lm, _ in pts], [res["cm"][n]["error_pct"] for _, n in pts], style,
+        ax.plot([lm for lm, _ in pts], [res["cm"][n_]["error_pct"] for _, n_ in pts], style,
                 color=ps.colour("cm"), label=ps.label(f"cm {kind} mirrors"))
     for key, style in (("td", "--"), ("ideal", ":")):
         ax.axhline(res[key]["error_pct"], linestyle=style, color=ps.colour(key),
                    label=ps.label(key))
+    lengths = sorted({lm for kind in ("simple", "cascode") for lm, _ in _variants(summary, kind)})
     ax.set_xscale("log")
+    ax.set_xticks(lengths, [f"{lm:g}" for lm in lengths])
+    ax.minorticks_off()
     ax.set_yscale("symlog", linthresh=2.0)  # linear below 2 %, logarithmic above
     ax.set_ylim(bottom=0)
     ps.legend_outside(ax)

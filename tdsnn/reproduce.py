@@ -258,8 +258,12 @@ STAGES: list[Stage] = [
 
 
 #: figures of the README, copied to docs/img/ by a run on the whole test set
-README_FIGURES = ("comparison.png", "error_vs_T.png", "characterise/fi_curves.png",
-                  "sweeps/vdd.png", "sweeps/cm_decomposition.png")
+#: (file of the run, name in docs/img/)
+README_FIGURES = (("comparison.png", "comparison.png"), ("error_vs_T.png", "error_vs_T.png"),
+                  ("characterise/fi_curves.png", "fi_curves.png"), ("sweeps/vdd.png", "vdd.png"),
+                  ("sweeps/cm_decomposition.png", "cm_decomposition.png"),
+                  ("spice/error_vs_length.png", "spice_error_vs_length.png"),
+                  ("spice/mirror_gain.png", "spice_mirror_gain.png"))
 DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
 
 
@@ -290,9 +294,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     check_output_folders(out, cache)
     start = time.perf_counter()
     started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
-    host = machine()
     print("[prepare] data, ANN and conversion ...", flush=True)
     ctx = Context(args, prepare_from_args(args))
+    host = machine()  # after the options took effect (torch threads)
     data = ctx.prepared.config["data"]
     net_fp = network_fingerprint(ctx.prepared.net, data)
     summary = {"git_revision": git_revision(), "seed": args.seed, "T": args.T,
@@ -332,11 +336,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     write_atomic(out / "REPORT.md", report)
     if args.limit is None and out.resolve() != DOCS_IMG.resolve():
         copied = []
-        for name in README_FIGURES:
+        for name, dest in README_FIGURES:
             if (out / name).is_file():
-                DOCS_IMG.mkdir(parents=True, exist_ok=True)
-                copy_atomic(out / name, DOCS_IMG / Path(name).name)
-                copied.append(Path(name).name)
+                copy_atomic(out / name, DOCS_IMG / dest)
+                copied.append(dest)
         if copied:
             print(f"README figures updated in {DOCS_IMG}: {', '.join(copied)}")
     print(f"Done in {total:.0f} s. Report: {out / 'REPORT.md'} (numbers: {out / 'summary.json'})")
