@@ -106,7 +106,7 @@ spice: $(STAMP) ngspice ## ngspice characterisation of the cm mirrors, error vs 
 
 # ---- tests -------------------------------------------------------------------------------
 .PHONY: test
-test: setup ## the test suite (fast; a few minutes)
+test: setup ## the test suite (about 10 minutes on 2 cores from a fresh clone)
 	$(PY) -m pytest -q
 
 .PHONY: clean
