@@ -26,27 +26,26 @@ $(STAMP): pyproject.toml
 .PHONY: setup
 setup: $(STAMP) iverilog ngspice ## create .venv with the pinned toolchain and install the project
 
-.PHONY: iverilog
-iverilog: ## install Icarus Verilog with apt when missing (needs root)
-	@command -v iverilog >/dev/null 2>&1 && exit 0; \
+# $(call apt_tool,COMMAND,PACKAGE,WHAT,MIN_VERSION): install PACKAGE with apt when COMMAND is
+# missing (as root), else stop with a message naming the package.
+define apt_tool
+	@command -v $(1) >/dev/null 2>&1 && exit 0; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "Icarus Verilog missing: installing it with apt-get"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog; \
+	    echo "$(3) missing: installing it with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2); \
 	else \
-	    echo "error: Icarus Verilog (iverilog) is not installed. Install it, e.g. 'sudo apt-get install iverilog' (version 11 or later)." >&2; \
+	    echo "error: $(3) ($(1)) is not installed. Install it, e.g. 'sudo apt-get install $(2)' ($(4))." >&2; \
 	    exit 1; \
 	fi
+endef
+
+.PHONY: iverilog
+iverilog: ## install Icarus Verilog with apt when missing (needs root)
+	$(call apt_tool,iverilog,iverilog,Icarus Verilog,version 11 or later)
 
 .PHONY: ngspice
 ngspice: ## install ngspice with apt when missing (needs root)
-	@command -v ngspice >/dev/null 2>&1 && exit 0; \
-	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "ngspice missing: installing it with apt-get"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ngspice; \
-	else \
-	    echo "error: ngspice is not installed. Install it, e.g. 'sudo apt-get install ngspice' (version 39 or later)." >&2; \
-	    exit 1; \
-	fi
+	$(call apt_tool,ngspice,ngspice,ngspice,version 39 or later)
 
 # ---- golden model ------------------------------------------------------------------------
 .PHONY: train
