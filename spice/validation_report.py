@@ -18,9 +18,12 @@ PLOTTED = "simple_L3"   # the variant whose membrane is drawn: the analytic mode
 
 def plot_validation(val: dict, summary: dict, path: Path, variant: str = PLOTTED,
                     cycles: int = 4) -> Path:
-    """Left: membrane voltage of ``variant`` (excitatory staircase, first level), SPICE and
+    """Left: membrane voltage of ``variant`` (the first one where it was not characterised;
+    excitatory staircase, first level), SPICE and
     the table model, the first ``cycles`` model periods. Right: interval deviation per
     variant and level, and its integration part."""
+    if variant not in val["cm"]:
+        variant = next(iter(val["cm"]))
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.5))
     tr = read_wrdata(Path(val["dir"]) / "cm" / variant / "excitatory" / "out.txt")
     first = val["cm"][variant]["excitatory"][0]
