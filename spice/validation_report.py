@@ -118,6 +118,11 @@ def validation_section(cp: CharParams, summary: dict, ring: dict, folder: Path,
             for r in res[c] if r["deviation_pct"] is not None]
     integ = [abs(r["parts_pct"]["integration"]) for res in val["cm"].values() for c in CASES
              for r in res[c] if r["deviation_pct"] is not None]
+    rows = [(r, res["c_mem_f"]) for res in val["cm"].values() for c in CASES for r in res[c]
+            if r["deviation_pct"] is not None]
+    dead = [r["dead_s"] * 1e9 for r, _ in rows]
+    above = [(r["v_release_v"] - val["v_reset"]) * 1e3 for r, _ in rows]
+    left = [r["parts_pct"]["integration"] - 100 * (c / val["c_m"] - 1) for r, c in rows]
     k = val["kickback"]
     md = ("**Transient validation.** "
           "One whole neuron per variant (mirrors, C_m, comparator, reset one-shot and switch) "
@@ -131,7 +136,12 @@ def validation_section(cp: CharParams, summary: dict, ring: dict, folder: Path,
           "(mirror output devices, comparator input, switch), measured at one unit; the DC "
           "table has none of it.\n\n" + cm_table(val)
           + f"\n\nLargest |deviation| {max(devs):.1f} %, largest |integration part| "
-          f"{max(integ):.1f} % (target 2 %). Comparator kickback at a decision (membrane ramp "
+          f"{max(integ):.1f} % (target 2 %). Measured causes: a dead time of "
+          f"{min(dead):.1f}-{max(dead):.1f} ns per spike (comparator, latch, reset pulse; the "
+          f"model fires and resets instantly); the membrane released {min(above):.1f}-"
+          f"{max(above):.1f} mV above V_reset; the integration part minus C_par / C_m is "
+          f"{min(left):+.1f} to {max(left):+.1f} %, i.e. the integration part is the node's "
+          f"parasitic capacitance, which a DC table cannot hold. Comparator kickback at a decision (membrane ramp "
           f"{k['slope_v_per_s'] * 1e-6:g} mV/ns): {k['jump_v'] * 1e3:+.4f} mV on C_m "
           f"({k['charge_c'] * 1e18:+.2f} aC).\n\n"
           "Ring oscillator pulse count in one td window (t_p = 250 ns) against td in table "
