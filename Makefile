@@ -100,7 +100,7 @@ bench-gpu: $(STAMP) ## the same on a CUDA device (says so when there is none)
 SPICE_OPTS ?=
 
 .PHONY: spice
-spice: $(STAMP) ngspice ## ngspice characterisation of the cm mirrors, error vs mirror length (results/spice/)
+spice: $(STAMP) ngspice ## ngspice characterisation and transient validation, error vs mirror length (results/spice/)
 	$(VENV)/bin/tdsnn spice $(SPICE_OPTS)
 
 # ---- tests -------------------------------------------------------------------------------

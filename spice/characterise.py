@@ -9,7 +9,9 @@ the format :mod:`behavioral.cm_table` reads. The synapse current enters the mirr
 an ideal current (the synapse devices' own output conductance is not in the table).
 
 The whole characterisation is cached under ``artifacts/spice/<fingerprint>/``, the fingerprint
-hashing the device card's bytes, every generated netlist and the table parameters.
+hashing the device card's bytes, every generated netlist and the table parameters
+(:func:`cached`: the comparator, the oscillator and the transient validation are cached the
+same way, each under its own fingerprint).
 """
 
 from __future__ import annotations
@@ -80,14 +82,10 @@ def mirrors(cp: CharParams, workdir: Path) -> dict[str, dict[str, MirrorParams]]
 
 
 def fingerprint(cp: CharParams, designs: dict) -> str:
-    h = hashlib.sha256(f"format {FORMAT}".encode())
-    h.update(cp.card.fingerprint().encode())
-    h.update(repr((cp.i_fs, cp.v_ov, cp.c_m, cp.i_points, cp.v_points)).encode())
-    for name in sorted(designs):
-        for pol in POLARITIES:
-            h.update(sweep_netlist(designs[name][pol], cp.currents(),
-                                   cp.card.vdd / (cp.v_points - 1)).encode())
-    return h.hexdigest()[:16]
+    return fingerprint_of(
+        cp.card.fingerprint(), repr((cp.i_fs, cp.v_ov, cp.c_m, cp.i_points, cp.v_points)),
+        *(sweep_netlist(designs[name][pol], cp.currents(), cp.card.vdd / (cp.v_points - 1))
+          for name in sorted(designs) for pol in POLARITIES))
 
 
 def table_rows(v: np.ndarray, i_out: np.ndarray, currents: np.ndarray, sign: float,
@@ -113,6 +111,44 @@ def gain_summary(v: np.ndarray, i_out: np.ndarray, currents: np.ndarray, cm: CMP
     return out
 
 
+def fingerprint_of(*parts: str) -> str:
+    """16 hex digits hashing the cache format and ``parts`` (card fingerprint, netlists, ...)."""
+    h = hashlib.sha256(f"format {FORMAT}".encode())
+    for part in parts:
+        h.update(part.encode())
+    return h.hexdigest()[:16]
+
+
+def cached(cache_root: Path, fp: str, make) -> dict:
+    """The summary stored under ``cache_root/fp/summary.json``, or ``make(work, folder)``'s.
+
+    ``make`` writes its files into ``work`` (``fp.part``, renamed to ``folder`` = ``fp`` when
+    it returns, so an interrupted run leaves no half folder that looks done) and returns a
+    JSON-able summary naming paths under ``folder``; ``seconds`` (its wall time) is added.
+    The returned dict has ``cached``: whether it was read back.
+    """
+    folder = Path(cache_root) / fp
+    record = folder / "summary.json"
+    if record.is_file():
+        return json.loads(record.read_text()) | {"cached": True}
+    start = time.perf_counter()
+    work = folder.with_name(fp + ".part")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    summary = make(work, folder)
+    summary["seconds"] = summary.get("seconds", 0.0) + time.perf_counter() - start
+    shutil.rmtree(folder, ignore_errors=True)
+    (work / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    work.rename(folder)
+    return summary | {"cached": False}
+
+
+def cache_root_or_default(cache_root: Path | None) -> Path:
+    """``cache_root``, or ``artifacts/spice`` of the project."""
+    from golden.pipeline import artifacts_dir
+    return Path(cache_root) if cache_root else artifacts_dir() / "spice"
+
+
 def characterise(cp: CharParams | None = None, cache_root: Path | None = None,
                  progress: bool = True) -> dict:
     """Characterise every variant (or reuse the cache); return the summary.
@@ -121,23 +157,26 @@ def characterise(cp: CharParams | None = None, cache_root: Path | None = None,
     ``designs`` (sizes), ``gain`` (:func:`gain_summary` per variant and polarity),
     ``seconds`` (of the run that made it) and ``cached``.
     """
-    from golden.pipeline import artifacts_dir
     cp = cp or CharParams()
-    cache_root = Path(cache_root) if cache_root else artifacts_dir() / "spice"
+    cache_root = cache_root_or_default(cache_root)
     start = time.perf_counter()
     scratch = cache_root / "sizing.part"
     designs = mirrors(cp, scratch)
     fp = fingerprint(cp, designs)
-    folder = cache_root / fp
-    record = folder / "summary.json"
-    if record.is_file():
-        shutil.rmtree(scratch, ignore_errors=True)
-        summary = json.loads(record.read_text())
-        return summary | {"cached": True}
-    work = folder.with_name(fp + ".part")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    shutil.move(str(scratch), str(work / "sizing"))
+    sizing_s = time.perf_counter() - start
+
+    def make(work: Path, folder: Path) -> dict:
+        shutil.move(str(scratch), str(work / "sizing"))
+        return sweep_all(cp, designs, work, folder, progress) | {
+            "fingerprint": fp, "seconds": sizing_s}
+
+    summary = cached(cache_root, fp, make)
+    shutil.rmtree(scratch, ignore_errors=True)
+    return summary
+
+
+def sweep_all(cp: CharParams, designs: dict, work: Path, folder: Path, progress: bool) -> dict:
+    """Sweep every variant of ``designs`` into ``work``; the summary (paths under ``folder``)."""
     cm = cp.cm_params()
     currents = cp.currents()
     v_step = cp.card.vdd / (cp.v_points - 1)
@@ -155,16 +194,12 @@ def characterise(cp: CharParams | None = None, cache_root: Path | None = None,
             print(f"  [{n}/{len(designs)}] {name}: gain across the swing at 1 unit "
                   f"P {gains[name]['p']['unit']['max_over_min']:.3f}x, "
                   f"N {gains[name]['n']['unit']['max_over_min']:.3f}x", flush=True)
-    summary = {"dir": str(folder), "fingerprint": fp, "card": asdict(cp.card),
-               "char_params": {k: v for k, v in asdict(cp).items() if k != "card"},
-               "cm": {"vdd": cm.vdd, "v_th": cm.v_th, "v_reset": cm.v_reset, "c_m": cm.c_m,
-                      "i_unit": cm.i_unit},
-               "designs": {name: {pol: {"w": m.w, "l": m.l, "cascode": m.cascode,
-                                        "v_casc": m.v_casc} for pol, m in pair.items()}
-                           for name, pair in designs.items()},
-               "tables": tables, "gain": gains, "v": list(v), "currents": currents.tolist(),
-               "gain_curves": sweeps, "seconds": time.perf_counter() - start}
-    shutil.rmtree(folder, ignore_errors=True)
-    (work / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-    work.rename(folder)
-    return summary | {"cached": False}
+    return {"dir": str(folder), "card": asdict(cp.card),
+            "char_params": {k: v for k, v in asdict(cp).items() if k != "card"},
+            "cm": {"vdd": cm.vdd, "v_th": cm.v_th, "v_reset": cm.v_reset, "c_m": cm.c_m,
+                   "i_unit": cm.i_unit},
+            "designs": {name: {pol: {"w": m.w, "l": m.l, "cascode": m.cascode,
+                                     "v_casc": m.v_casc} for pol, m in pair.items()}
+                        for name, pair in designs.items()},
+            "tables": tables, "gain": gains, "v": list(v), "currents": currents.tolist(),
+            "gain_curves": sweeps}

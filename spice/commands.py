@@ -30,6 +30,10 @@ def cmd_spice(args: argparse.Namespace) -> int:
 
     from .report import run
     cp = CharParams(card=card_from_args(args))
+    if args.characterise_only:
+        from .report import characterise_only
+        print(characterise_only(cp, results_dir() / "spice"))
+        return 0
     data = run(prepare_from_args(args), results_dir(), cp, T=args.T, limit=args.limit,
                seed=args.seed, ode_substeps=args.ode_substeps)
     print((results_dir() / "spice" / "spice.md").read_text())
@@ -46,6 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_card_options(p)
     p.add_argument("--T", type=int, default=64, help="time steps")
     p.add_argument("--limit", type=int, default=None, help="first N test images (default: all)")
+    p.add_argument("--characterise-only", action="store_true",
+                   help="only the ngspice characterisation and the transient validation "
+                        "(results/spice/characterisation.json, validation.png), no network")
     p.add_argument("--ode-substeps", type=int, default=None,
                    help="RK4 sub-steps per pulse of cm's table mode (default: cm's own)")
     p.set_defaults(func=cmd_spice)

@@ -77,7 +77,9 @@ class ComparatorParams:
         if self.v_reset is None:
             object.__setattr__(self, "v_reset", cm.v_reset)
 
-    def body(self) -> list[str]:
+    def body(self, inp: str = "inp", out: str = "out") -> list[str]:
+        """Card include, supply, reference, bias and the comparator: membrane input ``inp``,
+        output ``out`` (internal nodes ``inm nb tail d1 o1 o2``)."""
         c, l2, l1 = self.card, _si(2 * self.card.l_min), _si(self.card.l_min)
         n, p = c.nmos, c.pmos
         return [f".include {c.models}",
@@ -86,14 +88,14 @@ class ComparatorParams:
                 f"Ib vdd nb {_si(self.i_bias)}",
                 f"Mb nb nb 0 0 {n} W={_si(self.w_tail)} L={l2}",
                 f"M5 tail nb 0 0 {n} W={_si(self.w_tail)} L={l2}",
-                f"M1 d1 inp tail 0 {n} W={_si(self.w_pair)} L={l2}",
+                f"M1 d1 {inp} tail 0 {n} W={_si(self.w_pair)} L={l2}",
                 f"M2 o1 inm tail 0 {n} W={_si(self.w_pair)} L={l2}",
                 f"M3 d1 d1 vdd vdd {p} W={_si(self.w_load)} L={l2}",
                 f"M4 o1 d1 vdd vdd {p} W={_si(self.w_load)} L={l2}",
                 f"MI1P o2 o1 vdd vdd {p} W={_si(2 * self.w_inv_n)} L={l1}",
                 f"MI1N o2 o1 0 0 {n} W={_si(self.w_inv_n)} L={l1}",
-                f"MI2P out o2 vdd vdd {p} W={_si(2 * self.w_inv_n)} L={l1}",
-                f"MI2N out o2 0 0 {n} W={_si(self.w_inv_n)} L={l1}"]
+                f"MI2P {out} o2 vdd vdd {p} W={_si(2 * self.w_inv_n)} L={l1}",
+                f"MI2N {out} o2 0 0 {n} W={_si(self.w_inv_n)} L={l1}"]
 
 
 def dc_netlist(c: ComparatorParams, span: float = 0.1, step: float = 2e-4) -> str:
@@ -153,3 +155,15 @@ def characterise(c: ComparatorParams, workdir: Path, slopes=SLOPES,
         resets[f"{tp * 1e9:g} ns"] = float(r["v(mem)"][-1] - c.v_reset)
     return {"offset_v": trip - c.v_th, "stage1_gain": gain1, "delays": delays,
             "reset_residual_v": resets, "static_power_w": vdd * 2 * c.i_bias}
+
+
+def characterise_cached(c: ComparatorParams, cache_root: Path | None = None) -> dict:
+    """:func:`characterise` with the default slopes and pulses, cached under
+    ``artifacts/spice/<fingerprint>/`` (:func:`spice.characterise.cached`), the fingerprint
+    hashing the card and every netlist it runs."""
+    from .characterise import cache_root_or_default, cached, fingerprint_of
+    fp = fingerprint_of("comparator", c.card.fingerprint(), dc_netlist(c),
+                        *(ramp_netlist(c, s) for s in SLOPES),
+                        *(reset_netlist(c, tp) for tp in RESET_PULSES))
+    return cached(cache_root_or_default(cache_root), fp,
+                  lambda work, folder: characterise(c, work) | {"fingerprint": fp})

@@ -135,3 +135,18 @@ def write_table(table, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savetxt(path, np.asarray(table), delimiter=",", header=HEADER, comments="", fmt="%.9g")
     return path
+
+
+def characterise_cached(o: OscillatorParams, cache_root: Path | None = None) -> dict:
+    """:func:`characterise` cached under ``artifacts/spice/<fingerprint>/``
+    (:func:`spice.characterise.cached`), the fingerprint hashing the card, the parameters and
+    the ring's netlist; the transfer is also written there as ``cco_transfer.csv``
+    (``table_csv``)."""
+    from .characterise import cache_root_or_default, cached, fingerprint_of
+    fp = fingerprint_of("oscillator", o.card.fingerprint(), repr(o), netlist(o, 1e-6, 1e-7))
+
+    def make(work: Path, folder: Path) -> dict:
+        r = characterise(o, work / "ring")
+        write_table(r["table"], work / "cco_transfer.csv")
+        return r | {"fingerprint": fp, "table_csv": str(folder / "cco_transfer.csv")}
+    return cached(cache_root_or_default(cache_root), fp, make)

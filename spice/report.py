@@ -12,6 +12,7 @@ from behavioral.report import write_json
 
 from .characterise import CharParams, characterise
 from .network import results_table, run_variants
+from .validation_report import timing_record, timing_text, validation_section
 
 
 def _variants(summary: dict, kind: str) -> list[tuple[float, str]]:
@@ -86,10 +87,9 @@ def design_table(summary: dict) -> str:
 
 def comparator_section(cp: CharParams, folder: Path) -> tuple[dict, str]:
     """Characterise the comparator and the reset switch; their Markdown paragraph."""
-    from .comparator import ComparatorParams
-    from .comparator import characterise as characterise_comparator
+    from .comparator import ComparatorParams, characterise_cached
     c = ComparatorParams(card=cp.card, c_m=cp.c_m)
-    r = characterise_comparator(c, folder / "comparator")
+    r = characterise_cached(c)
     delays = ", ".join(f"{k}: {v['delay_s'] * 1e9:.2f} ns ({v['overshoot_v'] * 1e3:.1f} mV past "
                        f"V_th)" for k, v in r["delays"].items())
     resets = ", ".join(f"{k}: {v * 1e3:.1f} mV" for k, v in r["reset_residual_v"].items())
@@ -104,9 +104,8 @@ def comparator_section(cp: CharParams, folder: Path) -> tuple[dict, str]:
 
 def oscillator_section(cp: CharParams, folder: Path) -> tuple[dict, str, str]:
     """Characterise the ring oscillator; its result, Markdown paragraph and table path."""
-    from .oscillator import OscillatorParams, write_table
-    from .oscillator import characterise as characterise_ring
-    r = characterise_ring(OscillatorParams(card=cp.card), folder / "oscillator")
+    from .oscillator import OscillatorParams, characterise_cached, write_table
+    r = characterise_cached(OscillatorParams(card=cp.card))
     path = write_table(r["table"], folder / "cco_transfer.csv")
     md = (f"Ring oscillator (5-stage current-starved, 10 fF per stage): full scale "
           f"{r['i_fs'] * 1e6:.2f} uA at {r['f_fs'] * 1e-6:.1f} MHz, where the shorter output "
@@ -117,15 +116,34 @@ def oscillator_section(cp: CharParams, folder: Path) -> tuple[dict, str, str]:
     return r, md, str(path)
 
 
+def characterise_all(cp: CharParams, folder: Path, progress: bool = True):
+    """Every characterisation (each cached): mirrors, comparator, oscillator, validation,
+    and the wall-time record (:func:`spice.validation_report.timing_record`)."""
+    summary = characterise(cp, progress=progress)
+    comp = comparator_section(cp, folder)
+    ring = oscillator_section(cp, folder)
+    val = validation_section(cp, summary, ring[0], folder, progress)
+    return summary, comp, ring, val, timing_record(summary, comp[0], ring[0], val[0])
+
+
+def characterise_only(cp: CharParams, folder: Path, progress: bool = True) -> str:
+    """:func:`characterise_all`, its results in ``folder/characterisation.json``; the text."""
+    summary, comp, ring, val, timing = characterise_all(cp, folder, progress)
+    write_json(folder / "characterisation.json",
+               {"timing": timing, "comparator": comp[0], "oscillator": ring[0],
+                "validation": val[0], "characterisation": {k: v for k, v in summary.items()
+                                     if k not in ("v", "gain_curves")}})
+    return "\n\n".join([comp[1], ring[1], val[1], timing_text(timing)])
+
+
 def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64,
         limit: int | None = None, seed: int = 0, ode_substeps: int | None = None,
         progress: bool = True, subset: int | None = None) -> dict:
     """Characterise (cached), run the network per variant, write ``out/spice/``."""
     cp = cp or CharParams()
     folder = Path(out) / "spice"
-    summary = characterise(cp, progress=progress)
-    comp, comp_md = comparator_section(cp, folder)
-    ring, ring_md, td_table = oscillator_section(cp, folder)
+    summary, (comp, comp_md), (ring, ring_md, td_table), (val, val_md), timing = \
+        characterise_all(cp, folder, progress)
     res = run_variants(prepared, summary, cp, T=T, limit=limit, seed=seed, subset=subset,
                        ode_substeps=ode_substeps, td_table=td_table, progress=progress)
     plot_error_vs_length(res, summary, folder / "error_vs_length.png")
@@ -137,11 +155,13 @@ def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64,
           f"{summary['seconds']:.1f} s ({'cached' if summary['cached'] else 'this run'}), "
           f"fingerprint `{summary['fingerprint']}`.\n\n"
           + design_table(summary) + "\n\n" + results_table(res, summary)
-          + "\n\n" + comp_md + "\n\n" + ring_md
+          + "\n\n" + comp_md + "\n\n" + ring_md + "\n\n" + val_md
+          + "\n\n" + timing_text(timing)
           + "\n\n![error vs mirror length](spice/error_vs_length.png)\n\n"
           "![mirror gain across the swing](spice/mirror_gain.png)")
     (folder / "spice.md").write_text("# Current-mirror neuron from ngspice tables\n\n" + md + "\n")
-    data = {"network": res, "comparator": comp, "oscillator": ring, "characterisation": {k: v for k, v in summary.items()
+    data = {"network": res, "comparator": comp, "oscillator": ring, "validation": val,
+            "timing": timing, "characterisation": {k: v for k, v in summary.items()
                                                  if k not in ("v", "gain_curves")}}
     write_json(folder / "spice.json", data)
     return data

@@ -263,7 +263,8 @@ README_FIGURES = (("comparison.png", "comparison.png"), ("error_vs_T.png", "erro
                   ("characterise/fi_curves.png", "fi_curves.png"), ("sweeps/vdd.png", "vdd.png"),
                   ("sweeps/cm_decomposition.png", "cm_decomposition.png"),
                   ("spice/error_vs_length.png", "spice_error_vs_length.png"),
-                  ("spice/mirror_gain.png", "spice_mirror_gain.png"))
+                  ("spice/mirror_gain.png", "spice_mirror_gain.png"),
+                  ("spice/validation.png", "spice_validation.png"))
 DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
 
 

@@ -1,0 +1,168 @@
+"""The transient validation in ``results/spice/``: tables, the figure, the wall-time record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from behavioral.plot_style import plt, save_figure
+from golden.table import markdown_table
+
+from .characterise import CharParams
+from .ngspice import read_wrdata
+from .validation import CASES, model_trace, validate
+
+PLOTTED = "simple_L3"   # the variant whose membrane is drawn: the analytic model's design point
+
+
+def plot_validation(val: dict, summary: dict, path: Path, variant: str = PLOTTED,
+                    cycles: int = 4) -> Path:
+    """Left: membrane voltage of ``variant`` (the first one where it was not characterised;
+    excitatory staircase, first level), SPICE and
+    the table model, the first ``cycles`` model periods. Right: interval deviation per
+    variant and level, and its integration part."""
+    if variant not in val["cm"]:
+        variant = next(iter(val["cm"]))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.5))
+    tr = read_wrdata(Path(val["dir"]) / "cm" / variant / "excitatory" / "out.txt")
+    first = val["cm"][variant]["excitatory"][0]
+    cm_i = summary["cm"]["i_unit"]
+    from .validation import T_STEP_ON
+    t_end = T_STEP_ON + cycles * first["t_model_s"]
+    keep = tr["time"] <= t_end
+    ax.plot(tr["time"][keep] * 1e9, tr["v(mem)"][keep], label="ngspice (transistor level)")
+    from behavioral.cm import CMParams
+    cm = CMParams(vdd=summary["cm"]["vdd"], v_th=val["v_th"], v_reset=val["v_reset"],
+                  c_m=val["c_m"], sigma_offset=0.0)
+    tm, vm = model_trace(summary["tables"][variant], cm, first["i_exc_units"] * cm_i,
+                         first["i_inh_units"] * cm_i, T_STEP_ON, t_end)
+    ax.plot(tm[tm <= t_end] * 1e9, vm[tm <= t_end], "--", label="cm model, ngspice table")
+    ax.axhline(val["v_th"], color="0.6", linewidth=0.8)
+    ax.axhline(val["v_reset"], color="0.6", linewidth=0.8)
+    ax.set_xlabel("time (ns)")
+    ax.set_ylabel("membrane voltage (V)")
+    ax.set_title(f"{variant}: {first['i_exc_units']:g} unit excitatory step")
+    ax.legend(fontsize=8)
+    names = list(val["cm"])
+    markers = "osD^"
+    k = 0
+    for case, levels in CASES.items():
+        for j, (ze, zi) in enumerate(levels):
+            dev = [_get(val["cm"][n][case][j], "deviation_pct") for n in names]
+            part = [_get(val["cm"][n][case][j], "parts_pct", "integration") for n in names]
+            x = np.arange(len(names)) + 0.15 * (k - 1.5)
+            line, = bx.plot(x, dev, markers[k], label=f"{case} E {ze:g} / I {zi:g} unit")
+            bx.plot(x, part, markers[k], mfc="none", color=line.get_color())
+            k += 1
+    bx.axhline(0, color="0.3", linewidth=0.8)
+    for y in (-2, 2):
+        bx.axhline(y, color="0.6", linewidth=0.8, linestyle=":")
+    bx.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+    bx.set_ylabel("interval SPICE / model - 1 (%)")
+    bx.set_title("filled: total deviation; open: integration part (no dead time, no residual)")
+    bx.set_yscale("symlog", linthresh=10.0)
+    bx.legend(fontsize=7)
+    bx.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def _get(row: dict, key: str, sub: str | None = None) -> float:
+    x = row.get(key)
+    if x is None:
+        return np.nan
+    return x[sub] if sub else x
+
+
+def cm_table(val: dict) -> str:
+    rows = []
+    for name, res in val["cm"].items():
+        c_par = 100 * (res["c_mem_f"] / val["c_m"] - 1)
+        for case in CASES:
+            for r in res[case]:
+                level = f"{r['i_exc_units']:g} / {r['i_inh_units']:g}"
+                if r["deviation_pct"] is None:
+                    model = "no spikes" if r["t_model_s"] == float("inf") else \
+                        f"{r['t_model_s'] * 1e9:.2f}"
+                    rows.append([name, case, level, str(r["spikes"]), "no spikes", model,
+                                 "agree" if r["agree"] else "n/a", "", "", "", f"{c_par:.1f}"])
+                    continue
+                p = r["parts_pct"]
+                rows.append([name, case, level, str(r["spikes"]), f"{r['t_spice_s'] * 1e9:.2f}",
+                             f"{r['t_model_s'] * 1e9:.2f}", f"{r['deviation_pct']:+.2f}",
+                             f"{p['dead']:+.1f}", f"{p['residual']:+.1f}",
+                             f"{p['integration']:+.2f}", f"{c_par:.1f}"])
+    return markdown_table(["variant", "input", "E / I (units)", "spikes",
+                           "interval SPICE (ns)", "model (ns)", "deviation %", "dead %",
+                           "residual %", "integration %", "C_par / C_m %"], rows)
+
+
+def ring_table(val: dict) -> str:
+    rows = [[f"{r['i_ctrl_a'] * 1e6:g}", str(r["pulses_spice"]), str(r["pulses_model"]),
+             f"{r['cycles_spice']:.2f}", f"{r['cycles_model']:.2f}", f"{r['deviation_pct']:+.2f}"]
+            for r in val["ring"]]
+    return markdown_table(["I_ctrl (uA)", "pulses SPICE", "pulses td", "cycles SPICE",
+                           "cycles td", "deviation %"], rows)
+
+
+def validation_section(cp: CharParams, summary: dict, ring: dict, folder: Path,
+                       progress: bool = True) -> tuple[dict, str]:
+    """Run (or read back) the validation; its Markdown and ``validation.png``."""
+    from .comparator import ComparatorParams
+    from .oscillator import OscillatorParams
+    comp = ComparatorParams(card=cp.card, c_m=cp.c_m)
+    val = validate(cp, summary, comp, ring, OscillatorParams(card=cp.card), progress=progress)
+    plot_validation(val, summary, folder / "validation.png")
+    devs = [abs(r["deviation_pct"]) for res in val["cm"].values() for c in CASES
+            for r in res[c] if r["deviation_pct"] is not None]
+    integ = [abs(r["parts_pct"]["integration"]) for res in val["cm"].values() for c in CASES
+             for r in res[c] if r["deviation_pct"] is not None]
+    rows = [(r, res["c_mem_f"]) for res in val["cm"].values() for c in CASES for r in res[c]
+            if r["deviation_pct"] is not None]
+    dead = [r["dead_s"] * 1e9 for r, _ in rows]
+    above = [(r["v_release_v"] - val["v_reset"]) * 1e3 for r, _ in rows]
+    left = [r["parts_pct"]["integration"] - 100 * (c / val["c_m"] - 1) for r, c in rows]
+    k = val["kickback"]
+    md = ("**Transient validation.** "
+          "One whole neuron per variant (mirrors, C_m, comparator, reset one-shot and switch) "
+          "in an ngspice transient under constant synapse currents, against the cm model in "
+          "table mode from that variant's table (instant fire and reset at V_th, no offset). "
+          "Deviation = mean interval SPICE / model - 1; it splits into *dead* (threshold "
+          "crossing to the reset switch opening: comparator delay plus reset, not in the "
+          "model), *residual* (the membrane at release is not V_reset) and *integration* "
+          "(release to next crossing against the model over the same voltage span). "
+          "C_par / C_m: the membrane node's extra capacitance in the working circuit "
+          "(mirror output devices, comparator input, switch), measured at one unit; the DC "
+          "table has none of it.\n\n" + cm_table(val)
+          + f"\n\nLargest |deviation| {max(devs):.1f} %, largest |integration part| "
+          f"{max(integ):.1f} % (target 2 %). Measured causes: a dead time of "
+          f"{min(dead):.1f}-{max(dead):.1f} ns per spike (comparator, latch, reset pulse; the "
+          f"model fires and resets instantly); the membrane released {min(above):.1f}-"
+          f"{max(above):.1f} mV above V_reset; the integration part minus C_par / C_m is "
+          f"{min(left):+.1f} to {max(left):+.1f} %, i.e. the integration part is the node's "
+          f"parasitic capacitance, which a DC table cannot hold. Comparator kickback at a decision (membrane ramp "
+          f"{k['slope_v_per_s'] * 1e-6:g} mV/ns): {k['jump_v'] * 1e3:+.4f} mV on C_m "
+          f"({k['charge_c'] * 1e18:+.2f} aC).\n\n"
+          "Ring oscillator pulse count in one td window (t_p = 250 ns) against td in table "
+          "mode (no mismatch, no jitter); cycles = frequency x t_p:\n\n" + ring_table(val)
+          + "\n\n![validation](spice/validation.png)")
+    return val, md
+
+
+def timing_record(summary: dict, comp: dict, ring: dict, val: dict) -> dict:
+    """Wall time (s) of every characterisation part, from the run that computed it."""
+    parts = {"mirrors": summary, "comparator": comp, "oscillator": ring, "validation": val}
+    out = {name: {"seconds": float(r["seconds"]), "cached": bool(r["cached"])}
+           for name, r in parts.items()}
+    for name, s in val.get("seconds_parts", {}).items():
+        out[f"validation/{name}"] = {"seconds": float(s), "cached": bool(val["cached"])}
+    out["total_s"] = sum(float(r["seconds"]) for r in parts.values())
+    return out
+
+
+def timing_text(timing: dict) -> str:
+    parts = ", ".join(f"{k} {v['seconds']:.1f} s" + (" (cached)" if v["cached"] else "")
+                      for k, v in timing.items() if k != "total_s")
+    return (f"Characterisation wall time (each part as measured by the run that computed it): "
+            f"total {timing['total_s']:.1f} s; {parts}.")
