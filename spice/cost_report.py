@@ -168,7 +168,7 @@ def markdown(record: dict) -> str:
                       if name in ("cm simple_L3", "td"))
     sources = {e["error"]["source"] for e in record["variants"].values()}
     return (markdown_table(HEADER, table_rows(record)) + "\n\n"
-            f"T = {record['T']}, {record['n_images']} test images"
+            f"T = {record['T']}; event counts on {record['n_images']} test images"
             + (" (a seeded random subset)" if record["sampled"] else "")
             + f", step {record['t_step'] * 1e6:g} us; error from: {', '.join(sorted(sources))}"
             + ("; worst chip n/a: no Monte Carlo record of that variant" if any(
@@ -204,6 +204,7 @@ def plot_accuracy_cost(record: dict, path: Path) -> Path:
     versus energy per inference; cm simple and cascode as lines over L, td as one point."""
     fig, axes = ps.plt.subplots(1, 2, figsize=(11, 4.6))
     rows = {r["variant"]: r for r in cost.variant_rows(record)}
+    n_err = min(v["error"]["n_images"] for v in record["variants"].values())
     highest = max(max(r["error_mean_pct"], r["error_worst_pct"] or 0) for r in rows.values())
     for ax, key, xlabel in ((axes[0], "total_um2", "area per neuron (um^2, log scale)"),
                             (axes[1], "energy_nj", "energy per inference (nJ, log scale)")):
@@ -231,7 +232,7 @@ def plot_accuracy_cost(record: dict, path: Path) -> Path:
         ax.set_xscale("log")
         ax.set_xlabel(xlabel)
         ax.set_yscale("symlog", linthresh=2.0)   # linear below 2 %, logarithmic above
-        ax.set_ylabel(ps.error_label(record["n_images"]) + " (symlog)")
+        ax.set_ylabel(ps.error_label(n_err) + " (symlog)")
         ax.set_ylim(0, 1.5 * highest)
         ticks = [v for v in (0, 1, 2, 5, 10, 20, 50, 100) if v <= 1.5 * highest]
         ax.set_yticks(ticks, [f"{v:g}" for v in ticks])
@@ -244,5 +245,6 @@ def plot_accuracy_cost(record: dict, path: Path) -> Path:
                     f"chip where no Monte Carlo ran); hollow: worst chip"
                     + (f" (not measured for {len(missing)} of {len(rows)} series: no Monte "
                        f"Carlo record)" if missing else "")
-                    + f". T = {record['T']}, {record['n_images']} test images.")
+                    + f". T = {record['T']}; errors on {n_err} test images, event counts on "
+                      f"{record['n_images']}.")
     return ps.save_figure(fig, path, has_caption=True)

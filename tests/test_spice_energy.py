@@ -162,7 +162,8 @@ def synthetic_record() -> dict:
                 "area": {"analog": analog, "digital": digital, "total": analog + digital},
                 "energy": {"a": energy / 2, "b": energy / 2, "total": energy},
                 "power_per_neuron": energy / 64e-6,
-                "error": {"mean_pct": 2.0, "worst_pct": worst, "source": "test"}}
+                "error": {"mean_pct": 2.0, "worst_pct": worst, "source": "test",
+                          "n_images": 1000}}
     variants = {f"cm simple_L{k}": entry("cm", f"simple_L{k}", k * 1e-10, 0.0, 1e-9, None)
                 for k in (1, 3)}
     variants["cm cascode_L3"] = entry("cm", "cascode_L3", 5e-10, 0.0, 1.1e-9, 2.5)
