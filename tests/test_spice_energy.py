@@ -204,3 +204,15 @@ def test_comparator_static_current_and_spike_charge(tmp_path):
     # window (ramp of 150 mV, then 11 ns of reset and recovery)
     window = 0.15 / SLOPE + 11e-9
     assert 0 < r["q_spike"] < r["i_static"] * window
+
+
+def test_energy_options_checked_before_any_work(isolated, capsys, monkeypatch):
+    from golden import data as data_module
+    from tdsnn.cli import main
+    monkeypatch.setattr(data_module, "load_split", lambda *a, **k: pytest.fail("work started"))
+    assert main(["energy", "--montecarlo", str(isolated / "none")]) == 2
+    err = capsys.readouterr().err
+    assert "--montecarlo" in err and "no such folder" in err
+    with pytest.raises(SystemExit) as exc:
+        main(["energy", "--images", "-1"])
+    assert exc.value.code == 2 and "argument --images" in capsys.readouterr().err
