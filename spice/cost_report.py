@@ -47,6 +47,7 @@ def circuit_costs(cp: CharParams, designs: dict, folder: Path) -> dict:
                                            folder / "comparator"),
            "ring": oscillator_charge(OscillatorParams(card=cp.card), RING_CURRENTS,
                                      folder / "ring").tolist(),
+           "ring_columns": ["i_ctrl (A)", "f (Hz)", "charge per pulse (C)"],
            "e_cycle": gate_energy(cp.card, folder / "gate", f=TDParams().f_clk)}
     return out
 

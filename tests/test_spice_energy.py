@@ -183,6 +183,18 @@ def test_table_formats(tmp_path):
     assert lines[0].split(",")[:2] == ["variant", "analog area (um^2)"] and len(lines) == 5
     png = cost_report.plot_accuracy_cost(rec, tmp_path / "f.png")
     assert png.stat().st_size > 10_000
+    rec |= {"sampled": True, "t_step": 1e-6, "constants": cost_report.constants(),
+            "digital": {"gates": 250.0, "flip_flops": 22.0, "array_neurons": 64},
+            "circuits": {"mirror": {"simple_L3": {"p": {"ratio": 1.9}, "n": {"ratio": 1.0}}},
+                         "comparator": {"i_static": 1.9e-6, "q_spike": 30e-15},
+                         "ring": [[1e-6, 24e6, 211e-15], [1e-5, 241e6, 134e-15]],
+                         "e_cycle": 1.15e-15}}
+    md = cost_report.markdown(rec).splitlines()
+    assert md[0].startswith("| variant") and "error worst chip (%)" in md[0]
+    assert len([ln for ln in md if ln.startswith("| ")]) == 1 + 4
+    text = "\n".join(md)
+    assert "worst chip n/a" in text and "ring charge per pulse 134-211 fC" in text
+    assert "0.23 uW per td neuron" in text
 
 
 def test_ring_charge_per_pulse_within_physical_bounds(tmp_path):
