@@ -215,9 +215,10 @@ def nominal_errors(spice_json: Path | None, T: int) -> dict:
 
 
 def chip_errors(model: str, variant: str | None, nominal: dict,
-                montecarlo_dir: Path | None) -> dict:
+                montecarlo_dir: Path | None, T: int) -> dict:
     """Mean and worst-chip error (%) of ``model``/``variant``: from a Monte Carlo record
-    (``<montecarlo_dir>/*.json`` with that ``model`` and ``variant``) when one exists, else
+    (``<montecarlo_dir>/*.json`` with that ``model``, ``variant`` and ``T``; a record without
+    ``variant`` is the model's only design) when one exists, else
     ``nominal`` (``mean_pct``, ``n_images``, ``source``: one chip) and no worst chip
     (``None``: never made up)."""
     if montecarlo_dir is not None and Path(montecarlo_dir).is_dir():
@@ -226,7 +227,8 @@ def chip_errors(model: str, variant: str | None, nominal: dict,
                 rec = json.loads(path.read_text())
             except (OSError, ValueError):
                 continue
-            if rec.get("model") == model and rec.get("variant") == variant and "statistics" in rec:
+            if (rec.get("model"), rec.get("variant"), rec.get("T")) == (model, variant, T) \
+                    and "statistics" in rec:
                 s = rec["statistics"]
                 return {"mean_pct": s["mean_pct"], "worst_pct": s["worst_pct"],
                         "chips": s["chips"], "n_images": rec["n_images"],

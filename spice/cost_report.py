@@ -97,7 +97,7 @@ def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64, limit: i
     def error(model, variant, own_pct):
         own = {"mean_pct": own_pct, "n_images": len(y), "source": "nominal chip of this run"}
         return cost.chip_errors(model, variant, nominal.get((model, variant), own),
-                                montecarlo_dir)
+                                montecarlo_dir, T)
 
     variants = {}
     for name, path in summary["tables"].items():

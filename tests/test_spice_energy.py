@@ -132,16 +132,17 @@ def test_event_counter_sums_the_td_pulses():
 
 def test_chip_errors_from_a_montecarlo_record_or_the_nominal_chip(tmp_path):
     own = {"mean_pct": 2.1, "n_images": 500, "source": "this run"}
-    nominal = cost.chip_errors("cm", "simple_L3", own, tmp_path)
+    nominal = cost.chip_errors("cm", "simple_L3", own, tmp_path, 64)
     assert nominal["mean_pct"] == 2.1 and nominal["worst_pct"] is None
-    (tmp_path / "other.json").write_text(json.dumps({"model": "td", "variant": None,
+    (tmp_path / "other.json").write_text(json.dumps({"model": "td", "T": 64,
                                                       "n_images": 1000, "statistics": {
                                                           "chips": 20, "mean_pct": 2.2,
                                                           "worst_pct": 2.6}}))
     (tmp_path / "broken.json").write_text("{")
-    td = cost.chip_errors("td", None, own, tmp_path)
+    td = cost.chip_errors("td", None, own, tmp_path, 64)
     assert (td["mean_pct"], td["worst_pct"], td["chips"]) == (2.2, 2.6, 20)
-    assert cost.chip_errors("cm", "simple_L3", own, tmp_path)["worst_pct"] is None
+    assert cost.chip_errors("td", None, own, tmp_path, 32)["worst_pct"] is None   # another T
+    assert cost.chip_errors("cm", "simple_L3", own, tmp_path, 64)["worst_pct"] is None
 
 
 def test_nominal_errors_from_the_spice_results(tmp_path):
