@@ -104,7 +104,7 @@ spice: $(STAMP) ngspice ## ngspice characterisation of the cm mirrors, error vs 
 	$(VENV)/bin/tdsnn spice $(SPICE_OPTS)
 
 .PHONY: energy
-energy: $(STAMP) ngspice ## area, energy per inference and power per neuron of each cm variant and td vs error (results/energy/)
+energy: $(STAMP) ngspice iverilog ## area, energy per inference and power per neuron of each cm variant and td vs error (results/energy/)
 	$(VENV)/bin/tdsnn energy $(SPICE_OPTS)
 
 # ---- tests -------------------------------------------------------------------------------

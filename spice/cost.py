@@ -17,11 +17,11 @@ Constants (each with its source; docs/spice.md "Energy and area" repeats them):
   by 0.27x from 45 to 22 nm: 0.346 -> 0.092 um^2) and divided by a placement utilisation of
   :data:`UTILISATION` = 0.7 (rtl.area: typically 0.6-0.8);
 * energy per logic transition ``E_cycle / 2`` from :func:`spice.energy.gate_energy` (a
-  fan-out-4 inverter of the card, simulated); the counter's energy per count is the neuron's
-  share of the synthesised cells each making one transition per count
-  (:data:`COUNT_ACTIVITY` = 1: an upper bound; a binary counter flips two bits per count on
-  average); the clock: each flip-flop's clock input is one ``E_cycle`` per clock cycle,
-  running only during the CCO window ``t_p`` of each step (a clock gated outside it);
+  fan-out-4 inverter of the card, simulated); the counter's energy per count is the measured
+  transitions per count of the synthesised neuron (:mod:`rtl.activity`: gate-level netlist in
+  Icarus, every net but the clock and the inputs) times ``E_cycle / 2``; the clock: each
+  flip-flop's clock input is one ``E_cycle`` per clock cycle, running only during the CCO
+  window ``t_p`` of each step (a clock gated outside it);
 * the step rate: cm's ``t_step`` = 1 us for both neurons (the td CCO window of 250 ns is a
   quarter of that step).
 """
@@ -41,7 +41,6 @@ ANALOG_OVERHEAD = 2.0                 # layout / summed device footprints (rule 
 CAP_DENSITY = 1e-15 / 1e-12           # F/m^2: 1 fF/um^2 (stacked MOM, lower metals)
 NANGATE_NODE = 45e-9                  # m: the node of rtl.area's cell areas
 UTILISATION = 0.7                     # placed digital block: cell area / utilisation
-COUNT_ACTIVITY = 1.0                  # transitions per cell per count (an upper bound)
 COMPANION_TD_UW = 0.230               # uW per td neuron, the companion study (reference only)
 
 _DEVICE = re.compile(r"^\s*M\S*\s.*?\bW=(\S+)\s+L=(\S+)", re.IGNORECASE | re.MULTILINE)
@@ -182,15 +181,14 @@ def charge_per_pulse(rows: np.ndarray, k: np.ndarray, t_p: float) -> np.ndarray:
 def td_energy(counts: dict, ring_rows: np.ndarray, e_cycle: float, digital: dict, vdd: float,
               t_p: float, f_clk: float) -> dict:
     """Energy per inference (J) of td by part: the oscillators (pulses x charge per pulse at
-    their rate), the counter's logic (one count per pulse and per spike's subtraction), the
-    flip-flops' clock during the CCO window of every neuron-step."""
+    their rate), the counter's logic (``digital["transitions_per_count"]`` per pulse: the
+    spikes' subtractions are in that measured figure), the flip-flops' clock during the CCO
+    window of every neuron-step."""
     hist = np.asarray(counts["pulse_histogram"], float)   # per image, (2, max_pulses + 1)
     k = np.arange(hist.shape[1])
     q = charge_per_pulse(ring_rows, k, t_p)
-    cells = digital["gates"] + digital["flip_flops"]
     parts = {"oscillators": vdd * float((hist * k * q).sum()),
-             "counter": (counts["pulses"] + counts["spikes"]) * cells * COUNT_ACTIVITY
-             * e_cycle / 2,
+             "counter": counts["pulses"] * digital["transitions_per_count"] * e_cycle / 2,
              "clock": counts["neuron_steps"] * digital["flip_flops"] * f_clk * t_p * e_cycle}
     return parts | {"total": sum(parts.values())}
 

@@ -24,6 +24,7 @@ from behavioral.td import TDNeuron, TDParams
 from golden.files import write_atomic
 from golden.snn import evaluate
 from golden.table import markdown_table
+from rtl.activity import transitions_per_count
 
 from . import cost
 from .characterise import CharParams, characterise, mirrors
@@ -91,7 +92,9 @@ def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64, limit: i
     vdd, q_unit = cp.card.vdd, cm.i_unit * cm.t_p
     x, y = _subset(prepared, limit, images)
     comparator = ComparatorParams(card=cp.card, c_m=cp.c_m)
-    digital = cost.td_digital_area(cp.card.l_min)
+    activity = transitions_per_count(TDParams().array(1), workdir=folder / "activity")
+    digital = cost.td_digital_area(cp.card.l_min) | {
+        "transitions_per_count": activity["per_count"], "activity_run": activity}
     nominal = cost.nominal_errors(spice_json, T)
 
     def error(model, variant, own_pct):
@@ -141,7 +144,7 @@ def constants() -> dict:
             "analog_overhead": cost.ANALOG_OVERHEAD,
             "cap_density_fF_per_um2": cost.CAP_DENSITY * 1e3,
             "nangate_node_m": cost.NANGATE_NODE, "utilisation": cost.UTILISATION,
-            "count_activity": cost.COUNT_ACTIVITY, "companion_td_uw": cost.COMPANION_TD_UW}
+            "companion_td_uw": cost.COMPANION_TD_UW}
 
 
 HEADER = ["variant", "analog area (um^2)", "digital area (um^2)", "area per neuron (um^2)",
@@ -183,11 +186,12 @@ def markdown(record: dict) -> str:
             f"{ring[:, 1].min() * 1e-6:.0f}-{ring[:, 1].max() * 1e-6:.0f} MHz; fan-out-4 "
             f"inverter {c['e_cycle'] * 1e15:.2f} fJ per cycle; td counter "
             f"{record['digital']['gates']:.0f} gates + {record['digital']['flip_flops']:.0f} "
-            f"flip-flops per neuron ({record['digital']['array_neurons']}-neuron array). "
+            f"flip-flops per neuron ({record['digital']['array_neurons']}-neuron array), "
+            f"{record['digital']['transitions_per_count']:.1f} logic transitions per count "
+            f"(gate-level simulation). "
             f"Constants: gate pitch {k['gate_pitch_per_lmin']:.2f} L_min, analog overhead "
             f"{k['analog_overhead']:g}x, capacitors {k['cap_density_fF_per_um2']:g} fF/um^2, "
-            f"digital cells scaled from 45 nm at utilisation {k['utilisation']:g}, "
-            f"{k['count_activity']:g} transition per cell per count (upper bound). The companion "
+            f"digital cells scaled from 45 nm at utilisation {k['utilisation']:g}. The companion "
             f"study reports {k['companion_td_uw']} uW per td neuron; this td: "
             f"{td['power_per_neuron'] * 1e6:.3f} uW.\n\n"
             "![error versus area and energy](energy/accuracy_cost.png)")
