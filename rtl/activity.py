@@ -45,14 +45,19 @@ class PulseStimulus:
         return sum(len(range(8, self.cycles, p)) for p in (self.exc_period, self.inh_period))
 
 
-def testbench(p: PulseStimulus) -> str:
-    """Verilog testbench: reset, threshold write, then the pulse trains and the step strobe."""
+def testbench(params: ArrayParams, p: PulseStimulus) -> str:
+    """Verilog testbench of a one-neuron array (port widths from ``params``): reset,
+    threshold write, then the pulse trains and the step strobe."""
+    if p.threshold > params.threshold_max:
+        raise ValueError(f"PulseStimulus.threshold = {p.threshold}: the array holds "
+                         f"0 .. {params.threshold_max}")
     return f"""`timescale 1ns/1ps
 module tb;
-  reg clk = 0, rst = 1, enable = 1, step = 0, th_we = 0, sel = 0, exc_pulse = 0, inh_pulse = 0;
-  reg [4:0] th_data = 0;
+  reg clk = 0, rst = 1, enable = 1, step = 0, th_we = 0, exc_pulse = 0, inh_pulse = 0;
+  reg [{params.sel_width - 1}:0] sel = 0;
+  reg [{params.threshold_width - 1}:0] th_data = 0;
   wire spikes, spike_valid, overflow, overflow_any;
-  wire [13:0] count_out;
+  wire [{params.counter_width - 1}:0] count_out;
   integer t;
   {TOP_NAME} dut(.inh_pulse(inh_pulse), .step(step), .enable(enable), .th_we(th_we),
     .th_data(th_data), .sel(sel), .clk(clk), .rst(rst), .spikes(spikes),
@@ -122,7 +127,7 @@ def transitions_per_count(params: ArrayParams | None = None, stim: PulseStimulus
         work = Path(workdir) if workdir is not None else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         (work / "netlist.v").write_text(netlist_text(params))
-        (work / "tb.v").write_text(testbench(stim))
+        (work / "tb.v").write_text(testbench(params, stim))
         for cmd in (["iverilog", "-g2012", "-o", "tb.vvp", "tb.v", "netlist.v"],
                     ["vvp", "-n", "tb.vvp"]):
             proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True)

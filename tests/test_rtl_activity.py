@@ -59,3 +59,12 @@ def test_gate_level_transitions_per_count_within_physical_bounds():
     cells = synth_stats(params).cells
     assert r["counts"] == stim.counts()
     assert 5 <= r["per_count"] <= cells * stim.cycles / r["counts"]
+
+
+def test_testbench_port_widths_follow_the_array():
+    from rtl.activity import testbench
+    from rtl.params import ArrayParams
+    text = testbench(ArrayParams(n_neurons=1, counter_width=10, threshold_width=6), PulseStimulus())
+    assert "wire [9:0] count_out;" in text and "reg [5:0] th_data = 0;" in text
+    with pytest.raises(ValueError, match="threshold"):
+        testbench(ArrayParams(n_neurons=1, threshold_width=3), PulseStimulus(threshold=16))
