@@ -103,6 +103,10 @@ SPICE_OPTS ?=
 spice: $(STAMP) ngspice ## ngspice characterisation and transient validation, error vs mirror length (results/spice/)
 	$(VENV)/bin/tdsnn spice $(SPICE_OPTS)
 
+.PHONY: energy
+energy: $(STAMP) ngspice iverilog ## area, energy per inference and power per neuron of each cm variant and td vs error (results/energy/)
+	$(VENV)/bin/tdsnn energy $(SPICE_OPTS)
+
 # ---- tests -------------------------------------------------------------------------------
 .PHONY: test
 test: setup ## the test suite (about 10 minutes on 2 cores from a fresh clone)

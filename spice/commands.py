@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from .card import DEFAULT_MODELS, DeviceCard
 from .characterise import CharParams
@@ -42,6 +43,25 @@ def cmd_spice(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_energy(args: argparse.Namespace) -> int:
+    from golden.commands import prepare_from_args
+    from golden.pipeline import results_dir
+
+    from .cost_report import run
+    if args.montecarlo is not None and not Path(args.montecarlo).is_dir():
+        raise FileNotFoundError(f"--montecarlo {args.montecarlo}: no such folder (it takes the "
+                                f"folder of the Monte Carlo records, e.g. results/montecarlo)")
+    cp = CharParams(card=card_from_args(args))
+    mc = Path(args.montecarlo) if args.montecarlo is not None else results_dir() / "montecarlo"
+    data = run(prepare_from_args(args), results_dir(), cp, T=args.T, limit=args.limit,
+               images=args.images or None, seed=args.seed, ode_substeps=args.ode_substeps,
+               spice_json=results_dir() / "spice" / "spice.json", montecarlo_dir=mc)
+    print((results_dir() / "energy" / "energy.md").read_text())
+    print(f"ngspice {data['seconds']['ngspice']:.1f} s, total {data['seconds']['total']:.0f} s; "
+          f"wrote {results_dir() / 'energy'}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     from golden.commands import add_network_options
     p = sub.add_parser("spice", help="ngspice characterisation of the cm mirrors and the network "
@@ -56,3 +76,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ode-substeps", type=int, default=None,
                    help="RK4 sub-steps per pulse of cm's table mode (default: cm's own)")
     p.set_defaults(func=cmd_spice)
+
+    from golden.options import int_at_least
+
+    from .cost_report import IMAGES_DEFAULT
+    p = sub.add_parser("energy", help="area per neuron, energy per inference and power per neuron "
+                                      "of every cm variant and td from ngspice, against their "
+                                      "error (results/energy/)")
+    add_network_options(p)
+    add_card_options(p)
+    p.add_argument("--T", type=int, default=64, help="time steps")
+    p.add_argument("--limit", type=int, default=None, help="first N test images (default: all)")
+    p.add_argument("--images", type=int_at_least(0), default=IMAGES_DEFAULT,
+                   help="a seeded random subset of that many images for the event counts and "
+                        "the nominal error (0: every image)")
+    p.add_argument("--ode-substeps", type=int, default=2,
+                   help="RK4 sub-steps per pulse of cm's table mode (2: as the reproduce stage)")
+    p.add_argument("--montecarlo", default=None,
+                   help="folder of Monte Carlo records for the mean and worst-chip error "
+                        "(default: results/montecarlo)")
+    p.set_defaults(func=cmd_energy)

@@ -56,7 +56,9 @@ class OscillatorParams:
             raise ValueError(f"OscillatorParams.n_stages = {self.n_stages}: an odd number >= 3")
 
 
-def netlist(o: OscillatorParams, i_ctrl: float, t_end: float) -> str:
+def netlist(o: OscillatorParams, i_ctrl: float, t_end: float,
+            vectors: tuple[str, ...] = ("v(out)",)) -> str:
+    """Transient of the ring at ``i_ctrl`` (A) until ``t_end`` (s), writing ``vectors``."""
     c, l1, l3 = o.card, _si(o.card.l_min), _si(3 * o.card.l_min)
     n, p = c.nmos, c.pmos
     lines = [f"* current-starved ring oscillator, {o.n_stages} stages, I_ctrl = {_si(i_ctrl)} A",
@@ -72,7 +74,7 @@ def netlist(o: OscillatorParams, i_ctrl: float, t_end: float) -> str:
                   f"CL{k} {b} 0 {_si(o.c_load)}"]
     lines += [f"MBP out x0 vdd vdd {p} W=2e-07 L={l1}", f"MBN out x0 0 0 {n} W=1e-07 L={l1}",
               f".ic v(x0)=0 v(x1)={_si(c.vdd)}",
-              control_block(f"tran 5p {_si(t_end)} uic", "out.txt", ["v(out)"])]
+              control_block(f"tran 5p {_si(t_end)} uic", "out.txt", list(vectors))]
     return "\n".join(lines + [".end", ""])
 
 

@@ -235,6 +235,16 @@ def stage_spice(ctx: Context, stage_dir: Path) -> StageResult:
     return StageResult(result, _body(stage_dir / "spice" / "spice.md"), _files(stage_dir))
 
 
+def stage_energy(ctx: Context, stage_dir: Path) -> StageResult:
+    from spice.cost_report import run
+    # the errors: the spice stage's nominal chips (run just before, same options), or the
+    # Monte Carlo records in the report folder
+    out = Path(ctx.args.out) if ctx.args.out else results_dir()
+    result = run(ctx.prepared, stage_dir, T=ctx.args.T, limit=ctx.args.limit, seed=ctx.args.seed,
+                 spice_json=out / "spice" / "spice.json", montecarlo_dir=out / "montecarlo")
+    return StageResult(result, _body(stage_dir / "energy" / "energy.md"), _files(stage_dir))
+
+
 STAGES: list[Stage] = [
     Stage("ideal", "Ideal SNN versus T", stage_ideal,
           lambda a: {"T": a.T, "seed": a.seed, "limit": a.limit}),
@@ -248,6 +258,11 @@ STAGES: list[Stage] = [
     Stage("spice", "Transistor-level cm neuron: ngspice tables and error vs mirror length",
           stage_spice, lambda a: {"T": a.T, "seed": a.seed, "limit": a.limit, "full": a.full,
                                   "card": card_fingerprint()},
+          packages=("golden", "behavioral", "rtl", "spice")),
+    # the same options as the spice stage: its errors change only when the spice stage's do
+    Stage("energy", "Area and energy per neuron: error versus area and energy", stage_energy,
+          lambda a: {"T": a.T, "seed": a.seed, "limit": a.limit, "full": a.full,
+                     "card": card_fingerprint()},
           packages=("golden", "behavioral", "rtl", "spice")),
     Stage("rtl", "RTL: Verilog export, lint and synthesis", stage_rtl, uses_network=False,
           packages=("rtl",)),
@@ -264,7 +279,8 @@ README_FIGURES = (("comparison.png", "comparison.png"), ("error_vs_T.png", "erro
                   ("sweeps/cm_decomposition.png", "cm_decomposition.png"),
                   ("spice/error_vs_length.png", "spice_error_vs_length.png"),
                   ("spice/mirror_gain.png", "spice_mirror_gain.png"),
-                  ("spice/validation.png", "spice_validation.png"))
+                  ("spice/validation.png", "spice_validation.png"),
+                  ("energy/accuracy_cost.png", "accuracy_cost.png"))
 DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
 
 

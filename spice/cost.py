@@ -1,0 +1,249 @@
+"""Area and energy per neuron of each cm variant and of td, and accuracy against them.
+
+Constants (each with its source; docs/spice.md "Energy and area" repeats them):
+
+* device footprint ``(W + P)(L + P)`` per transistor, ``P`` = one contacted gate pitch
+  (:data:`GATE_PITCH_PER_LMIN` x L_min: 90 nm at 22 nm, Intel's 22 nm process, Auth et al.,
+  VLSI 2012): a source/drain contact on each side and the spacing to the next device;
+* analog layout overhead :data:`ANALOG_OVERHEAD` = 2 on the summed footprints (wells, guard
+  rings, dummies, local routing of a small analog cell): a stated rule of thumb, no layout
+  exists;
+* capacitors (the cm membrane, the ring's stage loads) at :data:`CAP_DENSITY` = 1 fF/um^2, a
+  stacked MOM capacitor in the lower metals (the density the cm model's 100 fF, "about 10 um
+  x 10 um in 28 nm", already assumes; MIM and MOM options of 22-28 nm processes offer
+  1-2 fF/um^2); not placed over the devices;
+* td's digital cells: the Yosys cell count (:mod:`rtl.area`, NanGate 45 nm cell areas) scaled
+  by ``(L_min / 45 nm)^2`` to the card's node (ideal area scaling; published SRAM cells moved
+  by 0.27x from 45 to 22 nm: 0.346 -> 0.092 um^2) and divided by a placement utilisation of
+  :data:`UTILISATION` = 0.7 (rtl.area: typically 0.6-0.8);
+* energy per logic transition ``E_cycle / 2`` from :func:`spice.energy.gate_energy` (a
+  fan-out-4 inverter of the card, simulated); the counter's energy per count is the measured
+  transitions per count of the synthesised neuron (:mod:`rtl.activity`: gate-level netlist in
+  Icarus, every net but the clock and the inputs) times ``E_cycle / 2``; the clock: each
+  flip-flop's clock input is one ``E_cycle`` per clock cycle, running only during the CCO
+  window ``t_p`` of each step (a clock gated outside it);
+* the step rate: cm's ``t_step`` = 1 us for both neurons (the td CCO window of 250 ns is a
+  quarter of that step).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+GATE_PITCH_PER_LMIN = 90e-9 / 22e-9   # contacted gate pitch / L_min (Intel 22 nm: 90 nm)
+ANALOG_OVERHEAD = 2.0                 # layout / summed device footprints (rule of thumb)
+CAP_DENSITY = 1e-15 / 1e-12           # F/m^2: 1 fF/um^2 (stacked MOM, lower metals)
+NANGATE_NODE = 45e-9                  # m: the node of rtl.area's cell areas
+UTILISATION = 0.7                     # placed digital block: cell area / utilisation
+COMPANION_TD_UW = 0.230               # uW per td neuron, the companion study (reference only)
+
+_DEVICE = re.compile(r"^\s*M\S*\s.*?\bW=(\S+)\s+L=(\S+)", re.IGNORECASE | re.MULTILINE)
+_CAP = re.compile(r"^\s*C\S*\s+\S+\s+\S+\s+([0-9.eE+-]+)", re.IGNORECASE | re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Area:
+    """Area of one circuit (m^2): raw ``sum W L``, layout (footprints x overhead), capacitors."""
+
+    wl: float
+    devices: float
+    capacitors: float
+
+    @property
+    def total(self) -> float:
+        return self.devices + self.capacitors
+
+    def __add__(self, other: "Area") -> "Area":
+        return Area(self.wl + other.wl, self.devices + other.devices,
+                    self.capacitors + other.capacitors)
+
+    def scaled(self, k: float) -> "Area":
+        return Area(self.wl * k, self.devices * k, self.capacitors * k)
+
+
+def netlist_area(text: str, l_min: float) -> Area:
+    """Area of every transistor (``M`` lines with ``W=`` and ``L=``) and capacitor (``C``
+    lines) in a netlist or subcircuit text; ``l_min`` (m) sets the gate pitch."""
+    pitch = GATE_PITCH_PER_LMIN * l_min
+    sizes = [(float(w), float(l)) for w, l in _DEVICE.findall(text)]
+    caps = [float(c) for c in _CAP.findall(text)]
+    wl = sum(w * l for w, l in sizes)
+    footprint = sum((w + pitch) * (l + pitch) for w, l in sizes)
+    return Area(wl, ANALOG_OVERHEAD * footprint, sum(caps) / CAP_DENSITY)
+
+
+def cm_area(mirrors: dict, comparator, c_m: float) -> Area:
+    """One cm neuron: both mirrors of the variant (``{polarity: MirrorParams}``), the
+    comparator with its bias diode, the reset switch and the membrane capacitor ``c_m`` (F)."""
+    from .comparator import reset_netlist
+    card = comparator.card
+    text = "\n".join([m.subckt() for m in mirrors.values()] + comparator.body())
+    switch = [ln for ln in reset_netlist(comparator, 1e-9).splitlines() if ln.startswith("MS ")]
+    return netlist_area(text + "\n" + "\n".join(switch), card.l_min) + Area(0.0, 0.0,
+                                                                            c_m / CAP_DENSITY)
+
+
+def td_analog_area(oscillator) -> Area:
+    """The td neuron's two oscillators (excitatory and inhibitory), load capacitors included."""
+    from .oscillator import netlist
+    return netlist_area(netlist(oscillator, 1e-6, 1e-9), oscillator.card.l_min).scaled(2.0)
+
+
+def td_digital_area(l_min: float, n_neurons: int = 64) -> dict:
+    """Per neuron: placed digital area (m^2) at the card's node, gates and flip-flops."""
+    from behavioral.td import TDParams
+    from rtl.area import digital_area
+    a = digital_area(TDParams().array(n_neurons))
+    scale = (l_min / NANGATE_NODE) ** 2
+    return {"area": a.per_neuron_um2 * 1e-12 * scale / UTILISATION,
+            "cell_area_45nm_um2": a.per_neuron_um2, "gates": a.gates / n_neurons,
+            "flip_flops": a.flip_flops / n_neurons, "array_neurons": n_neurons}
+
+
+# ---- event counts from the network ---------------------------------------------------------
+
+class EventCounter:
+    """Wraps a neuron model and counts what costs energy, summed over layers and images.
+
+    ``units``: summed synapse input (input units) per polarity, every arrival slot; ``spikes``;
+    ``neuron_steps`` (neurons x steps x images); for td, ``pulses[pol][k]``: how many
+    (neuron, step) pairs delivered ``k`` pulses, per CCO polarity (0 exc, 1 inh).
+    :meth:`record` gives them per image.
+    """
+
+    def __init__(self, model, max_pulses: int = 0):
+        self.model, self.name, self.n_slots = model, model.name, model.n_slots
+        self.units = [0.0, 0.0]
+        self.spikes = 0
+        self.neuron_steps = 0
+        self.pulses = np.zeros((2, max_pulses + 1), dtype=np.int64)
+
+    def init_state(self, batch, n_neurons, layer, image_ids=None):
+        return self.model.init_state(batch, n_neurons, layer, image_ids)
+
+    def step(self, state, i_exc, i_inh):
+        spikes, new = self.model.step(state, i_exc, i_inh)
+        self.units[0] += float(i_exc.sum(dtype=torch.float64))
+        self.units[1] += float(i_inh.sum(dtype=torch.float64))
+        self.spikes += int(spikes.sum())
+        self.neuron_steps += spikes.numel()
+        if self.pulses.shape[1] > 1:
+            for pol, k in enumerate((new.up, new.down)):
+                self.pulses[pol] += torch.bincount(k.flatten().cpu(),
+                                                   minlength=self.pulses.shape[1]).numpy()
+        return spikes, new
+
+    def membrane(self, state):
+        return self.model.membrane(state)
+
+    def counters(self, state):
+        return self.model.counters(state)
+
+    def record(self, n_images: int) -> dict:
+        """Per-image counts."""
+        out = {"input_units_exc": self.units[0] / n_images,
+               "input_units_inh": self.units[1] / n_images,
+               "spikes": self.spikes / n_images, "neuron_steps": self.neuron_steps / n_images}
+        if self.pulses.shape[1] > 1:
+            k = np.arange(self.pulses.shape[1])
+            out["pulses"] = float((self.pulses * k).sum()) / n_images
+            out["pulse_histogram"] = (self.pulses / n_images).tolist()
+        return out
+
+
+# ---- energy per inference --------------------------------------------------------------------
+
+def cm_energy(counts: dict, mirror: dict, comparator: dict, vdd: float, q_unit: float,
+              t_step: float) -> dict:
+    """Energy per inference (J) of cm by part: the mirrors (supply charge ratio x synapse
+    charge per polarity), the comparator's static current over every neuron-step, the spikes."""
+    parts = {"mirrors": vdd * q_unit * (mirror["p"]["ratio"] * counts["input_units_exc"]
+                                        + mirror["n"]["ratio"] * counts["input_units_inh"]),
+             "comparator_static": vdd * comparator["i_static"] * t_step * counts["neuron_steps"],
+             "spikes": vdd * comparator["q_spike"] * counts["spikes"]}
+    return parts | {"total": sum(parts.values())}
+
+
+def charge_per_pulse(rows: np.ndarray, k: np.ndarray, t_p: float) -> np.ndarray:
+    """Supply charge (C) per pulse of a CCO that delivered ``k`` pulses in the window ``t_p``
+    (s): the ``(I, f, Q)`` rows interpolated at ``f = k / t_p`` (held at the ends)."""
+    f, q = rows[:, 1], rows[:, 2]
+    order = np.argsort(f)
+    return np.interp(np.asarray(k, float) / t_p, f[order], q[order])
+
+
+def td_energy(counts: dict, ring_rows: np.ndarray, e_cycle: float, digital: dict, vdd: float,
+              t_p: float, f_clk: float) -> dict:
+    """Energy per inference (J) of td by part: the oscillators (pulses x charge per pulse at
+    their rate), the counter's logic (``digital["transitions_per_count"]`` per pulse: the
+    spikes' subtractions are in that measured figure), the flip-flops' clock during the CCO
+    window of every neuron-step."""
+    hist = np.asarray(counts["pulse_histogram"], float)   # per image, (2, max_pulses + 1)
+    k = np.arange(hist.shape[1])
+    q = charge_per_pulse(ring_rows, k, t_p)
+    parts = {"oscillators": vdd * float((hist * k * q).sum()),
+             "counter": counts["pulses"] * digital["transitions_per_count"] * e_cycle / 2,
+             "clock": counts["neuron_steps"] * digital["flip_flops"] * f_clk * t_p * e_cycle}
+    return parts | {"total": sum(parts.values())}
+
+
+# ---- errors: the Monte Carlo over chips if it ran, else the nominal chip --------------------
+
+def nominal_errors(spice_json: Path | None, T: int) -> dict:
+    """``{(model, variant): {mean_pct, n_images, source}}`` from the network results of
+    ``tdsnn spice`` (``spice.json``) when the file exists and has the same ``T``; else empty."""
+    if spice_json is None or not Path(spice_json).is_file():
+        return {}
+    net = json.loads(Path(spice_json).read_text())["network"]
+    if net["T"] != T:
+        return {}
+    src = f"nominal chip of {spice_json}"
+    out = {("td", None): {"mean_pct": net["td"]["error_pct"], "n_images": net["n_images"],
+                          "source": src}}
+    for name, r in net["cm"].items():
+        out[("cm", name)] = {"mean_pct": r["error_pct"], "n_images": net["n_images"],
+                             "source": src}
+    return out
+
+
+def chip_errors(model: str, variant: str | None, nominal: dict,
+                montecarlo_dir: Path | None, T: int) -> dict:
+    """Mean and worst-chip error (%) of ``model``/``variant``: from a Monte Carlo record
+    (``<montecarlo_dir>/*.json`` with that ``model``, ``variant`` and ``T``; a record without
+    ``variant`` is the model's only design) when one exists, else
+    ``nominal`` (``mean_pct``, ``n_images``, ``source``: one chip) and no worst chip
+    (``None``: never made up)."""
+    if montecarlo_dir is not None and Path(montecarlo_dir).is_dir():
+        for path in sorted(Path(montecarlo_dir).glob("*.json")):
+            try:
+                rec = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if (rec.get("model"), rec.get("variant"), rec.get("T")) == (model, variant, T) \
+                    and "statistics" in rec:
+                s = rec["statistics"]
+                return {"mean_pct": s["mean_pct"], "worst_pct": s["worst_pct"],
+                        "chips": s["chips"], "n_images": rec["n_images"],
+                        "source": str(path)}
+    return nominal | {"worst_pct": None, "chips": 1}
+
+
+def variant_rows(result: dict) -> list[dict]:
+    """Flat rows (one per variant) of a cost result, in display units."""
+    rows = []
+    for name, v in result["variants"].items():
+        rows.append({"variant": name, "analog_um2": v["area"]["analog"] * 1e12,
+                     "digital_um2": v["area"]["digital"] * 1e12,
+                     "total_um2": v["area"]["total"] * 1e12,
+                     "energy_nj": v["energy"]["total"] * 1e9,
+                     "power_uw": v["power_per_neuron"] * 1e6,
+                     "error_mean_pct": v["error"]["mean_pct"],
+                     "error_worst_pct": v["error"]["worst_pct"]})
+    return rows
+

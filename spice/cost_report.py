@@ -1,0 +1,255 @@
+"""``results/energy/``: area, energy per inference and power per neuron of every cm variant
+and td, with their error; JSON, CSV, Markdown and the accuracy-versus-cost figure.
+
+The supply charges come from :mod:`spice.energy` (ngspice transients of this card), the event
+counts from the network run on a seeded random subset of the test images with each variant
+(:class:`spice.cost.EventCounter`), the areas from :mod:`spice.cost`. The error is the Monte
+Carlo's mean and worst chip where a Monte Carlo record of the variant exists
+(:func:`spice.cost.chip_errors`), else the nominal chip of this run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from behavioral import plot_style as ps
+from behavioral.cm import CMNeuron
+from behavioral.report import write_csv, write_json
+from behavioral.td import TDNeuron, TDParams
+from golden.files import write_atomic
+from golden.snn import evaluate
+from golden.table import markdown_table
+from rtl.activity import transitions_per_count
+
+from . import cost
+from .characterise import CharParams, characterise, mirrors
+from .comparator import ComparatorParams
+from .energy import PulseParams, comparator_charge, gate_energy, mirror_charge, oscillator_charge
+from .oscillator import OscillatorParams
+
+RING_CURRENTS = (1e-6, 2e-6, 4e-6, 7e-6, 10e-6, 13e-6)   # A: up to past the ring's full scale
+IMAGES_DEFAULT = 200   # seeded random test images for the event counts (per-image averages)
+
+
+def circuit_costs(cp: CharParams, designs: dict, folder: Path) -> dict:
+    """Every ngspice energy figure of the card: mirror charge ratios per variant, the
+    comparator's static current and spike charge, the ring's charge per pulse, E_cycle."""
+    cm = cp.cm_params()
+    pulse = PulseParams(cm.i_unit, cm.t_p, cm.c_m, (cm.v_th + cm.v_reset) / 2)
+    out = {"pulse": {"i_in": pulse.i_in, "t_p": pulse.t_p, "v_mem": pulse.v_mem},
+           "mirror": {name: {pol: mirror_charge(m, pulse, folder / "mirror" / name)
+                             for pol, m in pair.items()} for name, pair in designs.items()},
+           "comparator": comparator_charge(ComparatorParams(card=cp.card, c_m=cp.c_m),
+                                           folder / "comparator"),
+           "ring": oscillator_charge(OscillatorParams(card=cp.card), RING_CURRENTS,
+                                     folder / "ring").tolist(),
+           "ring_columns": ["i_ctrl (A)", "f (Hz)", "charge per pulse (C)"],
+           "e_cycle": gate_energy(cp.card, folder / "gate", f=TDParams().f_clk)}
+    return out
+
+
+def _subset(prepared, limit: int | None, images: int | None):
+    x, y = prepared.test_x, prepared.test_y
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
+    if images is not None and images < len(y):
+        pick = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))[:images]
+        x, y = x[pick], y[pick]
+    return x, y
+
+
+def _count(prepared, model, x, y, T: int, seed: int, max_pulses: int, progress: bool):
+    counter = cost.EventCounter(model, max_pulses)
+    ev = evaluate(prepared.net, counter, x, y, T, "constant", seed=seed, progress=progress)
+    return ev.error_pct, counter.record(len(y))
+
+
+def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64, limit: int | None = None,
+        images: int | None = IMAGES_DEFAULT, seed: int = 0, ode_substeps: int = 2,
+        spice_json: Path | None = None, montecarlo_dir: Path | None = None,
+        progress: bool = True) -> dict:
+    """Characterise (cached), simulate the energies, count events per variant, write
+    ``out/energy/``; returns the record.
+
+    The error of each variant (:func:`spice.cost.chip_errors`): a Monte Carlo record in
+    ``montecarlo_dir``, else the nominal chip of ``spice_json`` (``tdsnn spice``'s results,
+    more images than the event counts need), else the nominal chip of this run's subset."""
+    start = time.perf_counter()
+    cp = cp or CharParams()
+    folder = Path(out) / "energy"
+    summary = characterise(cp, progress=progress)
+    designs = mirrors(cp, folder / "sizing")
+    t0 = time.perf_counter()
+    circuits = circuit_costs(cp, designs, folder / "ngspice")
+    spice_seconds = time.perf_counter() - t0
+    cm = cp.cm_params()
+    td = TDParams(seed=seed)
+    vdd, q_unit = cp.card.vdd, cm.i_unit * cm.t_p
+    x, y = _subset(prepared, limit, images)
+    comparator = ComparatorParams(card=cp.card, c_m=cp.c_m)
+    activity = transitions_per_count(TDParams().array(1), workdir=folder / "activity")
+    digital = cost.td_digital_area(cp.card.l_min) | {
+        "transitions_per_count": activity["per_count"], "activity_run": activity}
+    nominal = cost.nominal_errors(spice_json, T)
+
+    def error(model, variant, own_pct):
+        own = {"mean_pct": own_pct, "n_images": len(y), "source": "nominal chip of this run"}
+        return cost.chip_errors(model, variant, nominal.get((model, variant), own),
+                                montecarlo_dir, T)
+
+    variants = {}
+    for name, path in summary["tables"].items():
+        model = CMNeuron(replace(cm, table=path, seed=seed, ode_substeps=ode_substeps))
+        err, counts = _count(prepared, model, x, y, T, seed, 0, progress)
+        area = cost.cm_area(designs[name], comparator, cp.c_m)
+        energy = cost.cm_energy(counts, circuits["mirror"][name], circuits["comparator"], vdd,
+                                q_unit, cm.t_step)
+        variants[f"cm {name}"] = _entry("cm", name, area.total, 0.0, area, energy, counts,
+                                        error("cm", name, err), cm.t_step)
+        if progress:
+            print(f"  cm {name}: {energy['total'] * 1e9:.2f} nJ/inference, error {err:.2f} % "
+                  f"on {len(y)} images", flush=True)
+    err, counts = _count(prepared, TDNeuron(td), x, y, T, seed, td.max_pulses, progress)
+    analog = cost.td_analog_area(OscillatorParams(card=cp.card))
+    energy = cost.td_energy(counts, np.array(circuits["ring"]), circuits["e_cycle"], digital,
+                            vdd, td.t_p, td.f_clk)
+    variants["td"] = _entry("td", None, analog.total, digital["area"], analog, energy, counts,
+                            error("td", None, err), cm.t_step)
+    record = {"T": T, "n_images": len(y), "sampled": len(y) < len(prepared.test_y),
+              "seed": seed, "ode_substeps": ode_substeps, "card": summary["card"],
+              "circuits": circuits, "digital": digital, "t_step": cm.t_step,
+              "constants": constants(), "variants": variants,
+              "seconds": {"ngspice": spice_seconds, "total": time.perf_counter() - start}}
+    write_outputs(record, folder)
+    return record
+
+
+def _entry(model, variant, analog, digital, area, energy, counts, error, t_step):
+    return {"model": model, "variant": variant,
+            "area": {"analog": analog, "digital": digital, "total": analog + digital,
+                     "sum_wl": area.wl, "devices": area.devices, "capacitors": area.capacitors},
+            "energy": energy, "power_per_neuron": energy["total"] / (counts["neuron_steps"] * t_step),
+            "counts": {k: v for k, v in counts.items() if k != "pulse_histogram"},
+            "error": error}
+
+
+def constants() -> dict:
+    """The stated constants of :mod:`spice.cost` (sources in its docstring and docs/spice.md)."""
+    return {"gate_pitch_per_lmin": cost.GATE_PITCH_PER_LMIN,
+            "analog_overhead": cost.ANALOG_OVERHEAD,
+            "cap_density_fF_per_um2": cost.CAP_DENSITY * 1e3,
+            "nangate_node_m": cost.NANGATE_NODE, "utilisation": cost.UTILISATION,
+            "companion_td_uw": cost.COMPANION_TD_UW}
+
+
+HEADER = ["variant", "analog area (um^2)", "digital area (um^2)", "area per neuron (um^2)",
+          "energy per inference (nJ)", "power per neuron (uW)", "error mean (%)",
+          "error worst chip (%)"]
+
+
+def table_rows(record: dict) -> list[list[str]]:
+    rows = []
+    for r in cost.variant_rows(record):
+        worst = r["error_worst_pct"]
+        rows.append([r["variant"], f"{r['analog_um2']:.2f}", f"{r['digital_um2']:.2f}",
+                     f"{r['total_um2']:.2f}", f"{r['energy_nj']:.2f}", f"{r['power_uw']:.3f}",
+                     f"{r['error_mean_pct']:.2f}", "n/a" if worst is None else f"{worst:.2f}"])
+    return rows
+
+
+def markdown(record: dict) -> str:
+    c, k = record["circuits"], record["constants"]
+    td = record["variants"]["td"]
+    ring = np.array(c["ring"])
+    parts = "; ".join(f"{name}: " + ", ".join(f"{p} {v / e['energy']['total'] * 100:.0f} %"
+                                              for p, v in e["energy"].items() if p != "total")
+                      for name, e in record["variants"].items()
+                      if name in ("cm simple_L3", "td"))
+    sources = {e["error"]["source"] for e in record["variants"].values()}
+    return (markdown_table(HEADER, table_rows(record)) + "\n\n"
+            f"T = {record['T']}; event counts on {record['n_images']} test images"
+            + (" (a seeded random subset)" if record["sampled"] else "")
+            + f", step {record['t_step'] * 1e6:g} us; error from: {', '.join(sorted(sources))}"
+            + ("; worst chip n/a: no Monte Carlo record of that variant" if any(
+                e["error"]["worst_pct"] is None for e in record["variants"].values()) else "")
+            + f". Share of the energy by part: {parts}.\n\n"
+            f"ngspice: mirror supply charge per synapse charge (simple L3) P "
+            f"{c['mirror']['simple_L3']['p']['ratio']:.3f}, N {c['mirror']['simple_L3']['n']['ratio']:.3f}; "
+            f"comparator static current {c['comparator']['i_static'] * 1e6:.2f} uA, charge per "
+            f"spike {c['comparator']['q_spike'] * 1e15:.1f} fC; ring charge per pulse "
+            f"{ring[:, 2].min() * 1e15:.0f}-{ring[:, 2].max() * 1e15:.0f} fC over "
+            f"{ring[:, 1].min() * 1e-6:.0f}-{ring[:, 1].max() * 1e-6:.0f} MHz; fan-out-4 "
+            f"inverter {c['e_cycle'] * 1e15:.2f} fJ per cycle; td counter "
+            f"{record['digital']['gates']:.0f} gates + {record['digital']['flip_flops']:.0f} "
+            f"flip-flops per neuron ({record['digital']['array_neurons']}-neuron array), "
+            f"{record['digital']['transitions_per_count']:.1f} logic transitions per count "
+            f"(gate-level simulation). "
+            f"Constants: gate pitch {k['gate_pitch_per_lmin']:.2f} L_min, analog overhead "
+            f"{k['analog_overhead']:g}x, capacitors {k['cap_density_fF_per_um2']:g} fF/um^2, "
+            f"digital cells scaled from 45 nm at utilisation {k['utilisation']:g}. The companion "
+            f"study reports {k['companion_td_uw']} uW per td neuron; this td: "
+            f"{td['power_per_neuron'] * 1e6:.3f} uW.\n\n"
+            "![error versus area and energy](energy/accuracy_cost.png)")
+
+
+def write_outputs(record: dict, folder: Path) -> None:
+    write_json(folder / "energy.json", record)
+    write_csv(folder / "energy.csv", HEADER, table_rows(record))
+    write_atomic(folder / "energy.md", "# Area and energy per neuron\n\n" + markdown(record) + "\n")
+    plot_accuracy_cost(record, folder / "accuracy_cost.png")
+
+
+def plot_accuracy_cost(record: dict, path: Path) -> Path:
+    """Two panels: error (mean, and worst chip where measured) versus area per neuron and
+    versus energy per inference; cm simple and cascode as lines over L, td as one point."""
+    fig, axes = ps.plt.subplots(1, 2, figsize=(11, 4.6))
+    rows = {r["variant"]: r for r in cost.variant_rows(record)}
+    n_err = min(v["error"]["n_images"] for v in record["variants"].values())
+    highest = max(max(r["error_mean_pct"], r["error_worst_pct"] or 0) for r in rows.values())
+    for ax, key, xlabel in ((axes[0], "total_um2", "area per neuron (um^2, log scale)"),
+                            (axes[1], "energy_nj", "energy per inference (nJ, log scale)")):
+        for j, (kind, marker) in enumerate((("simple", "o"), ("cascode", "s"))):
+            names = sorted((n for n in rows if n.startswith(f"cm {kind}_")),
+                           key=lambda n: float(n.split("_L")[1]))
+            xs = [rows[n][key] for n in names]
+            ax.plot(xs, [rows[n]["error_mean_pct"] for n in names], marker=marker,
+                    linestyle=ps.VARIANT_STYLES[j], color=ps.colour("cm"),
+                    label=ps.label(f"cm {kind} mirrors, mean"))
+            worst = [(x, rows[n]["error_worst_pct"]) for x, n in zip(xs, names)
+                     if rows[n]["error_worst_pct"] is not None]
+            if worst:
+                ax.plot(*zip(*worst), marker=marker, mfc="none", linestyle="none",
+                        color=ps.colour("cm"), label=ps.label(f"cm {kind} mirrors, worst chip"))
+            for x, n in zip(xs, names):   # simple above, cascode below its point
+                ax.annotate(f"{n.split('_L')[1]}", (x, rows[n]["error_mean_pct"]), fontsize=7,
+                            textcoords="offset points", xytext=(2, 4 if j == 0 else -10))
+        t = rows["td"]
+        ax.plot([t[key]], [t["error_mean_pct"]], "D", color=ps.colour("td"),
+                label=ps.label("td mean"))
+        if t["error_worst_pct"] is not None:
+            ax.plot([t[key]], [t["error_worst_pct"]], "D", mfc="none", color=ps.colour("td"),
+                    label=ps.label("td worst chip"))
+        ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_yscale("symlog", linthresh=2.0)   # linear below 2 %, logarithmic above
+        ax.set_ylabel(ps.error_label(n_err) + " (symlog)")
+        ax.set_ylim(0, 1.5 * highest)
+        ticks = [v for v in (0, 1, 2, 5, 10, 20, 50, 100) if v <= 1.5 * highest]
+        ax.set_yticks(ticks, [f"{v:g}" for v in ticks])
+        ax.grid(True, alpha=0.3)
+    axes[0].set_title("Error versus area per neuron")
+    axes[1].set_title("Error versus energy per inference")
+    ps.legend_outside(axes[1])
+    missing = [n for n, r in rows.items() if r["error_worst_pct"] is None]
+    ps.caption(fig, f"cm labels: mirror length in L_min. Filled: mean over chips (the nominal "
+                    f"chip where no Monte Carlo ran); hollow: worst chip"
+                    + (f" (not measured for {len(missing)} of {len(rows)} series: no Monte "
+                       f"Carlo record)" if missing else "")
+                    + f". T = {record['T']}; errors on {n_err} test images, event counts on "
+                      f"{record['n_images']}.")
+    return ps.save_figure(fig, path, has_caption=True)
