@@ -6,6 +6,7 @@ saturation limits, and raw random bits at the extremes of Box-Muller's 24-bit fi
 largest and smallest radius, angles on the axes).
 """
 
+import argparse
 import warnings
 
 import pytest
@@ -104,3 +105,20 @@ def test_a_failed_compilation_warns_and_runs_eagerly(fuse_small, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")           # warned once, then eager without trying again
         assert torch.equal(f(torch.arange(3)), torch.arange(3) * 2 + 1)
+
+
+def test_eager_option_never_compiles(monkeypatch):
+    def no_compile(fn, **kw):
+        raise AssertionError("torch.compile was called under --eager")
+    monkeypatch.setattr(torch, "compile", no_compile)
+    parser = argparse.ArgumentParser()
+    compute.add_options(parser)
+    threads = torch.get_num_threads()
+    try:
+        compute.apply(parser.parse_args(["--eager"]))
+        f = compute.fused(lambda x: x + 1)
+        x = torch.zeros(compute.FUSE_MIN_ELEMENTS)
+        assert torch.equal(f(x), x + 1)
+    finally:
+        compute.set_fused(True)
+        torch.set_num_threads(threads)
