@@ -263,7 +263,8 @@ class TDNeuron:
         zi = torch.zeros(batch, n_neurons, dtype=torch.int64, device=dev)
         flags = torch.zeros(batch, n_neurons, dtype=torch.bool, device=dev)
         lost = torch.zeros((), dtype=torch.int64, device=dev)
-        return TDState(zeros, zeros, zi, flags, gains[0], gains[1], zi, zi, lost, ids,
+        # two phase tensors: the fused step kernel is compiled once for unaliased inputs
+        return TDState(zeros, zeros.clone(), zi, flags, gains[0], gains[1], zi, zi, lost, ids,
                        Counters(ids, n_neurons), layer, 0)
 
     def step(self, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
