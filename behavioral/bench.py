@@ -140,10 +140,12 @@ def table(r: dict) -> str:
         base = ideal.get(run["threads"])
         same = {None: "-", True: "yes", False: "NO"}[run["same_as_reference"]]
         first = "-" if run["first_seconds"] is None else f"{run['first_seconds']:.2f}"
-        rows.append([run["model"], run["threads"], f"{run['seconds']:.2f}", f"{run['cpu_seconds']:.2f}", first,
+        rows.append([run["model"], run["threads"], f"{run['seconds']:.2f}",
+                     f"{run['cpu_seconds']:.2f}", first,
                      f"{run['images_per_s']:.0f}", f"{run['seconds'] / base:.1f}" if base else "-",
                      run["target_seconds"] or "-", f"{run['error_pct']:.2f}", same])
-    return markdown_table(["model", "threads", "seconds", "cpu s", "first run s", "images/s", "x ideal", "target (s)",
+    return markdown_table(["model", "threads", "seconds", "cpu s", "first run s", "images/s",
+                           "x ideal", "target (s)",
                            "error %", "same predictions"], rows)
 
 

@@ -230,7 +230,8 @@ def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
         i_exc, i_inh = i_exc.sum(0), i_inh.sum(0)
     advance = cache.advance if cache is not None else (lambda q, z, g: _advance(q, z, g))
     dev = state.count.device
-    keys = [torch.tensor(stream_key(p.seed, state.layer, state.t, cco), device=dev) for cco in (0, 1)]
+    keys = [torch.tensor(stream_key(p.seed, state.layer, state.t, cco), device=dev)
+            for cco in (0, 1)]
     spikes, phase_e, phase_i, count, overflow, up, down, lost = _pulses_and_count(
         state.phase_e, state.phase_i, *advance(p, i_exc, state.gain_e),
         *advance(p, i_inh, state.gain_i), *keys, state.draws.base, state.count, state.overflow,

@@ -125,8 +125,8 @@ def describe() -> str:
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
-    """``--threads``, ``--device`` and ``--eager`` (with the network options: every command that trains or
-    evaluates; applied by :func:`golden.commands.prepare_from_args`)."""
+    """``--threads``, ``--device`` and ``--eager`` (with the network options: every command that
+    trains or evaluates; applied by :func:`golden.commands.prepare_from_args`)."""
     p.add_argument("--threads", type=int, default=DEFAULT_THREADS,
                    help=f"CPU threads (default {DEFAULT_THREADS}: fast on a busy machine too; "
                         "0: one per core)")
