@@ -25,7 +25,9 @@ holds) and by construction (counts start at 0 and stay saturated; pulses are >= 
 
 Cost: with constant coding the first layer's input is the same tensor at every step, so its
 phase advance and jitter amplitude are computed once (:class:`AdvanceCache`); the jitter's
-counters are computed once per layer (:class:`golden.noise.Counters`).
+counters are computed once per layer (:class:`golden.noise.Counters`); the draws, both CCOs and
+the counter of a step are one fused kernel (:func:`golden.compute.fused`), the same operations
+in the same order as run one by one.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ from functools import cached_property
 
 import torch
 
+from golden import compute
 from golden.neuron import IdealParams, IdealState, ideal_step, state_device
-from golden.noise import Counters, normal_at, stream_key
+from golden.noise import Counters, bits_at, normal_of, stream_key
 from rtl.params import ArrayParams
 from rtl.reference import counter_step
 
@@ -183,16 +186,29 @@ def _advance(p: TDParams, z: torch.Tensor, gain: torch.Tensor):
     return dphi, amp
 
 
-def _cco(p: TDParams, phase: torch.Tensor, dphi: torch.Tensor, amp: torch.Tensor | None,
-         key: int, draws: Counters):
+def _cco(max_pulses: int, phase: torch.Tensor, dphi: torch.Tensor, amp: torch.Tensor | None,
+         key: torch.Tensor, base: torch.Tensor):
     """Pulses emitted, new phase and pulses lost to the rate limit, for the phase advance
     ``dphi`` (cycles) and the jitter amplitude ``amp`` (cycles rms); the jitter is the stream
-    ``key`` of :mod:`golden.noise`, keyed by image."""
-    total = normal_at(key, draws).mul_(amp).add_(dphi) if amp is not None else dphi.clone()
+    ``key`` (0-dim int64) of :mod:`golden.noise` on the counters ``base``, keyed by image."""
+    total = normal_of(bits_at(key, base)).mul_(amp).add_(dphi) if amp is not None else dphi.clone()
     total = total.clamp_(min=0).add_(phase)
     pulses = torch.floor(total)
-    lost = (pulses - p.max_pulses).clamp_(min=0).sum().to(torch.int64)
-    return pulses.clamp(max=p.max_pulses).to(torch.int64), total.sub_(pulses), lost
+    lost = (pulses - max_pulses).clamp_(min=0).sum().to(torch.int64)
+    return pulses.clamp(max=max_pulses).to(torch.int64), total.sub_(pulses), lost
+
+
+@compute.fused
+def _pulses_and_count(phase_e, phase_i, dphi_e, amp_e, dphi_i, amp_i, key_e, key_i, base, count,
+                      overflow, n_th: int, count_min: int, count_max: int, max_pulses: int):
+    """Both CCOs (:func:`_cco`) and the counter (:func:`rtl.reference.counter_step`) of one step:
+    ``(spikes, phase_e, phase_i, count, overflow, up, down, lost)``. One fused kernel
+    (:func:`golden.compute.fused`): the draws, the CCOs and the counter in one pass over memory."""
+    up, phase_e, lost_e = _cco(max_pulses, phase_e, dphi_e, amp_e, key_e, base)
+    down, phase_i, lost_i = _cco(max_pulses, phase_i, dphi_i, amp_i, key_i, base)
+    spikes, count, flags = counter_step(count, up, down, n_th, count_min, count_max)
+    return (spikes.to(torch.float32), phase_e, phase_i, count, overflow | flags, up, down,
+            lost_e + lost_i)
 
 
 def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
@@ -213,14 +229,16 @@ def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
     if i_exc.dim() == 3:
         i_exc, i_inh = i_exc.sum(0), i_inh.sum(0)
     advance = cache.advance if cache is not None else (lambda q, z, g: _advance(q, z, g))
-    up, phase_e, lost_e = _cco(p, state.phase_e, *advance(p, i_exc, state.gain_e),
-                               stream_key(p.seed, state.layer, state.t, 0), state.draws)
-    down, phase_i, lost_i = _cco(p, state.phase_i, *advance(p, i_inh, state.gain_i),
-                                 stream_key(p.seed, state.layer, state.t, 1), state.draws)
-    spikes, count, overflow = counter_step(state.count, up, down, p.n_th, *p.counter_range)
-    return spikes.to(torch.float32), TDState(
-        phase_e, phase_i, count, state.overflow | overflow, state.gain_e, state.gain_i, up, down,
-        state.lost + lost_e + lost_i, state.image_ids, state.draws, state.layer, state.t + 1)
+    dev = state.count.device
+    keys = [torch.tensor(stream_key(p.seed, state.layer, state.t, cco), device=dev)
+            for cco in (0, 1)]
+    spikes, phase_e, phase_i, count, overflow, up, down, lost = _pulses_and_count(
+        state.phase_e, state.phase_i, *advance(p, i_exc, state.gain_e),
+        *advance(p, i_inh, state.gain_i), *keys, state.draws.base, state.count, state.overflow,
+        p.n_th, *p.counter_range, p.max_pulses)
+    return spikes, TDState(
+        phase_e, phase_i, count, overflow, state.gain_e, state.gain_i, up, down,
+        state.lost + lost, state.image_ids, state.draws, state.layer, state.t + 1)
 
 
 class TDNeuron:
@@ -246,7 +264,8 @@ class TDNeuron:
         zi = torch.zeros(batch, n_neurons, dtype=torch.int64, device=dev)
         flags = torch.zeros(batch, n_neurons, dtype=torch.bool, device=dev)
         lost = torch.zeros((), dtype=torch.int64, device=dev)
-        return TDState(zeros, zeros, zi, flags, gains[0], gains[1], zi, zi, lost, ids,
+        # two phase tensors: the fused step kernel is compiled once for unaliased inputs
+        return TDState(zeros, zeros.clone(), zi, flags, gains[0], gains[1], zi, zi, lost, ids,
                        Counters(ids, n_neurons), layer, 0)
 
     def step(self, state, i_exc: torch.Tensor, i_inh: torch.Tensor):

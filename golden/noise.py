@@ -79,9 +79,16 @@ class Counters:
         counter = ids[:, None] * n + torch.arange(n, dtype=torch.int64, device=ids.device)[None, :]
         self.base = counter * _signed(_GAMMA) + _signed(_GAMMA)
 
-    def bits(self, key: int) -> torch.Tensor:
+    def bits(self, key: int | torch.Tensor) -> torch.Tensor:
         """64 random bits (int64) per (image, element) of the stream ``key``."""
-        return _mix_(self.base + key)
+        return bits_at(key, self.base)
+
+
+def bits_at(key: int | torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+    """64 random bits (int64) per element of :attr:`Counters.base` ``base`` for the stream
+    ``key`` (an int, or a 0-dim int64 tensor: the form a compiled kernel takes, see
+    :func:`golden.compute.fused`)."""
+    return _mix_(base + key)
 
 
 def _field24(b: torch.Tensor, shift: int) -> torch.Tensor:
@@ -101,7 +108,11 @@ def normal_at(key: int, counters: Counters) -> torch.Tensor:
     in the last bit, so in float32 an element's value would depend on its position in the
     tensor (and so on the batch); one float64 ulp almost never survives the rounding.
     """
-    b = counters.bits(key)
+    return normal_of(counters.bits(key))
+
+
+def normal_of(b: torch.Tensor) -> torch.Tensor:
+    """The standard normal of :func:`normal_at` from its 64 random bits ``b`` (int64)."""
     u1 = _field24(b, 40).to(torch.float64).add_(0.5).mul_(2.0 ** -24)
     u2 = _field24(b, 16).to(torch.float64).add_(0.5).mul_(2.0 ** -24)
     radius = u1.log_().mul_(-2.0).sqrt_()
