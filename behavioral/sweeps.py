@@ -14,6 +14,7 @@ workers or on the block size.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -238,13 +239,14 @@ def task_plan(chips: int, n_images: int, block: int, names=None) -> dict[str, tu
 
 
 def case_block(sweep: str, series: str, point: int, chip: int, lo: int, hi: int, chips: int,
-               *, net, images, labels) -> np.ndarray:
+               device: str = "cpu", *, net, images, labels) -> np.ndarray:
     """Predicted classes (int8, ``hi - lo``) of chip ``chip`` at point ``point`` of ``series``
-    in ``sweep`` on images ``lo:hi`` (their indices are the key of their draws): one task."""
+    in ``sweep`` on images ``lo:hi`` (their indices are the key of their draws), the step loop
+    on ``device``: one task."""
     _, factory, bits, T, coding = _case_points(chips)[sweep][1][series][point]
-    run = run_batch(quantised_network(net, bits), factory(chip), images[lo:hi], T, coding,
-                    seed=chip, first_image=lo)
-    return run.predictions[T].to(torch.int8).numpy()
+    run = run_batch(quantised_network(net, bits), factory(chip), images[lo:hi].to(device), T,
+                    coding, seed=chip, first_image=lo)
+    return run.predictions[T].cpu().to(torch.int8).numpy()
 
 
 def merge(plan: dict, results: dict, labels: torch.Tensor) -> dict[tuple, float]:
@@ -276,9 +278,12 @@ def run(prepared, out_dir: str | Path = "results", full: bool = False, progress:
 
     ``limit``: at most this many images (a short run; default: the mode's number).
     ``block``: images per task; ``workers``/``scheduler``: see
-    :func:`tdsnn.distributed.run_tasks`.
+    :func:`tdsnn.distributed.run_tasks`. The tasks' step loop runs on
+    :func:`golden.compute.device` (``--device``), one torch thread each.
     """
-    from tdsnn.distributed import run_tasks
+    from golden import compute
+    from golden.pipeline import git_revision
+    from tdsnn.distributed import default_workers, run_tasks
 
     out = Path(out_dir) / "sweeps"
     n = len(prepared.test_y) if full else QUICK_IMAGES
@@ -291,13 +296,20 @@ def run(prepared, out_dir: str | Path = "results", full: bool = False, progress:
     # quick mode: a seeded random subset (the first test images are easier than the average)
     pick = torch.randperm(len(prepared.test_y), generator=torch.Generator().manual_seed(0))[:n]
     x, y = prepared.test_x[pick], prepared.test_y[pick]
-    predictions = run_tasks(case_block, {k: (*v, chips) for k, v in plan.items()},
+    device = str(compute.device())
+    start = time.perf_counter()
+    predictions = run_tasks(case_block, {k: (*v, chips, device) for k, v in plan.items()},
                             {"net": prepared.net, "images": x, "labels": y}, workers=workers,
                             scheduler=scheduler, progress=progress, desc=f"sweeps ({n} images)")
+    wall = time.perf_counter() - start
     errors = merge(plan, predictions, y)
     done = {case[0] for case in errors}
     specs = _specs(chips)
-    results = {"n_images": n, "chips": chips, "T": T_DEFAULT, "sweeps": {}}
+    results = {"n_images": n, "chips": chips, "T": T_DEFAULT, "sweeps": {},
+               "run": {"tasks": len(plan), "block_images": block,
+                       "workers": default_workers() if workers is None and scheduler is None else workers,
+                       "scheduler": scheduler, "device": device, "wall_seconds": wall,
+                       "git_revision": git_revision()}}
     for name, (xlabel, series, c) in specs.items():
         if name not in done:
             continue
