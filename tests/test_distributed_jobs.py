@@ -2,6 +2,10 @@
 scheduler`` and two ``dask worker`` processes on 127.0.0.1, the fixture of
 ``test_distributed``), against the serial run in this process with another split."""
 
+import os
+import signal
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -11,7 +15,8 @@ from behavioral.models import build
 from behavioral.synapse import quantised_network
 from cocotb_tests import runner, suites
 from golden.snn import evaluate
-from test_distributed import cluster  # noqa: F401  (the real-cluster fixture)
+from tdsnn.distributed import run_tasks
+from test_distributed import _wait, cluster  # noqa: F401  (the real-cluster fixture)
 
 #: the in-process runs on one torch thread, as the engine runs its tasks (tdsnn.distributed)
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -62,13 +67,37 @@ def test_bad_sweep_names_are_refused_before_any_work():
 RTL_IMAGES, RTL_T = 3, 16
 
 
-def test_rtl_blocks_on_two_workers_equal_the_serial_run(cluster):  # noqa: F811
+def test_rtl_blocks_on_two_workers_one_killed_equal_the_serial_run(cluster, tmp_path):  # noqa: F811
+    """One image per task on the cluster; the worker that starts the first task is killed in
+    the middle of it: the block runs again on the other worker and is counted once."""
     msg = runner.missing("icarus")
     if msg:
         pytest.skip(msg)
     serial = suites.run_mnist_parallel("icarus", RTL_IMAGES, block=RTL_IMAGES, T=RTL_T, workers=0)
-    split = suites.run_mnist_parallel("icarus", RTL_IMAGES, block=1, T=RTL_T, scheduler=cluster)
-    assert (serial["tasks"], split["tasks"]) == (1, RTL_IMAGES)
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    plan = suites.mnist_plan(RTL_IMAGES, 1)
+    tasks = {k: (str(markers), "icarus", lo, hi, RTL_T, None) for k, (lo, hi) in plan.items()}
+    killed = {}
+
+    def kill_first_runner():
+        _wait(lambda: any(markers.glob("start-*")), "a task to start")
+        first = sorted(markers.glob("start-*"))[0].name
+        killed["lo"], killed["pid"] = first.split("-")[1], int(first.split("-")[2])
+        os.kill(killed["pid"], signal.SIGKILL)       # a worker process the fixture started
+        (markers / "go").touch()
+
+    killer = threading.Thread(target=kill_first_runner)
+    killer.start()
+    import dask_tasks
+    try:
+        out = run_tasks(dask_tasks.gated_rtl_block, tasks, scheduler=cluster, progress=False)
+    finally:
+        (markers / "go").touch()
+        killer.join()
+    starts = list(markers.glob(f"start-{killed['lo']}-*"))
+    assert len(starts) == 2, starts                   # begun on the killed worker, then again
+    split = suites.merge_mnist(plan, out)
     for k in ("predictions", "images", "rtl_correct", "golden_correct", "predictions_equal",
               "spikes_checked", "cycles"):
         assert serial[k] == split[k], k
