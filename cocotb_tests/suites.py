@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -103,9 +102,10 @@ def mnist_block(sim: str, lo: int, hi: int, T: int, network: str | None) -> dict
     :func:`run_mnist_parallel`; the testbench checks every spike against the golden model).
 
     ``network``: the run's network options (``$TDSNN_NETWORK``, None: the default network).
-    The simulator runs in a fresh folder under ``<build folder>/blocks`` (a task run again
-    after its worker died starts clean); the shared build is made once per machine under the
-    build lock. Returns the testbench's result, with the RTL's class of each image.
+    The simulator runs in a fresh folder ``<build folder>/blocks/img<lo>-<random>`` (a task
+    run again after its worker died starts clean), which keeps its log; the shared build is
+    made once per machine under the build lock. Returns the testbench's result, with the
+    RTL's class of each image.
     """
     from golden.pipeline import NETWORK_ENV  # noqa: PLC0415
     before = os.environ.get(NETWORK_ENV)
@@ -120,9 +120,7 @@ def mnist_block(sim: str, lo: int, hi: int, T: int, network: str | None) -> dict
         env = {"TB_IMAGES": str(hi - lo), "TB_START": str(lo), "TB_K": "1", "TB_T": str(T),
                "TB_PROGRESS": "0", "TB_OUT": str(out)}
         runner.run(sim, params, "tb_mnist", env=env, test_dir=folder, **opts)
-        result = json.loads(out.read_text())
-        shutil.rmtree(folder)       # kept when the run failed: its log is named in the error
-        return result
+        return json.loads(out.read_text())
     finally:
         _set_env(NETWORK_ENV, before)
 
