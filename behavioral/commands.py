@@ -35,10 +35,14 @@ def cmd_compare(args) -> int:
 
 def cmd_sweep(args) -> int:
     from golden.commands import check_output_folders
-    from .sweeps import run
+    from .sweeps import BLOCK_DEFAULT, task_plan, run
     check_output_folders(results_dir())
-    r = run(_prepared(args), results_dir(), full=args.full)
-    print((results_dir() / "sweeps" / "cm_decomposition.md").read_text())
+    task_plan(1, 1, 1, args.only)   # the names checked before any work
+    r = run(_prepared(args), results_dir(), full=args.full, limit=args.limit, names=args.only,
+            block=BLOCK_DEFAULT if args.block is None else args.block, workers=args.workers,
+            scheduler=args.scheduler)
+    if "cm_decomposition" in r:
+        print((results_dir() / "sweeps" / "cm_decomposition.md").read_text())
     print(f"{r['n_images']} images; wrote {results_dir() / 'sweeps'}")
     return 0
 
@@ -67,6 +71,7 @@ def cmd_bench(args) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     from golden.commands import add_network_options
     from golden.options import int_at_least
+    from tdsnn.distributed import add_options as add_engine_options
     p = sub.add_parser("characterise", help="f-I curves and increment-vs-state of every neuron model")
     p.set_defaults(func=cmd_characterise)
     p = sub.add_parser("compare", help="ANN, ideal, cm, opamp, td on the test set (comparison.json)")
@@ -82,6 +87,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sweep", help="accuracy sweeps and the cm error decomposition")
     add_network_options(p)
     p.add_argument("--full", action="store_true", help="all 10,000 images and 5 chips (long)")
+    p.add_argument("--limit", type=int_at_least(1), default=None,
+                   help="at most N images (default: 500, with --full all)")
+    p.add_argument("--only", type=lambda t: [n.strip() for n in t.split(",")], default=None,
+                   metavar="NAMES", help="comma-separated sweeps, e.g. vdd,cm_decomposition "
+                                         "(default: every sweep and the cm decomposition)")
+    p.add_argument("--block", type=int_at_least(1), default=None,
+                   help="images per task (default 500)")
+    add_engine_options(p)
     p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("montecarlo", help="test error over many chips of one model (mismatch Monte Carlo)")
     add_network_options(p)
@@ -95,11 +108,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="input coding")
     p.add_argument("--block", type=int_at_least(1), default=None,
                    help="images per task (default 500)")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int_at_least(0), default=None,
-                       help="local cluster of N worker processes (default: one per core; 0: this process)")
-    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                       help="a running Dask scheduler, e.g. tcp://10.0.0.1:8786 (docs/distributed.md)")
+    add_engine_options(p)
     p.set_defaults(func=cmd_montecarlo)
     p = sub.add_parser("bench-models", help="seconds per model on the test set at T=64")
     p.add_argument("--T", type=int_at_least(1), default=64, help="time steps")

@@ -5,18 +5,22 @@ Quick mode (default): ``QUICK_IMAGES`` (500) test images drawn at random with se
 is 0.2 pp, so quick mode resolves the onset of a collapse, not 0.1 pp effects);
 ``full=True``: all 10,000 images and 5 chips. A chip seed sets the model's mismatch draw and
 the evaluator's arrival-slot draw.
+
+Every evaluation (sweep, series, point, chip) on one block of ``block`` images is a keyed task
+of the distributed engine (:mod:`tdsnn.distributed`; ``docs/distributed.md``), merged by key:
+the random draws are keyed by chip and image, so the tables do not depend on the number of
+workers or on the block size.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
-
-from golden.snn import evaluate
+from golden.snn import run_batch
 
 from .cm import MECHANISMS, CMNeuron, CMParams, with_mechanisms
 from golden.stats import wilson_interval
@@ -29,6 +33,11 @@ from .synapse import quantised_network
 
 QUICK_IMAGES = 500
 T_DEFAULT = 64
+#: images per task: a quick-mode evaluation is one task (~1-4 s on one core), a full-mode one
+#: twenty, so the long sweeps spread over many workers
+BLOCK_DEFAULT = 500
+#: the name of the cm decomposition among the sweeps (its series: the mechanisms switched on)
+DECOMPOSITION = "cm_decomposition"
 
 
 def _cm(**kw):
@@ -196,33 +205,86 @@ def plot_decomposition(dec: dict, n: int, chips: int, path: Path) -> Path:
     return ps.save_figure(fig, path, has_caption=True)
 
 
-def _evaluate(net, model, weight_bits, T, x, y, seed, coding="constant"):
-    return evaluate(quantised_network(net, weight_bits), model, x, y, T, coding, seed=seed,
-                    progress=False).error_pct
+def _decomposition_cases() -> dict[str, tuple[str, ...]]:
+    """label -> the cm mechanisms on: none, each alone, all."""
+    return {"none": (), **{m: (m,) for m in MECHANISMS}, "all": MECHANISMS}
 
 
-def decomposition(prepared, x, y, chips: int, bar=None) -> dict:
-    """cm error with no mechanism, each mechanism alone, and all together (mean, std over chips)."""
-    base = CMParams()
-    cases = [("none", ())] + [(m, (m,)) for m in MECHANISMS] + [("all", MECHANISMS)]
-    out = {}
-    for label, mechs in cases:
-        errs = []
-        for chip in range(chips):
-            p = with_mechanisms(replace(base, seed=chip), mechs)
-            errs.append(_evaluate(prepared.net, CMNeuron(p), None, T_DEFAULT, x, y, chip))
-            if bar:
-                bar.update(1)
-        out[label] = {"mean": float(np.mean(errs)), "std": float(np.std(errs)), "errors": errs}
+def _case_points(chips: int) -> dict[str, tuple[int, dict[str, list]]]:
+    """sweep -> (chips, {series: [(x, model factory(seed), weight_bits, T, coding)]}), the cm
+    decomposition included (its series: the mechanism labels, one point each)."""
+    out = {name: (c, series) for name, (_, series, c) in _specs(chips).items()}
+    out[DECOMPOSITION] = (chips, {label: [(0, lambda s, m=mechs: CMNeuron(
+        with_mechanisms(replace(CMParams(), seed=s), m)), None, T_DEFAULT, "constant")]
+        for label, mechs in _decomposition_cases().items()})
     return out
 
 
+def task_plan(chips: int, n_images: int, block: int, names=None) -> dict[str, tuple]:
+    """``key -> (sweep, series, point, chip, lo, hi)``: every evaluation of the sweeps
+    ``names`` (default: all, the decomposition included) on every block of images."""
+    for what, v in (("images", n_images), ("block", block), ("chips", chips)):
+        if not isinstance(v, int) or v < 1:
+            raise ValueError(f"sweeps {what} = {v!r}: must be an integer >= 1")
+    cases = _case_points(chips)
+    names = list(cases) if names is None else list(names)
+    unknown = [n for n in names if n not in cases]
+    if unknown or not names:
+        raise ValueError(f"sweeps {unknown or names!r}: choose from {sorted(cases)}")
+    return {f"{name}|{series}|{i:02d}|chip{chip}|img{lo:05d}":
+            (name, series, i, chip, lo, min(lo + block, n_images))
+            for name in names for series, points in cases[name][1].items()
+            for i in range(len(points)) for chip in range(cases[name][0])
+            for lo in range(0, n_images, block)}
+
+
+def case_block(sweep: str, series: str, point: int, chip: int, lo: int, hi: int, chips: int,
+               device: str = "cpu", *, net, images, labels) -> np.ndarray:
+    """Predicted classes (int8, ``hi - lo``) of chip ``chip`` at point ``point`` of ``series``
+    in ``sweep`` on images ``lo:hi`` (their indices are the key of their draws), the step loop
+    on ``device``: one task."""
+    _, factory, bits, T, coding = _case_points(chips)[sweep][1][series][point]
+    run = run_batch(quantised_network(net, bits), factory(chip), images[lo:hi].to(device), T,
+                    coding, seed=chip, first_image=lo)
+    return run.predictions[T].cpu().to(torch.int8).numpy()
+
+
+def merge(plan: dict, results: dict, labels: torch.Tensor) -> dict[tuple, float]:
+    """``(sweep, series, point, chip) -> error %`` from the per-block predictions (each
+    block counted exactly once, every image of every case present)."""
+    if set(plan) != set(results):
+        raise RuntimeError(f"results for {len(results)} tasks, expected {len(plan)}")
+    n = len(labels)
+    pred: dict[tuple, np.ndarray] = {}
+    for key in sorted(plan):
+        *case, lo, hi = plan[key]
+        p = pred.setdefault(tuple(case), np.full(n, -1, dtype=np.int8))
+        if (p[lo:hi] != -1).any():
+            raise RuntimeError(f"sweep case {tuple(case)}: images {lo}:{hi} counted twice")
+        p[lo:hi] = results[key]
+    errors = {}
+    for case, p in pred.items():
+        if (p == -1).any():
+            raise RuntimeError(f"sweep case {case}: {int((p == -1).sum())} of {n} images missing")
+        errors[case] = 100.0 * (1.0 - int((torch.from_numpy(p).long() == labels).sum()) / n)
+    return errors
+
+
 def run(prepared, out_dir: str | Path = "results", full: bool = False, progress: bool = True,
-        limit: int | None = None) -> dict:
-    """Every sweep and the cm decomposition; tables, CSV and PNG under ``out_dir/sweeps``.
+        limit: int | None = None, names=None, block: int = BLOCK_DEFAULT,
+        workers: int | None = None, scheduler: str | None = None) -> dict:
+    """The sweeps ``names`` (default: every sweep and the cm decomposition); tables, CSV and
+    PNG under ``out_dir/sweeps``.
 
     ``limit``: at most this many images (a short run; default: the mode's number).
+    ``block``: images per task; ``workers``/``scheduler``: see
+    :func:`tdsnn.distributed.run_tasks`. The tasks' step loop runs on
+    :func:`golden.compute.device` (``--device``), one torch thread each.
     """
+    from golden import compute
+    from golden.pipeline import git_revision
+    from tdsnn.distributed import default_workers, run_tasks
+
     out = Path(out_dir) / "sweeps"
     n = len(prepared.test_y) if full else QUICK_IMAGES
     if limit is not None:
@@ -230,23 +292,32 @@ def run(prepared, out_dir: str | Path = "results", full: bool = False, progress:
             raise ValueError(f"limit = {limit}: must be >= 1 image")
         n = min(n, limit)
     chips = 5 if full else 2
+    plan = task_plan(chips, n, block, names)     # checks the options before any work
     # quick mode: a seeded random subset (the first test images are easier than the average)
     pick = torch.randperm(len(prepared.test_y), generator=torch.Generator().manual_seed(0))[:n]
     x, y = prepared.test_x[pick], prepared.test_y[pick]
+    device = str(compute.device())
+    start = time.perf_counter()
+    predictions = run_tasks(case_block, {k: (*v, chips, device) for k, v in plan.items()},
+                            {"net": prepared.net, "images": x, "labels": y}, workers=workers,
+                            scheduler=scheduler, progress=progress, desc=f"sweeps ({n} images)")
+    wall = time.perf_counter() - start
+    errors = merge(plan, predictions, y)
+    done = {case[0] for case in errors}
     specs = _specs(chips)
-    total = sum(len(pts) * c for _, series, c in specs.values() for pts in series.values())
-    total += (len(MECHANISMS) + 2) * chips
-    bar = tqdm(total=total, desc=f"sweeps ({n} images)", disable=not progress)
-    results = {"n_images": n, "chips": chips, "T": T_DEFAULT, "sweeps": {}}
+    results = {"n_images": n, "chips": chips, "T": T_DEFAULT, "sweeps": {},
+               "run": {"tasks": len(plan), "block_images": block,
+                       "workers": default_workers() if workers is None and scheduler is None else workers,
+                       "scheduler": scheduler, "device": device, "wall_seconds": wall,
+                       "git_revision": git_revision()}}
     for name, (xlabel, series, c) in specs.items():
+        if name not in done:
+            continue
         rows, table = [], {}
         for model, points in series.items():
             xs, means, stds, per_chip = [], [], [], []
-            for xv, factory, bits, T, coding in points:
-                errs = []
-                for chip in range(c):
-                    errs.append(_evaluate(prepared.net, factory(chip), bits, T, x, y, chip, coding))
-                    bar.update(1)
+            for i, (xv, *_) in enumerate(points):
+                errs = [errors[(name, model, i, chip)] for chip in range(c)]
                 xs.append(xv)
                 means.append(float(np.mean(errs)))
                 stds.append(float(np.std(errs)))
@@ -259,15 +330,18 @@ def run(prepared, out_dir: str | Path = "results", full: bool = False, progress:
         write_markdown(out / f"{name}.md", f"Sweep: {name}", ["model", xlabel, "error %", "std", "per chip"],
                        rows, f"{n} test images ({'all' if full else 'seeded random subset'}), T = {T_DEFAULT} unless swept.")
         results["sweeps"][name] = table
-    dec = decomposition(prepared, x, y, chips, bar)
-    bar.close()
-    results["cm_decomposition"] = dec
-    rows = [[k, f"{v['mean']:.2f}", f"{v['std']:.2f}", f"{v['mean'] - dec['none']['mean']:+.2f}"]
-            for k, v in dec.items()]
-    write_markdown(out / "cm_decomposition.md", "cm error decomposition: each mechanism alone, then all",
-                   ["mechanisms on", "error %", "std", "cost vs none (pp)"], rows,
-                   f"{n} test images, T = {T_DEFAULT}, {chips} chips. 'none' is the cm equations with "
-                   "every mechanism off (= ideal neuron).")
-    plot_decomposition(dec, n, chips, out / "cm_decomposition.png")
+    if DECOMPOSITION in done:
+        dec = {}
+        for label in _decomposition_cases():
+            errs = [errors[(DECOMPOSITION, label, 0, chip)] for chip in range(chips)]
+            dec[label] = {"mean": float(np.mean(errs)), "std": float(np.std(errs)), "errors": errs}
+        results["cm_decomposition"] = dec
+        rows = [[k, f"{v['mean']:.2f}", f"{v['std']:.2f}", f"{v['mean'] - dec['none']['mean']:+.2f}"]
+                for k, v in dec.items()]
+        write_markdown(out / "cm_decomposition.md", "cm error decomposition: each mechanism alone, then all",
+                       ["mechanisms on", "error %", "std", "cost vs none (pp)"], rows,
+                       f"{n} test images, T = {T_DEFAULT}, {chips} chips. 'none' is the cm equations with "
+                       "every mechanism off (= ideal neuron).")
+        plot_decomposition(dec, n, chips, out / "cm_decomposition.png")
     write_json(out / "sweeps.json", results)
     return results

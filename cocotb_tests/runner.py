@@ -145,16 +145,24 @@ def build_dir(sim: str, config: str) -> Path:
     return BUILD_ROOT / sim / config
 
 
-def build(sim: str, params, *, top: str = "td_neuron_array", extra_sources: dict[str, str] | None = None,
-          config: str | None = None, waves: bool = False, timing: bool = False,
-          gate: bool = False):
+def build(sim: str, params, **options):
     """Export the DUT and build it (plus ``extra_sources``: file name -> Verilog text, e.g. a
     testbench wrapper) for ``sim`` in ``build/cocotb/<sim>/<config>``. ``timing``: the
     sources hold delays (a clock generator), built with Verilator's ``--timing``. ``gate``:
     the DUT is the Yosys gate-level netlist (``rtl.netlist``; folders get ``_gate``).
 
     Returns ``(runner, build_dir, top)``; the build is skipped when its stamp is current.
+    Processes on one machine build one after the other (a lock in ``build/cocotb``): parallel
+    runs of the same configuration find it built, never half-written.
     """
+    from golden.files import file_lock  # noqa: PLC0415
+    with file_lock(BUILD_ROOT / "build.lock"):
+        return _build(sim, params, **options)
+
+
+def _build(sim: str, params, *, top: str = "td_neuron_array", extra_sources: dict[str, str] | None = None,
+           config: str | None = None, waves: bool = False, timing: bool = False,
+           gate: bool = False):
     from cocotb_tools.runner import get_runner  # noqa: PLC0415
     msg = missing(sim)
     if msg:
@@ -205,15 +213,18 @@ def build(sim: str, params, *, top: str = "td_neuron_array", extra_sources: dict
 def run(sim: str, params, module: str, *, top: str = "td_neuron_array",
         extra_sources: dict[str, str] | None = None, config: str | None = None,
         testcase: str | None = None, env: dict[str, str] | None = None, waves: bool = False,
-        seed: int | None = None, tag: str = "", timing: bool = False, gate: bool = False) -> Path:
+        seed: int | None = None, tag: str = "", timing: bool = False, gate: bool = False,
+        test_dir: Path | None = None) -> Path:
     """Build (if needed) and run the cocotb module ``cocotb_tests.<module>`` against ``top``.
 
     ``env`` reaches the testbench as environment variables (the testbenches read their
-    configuration from ``TB_*`` variables). Returns the results XML path; raises (under
-    pytest: fails) when a test fails.
+    configuration from ``TB_*`` variables). ``test_dir``: the folder the simulator runs in and
+    writes its results and log to (default: the build folder). Returns the results XML path;
+    raises (under pytest: fails) when a test fails.
     """
     runner, bdir, top = build(sim, params, top=top, extra_sources=extra_sources, config=config,
                               waves=waves, timing=timing, gate=gate)
+    tdir = bdir if test_dir is None else Path(test_dir)
     from golden.pipeline import artifacts_dir, results_dir  # noqa: PLC0415
     # the simulation runs in the build folder: the project's folders by absolute path (the
     # trained network is reused, never retrained there)
@@ -221,14 +232,14 @@ def run(sim: str, params, module: str, *, top: str = "td_neuron_array",
                 "TB_SIM": sim, "TDSNN_ARTIFACTS": str(artifacts_dir().resolve()),
                 "TDSNN_RESULTS": str(results_dir().resolve())}
     full_env.update(env or {})
-    log = bdir / f"{module}{tag}.log"
+    log = tdir / f"{module}{tag}.log"
     t0 = time.perf_counter()
     try:
         xml = runner.test(test_module=f"cocotb_tests.{module}", hdl_toplevel=top,
-                          hdl_toplevel_lang="verilog", build_dir=bdir, test_dir=bdir,
+                          hdl_toplevel_lang="verilog", build_dir=bdir, test_dir=tdir,
                           testcase=testcase, extra_env=full_env, waves=waves, seed=seed,
                           timescale=TIMESCALE if sim == "icarus" else None,
-                          results_xml=str(bdir / f"{module}{tag}.results.xml"), log_file=log)
+                          results_xml=str(tdir / f"{module}{tag}.results.xml"), log_file=log)
     except RuntimeError as err:
         raise RuntimeError(f"{module} on {sim} stopped ({err}); log {log}:\n{log_tail(log)}") \
             from None

@@ -8,8 +8,9 @@ and the td model's own array shape).
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 from rtl.params import ArrayParams
@@ -91,38 +92,109 @@ def run_mnist(sim: str, waves: bool = False, images: int = 100, start: int = 0, 
     return json.loads(out.read_text())
 
 
-def _mnist_chunk(args) -> dict:
-    sim, start, n, progress, tag = args
-    return run_mnist(sim, images=n, start=start, progress=progress, tag=tag)
+#: test images per task of :func:`run_mnist_parallel`: each task starts a simulator and loads
+#: the network (a few seconds), so a block is many images (Verilator ~0.3 s per image)
+MNIST_BLOCK = 100
 
 
-#: sums over the parallel parts of an MNIST run
-_SUMMED = ("images", "rtl_correct", "golden_correct", "predictions_equal", "spikes_checked", "cycles")
+def mnist_block(sim: str, lo: int, hi: int, T: int, network: str | None) -> dict:
+    """Test images ``lo:hi`` through the RTL on ``sim``, in a folder of its own (one task of
+    :func:`run_mnist_parallel`; the testbench checks every spike against the golden model).
+
+    ``network``: the run's network options (``$TDSNN_NETWORK``, None: the default network).
+    The simulator runs in a fresh folder ``<build folder>/blocks/img<lo>-<random>`` (a task
+    run again after its worker died starts clean), which keeps its log; the shared build is
+    made once per machine under the build lock. Returns the testbench's result, with the
+    RTL's class of each image.
+    """
+    from golden.pipeline import NETWORK_ENV  # noqa: PLC0415
+    before = os.environ.get(NETWORK_ENV)
+    _set_env(NETWORK_ENV, network)
+    try:
+        runner.setup_env()
+        params, opts = _mnist_build(sim, 1, MNIST_SUB)
+        blocks = runner.build_dir(sim, opts["config"]) / "blocks"
+        blocks.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=f"img{lo:05d}-", dir=blocks))
+        out = folder / "mnist.json"
+        env = {"TB_IMAGES": str(hi - lo), "TB_START": str(lo), "TB_K": "1", "TB_T": str(T),
+               "TB_PROGRESS": "0", "TB_OUT": str(out)}
+        runner.run(sim, params, "tb_mnist", env=env, test_dir=folder, **opts)
+        return json.loads(out.read_text())
+    finally:
+        _set_env(NETWORK_ENV, before)
 
 
-def run_mnist_parallel(sim: str, images: int, jobs: int = 2, start: int = 0,
+def _set_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
+def mnist_plan(images: int, block: int, start: int = 0) -> dict[str, tuple[int, int]]:
+    """``key -> (lo, hi)``: test images ``start .. start + images`` in blocks of ``block``."""
+    for what, v, low in (("images", images, 1), ("block", block, 1), ("start", start, 0)):
+        if not isinstance(v, int) or v < low:
+            raise ValueError(f"MNIST through the RTL: {what} = {v!r}: must be an integer >= {low}")
+    end = start + images
+    return {f"img{lo:05d}": (lo, min(lo + block, end)) for lo in range(start, end, block)}
+
+
+#: sums over the blocks of an MNIST run
+_SUMMED = ("images", "rtl_correct", "golden_correct", "predictions_equal", "spikes_checked", "cycles",
+           "sim_seconds")
+
+
+def merge_mnist(plan: dict, results: dict) -> dict:
+    """The blocks' results summed, each block counted once: ``predictions`` (the RTL's class
+    of every image, in order), the sums of :data:`_SUMMED`, ``parts`` (per block, in order)."""
+    if set(plan) != set(results):
+        raise RuntimeError(f"results for {len(results)} blocks, expected {len(plan)}")
+    first = min(lo for lo, _ in plan.values())
+    n = max(hi for _, hi in plan.values()) - first
+    pred = [None] * n
+    for key in sorted(plan):
+        lo, hi = plan[key]
+        r = results[key]
+        if r["images"] != hi - lo or len(r["predictions"]) != hi - lo:
+            raise RuntimeError(f"block {key}: {r['images']} images simulated, expected {hi - lo}")
+        if any(p is not None for p in pred[lo - first:hi - first]):
+            raise RuntimeError(f"block {key}: images {lo}:{hi} counted twice")
+        pred[lo - first:hi - first] = r["predictions"]
+    if None in pred:
+        raise RuntimeError(f"{pred.count(None)} of {n} images were not simulated")
+    parts = [{k: v for k, v in results[key].items() if k != "predictions"} for key in sorted(plan)]
+    out = {k: sum(p[k] for p in parts) for k in _SUMMED}
+    out.update({"predictions": pred, "parts": parts})
+    return out
+
+
+def run_mnist_parallel(sim: str, images: int, block: int = MNIST_BLOCK, start: int = 0, T: int = 64,
+                       workers: int | None = None, scheduler: str | None = None,
                        progress: bool = False) -> dict:
-    """``images`` test images from ``start`` through the RTL in ``jobs`` simulator processes
-    (contiguous chunks, one core each; the build is made once before). Returns the summed
-    result with ``wall_seconds`` of the whole run and the per-process results in ``parts``."""
-    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
-    if images < 1 or jobs < 1:
-        raise ValueError(f"images = {images}, jobs = {jobs}: both must be >= 1")
-    params, opts = _mnist_build(sim, 1, MNIST_SUB)
-    runner.build(sim, params, **opts)
-    size = -(-images // jobs)
-    parts = [(sim, start + s, min(size, images - s), progress, f"_part{j}")
-             for j, s in enumerate(range(0, images, size))]
+    """``images`` test images from ``start`` through the RTL, as keyed tasks of ``block``
+    images on the distributed engine (:func:`tdsnn.distributed.run_tasks`: ``workers`` local
+    processes, default one per core, or the cluster at ``scheduler``), merged by block.
+
+    Returns the summed result (see :func:`merge_mnist`) with ``wall_seconds`` of the whole run.
+    """
+    from golden.pipeline import NETWORK_ENV  # noqa: PLC0415
+    from tdsnn.distributed import default_workers, run_tasks  # noqa: PLC0415
+    plan = mnist_plan(images, block, start)
+    if scheduler is None:      # built here once: this machine's workers find it current
+        params, opts = _mnist_build(sim, 1, MNIST_SUB)
+        runner.build(sim, params, **opts)
+    network = os.environ.get(NETWORK_ENV)
     t0 = time.perf_counter()
-    logs = [runner.log_path(sim, opts["config"], "tb_mnist", p[-1]) for p in parts]
-    with ProcessPoolExecutor(len(parts)) as ex, (
-            runner.follow_progress(logs, images, f"MNIST through the RTL on {sim}")
-            if progress else nullcontext()):
-        rs = list(ex.map(_mnist_chunk, parts))
-    out = {k: sum(r[k] for r in rs) for k in _SUMMED}
-    out.update({"simulator": sim, "start": start, "jobs": len(parts), "T": rs[0]["T"],
-                "array": rs[0]["array"], "wall_seconds": time.perf_counter() - t0,
-                "sim_seconds": sum(r["sim_seconds"] for r in rs), "parts": rs})
+    rs = run_tasks(mnist_block, {k: (sim, lo, hi, T, network) for k, (lo, hi) in plan.items()},
+                   workers=workers, scheduler=scheduler, progress=progress,
+                   desc=f"MNIST through the RTL on {sim} ({block} images/task)")
+    out = merge_mnist(plan, rs)
+    out.update({"simulator": sim, "start": start, "tasks": len(plan), "block_images": block,
+                "workers": (default_workers() if workers is None else workers)
+                if scheduler is None else None, "scheduler": scheduler, "T": T,
+                "array": out["parts"][0]["array"], "wall_seconds": time.perf_counter() - t0})
     n = out["images"]
     out["rtl_accuracy"], out["golden_accuracy"] = out["rtl_correct"] / n, out["golden_correct"] / n
     out["cycles_per_second"] = out["cycles"] / max(out["sim_seconds"], 1e-9)   # per process

@@ -13,7 +13,7 @@ class of every image.
 
 Environment: ``TB_IMAGES`` (100), ``TB_START`` (0, first test image), ``TB_K`` (images in
 parallel = array instances, must match the build), ``TB_T`` (64 steps), ``TB_OUT`` (JSON
-result file), ``TB_PROGRESS`` (1: tqdm bar).
+result file, with the RTL's class of each image), ``TB_PROGRESS`` (1: tqdm bar).
 """
 
 from __future__ import annotations
@@ -130,6 +130,7 @@ async def mnist(dut):
     t_golden = t_front = t_readback = 0.0
     rtl_correct = golden_correct = agree = 0
     spikes_checked = 0
+    predictions: list[int] = []                          # the RTL's class of each image
 
     for sig in (dut.rst, dut.enable, dut.step, dut.load, dut.th_we, dut.th_data, dut.sel,
                 dut.up_cnt, dut.down_cnt):
@@ -254,6 +255,7 @@ async def mnist(dut):
             raise AssertionError(f"image {start + lo + i}: RTL class {int(pred[i])} != golden "
                                  f"{int(g_pred[i])}")
         agree += b
+        predictions += pred.tolist()
         rtl_correct += int((pred == y).sum())
         golden_correct += int((g_pred == y).sum())
         if bar is not None:
@@ -271,9 +273,10 @@ async def mnist(dut):
         "cycles": clk.cycles, "wall_seconds": wall, "sim_seconds": clk.sim_seconds,
         "frontend_seconds": t_front, "readback_seconds": t_readback, "prepare_seconds": t_prepare, "golden_seconds": t_golden,
         "cycles_per_second": clk.cycles / max(clk.sim_seconds, 1e-9),
-        "images_per_second": n_images / wall,
+        "images_per_second": n_images / wall, "predictions": predictions,
     }
-    dut._log.info("MNIST through RTL: " + json.dumps(result))
+    dut._log.info("MNIST through RTL: " + json.dumps({k: v for k, v in result.items()
+                                                      if k != "predictions"}))
     if out_path:
         with open(out_path, "w") as f:
             json.dump(result, f, indent=2)

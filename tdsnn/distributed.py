@@ -42,6 +42,17 @@ from tqdm import tqdm
 WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 
 
+def add_options(parser) -> None:
+    """``--workers N`` | ``--scheduler ADDRESS`` on an argparse parser (for :func:`run_tasks`)."""
+    from golden.options import int_at_least
+
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int_at_least(0), default=None,
+                       help="local cluster of N worker processes (default: one per core; 0: this process)")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="a running Dask scheduler, e.g. tcp://10.0.0.1:8786 (docs/distributed.md)")
+
+
 def default_workers() -> int:
     """One worker per core of this machine."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)

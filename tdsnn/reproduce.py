@@ -188,8 +188,8 @@ def _cosim_section(sim: str, records: list[dict], mnist: dict) -> tuple[dict, st
                  f"the golden td model for {mnist['predictions_equal']}, every spike of every "
                  f"layer compared; RTL accuracy {100 * mnist['rtl_accuracy']:.2f} % = golden "
                  f"{100 * mnist['golden_accuracy']:.2f} %; {mnist['cycles_per_second']:.0f} "
-                 f"simulated cycles/s per process, {mnist['wall_seconds']:.0f} s on "
-                 f"{mnist['jobs']} processes")
+                 f"simulated cycles/s per process, {mnist['wall_seconds']:.0f} s in "
+                 f"{mnist['tasks']} tasks on {mnist['workers']} workers")
     return {"scoreboard": boards, "frontend": [within, above, side], "mnist": mnist}, \
         "\n".join(lines)
 
@@ -213,7 +213,8 @@ def stage_cosim(ctx: Context, stage_dir: Path) -> StageResult:
         try:
             suites.run_scoreboard(sim)
             suites.run_frontend(sim, seed=ctx.args.seed)
-            mnist = suites.run_mnist_parallel(sim, rtl_images(ctx.args.full)[sim], jobs=2,
+            n = rtl_images(ctx.args.full)[sim]   # in blocks: two tasks at least, one per core
+            mnist = suites.run_mnist_parallel(sim, n, min(suites.MNIST_BLOCK, -(-n // 2)),
                                               progress=True)
         finally:
             os.environ.pop("TB_RECORD", None)

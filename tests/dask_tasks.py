@@ -17,3 +17,15 @@ def gated_block(marker_dir: str, chip: int, lo: int, hi: int, *args, **shared):
     while not (d / "go").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     return chip_block(chip, lo, hi, *args, **shared)
+
+
+def gated_rtl_block(marker_dir: str, sim: str, lo: int, *args):
+    """Leave a marker ``start-<lo>-<pid>``, wait for the file ``go`` (at most 5 min), then run
+    :func:`cocotb_tests.suites.mnist_block`."""
+    from cocotb_tests.suites import mnist_block
+    d = Path(marker_dir)
+    (d / f"start-{lo}-{os.getpid()}").touch()
+    deadline = time.monotonic() + 300
+    while not (d / "go").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return mnist_block(sim, lo, *args)

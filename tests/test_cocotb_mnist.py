@@ -8,12 +8,13 @@ import pytest
 
 from cocotb_tests import runner, suites
 
-#: images per simulator in ``make test`` (TDSNN_RTL_IMAGES overrides it), in two simulator
-#: processes. Measured (bit-sliced pulse generators, 64-neuron arrays, clock in the Verilog):
+#: images per simulator in ``make test`` (TDSNN_RTL_IMAGES overrides it), in two tasks of the
+#: distributed engine (a simulator process each). Measured (bit-sliced pulse generators,
+#: 64-neuron arrays, clock in the Verilog):
 #: Verilator ~0.1 s/image of simulation, Icarus ~3.4 s/image (~1,000 cycles/s), so ~3 min on
 #: two cores for Icarus.
 IMAGES = 100
-JOBS = 2
+TASKS = 2
 
 
 @pytest.mark.parametrize("sim", list(runner.SIMS))
@@ -22,11 +23,11 @@ def test_mnist_through_rtl(sim):
     if msg:
         pytest.skip(msg)
     n = int(os.environ.get("TDSNN_RTL_IMAGES", IMAGES))
-    r = suites.run_mnist_parallel(sim, n, JOBS)
+    r = suites.run_mnist_parallel(sim, n, block=-(-n // TASKS))
     assert r["images"] == n
     assert r["predictions_equal"] == n
     assert r["spikes_checked"] == n * 64 * 510
     assert r["rtl_correct"] == r["golden_correct"]
     print(f"{sim}: {n} images, RTL accuracy {r['rtl_accuracy']:.4f} = golden "
           f"{r['golden_accuracy']:.4f}; {r['cycles_per_second']:.0f} cycles/s per process, "
-          f"{r['images_per_second']:.2f} images/s with {r['jobs']} processes")
+          f"{r['images_per_second']:.2f} images/s in {r['tasks']} tasks on {r['workers']} workers")

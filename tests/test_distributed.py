@@ -39,8 +39,11 @@ def _wait(cond, what: str, seconds: float = 180.0):
 @pytest.fixture
 def cluster(tmp_path):
     """Address of a scheduler with two single-thread workers (no nanny: a killed worker stays dead)."""
+    from golden.pipeline import artifacts_dir
     env = os.environ | {"PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
-                         "OMP_NUM_THREADS": "1"}   # as a Dask nanny would set it
+                         "OMP_NUM_THREADS": "1",   # as a Dask nanny would set it
+                         # the workers run elsewhere: the trained network where this run has it
+                         "TDSNN_ARTIFACTS": str(artifacts_dir().resolve())}
     procs = []
     log = (tmp_path / "cluster.log").open("w")
     sched_file = tmp_path / "scheduler.json"
