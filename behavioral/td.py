@@ -31,7 +31,7 @@ counters are computed once per layer (:class:`golden.noise.Counters`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import torch
@@ -128,6 +128,7 @@ class TDState:
     image_ids : int64 (batch,): the images' indices (key the jitter, :mod:`golden.noise`).
     draws : the jitter's counters for these images and neurons (:class:`golden.noise.Counters`).
     layer, t : int: layer index and steps done (key the jitter).
+    pulses : int64 (): pulses delivered to the counter so far (set by :class:`TDNeuron`).
     """
 
     phase_e: torch.Tensor
@@ -143,6 +144,7 @@ class TDState:
     draws: Counters
     layer: int
     t: int
+    pulses: torch.Tensor | None = None
 
 
 def phase_advance(p: TDParams, z, gain):
@@ -224,14 +226,23 @@ def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
 
 
 class TDNeuron:
-    """The time-domain neuron behind the common interface (:mod:`golden.neuron`)."""
+    """The time-domain neuron behind the common interface (:mod:`golden.neuron`).
+
+    ``layers``: per-layer parameters (layer ``k`` uses ``layers[k]``, later layers ``params``),
+    e.g. the per-layer ``n_th`` and counter width of :mod:`behavioral.td_range`.
+    """
 
     name = "td"
     n_slots = 1
 
-    def __init__(self, params: TDParams | None = None):
+    def __init__(self, params: TDParams | None = None, layers: tuple[TDParams, ...] = ()):
         self.params = params or TDParams()
+        self.layers = tuple(layers)
         self._advances = AdvanceCache()
+
+    def layer_params(self, layer: int) -> TDParams:
+        """The parameters of layer ``layer``."""
+        return self.layers[layer] if layer < len(self.layers) else self.params
 
     def init_state(self, batch: int, n_neurons: int, layer: int, image_ids=None):
         p, dev = self.params, state_device(image_ids)
@@ -247,20 +258,30 @@ class TDNeuron:
         flags = torch.zeros(batch, n_neurons, dtype=torch.bool, device=dev)
         lost = torch.zeros((), dtype=torch.int64, device=dev)
         return TDState(zeros, zeros, zi, flags, gains[0], gains[1], zi, zi, lost, ids,
-                       Counters(ids, n_neurons), layer, 0)
+                       Counters(ids, n_neurons), layer, 0, lost.clone())
 
     def step(self, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
-        return td_step(self.params, state, i_exc, i_inh, self._advances)
+        if self.params.ideal:
+            return td_step(self.params, state, i_exc, i_inh, self._advances)
+        spikes, new = td_step(self.layer_params(state.layer), state, i_exc, i_inh, self._advances)
+        return spikes, replace(new, pulses=state.pulses + new.up.sum() + new.down.sum())
 
     def membrane(self, state) -> torch.Tensor:
         if self.params.ideal:
             return state.v / self.params.theta
-        return state.count.to(torch.float32) / self.params.n_th
+        return state.count.to(torch.float32) / self.layer_params(state.layer).n_th
 
     def counters(self, state) -> dict[str, int]:
+        """Counter-saturated neurons, pulses lost above the rated rate (in all, and per layer
+        ``lost_L<k>``) and pulses delivered per layer (``pulses_L<k>``)."""
         if self.params.ideal:
             return {}
-        return {"overflow_neurons": int(state.overflow.sum()), "rate_violations": int(state.lost)}
+        k = state.layer
+        out = {"overflow_neurons": int(state.overflow.sum()), "rate_violations": int(state.lost),
+               f"lost_L{k}": int(state.lost)}
+        if state.pulses is not None:                 # None: a state stepped by td_step alone
+            out[f"pulses_L{k}"] = int(state.pulses)
+        return out
 
 
 class PulseRecorder:
