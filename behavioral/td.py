@@ -41,7 +41,7 @@ from golden.noise import Counters, normal_at, stream_key
 from rtl.params import ArrayParams
 from rtl.reference import counter_step
 
-from .td_table import transfer
+from .td_table import check_table, transfer
 from .validate import check_int, check_range
 
 
@@ -63,6 +63,8 @@ class TDParams:
     seed : int; chip seed (gain mismatch) and jitter seed.
     ideal : bool; when True the neuron is exactly the ideal I&F neuron.
     table : str or None; CSV of a characterised CCO transfer (replaces the ``alpha`` form).
+    table_inh : str or None; CSV of the inhibitory CCO when it differs from the excitatory one
+        (``table``); None: ``table`` serves both.
     """
 
     n_th: int = 16               # pulses: 1/16-unit resolution; the phase residue keeps the rest
@@ -77,6 +79,7 @@ class TDParams:
     seed: int = 0
     ideal: bool = False
     table: str | None = None     # CSV of a characterised CCO (behavioral.td_table): replaces alpha
+    table_inh: str | None = None  # CSV of the inhibitory CCO (per-polarity characterisation)
 
     def __post_init__(self) -> None:
         o = "TDParams"
@@ -91,6 +94,19 @@ class TDParams:
         check_range(o, "f_clk * t_p", self.f_clk * self.t_p, "clock periods", 2.0, None)
         check_int(o, "sync_stages", self.sync_stages, "flip-flops", 2, 8)
         check_int(o, "seed", self.seed, "", 0)
+        if self.table_inh is not None and self.table is None:
+            raise ValueError(f"TDParams.table_inh = {self.table_inh!r} needs table (the "
+                             "excitatory CCO's CSV) too")
+        for name in ("table", "table_inh"):
+            if getattr(self, name) is not None:
+                check_table(o, name, getattr(self, name))
+
+    @cached_property
+    def inhibitory(self) -> "TDParams":
+        """The parameters of the inhibitory CCO: ``table_inh`` as its table where given."""
+        if self.table_inh is None:
+            return self
+        return replace(self, table=self.table_inh, table_inh=None)
 
     @property
     def max_pulses(self) -> int:
@@ -217,7 +233,7 @@ def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
     advance = cache.advance if cache is not None else (lambda q, z, g: _advance(q, z, g))
     up, phase_e, lost_e = _cco(p, state.phase_e, *advance(p, i_exc, state.gain_e),
                                stream_key(p.seed, state.layer, state.t, 0), state.draws)
-    down, phase_i, lost_i = _cco(p, state.phase_i, *advance(p, i_inh, state.gain_i),
+    down, phase_i, lost_i = _cco(p, state.phase_i, *advance(p.inhibitory, i_inh, state.gain_i),
                                  stream_key(p.seed, state.layer, state.t, 1), state.draws)
     spikes, count, overflow = counter_step(state.count, up, down, p.n_th, *p.counter_range)
     return spikes.to(torch.float32), TDState(
