@@ -150,32 +150,37 @@ def derive(base: TDParams, peaks, T: int) -> tuple[LayerRange, ...]:
 
 @dataclass(frozen=True)
 class TDRange:
-    """The derived ranges of a network; builds td neurons with them (any chip seed)."""
+    """A network's peak inputs per layer (:func:`input_peaks`) for runs of ``T`` steps; builds
+    td neurons with the ranges they imply. The range depends on the CCO's transfer (alpha or
+    a table) and its mismatch, so it is derived for each base parameter set."""
 
-    layers: tuple[LayerRange, ...]
+    peaks: tuple[tuple[float, float], ...]
+    T: int
+
+    def layers(self, base: TDParams | None = None) -> tuple[LayerRange, ...]:
+        """:func:`derive` for ``base`` (default: ``TDParams()``)."""
+        return derive(base or TDParams(), self.peaks, self.T)
 
     def neuron(self, base: TDParams | None = None) -> TDNeuron:
         """A td neuron whose layer ``k`` uses layer ``k``'s derived ``n_th`` and counter width
         and every other parameter (seed, mismatch, table) of ``base``."""
         base = base or TDParams()
-        return TDNeuron(base, tuple(replace(base, n_th=r.params.n_th,
-                                            counter_width=r.params.counter_width)
-                                    for r in self.layers))
+        return TDNeuron(base, tuple(r.params for r in self.layers(base)))
 
-    def record(self) -> dict:
+    def record(self, base: TDParams | None = None) -> dict:
         return {"rule": f"peak summed E/I input per layer on the calibration images, CCO gain "
                         f"margin {GAIN_SIGMAS:g} sigma_gain_rel; counter |count| <= T max_pulses",
-                "layers": [r.record() for r in self.layers]}
+                "layers": [r.record() for r in self.layers(base)]}
 
 
-def network_range(net, images: torch.Tensor, T: int, base: TDParams | None = None,
-                  coding: str = "constant", seed: int = 0) -> TDRange:
-    """:func:`input_peaks` then :func:`derive`, for ``net`` on ``images``."""
-    return TDRange(derive(base or TDParams(), input_peaks(net, images, T, coding, seed), T))
+def network_range(net, images: torch.Tensor, T: int, coding: str = "constant",
+                  seed: int = 0) -> TDRange:
+    """The :class:`TDRange` of ``net`` on ``images``."""
+    return TDRange(tuple(input_peaks(net, images, T, coding, seed)), T)
 
 
 def calibration_range(prepared, T: int, coding: str = "constant", seed: int = 0,
-                      base: TDParams | None = None, net=None) -> TDRange:
+                      net=None) -> TDRange:
     """The derived range of a prepared network (or of ``net``, e.g. its quantised weights) on
     its conversion's calibration images (the seeded subset of the training set that set the
     activation percentiles)."""
@@ -184,7 +189,7 @@ def calibration_range(prepared, T: int, coding: str = "constant", seed: int = 0,
     train_x, _ = load_dataset(prepared.config["data"]["folder"], log=lambda *a: None).train.tensors()
     gen = torch.Generator().manual_seed(prepared.config["train"]["seed"])
     calib = train_x[torch.randperm(len(train_x), generator=gen)[:N_CALIBRATION]]
-    return network_range(prepared.net if net is None else net, calib, T, base, coding, seed)
+    return network_range(prepared.net if net is None else net, calib, T, coding, seed)
 
 
 def violations(counters: dict[str, int], n_layers: int) -> list[dict]:

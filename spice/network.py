@@ -53,11 +53,11 @@ def run_variants(prepared, summary: dict, cp: CharParams, T: int = 64, limit: in
 
     def td(base: TDParams):
         r = err(td_range.neuron(base) if td_range is not None else TDNeuron(base))
-        return r | {"rate_violations_per_layer": violations(r["counters"], len(prepared.net.weights))}
+        return r | {"rate_violations_per_layer": violations(r["counters"], len(prepared.net.weights)),
+                    "td_range": td_range.record(base) if td_range is not None else "fixed"}
 
     out = {"T": T, "n_images": len(y), "seed": seed, "sampled": sampled,
-           "ideal": err(IdealNeuron()), "td": td(TDParams(seed=seed)),
-           "td_range": td_range.record() if td_range is not None else "fixed"}
+           "ideal": err(IdealNeuron()), "td": td(TDParams(seed=seed))}
     if td_tables is not None:
         out["td_spice"] = td(TDParams(seed=seed, table=td_tables[0], table_inh=td_tables[1]))
     base = cp.cm_params()
@@ -96,8 +96,10 @@ def results_table(res: dict, summary: dict) -> str:
                                               f"({100 * v['fraction']:.3g} %)"
                                               for v in res[k]["rate_violations_per_layer"])
                           for k in ("td", "td_spice") if k in res)
-              + (" (td range derived per layer from the calibration images)"
-                 if isinstance(res.get("td_range"), dict) else " (td range fixed)")
+              + (" (td range derived per layer from the calibration images: N_th "
+                 + "; ".join(f"{k} " + ", ".join(str(r["n_th"]) for r in res[k]["td_range"]["layers"])
+                             for k in ("td", "td_spice") if k in res) + ")"
+                 if isinstance(res["td"].get("td_range"), dict) else " (td range fixed)")
               + f"; T = {res['T']}, {res['n_images']} test images"
               + (" (a seeded random subset; `--full` runs every image)" if res.get("sampled") else "")
               + f"; table mode with {res['ode_substeps']} RK4 "

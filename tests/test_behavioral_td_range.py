@@ -70,7 +70,7 @@ def test_derived_range_removes_the_rate_violations_of_the_fixed_range():
     y = torch.zeros(len(test), dtype=torch.int64)
     fixed = evaluate(net, TDNeuron(TDParams()), test, y, 32, progress=False).counters
     rng = network_range(net, train, 32)
-    assert [r.params.n_th for r in rng.layers] != [16, 16]
+    assert [r.params.n_th for r in rng.layers()] != [16, 16]
     derived = evaluate(net, rng.neuron(), test, y, 32, progress=False).counters
     before, after = violations(fixed, 2), violations(derived, 2)
     assert before[0]["lost"] > 1000 and before[0]["fraction"] > 0.1
@@ -94,9 +94,9 @@ def test_default_range_is_bit_identical_when_the_derivation_keeps_it():
                           torch.randn(5, 20, generator=gen) * 0.3), (None, None), (1.0, 1.0))
     x = torch.rand(40, 30, generator=gen)
     rng = network_range(net, x, 16)
-    assert [r.params.n_th for r in rng.layers] == [16, 16]
+    assert [r.params.n_th for r in rng.layers()] == [16, 16]
     y = torch.zeros(len(x), dtype=torch.int64)
     a = evaluate(net, TDNeuron(TDParams(seed=2)), x, y, 16, progress=False)
     b = evaluate(net, rng.neuron(TDParams(seed=2)), x, y, 16, progress=False)
     assert torch.equal(a.predictions, b.predictions) and a.counters == b.counters
-    assert replace(rng.layers[0].params, counter_width=14) == TDParams()
+    assert replace(rng.layers()[0].params, counter_width=14) == TDParams()

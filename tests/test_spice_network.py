@@ -10,8 +10,8 @@ def _res(sampled: bool) -> dict:
             "ideal": {"error_pct": 2.1}, "cm_equations": {"error_pct": 2.2},
             "td": {"error_pct": 2.2, "rate_violations_per_layer": [
                 {"layer": 0, "lost": 12, "pulses": 1_200_000, "fraction": 1e-5},
-                {"layer": 1, "lost": 0, "pulses": 30_000, "fraction": 0.0}]},
-            "td_range": {"layers": []}}
+                {"layer": 1, "lost": 0, "pulses": 30_000, "fraction": 0.0}],
+                "td_range": {"layers": [{"n_th": 16}, {"n_th": 12}]}}}
 
 
 def _summary() -> dict:
@@ -26,7 +26,7 @@ def test_rows_and_conditions_of_a_sampled_run():
     assert "T = 64, 2000 test images (a seeded random subset" in text
     assert "table mode with 2 RK4 sub-steps per pulse" in text
     assert ("rated rate per layer: td layer 0 12 (0.001 %), layer 1 0 (0 %) (td range derived"
-            in text)
+            " per layer from the calibration images: N_th td 16, 12)" in text)
     assert "{" not in text
 
 
