@@ -75,7 +75,8 @@ def run_comparison(prepared, T: int = 64, limit: int | None = None, out_dir: str
         if name in MISMATCH_MODELS:
             errs = [ev.error_pct]
             for chip in range(1, chips):
-                errs.append(evaluate(net, model_of(name, seed=chip), x, y, T, coding, seed=seed + chip,
+                errs.append(evaluate(net, model_of(name, seed=chip), x, y, T, coding,
+                                     seed=seed + chip,
                                      progress=progress).error_pct)
             models[name]["chip_errors_pct"] = errs
         if name == "td":

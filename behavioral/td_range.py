@@ -125,12 +125,14 @@ def counter_width(p: TDParams, T: int) -> int:
     return max(1 + (T * p.max_pulses).bit_length(), p.n_th.bit_length() + 1)
 
 
-def derive_layer(base: TDParams, layer: int, peak_exc: float, peak_inh: float, T: int) -> LayerRange:
+def derive_layer(base: TDParams, layer: int, peak_exc: float, peak_inh: float,
+                 T: int) -> LayerRange:
     """The layer's range by the module's rule; ``ValueError`` when no ``n_th`` covers it."""
     for n_th in range(base.n_th, 0, -1):
         p = replace(base, n_th=n_th, counter_width=62)      # width set below, once n_th is known
         if max(_peak_pulses(p, peak_exc), _peak_pulses(p.inhibitory, peak_inh)) <= p.max_pulses:
-            return LayerRange(layer, peak_exc, peak_inh, replace(p, counter_width=counter_width(p, T)))
+            return LayerRange(layer, peak_exc, peak_inh,
+                              replace(p, counter_width=counter_width(p, T)))
     g = 1 + GAIN_SIGMAS * base.sigma_gain_rel
     raise ValueError(
         f"td layer {layer}: peak summed input {max(peak_exc, peak_inh):.3g} units per step "
@@ -186,7 +188,8 @@ def calibration_range(prepared, T: int, coding: str = "constant", seed: int = 0,
     activation percentiles)."""
     from golden.data import load_dataset
     from golden.pipeline import N_CALIBRATION
-    train_x, _ = load_dataset(prepared.config["data"]["folder"], log=lambda *a: None).train.tensors()
+    data = load_dataset(prepared.config["data"]["folder"], log=lambda *a: None)
+    train_x, _ = data.train.tensors()
     gen = torch.Generator().manual_seed(prepared.config["train"]["seed"])
     calib = train_x[torch.randperm(len(train_x), generator=gen)[:N_CALIBRATION]]
     return network_range(prepared.net if net is None else net, calib, T, coding, seed)

@@ -53,7 +53,8 @@ def run_variants(prepared, summary: dict, cp: CharParams, T: int = 64, limit: in
 
     def td(base: TDParams):
         r = err(td_range.neuron(base) if td_range is not None else TDNeuron(base))
-        return r | {"rate_violations_per_layer": violations(r["counters"], len(prepared.net.weights)),
+        n_layers = len(prepared.net.weights)
+        return r | {"rate_violations_per_layer": violations(r["counters"], n_layers),
                     "td_range": td_range.record(base) if td_range is not None else "fixed"}
 
     out = {"T": T, "n_images": len(y), "seed": seed, "sampled": sampled,
@@ -97,7 +98,8 @@ def results_table(res: dict, summary: dict) -> str:
                                               for v in res[k]["rate_violations_per_layer"])
                           for k in ("td", "td_spice") if k in res)
               + (" (td range derived per layer from the calibration images: N_th "
-                 + "; ".join(f"{k} " + ", ".join(str(r["n_th"]) for r in res[k]["td_range"]["layers"])
+                 + "; ".join(f"{k} " + ", ".join(str(r["n_th"])
+                                                 for r in res[k]["td_range"]["layers"])
                              for k in ("td", "td_spice") if k in res) + ")"
                  if isinstance(res["td"].get("td_range"), dict) else " (td range fixed)")
               + f"; T = {res['T']}, {res['n_images']} test images"
