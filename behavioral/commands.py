@@ -26,9 +26,16 @@ def cmd_characterise(args) -> int:
 def cmd_compare(args) -> int:
     from golden.commands import check_output_folders
     from .compare import run_comparison
+    from .synapse import quantised_network
+    from .td_range import calibration_range
     check_output_folders(results_dir())
-    run_comparison(_prepared(args), T=args.T, limit=args.limit, out_dir=results_dir(),
-                   weight_bits=args.weight_bits, coding=args.coding, seed=args.seed)
+    prepared = _prepared(args)
+    net = quantised_network(prepared.net, args.weight_bits)
+    td_range = (calibration_range(prepared, args.T, args.coding, args.seed, net=net)
+                if args.td_range == "derived" else None)
+    run_comparison(prepared, T=args.T, limit=args.limit, out_dir=results_dir(),
+                   weight_bits=args.weight_bits, coding=args.coding, seed=args.seed,
+                   td_range=td_range)
     print((results_dir() / "comparison.md").read_text())
     return 0
 
@@ -83,6 +90,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="synapse DAC bits (default: float)")
     p.add_argument("--coding", default="constant", choices=("constant", "bernoulli"),
                    help="input coding")
+    p.add_argument("--td-range", default="derived", choices=("derived", "fixed"),
+                   help="td's rated range per layer: derived from the network's peak input on "
+                        "the calibration images (default) or the fixed default (docs/models.md)")
     p.set_defaults(func=cmd_compare)
     p = sub.add_parser("sweep", help="accuracy sweeps and the cm error decomposition")
     add_network_options(p)

@@ -21,6 +21,8 @@ from . import plot_style as ps
 from .models import build
 from .report import params_dict, write_json, write_markdown
 from .synapse import quantised_network
+from .td import TDParams
+from .td_range import violations
 
 SNN_MODELS = ("ideal", "cm", "opamp", "td")
 #: steps at which the readout is also taken (the same run, stopped early): error versus T
@@ -36,12 +38,14 @@ def _wrong(predictions: torch.Tensor, labels: torch.Tensor) -> list[int]:
 
 def run_comparison(prepared, T: int = 64, limit: int | None = None, out_dir: str | Path = "results",
                    weight_bits: int | None = None, coding: str = "constant", seed: int = 0,
-                   progress: bool = True, chips: int = 1) -> dict:
+                   progress: bool = True, chips: int = 1, td_range=None) -> dict:
     """Evaluate every model; write ``comparison.json``, ``comparison.md`` and
     ``comparison.png`` in ``out_dir``.
 
     ``limit`` uses the first ``limit`` test images (None: all 10,000); ``chips``: seeded chips
-    of the models with mismatch.
+    of the models with mismatch; ``td_range``: the td layers' derived ranges
+    (:class:`behavioral.td_range.TDRange`; None: the fixed default range). td's record holds
+    the pulses lost above the rated rate per layer (``rate_violations_per_layer``).
     """
     if chips < 1:
         raise ValueError(f"chips = {chips}: must be >= 1")
@@ -55,8 +59,13 @@ def run_comparison(prepared, T: int = 64, limit: int | None = None, out_dir: str
     with torch.no_grad():
         ann_wrong = _wrong(prepared.ann(x).argmax(dim=1), y)
     models = {"ann": {"error_pct": ann_err, "n_images": len(y), "wrong": ann_wrong}}
+    def model_of(name, **kw):
+        if name == "td" and td_range is not None:
+            return td_range.neuron(TDParams(**kw))
+        return build(name, **kw)
+
     for name in SNN_MODELS:
-        model = build(name)
+        model = model_of(name)
         ev = evaluate(net, model, x, y, T, coding, seed=seed, progress=progress,
                       checkpoints=tuple(t for t in T_CHECKPOINTS if t < T))
         models[name] = {"error_pct": ev.error_pct, "n_images": ev.n_images, "seconds": ev.seconds,
@@ -66,26 +75,35 @@ def run_comparison(prepared, T: int = 64, limit: int | None = None, out_dir: str
         if name in MISMATCH_MODELS:
             errs = [ev.error_pct]
             for chip in range(1, chips):
-                errs.append(evaluate(net, build(name, seed=chip), x, y, T, coding, seed=seed + chip,
+                errs.append(evaluate(net, model_of(name, seed=chip), x, y, T, coding,
+                                     seed=seed + chip,
                                      progress=progress).error_pct)
             models[name]["chip_errors_pct"] = errs
+        if name == "td":
+            models[name]["rate_violations_per_layer"] = violations(ev.counters, len(net.weights))
     ideal, cm, td = (models[k]["error_pct"] for k in ("ideal", "cm", "td"))
     data = prepared.config["data"]
     result = {"T": T, "coding": coding, "weight_bits": weight_bits, "seed": seed, "limit": limit,
               "n_images": len(y), "network": prepared.config, "models": models,
               "td_minus_ideal_pp": td - ideal, "cm_minus_ideal_pp": cm - ideal,
-              "cm_over_td_error_ratio": cm / td if td > 0 else None}
+              "cm_over_td_error_ratio": cm / td if td > 0 else None,
+              "td_range": td_range.record() if td_range is not None else "fixed"}
     out = Path(out_dir)
     write_json(out / "comparison.json", result)
     rows = [[k, f"{v['error_pct']:.2f}", f"{v['error_pct'] - ideal:+.2f}" if k != "ann" else "",
              v["n_images"], f"{v.get('seconds', 0):.1f}",
-             ", ".join(f"{a}={b}" for a, b in v.get("counters", {}).items())]
+             ", ".join(f"{a}={b}" for a, b in v.get("counters", {}).items()
+                       if not a.startswith(("lost_L", "pulses_L")))]
             for k, v in models.items()]
     ratio = result["cm_over_td_error_ratio"]
     notes = (f"T = {T}, coding = {coding}, weight_bits = {weight_bits or 'float'}, seed = {seed}, "
              f"{len(y)} test images of {data['name']} ({data['folder']}, test set SHA-256 "
              f"{data['test_sha256'][:12]}). td - ideal = {td - ideal:+.2f} pp; cm / td error ratio = "
-             f"{'n/a' if ratio is None else f'{ratio:.2f}'}. Physics-based defaults, not tuned.")
+             f"{'n/a' if ratio is None else f'{ratio:.2f}'}. td pulses lost above the rated rate: "
+             + "; ".join(f"layer {v['layer']} {v['lost']} ({100 * v['fraction']:.3g} %)"
+                         for v in models["td"]["rate_violations_per_layer"])
+             + f" (td range: {'derived per layer' if td_range is not None else 'fixed'})."
+             " Physics-based defaults, not tuned.")
     write_markdown(out / "comparison.md", f"Neuron model comparison ({data['name']} test set)",
                    ["model", "error %", "vs ideal (pp)", "images", "seconds", "counters"], rows, notes)
     plot_comparison(result, out / "comparison.png")

@@ -33,7 +33,7 @@ in the same order as run one by one.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import torch
@@ -44,7 +44,7 @@ from golden.noise import Counters, bits_at, normal_of, stream_key
 from rtl.params import ArrayParams
 from rtl.reference import counter_step
 
-from .td_table import transfer
+from .td_table import check_table, transfer
 from .validate import check_int, check_range
 
 
@@ -66,6 +66,8 @@ class TDParams:
     seed : int; chip seed (gain mismatch) and jitter seed.
     ideal : bool; when True the neuron is exactly the ideal I&F neuron.
     table : str or None; CSV of a characterised CCO transfer (replaces the ``alpha`` form).
+    table_inh : str or None; CSV of the inhibitory CCO when it differs from the excitatory one
+        (``table``); None: ``table`` serves both.
     """
 
     n_th: int = 16               # pulses: 1/16-unit resolution; the phase residue keeps the rest
@@ -80,6 +82,7 @@ class TDParams:
     seed: int = 0
     ideal: bool = False
     table: str | None = None     # CSV of a characterised CCO (behavioral.td_table): replaces alpha
+    table_inh: str | None = None  # CSV of the inhibitory CCO (per-polarity characterisation)
 
     def __post_init__(self) -> None:
         o = "TDParams"
@@ -94,6 +97,19 @@ class TDParams:
         check_range(o, "f_clk * t_p", self.f_clk * self.t_p, "clock periods", 2.0, None)
         check_int(o, "sync_stages", self.sync_stages, "flip-flops", 2, 8)
         check_int(o, "seed", self.seed, "", 0)
+        if self.table_inh is not None and self.table is None:
+            raise ValueError(f"TDParams.table_inh = {self.table_inh!r} needs table (the "
+                             "excitatory CCO's CSV) too")
+        for name in ("table", "table_inh"):
+            if getattr(self, name) is not None:
+                check_table(o, name, getattr(self, name))
+
+    @cached_property
+    def inhibitory(self) -> "TDParams":
+        """The parameters of the inhibitory CCO: ``table_inh`` as its table where given."""
+        if self.table_inh is None:
+            return self
+        return replace(self, table=self.table_inh, table_inh=None)
 
     @property
     def max_pulses(self) -> int:
@@ -131,6 +147,7 @@ class TDState:
     image_ids : int64 (batch,): the images' indices (key the jitter, :mod:`golden.noise`).
     draws : the jitter's counters for these images and neurons (:class:`golden.noise.Counters`).
     layer, t : int: layer index and steps done (key the jitter).
+    pulses : int64 (): pulses delivered to the counter so far (set by :class:`TDNeuron`).
     """
 
     phase_e: torch.Tensor
@@ -146,6 +163,7 @@ class TDState:
     draws: Counters
     layer: int
     t: int
+    pulses: torch.Tensor | None = None
 
 
 def phase_advance(p: TDParams, z, gain):
@@ -160,7 +178,7 @@ def phase_advance(p: TDParams, z, gain):
 class AdvanceCache:
     """Phase advance (cycles) and jitter amplitude (cycles rms) of the last few inputs: an input
     given again unchanged (the same tensor object, not modified in place since, with the same
-    gain tensor) reuses them. Constant coding gives the first layer the same input every step.
+    gain tensor and the same parameter object: the two CCOs may differ) reuses them. Constant coding gives the first layer the same input every step.
     The cache holds the tensors, so their memory cannot pass to another tensor meanwhile."""
 
     def __init__(self, size: int = 4):
@@ -171,12 +189,12 @@ class AdvanceCache:
         """``(dphi, amp)``: :func:`phase_advance` and ``sigma_jitter sqrt(dphi)`` (None without
         jitter) for input ``z`` (input units) and per-neuron ``gain``."""
         for k, entry in enumerate(self.entries):
-            zz, version, g, out = entry
-            if zz is z and version == z._version and g is gain:
+            pp, zz, version, g, out = entry
+            if pp is p and zz is z and version == z._version and g is gain:
                 self.entries = [entry] + self.entries[:k] + self.entries[k + 1:]  # most recent first
                 return out
         out = _advance(p, z, gain)
-        self.entries = [(z, z._version, gain, out)] + self.entries[:self.size - 1]
+        self.entries = [(p, z, z._version, gain, out)] + self.entries[:self.size - 1]
         return out
 
 
@@ -234,7 +252,7 @@ def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
             for cco in (0, 1)]
     spikes, phase_e, phase_i, count, overflow, up, down, lost = _pulses_and_count(
         state.phase_e, state.phase_i, *advance(p, i_exc, state.gain_e),
-        *advance(p, i_inh, state.gain_i), *keys, state.draws.base, state.count, state.overflow,
+        *advance(p.inhibitory, i_inh, state.gain_i), *keys, state.draws.base, state.count, state.overflow,
         p.n_th, *p.counter_range, p.max_pulses)
     return spikes, TDState(
         phase_e, phase_i, count, overflow, state.gain_e, state.gain_i, up, down,
@@ -242,14 +260,23 @@ def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
 
 
 class TDNeuron:
-    """The time-domain neuron behind the common interface (:mod:`golden.neuron`)."""
+    """The time-domain neuron behind the common interface (:mod:`golden.neuron`).
+
+    ``layers``: per-layer parameters (layer ``k`` uses ``layers[k]``, later layers ``params``),
+    e.g. the per-layer ``n_th`` and counter width of :mod:`behavioral.td_range`.
+    """
 
     name = "td"
     n_slots = 1
 
-    def __init__(self, params: TDParams | None = None):
+    def __init__(self, params: TDParams | None = None, layers: tuple[TDParams, ...] = ()):
         self.params = params or TDParams()
+        self.layers = tuple(layers)
         self._advances = AdvanceCache()
+
+    def layer_params(self, layer: int) -> TDParams:
+        """The parameters of layer ``layer``."""
+        return self.layers[layer] if layer < len(self.layers) else self.params
 
     def init_state(self, batch: int, n_neurons: int, layer: int, image_ids=None):
         p, dev = self.params, state_device(image_ids)
@@ -266,20 +293,30 @@ class TDNeuron:
         lost = torch.zeros((), dtype=torch.int64, device=dev)
         # two phase tensors: the fused step kernel is compiled once for unaliased inputs
         return TDState(zeros, zeros.clone(), zi, flags, gains[0], gains[1], zi, zi, lost, ids,
-                       Counters(ids, n_neurons), layer, 0)
+                       Counters(ids, n_neurons), layer, 0, lost.clone())
 
     def step(self, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
-        return td_step(self.params, state, i_exc, i_inh, self._advances)
+        if self.params.ideal:
+            return td_step(self.params, state, i_exc, i_inh, self._advances)
+        spikes, new = td_step(self.layer_params(state.layer), state, i_exc, i_inh, self._advances)
+        return spikes, replace(new, pulses=state.pulses + new.up.sum() + new.down.sum())
 
     def membrane(self, state) -> torch.Tensor:
         if self.params.ideal:
             return state.v / self.params.theta
-        return state.count.to(torch.float32) / self.params.n_th
+        return state.count.to(torch.float32) / self.layer_params(state.layer).n_th
 
     def counters(self, state) -> dict[str, int]:
+        """Counter-saturated neurons, pulses lost above the rated rate (in all, and per layer
+        ``lost_L<k>``) and pulses delivered per layer (``pulses_L<k>``)."""
         if self.params.ideal:
             return {}
-        return {"overflow_neurons": int(state.overflow.sum()), "rate_violations": int(state.lost)}
+        k = state.layer
+        out = {"overflow_neurons": int(state.overflow.sum()), "rate_violations": int(state.lost),
+               f"lost_L{k}": int(state.lost)}
+        if state.pulses is not None:                 # None: a state stepped by td_step alone
+            out[f"pulses_L{k}"] = int(state.pulses)
+        return out
 
 
 class PulseRecorder:

@@ -4,6 +4,9 @@ The CSV has a header ``x,f_rel`` and rows of control current over the CCO's full
 (``x``, ascending, from 0) and frequency over the full-scale frequency (``f_rel``), as
 :mod:`spice.oscillator` writes it. Between rows the transfer is linear; past the last row it
 continues with the last segment's slope (the rate limit, not the table, bounds the pulses).
+A table must reach ``x = 1``: td's rated range is the CCO's full scale, and a transfer
+extrapolated into it would be a guess (:func:`check_table`). Each CCO (excitatory,
+inhibitory) may have its own table (``TDParams.table``, ``TDParams.table_inh``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,19 @@ def load_transfer(path: str) -> tuple[np.ndarray, np.ndarray]:
     if x[0] != 0 or (np.diff(x) <= 0).any() or (f < 0).any():
         raise ValueError(f"{path}: x must ascend from 0 and f_rel be >= 0")
     return x, f
+
+
+def check_table(owner: str, name: str, path: str) -> None:
+    """``ValueError`` naming ``owner.name`` unless ``path`` is a valid transfer CSV that covers
+    the rated range ``x`` in [0, 1]."""
+    try:
+        xs, _ = load_transfer(path)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{owner}.{name} = {path!r}: {e}") from None
+    if xs[-1] < 1.0:
+        raise ValueError(f"{owner}.{name} = {path!r}: the CCO transfer ends at x = {xs[-1]:g} of "
+                         f"full scale; the rated range needs rows up to x = 1 (sweep the control "
+                         f"current up to the full-scale current)")
 
 
 def transfer(path: str, x):

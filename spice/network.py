@@ -19,20 +19,25 @@ from golden.table import markdown_table
 
 from behavioral.cm import CMNeuron
 from behavioral.td import TDNeuron, TDParams
+from behavioral.td_range import violations
 
 from .characterise import CharParams
 
 
 def run_variants(prepared, summary: dict, cp: CharParams, T: int = 64, limit: int | None = None,
-                 seed: int = 0, ode_substeps: int | None = None, td_table: str | None = None,
-                 progress: bool = True, subset: int | None = None) -> dict:
+                 seed: int = 0, ode_substeps: int | None = None,
+                 td_tables: tuple[str, str] | None = None, progress: bool = True,
+                 subset: int | None = None, td_range=None) -> dict:
     """Test error (%) of ideal, td and cm with every table of ``summary`` (a characterisation).
 
     ``limit``: the first ``limit`` test images; ``subset``: then a seeded random subset of that
     many of them (the first test images are easier than the average, so a short run samples).
 
     ``ode_substeps``: RK4 sub-steps per pulse of the table mode (None: cm's default);
-    ``td_table``: a characterised CCO transfer (:mod:`spice.oscillator`), run as ``td_spice``.
+    ``td_tables``: the characterised excitatory and inhibitory CCO transfers
+    (:mod:`spice.oscillator`), run as ``td_spice``; ``td_range``: td's derived per-layer range
+    (:class:`behavioral.td_range.TDRange`; None: the fixed default). Each td result holds the
+    pulses lost above the rated rate per layer (``rate_violations_per_layer``).
     """
     x, y = prepared.test_x, prepared.test_y
     if limit is not None:
@@ -46,10 +51,16 @@ def run_variants(prepared, summary: dict, cp: CharParams, T: int = 64, limit: in
         ev = evaluate(prepared.net, model, x, y, T, "constant", seed=seed, progress=progress)
         return {"error_pct": ev.error_pct, "seconds": ev.seconds, "counters": ev.counters}
 
+    def td(base: TDParams):
+        r = err(td_range.neuron(base) if td_range is not None else TDNeuron(base))
+        n_layers = len(prepared.net.weights)
+        return r | {"rate_violations_per_layer": violations(r["counters"], n_layers),
+                    "td_range": td_range.record(base) if td_range is not None else "fixed"}
+
     out = {"T": T, "n_images": len(y), "seed": seed, "sampled": sampled,
-           "ideal": err(IdealNeuron()), "td": err(TDNeuron(TDParams(seed=seed)))}
-    if td_table is not None:
-        out["td_spice"] = err(TDNeuron(TDParams(seed=seed, table=td_table)))
+           "ideal": err(IdealNeuron()), "td": td(TDParams(seed=seed))}
+    if td_tables is not None:
+        out["td_spice"] = td(TDParams(seed=seed, table=td_tables[0], table_inh=td_tables[1]))
     base = cp.cm_params()
     out["cm_equations"] = err(CMNeuron(replace(base, seed=seed)))
     out["cm"] = {}
@@ -79,8 +90,18 @@ def results_table(res: dict, summary: dict) -> str:
     return (markdown_table(head, rows)
             + f"\n\nideal {ideal:.2f} %, td {td:.2f} %, cm with the analytic equations at the "
               f"card's VDD {res['cm_equations']['error_pct']:.2f} %"
-              + (f", td with the ngspice ring-oscillator transfer {res['td_spice']['error_pct']:.2f} %"
-                 if "td_spice" in res else "")
+              + (f", td with the ngspice ring-oscillator transfers (one per polarity) "
+                 f"{res['td_spice']['error_pct']:.2f} %" if "td_spice" in res else "")
+              + "; td pulses lost above the rated rate per layer: "
+              + "; ".join(f"{k} " + ", ".join(f"layer {v['layer']} {v['lost']} "
+                                              f"({100 * v['fraction']:.3g} %)"
+                                              for v in res[k]["rate_violations_per_layer"])
+                          for k in ("td", "td_spice") if k in res)
+              + (" (td range derived per layer from the calibration images: N_th "
+                 + "; ".join(f"{k} " + ", ".join(str(r["n_th"])
+                                                 for r in res[k]["td_range"]["layers"])
+                             for k in ("td", "td_spice") if k in res) + ")"
+                 if isinstance(res["td"].get("td_range"), dict) else " (td range fixed)")
               + f"; T = {res['T']}, {res['n_images']} test images"
               + (" (a seeded random subset; `--full` runs every image)" if res.get("sampled") else "")
               + f"; table mode with {res['ode_substeps']} RK4 "

@@ -1,9 +1,14 @@
 """The td neuron's current-controlled oscillator: a current-starved ring at transistor level.
 
-::
+One oscillator per polarity; they differ in the control mirror, i.e. in which side the
+synapse current enters (as in the current-mirror neuron):
 
+    inhibitory (I_ctrl pushed in from VDD, like cm's NMOS mirror input):
     I_ctrl -> MND (NMOS diode) ── nb ──> MNS0..4 (NMOS starving devices)
                                └─ MNM -> MPD (PMOS diode) ── pb ──> MPS0..4 (PMOS starving)
+    excitatory (I_ctrl drawn to ground, like cm's PMOS mirror input):
+    I_ctrl <- MPD (PMOS diode) ── pb ──> MPS0..4 (PMOS starving devices)
+                               └─ MPM -> MND (NMOS diode) ── nb ──> MNS0..4 (NMOS starving)
     stage k:  VDD - MPSk - MPIk -+- MNIk - MNSk - GND,  input x_k, output x_(k+1), C_L to ground
     x_0 -> inverter -> pulse output (to the synchroniser)
 
@@ -13,8 +18,14 @@ Each stage drives ``c_load``: first-order sizing ``C_L = I_fs / (2 N f_fs VDD)``
 scale of 20 uA at 250 MHz is 10 fF. The full scale is then measured: the control current at
 which the shorter of the output's high and low phases equals one clock period of the RTL's
 default clock (the timing contract of the synchroniser: at most one pulse per two clock
-periods). Both polarities (excitatory, inhibitory) use this oscillator; they differ only in the
-side the synapse current enters, which the control mirror absorbs.
+periods). The two polarities are characterised separately: the copy through the second
+mirror (NMOS to PMOS for the inhibitory one, PMOS to NMOS for the excitatory one) has its own
+error, which shifts the f-I curve, the duty cycle and so the full scale.
+
+Pulse shaping: the output inverter restores full-swing edges from the starved stage; the
+duty cycle of a ring whose rising and falling stages are starved by copies of the same current
+stays near 50 %, so no divider or one-shot is needed. The timing contract is checked on the
+shorter phase, which is what sets the full scale.
 
 The characterised transfer is written as the CSV ``x,f_rel``: control current over full scale
 and frequency over the full-scale frequency, which ``behavioral.td`` reads in table mode.
@@ -32,6 +43,8 @@ from .mirror import _si
 from .ngspice import control_block, run
 
 HEADER = "x,f_rel"
+#: the two CCOs of a td neuron: excitatory (counts up) and inhibitory (counts down)
+POLARITIES = ("exc", "inh")
 
 
 @dataclass(frozen=True)
@@ -44,16 +57,21 @@ class OscillatorParams:
     n_stages : int; odd number of inverter stages.
     c_load : float, F; capacitance on each stage output.
     f_clk : float, Hz; the RTL's default clock (the timing contract).
+    polarity : str; ``"exc"`` (control current drawn from a PMOS diode) or ``"inh"`` (pushed
+        into an NMOS diode).
     """
 
     card: DeviceCard = field(default_factory=DeviceCard)
     n_stages: int = 5
     c_load: float = 10e-15   # F: 20 uA / (2 x 5 x 250 MHz x 0.8 V), see the module doc
     f_clk: float = 500e6     # Hz: TDParams.f_clk
+    polarity: str = "inh"
 
     def __post_init__(self) -> None:
         if self.n_stages < 3 or self.n_stages % 2 == 0:
             raise ValueError(f"OscillatorParams.n_stages = {self.n_stages}: an odd number >= 3")
+        if self.polarity not in POLARITIES:
+            raise ValueError(f"OscillatorParams.polarity = {self.polarity!r}: one of {POLARITIES}")
 
 
 def netlist(o: OscillatorParams, i_ctrl: float, t_end: float,
@@ -61,10 +79,14 @@ def netlist(o: OscillatorParams, i_ctrl: float, t_end: float,
     """Transient of the ring at ``i_ctrl`` (A) until ``t_end`` (s), writing ``vectors``."""
     c, l1, l3 = o.card, _si(o.card.l_min), _si(3 * o.card.l_min)
     n, p = c.nmos, c.pmos
-    lines = [f"* current-starved ring oscillator, {o.n_stages} stages, I_ctrl = {_si(i_ctrl)} A",
-             f".include {c.models}", f"Vdd vdd 0 {_si(c.vdd)}", f"Ic vdd nb {_si(i_ctrl)}",
-             f"MND nb nb 0 0 {n} W=4e-07 L={l3}", f"MNM pb nb 0 0 {n} W=4e-07 L={l3}",
-             f"MPD pb pb vdd vdd {p} W=8e-07 L={l3}"]
+    lines = [f"* current-starved ring oscillator ({o.polarity}), {o.n_stages} stages, "
+             f"I_ctrl = {_si(i_ctrl)} A", f".include {c.models}", f"Vdd vdd 0 {_si(c.vdd)}"]
+    if o.polarity == "inh":
+        lines += [f"Ic vdd nb {_si(i_ctrl)}", f"MND nb nb 0 0 {n} W=4e-07 L={l3}",
+                  f"MNM pb nb 0 0 {n} W=4e-07 L={l3}", f"MPD pb pb vdd vdd {p} W=8e-07 L={l3}"]
+    else:
+        lines += [f"Ic pb 0 {_si(i_ctrl)}", f"MPD pb pb vdd vdd {p} W=8e-07 L={l3}",
+                  f"MPM nb pb vdd vdd {p} W=8e-07 L={l3}", f"MND nb nb 0 0 {n} W=4e-07 L={l3}"]
     for k in range(o.n_stages):
         a, b = f"x{k}", f"x{(k + 1) % o.n_stages}"
         lines += [f"MPS{k} sp{k} pb vdd vdd {p} W=8e-07 L={l3}",
@@ -127,9 +149,32 @@ def characterise(o: OscillatorParams, workdir: Path,
     table = np.stack([np.concatenate([x, i[~inside] / i_fs]),
                       np.concatenate([y, f[~inside] / f_fs])], axis=1)
     table = table[np.argsort(table[:, 0])]
-    return {"rows": rows.tolist(), "i_fs": i_fs, "f_fs": f_fs, "r2": r2,
+    duty = float(np.interp(i_fs, i, hi / (hi + lo)))
+    return {"polarity": o.polarity, "rows": rows.tolist(), "i_fs": i_fs, "f_fs": f_fs,
+            "duty_fs": duty, "r2": r2,
             "fit_dev_pct_fs": float(np.abs(res).max() / f_fs * 100),
             "endpoint_dev_pct_fs": endpoint, "table": table.tolist()}
+
+
+def common_tables(results: dict[str, dict]) -> tuple[float, dict[str, np.ndarray]]:
+    """One full scale for both CCOs of a neuron (their synapse currents share one reference):
+    the smaller of the polarities' full-scale currents, so that both keep the timing contract.
+    Returns ``(i_fs, {polarity: table})``, every table ``x = I / i_fs`` and ``f_rel = f / f_ref``
+    with ``f_ref`` the limiting polarity's full-scale frequency (``f_rel`` 1 at the rate limit);
+    the other polarity's curve keeps its own offset from it (an E/I gain difference)."""
+    limiting = min(results, key=lambda pol: results[pol]["i_fs"])
+    i_fs, f_ref = results[limiting]["i_fs"], results[limiting]["f_fs"]
+    out = {}
+    for pol, r in results.items():
+        i, f = np.array(r["rows"])[:, :2].T
+        x = np.concatenate([[0.0, 1.0], i / i_fs])
+        y = np.concatenate([[0.0, np.interp(i_fs, i, f) / f_ref], f / f_ref])
+        keep = np.abs(x - 1.0) > 1e-9
+        keep[1] = True                                   # the full-scale row, exactly at x = 1
+        x, y = x[keep], y[keep]
+        order = np.argsort(x)
+        out[pol] = np.stack([x[order], y[order]], axis=1)
+    return i_fs, out
 
 
 def write_table(table, path: str | Path) -> Path:

@@ -9,6 +9,7 @@ import numpy as np
 from behavioral import plot_style as ps
 from behavioral.plot_style import new_figure, plt, save_figure
 from behavioral.report import write_json
+from behavioral.td_range import calibration_range
 
 from .characterise import CharParams, characterise
 from .network import results_table, run_variants
@@ -102,18 +103,31 @@ def comparator_section(cp: CharParams, folder: Path) -> tuple[dict, str]:
     return r, md
 
 
-def oscillator_section(cp: CharParams, folder: Path) -> tuple[dict, str, str]:
-    """Characterise the ring oscillator; its result, Markdown paragraph and table path."""
-    from .oscillator import OscillatorParams, characterise_cached, write_table
-    r = characterise_cached(OscillatorParams(card=cp.card))
-    path = write_table(r["table"], folder / "cco_transfer.csv")
-    md = (f"Ring oscillator (5-stage current-starved, 10 fF per stage): full scale "
-          f"{r['i_fs'] * 1e6:.2f} uA at {r['f_fs'] * 1e-6:.1f} MHz, where the shorter output "
-          f"phase equals one 2 ns clock period; f-I linearity up to full scale R^2 = "
-          f"{r['r2']:.5f}, largest deviation {r['fit_dev_pct_fs']:.2f} % of full scale from "
-          f"the least-squares line and {r['endpoint_dev_pct_fs']:.2f} % from the line through "
-          f"zero and full scale (the td model's `alpha` is 2 %).")
-    return r, md, str(path)
+def oscillator_section(cp: CharParams, folder: Path) -> tuple[dict, str, tuple[str, str]]:
+    """Characterise the ring oscillator of each polarity (each cached); the results, the
+    Markdown paragraph and the paths of the excitatory and inhibitory tables (on their common
+    full scale)."""
+    from .oscillator import POLARITIES, OscillatorParams, characterise_cached, common_tables
+    from .oscillator import write_table
+    res = {pol: characterise_cached(OscillatorParams(card=cp.card, polarity=pol))
+           for pol in POLARITIES}
+    i_fs, tables = common_tables(res)
+    paths = tuple(str(write_table(tables[pol], folder / f"cco_{pol}.csv")) for pol in POLARITIES)
+    name = {"exc": "excitatory (control current drawn from a PMOS diode)",
+            "inh": "inhibitory (control current pushed into an NMOS diode)"}
+    parts = [f"{name[pol]}: full scale {r['i_fs'] * 1e6:.2f} uA at {r['f_fs'] * 1e-6:.1f} MHz "
+             f"(duty cycle {100 * r['duty_fs']:.1f} %), R^2 = {r['r2']:.5f}, largest deviation "
+             f"{r['fit_dev_pct_fs']:.2f} % of full scale from the least-squares line and "
+             f"{r['endpoint_dev_pct_fs']:.2f} % from the line through zero and full scale"
+             for pol, r in res.items()]
+    md = ("Ring oscillators (5-stage current-starved, 10 fF per stage), one per polarity; full "
+          "scale where the shorter output phase equals one 2 ns clock period (the RTL's timing "
+          "contract), f-I linearity up to full scale (the td model's `alpha` is 2 %): "
+          + "; ".join(parts) + f". Both CCOs of a neuron share the smaller full scale, "
+          f"{i_fs * 1e6:.2f} uA (td's tables `cco_exc.csv`, `cco_inh.csv`).")
+    return {"polarities": res, "i_fs_common": i_fs,
+            "seconds": sum(float(r["seconds"]) for r in res.values()),
+            "cached": all(bool(r["cached"]) for r in res.values())}, md, paths
 
 
 def characterise_all(cp: CharParams, folder: Path, progress: bool = True):
@@ -122,7 +136,8 @@ def characterise_all(cp: CharParams, folder: Path, progress: bool = True):
     summary = characterise(cp, progress=progress)
     comp = comparator_section(cp, folder)
     ring = oscillator_section(cp, folder)
-    val = validation_section(cp, summary, ring[0], folder, progress)
+    # the transient validation of the ring: the inhibitory one, on its own full scale
+    val = validation_section(cp, summary, ring[0]["polarities"]["inh"], folder, progress)
     return summary, comp, ring, val, timing_record(summary, comp[0], ring[0], val[0])
 
 
@@ -142,10 +157,12 @@ def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64,
     """Characterise (cached), run the network per variant, write ``out/spice/``."""
     cp = cp or CharParams()
     folder = Path(out) / "spice"
-    summary, (comp, comp_md), (ring, ring_md, td_table), (val, val_md), timing = \
+    summary, (comp, comp_md), (ring, ring_md, td_tables), (val, val_md), timing = \
         characterise_all(cp, folder, progress)
+    td_range = calibration_range(prepared, T, seed=seed)
     res = run_variants(prepared, summary, cp, T=T, limit=limit, seed=seed, subset=subset,
-                       ode_substeps=ode_substeps, td_table=td_table, progress=progress)
+                       ode_substeps=ode_substeps, td_tables=td_tables, progress=progress,
+                       td_range=td_range)
     plot_error_vs_length(res, summary, folder / "error_vs_length.png")
     plot_gain_curves(summary, folder / "mirror_gain.png")
     c = summary["card"]

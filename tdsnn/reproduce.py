@@ -102,8 +102,10 @@ def _files(stage_dir: Path) -> list[str]:
 
 def stage_compare(ctx: Context, stage_dir: Path) -> StageResult:
     from behavioral.compare import run_comparison
+    from behavioral.td_range import calibration_range
     result = run_comparison(ctx.prepared, T=ctx.args.T, limit=ctx.args.limit, out_dir=stage_dir,
-                            seed=ctx.args.seed, chips=COMPARE_CHIPS)
+                            seed=ctx.args.seed, chips=COMPARE_CHIPS,
+                            td_range=calibration_range(ctx.prepared, ctx.args.T, seed=ctx.args.seed))
     md = (_body(stage_dir / "comparison.md")
           + "\n\n![test error of each neuron model](comparison.png)"
           + "\n\n![test error versus time steps](error_vs_T.png)")

@@ -50,9 +50,10 @@ def test_gain_compression_by_hand():
 def test_rate_limit_violations_are_counted():
     # 5 units = 80 pulses in one 250 ns window; the synchroniser resolves 62: 18 lost
     m = TDNeuron(CLEAN)
-    _, st = run(CLEAN, [5.0], [0.0])
+    _, st = m.step(m.init_state(1, 1, 3), torch.tensor([[5.0]]), torch.tensor([[0.0]]))
     assert st.up.item() == 62
-    assert m.counters(st) == {"overflow_neurons": 0, "rate_violations": 18}
+    assert m.counters(st) == {"overflow_neurons": 0, "rate_violations": 18,
+                              "lost_L3": 18, "pulses_L3": 62}
 
 
 def test_counter_saturates_with_a_sticky_flag():

@@ -29,8 +29,13 @@ def test_compare_seed_passed_through_and_title_names_the_data_set(make_dataset, 
     rec = json.loads((isolated / "results" / "comparison.json").read_text())
     assert rec["seed"] == 7 and rec["network"]["train"]["seed"] == 7
     assert rec["network"]["data"]["name"] == "digits-c" and rec["limit"] == 10
-    title = (isolated / "results" / "comparison.md").read_text().splitlines()[0]
-    assert title == "# Neuron model comparison (digits-c test set)"
+    md = (isolated / "results" / "comparison.md").read_text()
+    assert md.splitlines()[0] == "# Neuron model comparison (digits-c test set)"
+    # td's range derived per layer on the calibration images, its lost pulses per layer
+    assert [r["layer"] for r in rec["td_range"]["layers"]] == [0, 1]
+    per_layer = rec["models"]["td"]["rate_violations_per_layer"]
+    assert [v["layer"] for v in per_layer] == [0, 1] and all(v["pulses"] > 0 for v in per_layer)
+    assert "td pulses lost above the rated rate: layer 0 " in md and "derived per layer" in md
 
 
 
