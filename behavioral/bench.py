@@ -7,9 +7,10 @@ are for a machine others share, where the best of a few runs is the least distur
 CPU seconds of the process (all its threads) are printed too: on a loaded machine they show
 the work done, where the wall-clock time also counts the waits for a core.
 
-``cm-table`` is the cm neuron in table mode, as the ``spice`` stage runs every mirror variant:
-the design at the card's VDD with the SPICE table of the simple mirror at 3 L_min (from the
-cached characterisation, :func:`spice.characterise.characterise`).
+``cm-table`` is the cm neuron in table mode as the ``spice`` stage of ``make reproduce`` runs
+every mirror variant: the design at the card's VDD with the SPICE table of the simple mirror
+at 3 L_min (from the cached characterisation, :func:`spice.characterise.characterise`), 2 RK4
+sub-steps per pulse.
 
 Targets (CPU, full test set, T = 64): ideal <= 1.0 s, opamp <= 2 s, td <= 4 s, cm <= 20 s
 (equations and table mode).
@@ -45,7 +46,7 @@ from .models import build
 
 MODELS = ("ideal", "opamp", "td", "cm", "cm-table")
 TARGETS = {"ideal": 1.0, "opamp": 2.0, "td": 4.0, "cm": 20.0, "cm-table": 20.0}
-TABLE_VARIANT = "simple_L3"
+TABLE_VARIANT, TABLE_SUBSTEPS = "simple_L3", 2      # as the spice stage of make reproduce
 REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "data" / "predictions.json"
 
 
@@ -79,7 +80,7 @@ def model(name: str):
     from spice.characterise import CharParams, characterise
     cp = CharParams()
     path = characterise(cp, progress=False)["tables"][TABLE_VARIANT]
-    return CMNeuron(replace(cp.cm_params(), table=path))
+    return CMNeuron(replace(cp.cm_params(), table=path, ode_substeps=TABLE_SUBSTEPS))
 
 
 def run(prepared, models=MODELS, threads=(1,), T: int = 64, limit: int | None = None,
