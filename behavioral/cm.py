@@ -423,7 +423,7 @@ class DriveCache:
         self.size = size
         self.entries: list[tuple] = []
 
-    def drive(self, p: CMParams, i_exc: torch.Tensor, i_inh: torch.Tensor) -> Drive:
+    def drive(self, p: CMParams, i_exc: torch.Tensor, i_inh: torch.Tensor) -> Drive | tuple:
         """:func:`pulse_drive` of slot 0 of ``i_exc``, ``i_inh`` (input units) for ``p``
         (table mode: the currents ``(i_e, i_i)``, A)."""
         for e, i, ve, vi, d in self.entries:
