@@ -57,18 +57,35 @@ def test_advance_subsets_equal_whole_tensor():
     assert (got != v).float().mean() > 0.5
 
 
-def test_cm_step_on_a_reused_drive_equals_fresh_drives():
-    """The first layer's cached drive (and its stacked fields) serves every slot and step."""
-    m = CMNeuron(P)
-    v, ie, ii = stimuli()
-    st = m.init_state(*v.shape, 0)
-    st = type(st)((v - P.v_reset) * (P.theta / P.swing), st.offset, st.events)
-    e, i = (ie / P.i_unit).expand(4, -1, -1), (ii / P.i_unit).expand(4, -1, -1)
-    a, b = st, st
+def start(p: CMParams):
+    """A state at the :func:`stimuli` membranes and their input spread evenly over 4 slots."""
+    v, ie, ii = stimuli(p)
+    st = CMNeuron(p).init_state(*v.shape, 0)
+    st = type(st)((v - p.v_reset) * (p.theta / p.swing), st.offset, st.events)
+    return st, (ie / p.i_unit).expand(4, -1, -1), (ii / p.i_unit).expand(4, -1, -1)
+
+
+def equation_params(tmp_path, table: bool) -> CMParams:
+    """The default design, in table mode with a table of its own equations if ``table``."""
+    if not table:
+        return P
+    path = write_table(equation_table(P, v_points=31, i_points=9), tmp_path / "t.csv")
+    return replace(P, table=str(path))
+
+
+@pytest.mark.parametrize("table", [False, True])
+def test_reused_drive_equals_fresh_drives(tmp_path, table):
+    """The first layer's cached drive (equations: with its stacked fields; table mode: the
+    currents and their interpolation columns) serves every slot and step, bit for bit."""
+    p = equation_params(tmp_path, table)
+    m = CMNeuron(p)
+    st, e, i = start(p)
+    a = b = st
     for _ in range(3):
         sa, a = m.step(a, e, i)
-        sb, b = cm_step(P, b, e.contiguous(), i.contiguous())
+        sb, b = cm_step(p, b, e.contiguous(), i.contiguous())
         assert torch.equal(sa, sb) and torch.equal(a.u, b.u) and torch.equal(a.events, b.events)
+    assert not torch.equal(a.u, st.u)
 
 
 def _reference_rate(table, v, i_e, i_i):
@@ -116,32 +133,12 @@ def test_table_rate_equals_the_written_out_interpolation(tmp_path, uniform):
     assert torch.equal(table_rate(table, v, ie, ii), got)  # second call: cached columns
 
 
-def test_table_mode_reused_currents_equal_slot_by_slot(tmp_path):
-    path = write_table(equation_table(P, v_points=31, i_points=9), tmp_path / "t.csv")
-    p = replace(P, table=str(path))
-    m = CMNeuron(p)
-    v, ie, ii = stimuli()
-    st = m.init_state(*v.shape, 0)
-    st = type(st)((v - p.v_reset) * (p.theta / p.swing), st.offset, st.events)
-    e, i = (ie / p.i_unit).expand(4, -1, -1), (ii / p.i_unit).expand(4, -1, -1)
-    a, b = st, st
-    for _ in range(2):
-        sa, a = m.step(a, e, i)
-        sb, b = cm_step(p, b, e.contiguous(), i.contiguous())
-        assert torch.equal(sa, sb) and torch.equal(a.u, b.u)
-    assert not torch.equal(a.u, st.u)
-
-
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_table_mode_runs_on_the_state_device(tmp_path):
-    path = write_table(equation_table(P, v_points=31, i_points=9), tmp_path / "t.csv")
-    p = replace(P, table=str(path))
-    v, ie, ii = stimuli()
-    st = CMNeuron(p).init_state(*v.shape, 0)
-    st = type(st)((v - p.v_reset) * (p.theta / p.swing), st.offset, st.events)
-    e, i = (ie / p.i_unit).expand(4, -1, -1), (ii / p.i_unit).expand(4, -1, -1)
+    p = equation_params(tmp_path, True)
+    st, e, i = start(p)
     _, cpu = cm_step(p, st, e, i)
     gst = type(st)(st.u.cuda(), st.offset.cuda(), st.events.cuda())
     _, gpu = cm_step(p, gst, e.cuda(), i.cuda())
-    assert gpu.u.is_cuda and load_table(str(path), "cuda:0").base.is_cuda
+    assert gpu.u.is_cuda and load_table(p.table, "cuda:0").base.is_cuda
     assert (gpu.u.cpu() - cpu.u).abs().max() < 1e-4      # input units: float rounding only
