@@ -90,7 +90,7 @@ montecarlo: $(STAMP) ## error over CHIPS chips of NEURON (results/montecarlo/; L
 	    $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 .PHONY: bench-models
-bench-models: $(STAMP) ## seconds, images/s and ratio to ideal per neuron model (full test set, T=64, 1 and 2 threads)
+bench-models: $(STAMP) ## seconds, images/s and ratio to ideal per neuron model, cm also in SPICE-table mode (full test set, T=64, 1 and 2 threads)
 	$(PY) -m behavioral.bench --threads 1,2
 
 .PHONY: bench-gpu

@@ -9,7 +9,13 @@ the work done, where the wall-clock time also counts the waits for a core. The f
 seconds are given too: in a fresh process they include the one-time compilation of the fused
 step kernels (:func:`golden.compute.fused`; td), which the best of ``--repeat`` leaves out.
 
-Targets (CPU, full test set, T = 64): ideal <= 1.0 s, opamp <= 2 s, td <= 4 s, cm <= 20 s.
+``cm-table`` is the cm neuron in table mode as the ``spice`` stage of ``make reproduce`` runs
+every mirror variant: the design at the card's VDD with the SPICE table of the simple mirror
+at 3 L_min (from the cached characterisation, :func:`spice.characterise.characterise`), 2 RK4
+sub-steps per pulse.
+
+Targets (CPU, full test set, T = 64): ideal <= 1.0 s, opamp <= 2 s, td <= 4 s, cm <= 20 s
+(equations and table mode).
 Every run also checks its error and predictions against the reference recorded before the
 evaluator's speed-up (``tests/data/predictions.json``, when the network is the one it was
 recorded with). ``--cm-step-halving`` adds the cm integrator check: the test error of the
@@ -40,8 +46,9 @@ from golden.table import markdown_table
 from .cm import CMNeuron
 from .models import build
 
-MODELS = ("ideal", "opamp", "td", "cm")
-TARGETS = {"ideal": 1.0, "opamp": 2.0, "td": 4.0, "cm": 20.0}
+MODELS = ("ideal", "opamp", "td", "cm", "cm-table")
+TARGETS = {"ideal": 1.0, "opamp": 2.0, "td": 4.0, "cm": 20.0, "cm-table": 20.0}
+TABLE_VARIANT, TABLE_SUBSTEPS = "simple_L3", 2      # as the spice stage of make reproduce
 REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "data" / "predictions.json"
 
 
@@ -68,6 +75,16 @@ def reference(net) -> dict | None:
     return ref.get("full") if ref.get("network") == fingerprint(net) else None
 
 
+def model(name: str):
+    """The benchmarked model ``name``: a neuron model by name, or ``cm-table`` (see above)."""
+    if name != "cm-table":
+        return build(name)
+    from spice.characterise import CharParams, characterise
+    cp = CharParams()
+    path = characterise(cp, progress=False)["tables"][TABLE_VARIANT]
+    return CMNeuron(replace(cp.cm_params(), table=path, ode_substeps=TABLE_SUBSTEPS))
+
+
 def run(prepared, models=MODELS, threads=(1,), T: int = 64, limit: int | None = None,
         repeat: int = 1, device: str = "cpu", progress: bool = True) -> dict:
     """Best-of-``repeat`` seconds, images/s and error of every model at every thread count."""
@@ -80,15 +97,16 @@ def run(prepared, models=MODELS, threads=(1,), T: int = 64, limit: int | None = 
         for n in threads:
             compute.set_threads(n)
             for name in models:
+                neuron = model(name)
                 best = cpu = first = None
                 for _ in range(repeat):
                     c0 = time.process_time()
-                    ev = evaluate(prepared.net, build(name), x, y, T, device=dev, progress=progress)
+                    ev = evaluate(prepared.net, neuron, x, y, T, device=dev, progress=progress)
                     c = time.process_time() - c0
                     first = ev.seconds if first is None else first
                     best = ev.seconds if best is None else min(best, ev.seconds)
                     cpu = c if cpu is None else min(cpu, c)
-                same = None if ref is None else (
+                same = None if ref is None or name not in ref else (
                     predictions_hash(ev.predictions) == ref[name]["predictions_sha256"])
                 out["runs"].append({"model": name, "threads": torch.get_num_threads(),
                                     "seconds": best, "cpu_seconds": cpu, "first_seconds": first,

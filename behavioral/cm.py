@@ -39,6 +39,7 @@ membrane in input units, ``u = (V - V_reset) theta / (V_th - V_reset)``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 import torch
@@ -189,8 +190,8 @@ class CMState:
 
 def _phi(x: torch.Tensor) -> torch.Tensor:
     """``(1 - exp(-x)) / x`` for ``x >= 0`` (1 at 0; expm1 keeps it accurate near 0)."""
-    x = x.clamp(min=1e-30)
-    return torch.neg(x).expm1_().div_(x).neg_()
+    nx = torch.neg(x).clamp_(max=-1e-30)                  # -max(x, 1e-30)
+    return torch.expm1(nx).div_(nx)                        # expm1(-x) / -x, the same number
 
 
 def effective_current(p: CMParams, i: torch.Tensor) -> torch.Tensor:
@@ -249,15 +250,14 @@ def _exp_euler(p: CMParams, v, ap, an, lp, ln, ivp, ivn, t: float, n: int):
     cp, cn = (2.0 * ivp) * apdt, (2.0 * ivn) * andt          # 2 a dt / V_dsat
     aplp, anln = apdt * lp, andt * ln
     # in place on this loop's own tensors, every operation as written in the comments
-    # (1 - x is computed as -x + 1, which is the same number)
     for _ in range(n):
         u = p.vdd - v
-        yp = (u * ivp).neg_().add_(1.0).clamp_(0.0, 1.0)      # clamp(1 - u ivp): 1 - x_p
-        yn = (v * ivn).neg_().add_(1.0).clamp_(0.0, 1.0)      # clamp(1 - v ivn): 1 - x_n
+        yp = torch.rsub(u * ivp, 1.0).clamp_(0.0, 1.0)       # clamp(1 - u ivp): 1 - x_p
+        yn = torch.rsub(v * ivn, 1.0).clamp_(0.0, 1.0)       # clamp(1 - v ivn): 1 - x_n
         gp = u.mul_(lp).add_(1.0)                             # 1 + lp u
         gn = (v * ln).add_(1.0)                               # 1 + ln v
-        hp = (yp * yp).neg_().add_(1.0)                       # 1 - yp^2
-        hn = (yn * yn).neg_().add_(1.0)                       # 1 - yn^2
+        hp = torch.rsub(yp * yp, 1.0)                         # 1 - yp^2
+        hn = torch.rsub(yn * yn, 1.0)                         # 1 - yn^2
         fdt = (apdt * hp).mul_(gp).sub_((andt * hn).mul_(gn))  # ap dt hp gp - an dt hn gn
         kdt = (cp * yp).mul_(gp).add_(aplp * hp).add_((cn * yn).mul_(gn)).add_(anln * hn)  # >= 0
         v = fdt.mul_(_phi(kdt)).add_(v).clamp_(0.0, p.vdd)    # clamp(v + fdt phi): h = 0 past a rail
@@ -329,6 +329,13 @@ class Drive:
     v_hi: torch.Tensor
     t: float
 
+    @functools.cached_property
+    def fields(self) -> torch.Tensor:
+        """``vd_n, v_hi, a, b, ap, an, 1/vd_p, 1/vd_n`` flattened and stacked, (8, neurons):
+        the solver gathers its neurons' values with one ``index_select``."""
+        return torch.stack([x.reshape(-1) for x in (
+            self.vd_n, self.v_hi, self.a, self.b, self.ap, self.an, 1 / self.vd_p, 1 / self.vd_n)])
+
 
 def pulse_drive(p: CMParams, i_e: torch.Tensor, i_i: torch.Tensor, t: float | None = None) -> Drive:
     """The :class:`Drive` of synapse currents ``i_e``, ``i_i`` (A) flowing for ``t`` (s, default ``t_p``)."""
@@ -350,7 +357,7 @@ def integrate_pulse(p: CMParams, v: torch.Tensor, i_e: torch.Tensor, i_i: torch.
     """
     t = p.t_p if t is None else t
     if p.table is not None:
-        table = load_table(p.table)
+        table = load_table(p.table, str(v.device))
         dt = t / p.ode_substeps
 
         def rate(x):
@@ -359,13 +366,21 @@ def integrate_pulse(p: CMParams, v: torch.Tensor, i_e: torch.Tensor, i_i: torch.
             k1 = rate(v)
             k2 = rate(v + dt / 2 * k1)
             k3 = rate(v + dt / 2 * k2)
-            v = v + dt / 6 * (k1 + 2 * k2 + 2 * k3 + rate(v + dt * k3))
+            k4 = rate(v + dt * k3)
+            # v + dt / 6 * (k1 + 2 k2 + 2 k3 + k4), in place on the stages, in that order
+            v = k1.add_(k2.mul_(2)).add_(k3.mul_(2)).add_(k4).mul_(dt / 6).add_(v)
         return _clamp(p, v, torch.zeros((), dtype=torch.int64))
     return advance(p, v, pulse_drive(p, i_e, i_i, t))
 
 
 def advance(p: CMParams, v: torch.Tensor, d: Drive) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """:func:`integrate_pulse` (mirror equations) for a pulse given by its :class:`Drive`."""
+    """:func:`integrate_pulse` (mirror equations) for a pulse given by its :class:`Drive`.
+
+    Only the neurons out of saturation go through the numerical solver, and of those only the
+    ones that cross into triode during the pulse go through :func:`_enter_triode` (the others
+    start out of saturation and keep their voltage and the whole pulse): element-wise the same
+    numbers as the whole-tensor computation (``test_advance_subsets_equal_whole_tensor``).
+    """
     t = d.t
     v1 = v + (d.a - d.b * v) * d.gain             # closed form, both mirrors saturated
     if not p.triode:
@@ -373,12 +388,18 @@ def advance(p: CMParams, v: torch.Tensor, d: Drive) -> tuple[torch.Tensor, torch
     out = (torch.minimum(v, v1) < d.vd_n) | (torch.maximum(v, v1) > d.v_hi)
     idx = out.view(-1).nonzero().squeeze(1)
     if len(idx) > 0:
-        def pick(x):
-            return x.reshape(-1).index_select(0, idx)
-        v0, lo, up = pick(v), pick(d.vd_n), pick(d.v_hi)
-        v_b, t_r = _enter_triode(v0, pick(v1), lo, up, pick(d.a), pick(d.b), t)
-        v_tri = _solve_triode(p, v_b, pick(d.ap), pick(d.an), d.lp, d.ln, 1 / pick(d.vd_p),
-                              1 / lo, t_r)
+        lo, hi, a, b, ap, an, ivp, ivn = d.fields.index_select(1, idx)
+        v0 = v.reshape(-1).index_select(0, idx)
+        v_b, t_r = v0.clone(), torch.full_like(v0, t)
+        cross = ((v0 >= lo) & (v0 <= hi)).nonzero().squeeze(1)
+        if len(cross) > 0:
+            def pick(x):
+                return x.index_select(0, cross)
+            vb_c, tr_c = _enter_triode(pick(v0), pick(v1.reshape(-1).index_select(0, idx)),
+                                       pick(lo), pick(hi), pick(a), pick(b), t)
+            v_b.index_copy_(0, cross, vb_c)
+            t_r.index_copy_(0, cross, tr_c)
+        v_tri = _solve_triode(p, v_b, ap, an, d.lp, d.ln, ivp, ivn, t_r)
         v1.view(-1).index_copy_(0, idx, v_tri)     # v1 is this function's own tensor
     return v1, torch.tensor(len(idx)), torch.zeros((), dtype=torch.int64)  # never past a rail
 
@@ -394,19 +415,23 @@ def _clamp(p: CMParams, v: torch.Tensor, n_tri: torch.Tensor):
 class DriveCache:
     """The drives of the last few inputs spread evenly over the slots (constant coding gives
     the same input tensor at every step): an input given again unchanged (the same tensor
-    objects, not modified in place since) reuses its :class:`Drive`. The cache holds the
-    tensors, so their memory cannot pass to another tensor while they are cached."""
+    objects, not modified in place since) reuses its :class:`Drive` (table mode: its currents
+    in A, whose interpolation columns :mod:`behavioral.cm_table` caches by tensor). The cache
+    holds the tensors, so their memory cannot pass to another tensor while they are cached."""
 
     def __init__(self, size: int = 4):
         self.size = size
         self.entries: list[tuple] = []
 
-    def drive(self, p: CMParams, i_exc: torch.Tensor, i_inh: torch.Tensor) -> Drive:
-        """:func:`pulse_drive` of slot 0 of ``i_exc``, ``i_inh`` (input units) for ``p``."""
+    def drive(self, p: CMParams, i_exc: torch.Tensor, i_inh: torch.Tensor) -> Drive | tuple:
+        """:func:`pulse_drive` of slot 0 of ``i_exc``, ``i_inh`` (input units) for ``p``
+        (table mode: the currents ``(i_e, i_i)``, A)."""
         for e, i, ve, vi, d in self.entries:
             if e is i_exc and i is i_inh and ve == e._version and vi == i._version:
                 return d
-        d = pulse_drive(p, i_exc[0] * p.i_unit, i_inh[0] * p.i_unit)
+        d = (i_exc[0] * p.i_unit, i_inh[0] * p.i_unit)
+        if p.table is None:
+            d = pulse_drive(p, *d)
         self.entries = [(i_exc, i_inh, i_exc._version, i_inh._version, d)] + self.entries[:self.size - 1]
         return d
 
@@ -440,13 +465,15 @@ def cm_step(p: CMParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
     dv_leak = p.i_leak * p.t_step / (n_slots * p.c_m)
     # analog inputs spread evenly over the slots arrive as one expanded tensor (stride 0):
     # their drive is the same in every slot
-    same = p.table is None and i_exc.stride(0) == 0 and i_inh.stride(0) == 0
+    same = i_exc.stride(0) == 0 and i_inh.stride(0) == 0
     drive = None
     if same:
         drive = (cache or DriveCache()).drive(p, i_exc, i_inh)
     for k in range(n_slots):
         if drive is None:
             v, tri, clip = integrate_pulse(p, v, i_exc[k] * p.i_unit, i_inh[k] * p.i_unit)
+        elif p.table is not None:
+            v, tri, clip = integrate_pulse(p, v, *drive)
         else:
             v, tri, clip = advance(p, v, drive)
         if dv_leak > 0:

@@ -27,7 +27,8 @@ class CMTable:
 
     ``base`` and ``slope`` (V/C, flattened (ni, nv): column-major) hold ``dv_dq[k, j]`` and
     ``dv_dq[k + 1, j] - dv_dq[k, j]`` for the lookup; ``v_step`` (V) is the spacing of a
-    uniform voltage axis (0 when it is not uniform).
+    uniform voltage axis (0 when it is not uniform). All tensors are on one device
+    (:func:`load_table`'s ``device``).
     """
 
     v: torch.Tensor
@@ -37,10 +38,27 @@ class CMTable:
     slope: torch.Tensor
     v_step: float
 
+    @property
+    def v_range(self) -> tuple[float, float]:
+        """First and last grid voltage (V)."""
+        return self._bounds[0]
 
-@functools.lru_cache(maxsize=16)
-def load_table(path: str) -> CMTable:
-    """Read and check a characterisation CSV (see the module docstring)."""
+    @functools.cached_property
+    def _bounds(self):
+        """Voltage range and the current range of each sign, read from the device once."""
+        ax = self.i.cpu()
+        lo, hi = float(ax[0]), float(ax[-1])
+        pos, neg = ax[ax > 0], ax[ax < 0]
+        return ((float(self.v[0]), float(self.v[-1])),
+                (float(pos[0]) if len(pos) else lo, hi), (lo, float(neg[-1]) if len(neg) else hi))
+
+
+@functools.lru_cache(maxsize=32)
+def load_table(path: str, device: str = "cpu") -> CMTable:
+    """Read and check a characterisation CSV (see the module docstring); its tensors on ``device``."""
+    if torch.device(device) != torch.device("cpu"):
+        t = load_table(path)
+        return CMTable(*(x.to(device) for x in (t.v, t.i, t.dv_dq, t.base, t.slope)), t.v_step)
     data = np.loadtxt(Path(path), delimiter=",", skiprows=1, ndmin=2)
     if data.shape[1] != 3:
         raise ValueError(f"{path}: expected 3 columns ({HEADER}), found {data.shape[1]}")
@@ -62,58 +80,60 @@ def load_table(path: str) -> CMTable:
 
 
 def _columns(table: CMTable, i: torch.Tensor, sign: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Flat index of the column below each current ``i`` (A) of one path (``sign`` +1:
+    """Flat index (int32) of the column below each current ``i`` (A) of one path (``sign`` +1:
     excitatory, -1: inhibitory) and the weight ``b`` of the one above: linear interpolation in
     ``I`` among the columns of that sign, clamped to their range (a path never borrows the
     other mirror's columns; a table with one sign only is used for both)."""
-    ax = table.i
-    side = ax[ax > 0] if sign > 0 else ax[ax < 0]
-    lo, hi = float(ax[0]), float(ax[-1])
-    if len(side) > 0:
-        lo, hi = (float(side[0]), hi) if sign > 0 else (lo, float(side[-1]))
+    lo, hi = table._bounds[1 if sign > 0 else 2]
     i = i.clamp(lo, hi)
-    ki = torch.bucketize(i, table.i).clamp(1, len(table.i) - 1)
+    ki = torch.bucketize(i, table.i).clamp_(1, len(table.i) - 1)
     i0, i1 = table.i[ki - 1], table.i[ki]
-    return (ki - 1) * len(table.v), (i - i0) / (i1 - i0)
+    return ((ki - 1) * len(table.v)).int(), (i - i0) / (i1 - i0)
 
 
 def _rows(table: CMTable, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Row ``k`` of the grid below each voltage ``v`` (V) and the fraction ``a`` above it."""
-    v = v.clamp(float(table.v[0]), float(table.v[-1]))
+    """Row ``k`` (int32) of the grid below each voltage ``v`` (V) and the fraction ``a`` above it."""
+    v = v.clamp(*table.v_range)
     if table.v_step > 0:
-        x = (v - float(table.v[0])) * (1.0 / table.v_step)
-        k = x.floor().clamp(max=len(table.v) - 2)
-        return k.long(), x - k
-    k = (torch.bucketize(v, table.v) - 1).clamp(0, len(table.v) - 2)
+        x = (v - table.v_range[0]) * (1.0 / table.v_step)
+        k = x.floor().clamp_(max=len(table.v) - 2)
+        return k.int(), x.sub_(k)
+    k = (torch.bucketize(v, table.v) - 1).clamp_(0, len(table.v) - 2)
     v0 = table.v[k]
-    return k, (v - v0) / (table.v[k + 1] - v0)
+    return k.int(), (v - v0) / (table.v[k + 1] - v0)
 
 
 def _lookup(table: CMTable, k, a, col, b) -> torch.Tensor:
+    """``dv_dq`` of one path: linear in ``V`` (row ``k``, fraction ``a``) in the column ``col``
+    and the next, then linear in ``I`` (weight ``b``); the indices are int32 (the cheapest
+    gather)."""
     lo = col + k
+    shape, lo = lo.shape, lo.view(-1)
     hi = lo + len(table.v)
-    g_lo = table.base.take(lo) + a * table.slope.take(lo)
-    g_hi = table.base.take(hi) + a * table.slope.take(hi)
-    return g_lo + b * (g_hi - g_lo)
+    g_lo = table.base.index_select(0, lo).view(shape)
+    g_lo += a * table.slope.index_select(0, lo).view(shape)
+    g_hi = table.base.index_select(0, hi).view(shape)
+    g_hi += a * table.slope.index_select(0, hi).view(shape)
+    return g_hi.sub_(g_lo).mul_(b).add_(g_lo)
 
 
 class _ColumnCache:
-    """The column weights of the last pair of currents: a pulse evaluates the rate many times
-    (the sub-steps of the solver) with the same current tensors. Holds the tensors, so their
-    memory cannot pass to another tensor while cached; a tensor modified in place misses."""
+    """The column weights of the last few pairs of currents: a pulse evaluates the rate many
+    times (the sub-steps of the solver) with the same current tensors, and constant coding
+    gives a layer the same currents at every step. Holds the tensors, so their memory cannot
+    pass to another tensor while cached; a tensor modified in place misses."""
 
-    def __init__(self):
-        self.key = None
-        self.value = None
+    def __init__(self, size: int = 4):
+        self.size = size
+        self.entries: list[tuple] = []
 
     def get(self, table: CMTable, i_e: torch.Tensor, i_i: torch.Tensor):
-        k = self.key
-        if (k is not None and k[0] is table and k[1] is i_e and k[2] is i_i
-                and k[3] == i_e._version and k[4] == i_i._version):
-            return self.value
-        self.key = (table, i_e, i_i, i_e._version, i_i._version)
-        self.value = (_columns(table, i_e, 1.0), _columns(table, -i_i, -1.0))
-        return self.value
+        for t, e, i, ve, vi, value in self.entries:
+            if t is table and e is i_e and i is i_i and ve == e._version and vi == i._version:
+                return value
+        value = (_columns(table, i_e, 1.0), _columns(table, -i_i, -1.0))
+        self.entries = [(table, i_e, i_i, i_e._version, i_i._version, value)] + self.entries[:self.size - 1]
+        return value
 
 
 _CACHE = _ColumnCache()
@@ -127,7 +147,7 @@ def table_rate(table: CMTable, v: torch.Tensor, i_e: torch.Tensor, i_i: torch.Te
     """
     (col_e, b_e), (col_i, b_i) = _CACHE.get(table, i_e, i_i)
     k, a = _rows(table, v)
-    return i_e * _lookup(table, k, a, col_e, b_e) - i_i * _lookup(table, k, a, col_i, b_i)
+    return (i_e * _lookup(table, k, a, col_e, b_e)).sub_(i_i * _lookup(table, k, a, col_i, b_i))
 
 
 def equation_table(params, v_points: int = 91, i_points: int = 41) -> np.ndarray:
