@@ -129,14 +129,31 @@ def characterise(cp: CharParams | None = None, cache_root: Path | None = None,
     designs = mirrors(cp, scratch)
     fp = fingerprint(cp, designs)
     folder = cache_root / fp
-    record = folder / "summary.json"
-    if record.is_file():
+    if (folder / "summary.json").is_file():
         shutil.rmtree(scratch, ignore_errors=True)
-        summary = json.loads(record.read_text())
-        return summary | {"cached": True}
-    work = folder.with_name(fp + ".part")
+    return cached(folder, lambda work: _characterise(cp, designs, folder, scratch, work, start,
+                                                     progress), "summary.json")
+
+
+def cached(folder: Path, make, record: str = "result.json") -> dict:
+    """The result stored in ``folder/record``, or ``make(work)`` (its dict, written there):
+    ``make`` fills a ``.part`` work folder that becomes ``folder`` only when complete.
+    Returns the result with ``cached`` (whether it was stored) added."""
+    if (folder / record).is_file():
+        return json.loads((folder / record).read_text()) | {"cached": True}
+    work = folder.with_name(folder.name + ".part")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    result = make(work)
+    shutil.rmtree(folder, ignore_errors=True)
+    (work / record).write_text(json.dumps(result, indent=1) + "\n")
+    work.rename(folder)
+    return result | {"cached": False}
+
+
+def _characterise(cp: CharParams, designs: dict, folder: Path, scratch: Path, work: Path,
+                  start: float, progress: bool) -> dict:
+    """The sweeps and tables of :func:`characterise`, written into ``work``."""
     shutil.move(str(scratch), str(work / "sizing"))
     cm = cp.cm_params()
     currents = cp.currents()
@@ -155,7 +172,7 @@ def characterise(cp: CharParams | None = None, cache_root: Path | None = None,
             print(f"  [{n}/{len(designs)}] {name}: gain across the swing at 1 unit "
                   f"P {gains[name]['p']['unit']['max_over_min']:.3f}x, "
                   f"N {gains[name]['n']['unit']['max_over_min']:.3f}x", flush=True)
-    summary = {"dir": str(folder), "fingerprint": fp, "card": asdict(cp.card),
+    summary = {"dir": str(folder), "fingerprint": folder.name, "card": asdict(cp.card),
                "char_params": {k: v for k, v in asdict(cp).items() if k != "card"},
                "cm": {"vdd": cm.vdd, "v_th": cm.v_th, "v_reset": cm.v_reset, "c_m": cm.c_m,
                       "i_unit": cm.i_unit},
@@ -164,7 +181,4 @@ def characterise(cp: CharParams | None = None, cache_root: Path | None = None,
                            for name, pair in designs.items()},
                "tables": tables, "gain": gains, "v": list(v), "currents": currents.tolist(),
                "gain_curves": sweeps, "seconds": time.perf_counter() - start}
-    shutil.rmtree(folder, ignore_errors=True)
-    (work / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-    work.rename(folder)
-    return summary | {"cached": False}
+    return summary
