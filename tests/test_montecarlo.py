@@ -157,3 +157,34 @@ def test_empirical_draws_are_keyed_by_chip_not_by_batch(prepared, tmp_path):
             for block in (N_IMAGES, 13)]
     for c in (0, 1):
         np.testing.assert_array_equal(runs[0]["predictions"][c], runs[1]["predictions"][c])
+
+
+def test_a_spice_variant_names_its_files_and_record(prepared, tmp_path):
+    from spice.mismatch import chip_setup
+    mc = {"fingerprint": "f", "params": {"a_vt_n": 1.5e-9, "a_vt_p": 1.5e-9, "samples": 3},
+          "samples": {"oscillator_gain": [0.7, 1.0, 1.3]}}
+    overrides, m = chip_setup(mc, "td", "ring")
+    r = montecarlo.run(prepared, "td", 2, limit=20, T=16, workers=0, mismatch=m, variant="ring",
+                       out_dir=tmp_path, progress=False, **overrides)
+    record = json.loads((tmp_path / "montecarlo" / "td_ring.json").read_text())
+    assert record["variant"] == "ring" and record["mismatch"] == m.source
+    assert record["run"]["device"] == "cpu" and record["statistics"] == r["statistics"]
+    assert (tmp_path / "montecarlo" / "td_ring.csv").is_file()
+    assert (tmp_path / "montecarlo" / "td_ring.png").is_file()
+
+
+def test_the_device_is_honoured_or_refused_before_any_work(prepared, tmp_path):
+    """On a CUDA device the chips (cm with drawn offsets and mirror gains) give the CPU's
+    predictions (float summation order may flip a tie); without one, a clear error first."""
+    kw = dict(limit=20, T=16, workers=0, out_dir=tmp_path, progress=False)
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no CUDA device"):
+            montecarlo.run(prepared, "td", 1, device="cuda", **kw)
+        assert not (tmp_path / "montecarlo").exists()
+        return
+    m = Mismatch("cm", {"gain_e": Empirical((0.8, 1.2)), "gain_i": Empirical((0.9, 1.1)),
+                        "offset": Empirical((-0.01, 0.01))})
+    on_gpu = montecarlo.run(prepared, "cm", 2, device="cuda", mismatch=m, **kw)
+    on_cpu = montecarlo.run(prepared, "cm", 2, device="cpu", mismatch=m, **kw)
+    for c in (0, 1):
+        assert (on_gpu["predictions"][c] != on_cpu["predictions"][c]).sum() <= 1
