@@ -4,6 +4,7 @@ Frozen parameter objects (:class:`spice.card.DeviceCard`, :class:`spice.mirror.M
 yield netlists; :mod:`spice.ngspice` runs ngspice in batch mode and reads its ``wrdata``
 output; :mod:`spice.characterise` turns the sweeps into the ``dv_dq(V, signed I)`` tables that
 :mod:`behavioral.cm_table` reads; :mod:`spice.network` runs the converted network with each
-table. The default device card is the PTM 22 nm high-performance BSIM4 card
+table; :mod:`spice.mismatch` draws Pelgrom threshold shifts per device and measures the
+spread of the mirror gains, the comparator offset and the oscillator gain. The default device card is the PTM 22 nm high-performance BSIM4 card
 (``spice/cards/ptm-22nm-hp.pm``); a user's process is a :class:`~spice.card.DeviceCard`.
 """
