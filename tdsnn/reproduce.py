@@ -247,25 +247,25 @@ def stage_mismatch(ctx: Context, stage_dir: Path) -> StageResult:
     from spice.mismatch import TD_VARIANT, VARIANTS, chip_setup, montecarlo, write_outputs
     mc = montecarlo()
     write_outputs(mc, stage_dir / "mismatch")
-    x, _ = _images(ctx)
-    n = len(x)
+    n = len(_images(ctx)[1])
     quick = not ctx.args.full and n > MISMATCH_QUICK_IMAGES
     subset = (torch.randperm(n, generator=torch.Generator().manual_seed(ctx.args.seed))
-              [:MISMATCH_QUICK_IMAGES] if quick else torch.arange(n))
+              [:MISMATCH_QUICK_IMAGES] if quick else None)
     chips = {}
     for model, variant in [("cm", v) for v in VARIANTS] + [("td", TD_VARIANT)]:
         overrides, mismatch = chip_setup(mc, model, variant)
         if model == "cm":
             overrides["ode_substeps"] = 2   # as the spice stage: same predictions as 8, 4x faster
         r = run_chips(ctx.prepared, model, MISMATCH_CHIPS, T=ctx.args.T, mismatch=mismatch,
-                      out_dir=stage_dir, variant=variant, subset=subset, **overrides)
+                      out_dir=stage_dir, variant=variant, subset=subset,
+                      limit=None if quick else ctx.args.limit, **overrides)
         chips[f"{model}_{variant}"] = {"statistics": r["statistics"], "n_images": r["n_images"],
                                        "wall_seconds": r["run"]["wall_seconds"],
                                        "json": f"montecarlo/{model}_{variant}.json"}
     data = {"spice_montecarlo": {k: mc[k] for k in ("fingerprint", "params", "operating_point",
                                                     "sigma", "seconds", "cached")},
-            "chips": chips, "n_images": len(subset), "subset": quick}
-    return StageResult(data, mismatch_markdown(mc, chips, len(subset), quick, ctx.args.T),
+            "chips": chips, "n_images": r["n_images"], "subset": quick}
+    return StageResult(data, mismatch_markdown(mc, chips, r["n_images"], quick, ctx.args.T),
                        _files(stage_dir))
 
 
@@ -294,7 +294,7 @@ def mismatch_markdown(mc: dict, chips: dict, n_images: int, quick: bool, T: int)
             f"(about half the ring's full scale).\n\n" + sig
             + f"\n\nTest error over {MISMATCH_CHIPS} chips per design (each neuron's offset and "
               f"gains drawn from the samples above; cm from its variant's table with 2 RK4 "
-              f"sub-steps, td from the ring's transfer table), T = {T}, on {n_images} test images"
+              f"sub-steps, td with its own transfer), T = {T}, on {n_images} test images"
             + (" (a seeded random subset; `--full` runs every image): one image is "
                f"{100 / n_images:.2g} pp of a chip's error." if quick else ".")
             + "\n\n" + dist + "\n\n![mismatch distributions](mismatch/mismatch.png)")
