@@ -262,6 +262,11 @@ def stage_mismatch(ctx: Context, stage_dir: Path) -> StageResult:
         chips[f"{model}_{variant}"] = {"statistics": r["statistics"], "n_images": r["n_images"],
                                        "wall_seconds": r["run"]["wall_seconds"],
                                        "json": f"montecarlo/{model}_{variant}.json"}
+    from behavioral.report import write_csv
+    keys = ("chips", "mean_pct", "std_pct", "p5_pct", "p95_pct", "best_pct", "worst_pct",
+            "worst_chip")
+    write_csv(stage_dir / "mismatch" / "chips.csv", ["design", "n_images", *keys],
+              [[k, c["n_images"], *(c["statistics"][q] for q in keys)] for k, c in chips.items()])
     data = {"spice_montecarlo": {k: mc[k] for k in ("fingerprint", "params", "operating_point",
                                                     "sigma", "seconds", "cached")},
             "chips": chips, "n_images": r["n_images"], "subset": quick}
