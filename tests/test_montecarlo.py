@@ -152,9 +152,9 @@ def test_empirical_draws_are_keyed_by_chip_not_by_batch(prepared, tmp_path):
     other = chip_model("cm", 3, m).init_state(1, 50, 0)
     assert not torch.equal(a.gain_e, other.gain_e)
     assert not torch.equal(a.gain_e, chip_model("cm", 2, m).init_state(1, 50, 1).gain_e)  # layer
-    runs = [montecarlo.run(prepared, "cm", 2, limit=N_IMAGES, T=T, block=block, workers=0,
+    runs = [montecarlo.run(prepared, "cm", 2, limit=20, T=16, block=block, workers=0,
                            mismatch=m, out_dir=tmp_path / str(block), progress=False)
-            for block in (N_IMAGES, 13)]
+            for block in (20, 7)]
     for c in (0, 1):
         np.testing.assert_array_equal(runs[0]["predictions"][c], runs[1]["predictions"][c])
 
