@@ -49,9 +49,11 @@ def cmd_montecarlo(args) -> int:
     check_output_folders(results_dir())
     mismatch, overrides = None, {}
     if args.variant is not None:
-        from spice.mismatch import check_variant, chip_setup, montecarlo
+        from spice.mismatch import check_variant, chip_setup, montecarlo, write_outputs
         check_variant(args.neuron, args.variant)                 # before the SPICE work
-        overrides, mismatch = chip_setup(montecarlo(), args.neuron, args.variant)
+        mc = montecarlo()
+        write_outputs(mc, results_dir() / "mismatch")
+        overrides, mismatch = chip_setup(mc, args.neuron, args.variant)
     r = run(_prepared(args), args.neuron, args.chips, limit=args.limit, T=args.T, coding=args.coding,
             block=BLOCK_DEFAULT if args.block is None else args.block, workers=args.workers,
             scheduler=args.scheduler, out_dir=results_dir(), mismatch=mismatch,
