@@ -69,7 +69,7 @@ class MismatchParams:
 
     Default ``A_VT``: threshold mismatch scales with the gate dielectric's electrical thickness,
     about 1 mV um per nm (Kinget, "Device mismatch and tradeoffs in the design of analog
-    circuits", IEEE JSSC 40(6), 2005, fig. 2, after Pelgrom, Tuinhout and Vertregt, IEDM 1998);
+    circuits", IEEE JSSC 40(6), 2005, after Pelgrom, Tuinhout and Vertregt, IEDM 1998);
     22/28 nm high-k metal-gate processes have an inversion thickness of about 1.2-1.5 nm, hence
     1.5 mV um, the value the behavioural model's hand-set 5 mV offset was derived from. That
     rule gives one value for both types; a process's measured NMOS and PMOS values go in
