@@ -78,15 +78,17 @@ sweeps: $(STAMP) ## quick accuracy sweeps and the cm decomposition (results/swee
 	$(VENV)/bin/tdsnn sweep $(if $(FULL),--full) \
 	    $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
-# Monte Carlo over chips (docs/distributed.md): NEURON, CHIPS, LIMIT (images), WORKERS (local
-# processes, default one per core) or SCHEDULER (a running Dask cluster; also for sweeps and
+# Monte Carlo over chips (docs/distributed.md): NEURON, CHIPS, VARIANT (a SPICE design: chips
+# drawn from its ngspice mismatch Monte Carlo), LIMIT (images), WORKERS (local processes,
+# default one per core) or SCHEDULER (a running Dask cluster; also for sweeps and
 # sim-mnist-full).
 NEURON ?= td
 CHIPS  ?= 20
 
 .PHONY: montecarlo
-montecarlo: $(STAMP) ## error over CHIPS chips of NEURON (results/montecarlo/; LIMIT=, WORKERS= or SCHEDULER=)
+montecarlo: $(STAMP) ## error over CHIPS chips of NEURON (results/montecarlo/; VARIANT=, LIMIT=, WORKERS= or SCHEDULER=)
 	$(VENV)/bin/tdsnn montecarlo --neuron $(NEURON) --chips $(CHIPS) $(if $(LIMIT),--limit $(LIMIT)) \
+	    $(if $(VARIANT),--variant $(VARIANT)) \
 	    $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 .PHONY: bench-models

@@ -58,14 +58,23 @@ def cmd_montecarlo(args) -> int:
     from golden.commands import check_output_folders
     from .montecarlo import BLOCK_DEFAULT, run
     check_output_folders(results_dir())
+    mismatch, overrides = None, {}
+    if args.variant is not None:
+        from spice.mismatch import check_variant, chip_setup, montecarlo, write_outputs
+        check_variant(args.neuron, args.variant)                 # before the SPICE work
+        mc = montecarlo()
+        write_outputs(mc, results_dir() / "mismatch")
+        overrides, mismatch = chip_setup(mc, args.neuron, args.variant)
     r = run(_prepared(args), args.neuron, args.chips, limit=args.limit, T=args.T, coding=args.coding,
             block=BLOCK_DEFAULT if args.block is None else args.block, workers=args.workers,
-            scheduler=args.scheduler, out_dir=results_dir())
+            scheduler=args.scheduler, out_dir=results_dir(), mismatch=mismatch,
+            variant=args.variant, device=args.device, **overrides)
     s = r["statistics"]
-    print(f"{args.neuron}: {s['chips']} chips x {r['n_images']} images: error mean {s['mean_pct']:.2f} %, "
+    stem = args.neuron if args.variant is None else f"{args.neuron}_{args.variant}"
+    print(f"{stem}: {s['chips']} chips x {r['n_images']} images: error mean {s['mean_pct']:.2f} %, "
           f"std {s['std_pct']:.2f}, 5th-95th pct {s['p5_pct']:.2f}-{s['p95_pct']:.2f} %, worst "
           f"{s['worst_pct']:.2f} % (chip {s['worst_chip']}); {r['run']['wall_seconds']:.1f} s")
-    print(f"wrote {results_dir() / 'montecarlo' / args.neuron}.{{json,csv,png}}")
+    print(f"wrote {results_dir() / 'montecarlo' / stem}.{{json,csv,png}}")
     return 0
 
 
@@ -111,6 +120,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--neuron", required=True, choices=("cm", "td", "opamp", "ideal"),
                    help="neuron model whose chips are drawn")
     p.add_argument("--chips", type=int_at_least(1), default=20, help="chips (seeds 0 .. N-1)")
+    p.add_argument("--variant", default=None,
+                   help="SPICE design whose mismatch Monte Carlo the chips draw from (cm: "
+                        "simple_L1 .. cascode_L10, td: ring; default: the hand-set sigmas)")
     p.add_argument("--limit", type=int_at_least(1), default=None,
                    help="first N test images (default: all)")
     p.add_argument("--T", type=int_at_least(1), default=64, help="time steps")

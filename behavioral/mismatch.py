@@ -7,6 +7,8 @@ parameters' sigmas and its ``seed`` (one chip = one seed):
 model     quantity            today's draw (hand-set sigma, see the parameter's comment)
 ========  ==================  =========================================================
 cm        ``offset`` (V)      ``N(0, CMParams.sigma_offset)``, 5 mV
+cm        ``gain_e`` (1)      none: 1 (excitatory PMOS mirror gain, only from a Mismatch)
+cm        ``gain_i`` (1)      none: 1 (inhibitory NMOS mirror gain, only from a Mismatch)
 opamp     ``offset`` (V)      ``N(0, OpampParams.sigma_offset)``, 5 mV
 td        ``gain_e`` (1)      ``1 + N(0, TDParams.sigma_gain_rel)``, 2 % (excitatory CCO)
 td        ``gain_i`` (1)      ``1 + N(0, TDParams.sigma_gain_rel)``, 2 % (inhibitory CCO)
@@ -18,8 +20,8 @@ quantity the mismatch names is drawn again from its distribution, per chip and l
 generator seeded from ``(chip, layer, quantity)``, so a chip's neurons do not depend on the
 batch or on where it runs). A transistor-level Monte Carlo of the circuits hands its samples
 over as :class:`Empirical` distributions; :class:`Normal` states a Gaussian by its moments.
-Quantities a model does not draw today (e.g. a per-neuron mirror gain of cm) need the model
-to take them first: :data:`QUANTITIES` lists what each model accepts.
+:data:`QUANTITIES` lists what each model accepts. cm's mirror gains are not fields of its
+state: the chip scales each neuron's summed synapse currents by them (:class:`GainedState`).
 """
 
 from __future__ import annotations
@@ -30,12 +32,15 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from golden.neuron import state_device
 from golden.noise import stream_key
 
 from .models import build
 
 #: model -> {quantity: unit}: the per-neuron state fields a :class:`Mismatch` may replace
-QUANTITIES = {"cm": {"offset": "V"}, "opamp": {"offset": "V"},
+#: (the order keys the draws: a quantity's stream is its index here)
+QUANTITIES = {"cm": {"offset": "V", "gain_e": "relative gain", "gain_i": "relative gain"},
+              "opamp": {"offset": "V"},
               "td": {"gain_e": "relative gain", "gain_i": "relative gain"}, "ideal": {}}
 
 
@@ -110,6 +115,38 @@ def hand_set(model: str, **overrides) -> Mismatch:
     return Mismatch(model, draws, "hand-set sigmas of the model's parameters")
 
 
+#: quantities applied by the chip to the inputs, not state fields of the model
+INPUT_GAINS = ("gain_e", "gain_i")
+
+
+@dataclass(frozen=True)
+class GainedState:
+    """A cm layer's state with the per-neuron gains (1, (n,)) of its E and I mirrors.
+
+    A threshold mismatch ``d`` between a mirror's diode and its output device makes the
+    output device, at the gate voltage the diode sets for the input ``I``, carry what the
+    matched mirror's output carries for the input ``g I`` (``g = I_D(V_GS(I) - d) / I``):
+    the same current and, in the square law, the same saturation voltage
+    ``sqrt(g) V_dsat(I)``. So scaling the summed synapse current entering the mirror by the
+    mirror's measured gain is the mismatched mirror, for the equations and the table modes
+    alike; what differs is second order: the summing-node compression sees ``g I`` instead of
+    ``I`` (relative change ``lambda_syn V_dsat (sqrt(g) - 1)``, below 1e-3 for a 2 % gain), and
+    the one gain measured at one current stands for the gain at every current.
+    """
+
+    inner: object
+    gain_e: torch.Tensor
+    gain_i: torch.Tensor
+
+
+def _scale(i: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+    """``i`` ((slots,) batch, n) times the per-neuron ``gain`` (n,), keeping an input expanded
+    over the slots (stride 0) expanded, so that a model may still treat it as one."""
+    if i.dim() == 3 and i.stride(0) == 0:
+        return (i[0] * gain).unsqueeze(0).expand_as(i)
+    return i * gain
+
+
 class CharacterisedChip:
     """A neuron model whose per-neuron mismatch is drawn from a :class:`Mismatch`."""
 
@@ -120,28 +157,47 @@ class CharacterisedChip:
             raise ValueError(f"{model.name} with ideal=True has no mismatch to replace")
         self.model, self.mismatch, self.chip = model, mismatch, chip
         self.name, self.n_slots, self.params = model.name, model.n_slots, model.params
+        self._gained: list[tuple] = []   # the scaled inputs of the last few (see step)
 
     def draw(self, quantity: str, n: int, layer: int) -> torch.Tensor:
         """Values of ``quantity`` for the ``n`` neurons of ``layer`` of this chip."""
-        names = sorted(QUANTITIES[self.name])
+        names = list(QUANTITIES[self.name])
         key = stream_key(self.chip, layer, names.index(quantity))
         return self.mismatch.draws[quantity].sample(n, torch.Generator().manual_seed(key)).float()
 
     def init_state(self, batch: int, n_neurons: int, layer: int, image_ids=None):
         state = self.model.init_state(batch, n_neurons, layer, image_ids)
-        new = {q: self.draw(q, n_neurons, layer) for q in self.mismatch.draws}
+        dev = state_device(image_ids)
+        new = {q: self.draw(q, n_neurons, layer).to(dev) for q in self.mismatch.draws}
         if self.name == "opamp" and "offset" in new:   # the opamp state holds input units
             new["offset"] = new["offset"] * (self.params.theta / self.params.swing)
-        return replace(state, **new) if new else state
+        gains = {q: new.pop(q) for q in INPUT_GAINS if q in new and self.name == "cm"}
+        state = replace(state, **new) if new else state
+        if gains:
+            one = torch.ones(n_neurons, device=dev)
+            return GainedState(state, gains.get("gain_e", one), gains.get("gain_i", one))
+        return state
 
     def step(self, state, i_exc, i_inh):
-        return self.model.step(state, i_exc, i_inh)
+        if not isinstance(state, GainedState):
+            return self.model.step(state, i_exc, i_inh)
+        # the same input tensors again (constant coding) give the same scaled tensors, so the
+        # model's own per-input caches keep working
+        versions = (i_exc._version, i_inh._version)
+        for e, i, v, ge, scaled in self._gained:
+            if e is i_exc and i is i_inh and v == versions and ge is state.gain_e:
+                break
+        else:
+            scaled = (_scale(i_exc, state.gain_e), _scale(i_inh, state.gain_i))
+            self._gained = [(i_exc, i_inh, versions, state.gain_e, scaled)] + self._gained[:7]
+        spikes, inner = self.model.step(state.inner, *scaled)
+        return spikes, replace(state, inner=inner)
 
     def membrane(self, state):
-        return self.model.membrane(state)
+        return self.model.membrane(state.inner if isinstance(state, GainedState) else state)
 
     def counters(self, state):
-        return self.model.counters(state)
+        return self.model.counters(state.inner if isinstance(state, GainedState) else state)
 
 
 def chip_model(name: str, chip: int, mismatch: Mismatch | None = None, **overrides):

@@ -7,8 +7,9 @@ does not depend on how its images are split into tasks nor on which worker runs 
 
 One task is one chip x one block of ``block`` consecutive images (:func:`chip_block`); the
 tasks run on the distributed engine (:mod:`tdsnn.distributed`) and are merged per chip.
-Outputs (``out_dir/montecarlo/<model>.*``): JSON (every chip, the statistics, the run), CSV
-(one row per chip) and a histogram PNG of the per-chip error.
+Outputs (``out_dir/montecarlo/<model>.*``, ``<model>_<variant>.*`` for a SPICE variant): JSON
+(every chip, the statistics, the run), CSV (one row per chip) and a histogram PNG of the
+per-chip error; the JSON's fields are listed in docs/distributed.md.
 """
 
 from __future__ import annotations
@@ -31,15 +32,17 @@ BLOCK_DEFAULT = 500   # images per task: ~1.5 s of cm on one core, small next to
 
 
 def chip_block(chip: int, lo: int, hi: int, model: str, T: int, coding: str,
-               mismatch: Mismatch | None, overrides: dict, *, net, images, labels) -> dict:
-    """Chip ``chip`` on images ``lo:hi`` (indices into ``images``, the key of their draws).
+               mismatch: Mismatch | None, overrides: dict, device: str = "cpu", *, net, images,
+               labels) -> dict:
+    """Chip ``chip`` on images ``lo:hi`` (indices into ``images``, the key of their draws),
+    run on the torch ``device``.
 
     Returns ``correct`` (int), ``predictions`` (int8 array, hi - lo) and the model's event
     ``counters``: a pure function of its arguments (one Monte Carlo task).
     """
     m = chip_model(model, chip, mismatch, **overrides)
-    run = run_batch(net, m, images[lo:hi], T, coding, seed=chip, first_image=lo)
-    pred = run.predictions[T]
+    run = run_batch(net, m, images[lo:hi].to(device), T, coding, seed=chip, first_image=lo)
+    pred = run.predictions[T].cpu()
     return {"correct": int((pred == labels[lo:hi]).sum()),
             "predictions": pred.to(torch.int8).numpy(), "counters": run.counters}
 
@@ -95,11 +98,15 @@ def statistics(errors) -> dict:
 def run(prepared, model: str, chips: int, limit: int | None = None, T: int = 64,
         coding: str = "constant", block: int = BLOCK_DEFAULT, mismatch: Mismatch | None = None,
         workers: int | None = None, scheduler: str | None = None, out_dir: str | Path = "results",
-        progress: bool = True, **overrides) -> dict:
+        progress: bool = True, variant: str | None = None, device: str = "cpu",
+        subset: torch.Tensor | None = None, **overrides) -> dict:
     """Monte Carlo of ``chips`` chips of ``model`` on the first ``limit`` test images (all
-    when None); writes JSON, CSV and PNG under ``out_dir/montecarlo`` and returns the record.
+    when None; ``subset``: these test-set indices instead); writes JSON, CSV and PNG under
+    ``out_dir/montecarlo`` and returns the record.
 
-    ``workers``/``scheduler``: see :func:`tdsnn.distributed.run_tasks`.
+    ``workers``/``scheduler``: see :func:`tdsnn.distributed.run_tasks`. ``variant``: the name
+    of the design the ``mismatch`` and ``overrides`` describe (output files and record).
+    ``device``: where each task's step loop runs (a :data:`golden.compute.DEVICES` name).
     """
     from tdsnn.distributed import default_workers, run_tasks
 
@@ -109,14 +116,19 @@ def run(prepared, model: str, chips: int, limit: int | None = None, T: int = 64,
         raise ValueError(f"T = {T!r} steps: must be an integer >= 1")
     if coding not in CODINGS:
         raise ValueError(f"coding = {coding!r}: allowed values are {CODINGS}")
+    from golden.compute import resolve_device
+    resolve_device(device)                                   # a clear error before any work
     x, y = prepared.test_x, prepared.test_y
+    if subset is not None:
+        x, y = x[subset].clone(), y[subset].clone()
     if limit is not None:
         if not isinstance(limit, int) or not 1 <= limit <= len(y):
             raise ValueError(f"limit = {limit!r}: must be 1 to {len(y)} test images")
         x, y = x[:limit].clone(), y[:limit].clone()   # a view would pickle the whole test set
     reference = chip_model(model, 0, mismatch, **overrides)   # validates before any work
     plan = task_plan(chips, len(y), block)
-    tasks = {k: (c, lo, hi, model, T, coding, mismatch, overrides) for k, (c, lo, hi) in plan.items()}
+    tasks = {k: (c, lo, hi, model, T, coding, mismatch, overrides, device)
+             for k, (c, lo, hi) in plan.items()}
     start = time.perf_counter()
     results = run_tasks(chip_block, tasks, {"net": prepared.net, "images": x, "labels": y},
                         workers=workers, scheduler=scheduler, progress=progress,
@@ -125,8 +137,9 @@ def run(prepared, model: str, chips: int, limit: int | None = None, T: int = 64,
     per_chip = merge(plan, results, y)
     stats = statistics([c["error_pct"] for c in per_chip])
     record = {
-        "model": model, "T": T, "coding": coding, "n_images": len(y),
-        "images": "first N of the test set" if limit else "full test set",
+        "model": model, "variant": variant, "T": T, "coding": coding, "n_images": len(y),
+        "images": ("a subset of the test set" if subset is not None else
+                   "first N of the test set" if limit else "full test set"),
         "mismatch": ("hand-set sigmas of the model's parameters" if mismatch is None
                      else mismatch.source or "given distributions"),
         "params": params_dict(reference), "overrides": overrides, "statistics": stats,
@@ -134,15 +147,18 @@ def run(prepared, model: str, chips: int, limit: int | None = None, T: int = 64,
                   for c in per_chip],
         "run": {"tasks": len(plan), "block_images": block,
                 "workers": default_workers() if workers is None and scheduler is None else workers,
-                "scheduler": scheduler, "wall_seconds": wall, "git_revision": git_revision()}}
+                "scheduler": scheduler, "device": device, "wall_seconds": wall,
+                "git_revision": git_revision()}}
     out = Path(out_dir) / "montecarlo"
-    write_json(out / f"{model}.json", record)
+    stem = model if variant is None else f"{model}_{variant}"
+    write_json(out / f"{stem}.json", record)
     counter_names = sorted({k for c in per_chip for k in c["counters"]})
-    write_csv(out / f"{model}.csv", ["chip", "error_pct", "correct", "n_images"] + counter_names,
+    write_csv(out / f"{stem}.csv", ["chip", "error_pct", "correct", "n_images"] + counter_names,
               [[c["chip"], f"{c['error_pct']:.4f}", c["correct"], c["n_images"]]
                + [c["counters"].get(k, 0) for k in counter_names] for c in per_chip])
-    histogram(per_chip, stats, out / f"{model}.png",
-              f"{ps.label(model)}: test error of {chips} chips ({len(y)} images, T = {T})", model)
+    histogram(per_chip, stats, out / f"{stem}.png",
+              f"{ps.label(model)}{'' if variant is None else ' ' + variant}: test error of "
+              f"{chips} chips ({len(y)} images, T = {T})", model)
     record["predictions"] = {c["chip"]: c["predictions"] for c in per_chip}
     return record
 

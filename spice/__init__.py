@@ -5,6 +5,10 @@ yield netlists; :mod:`spice.ngspice` runs ngspice in batch mode and reads its ``
 output; :mod:`spice.characterise` turns the sweeps into the ``dv_dq(V, signed I)`` tables that
 :mod:`behavioral.cm_table` reads; :mod:`spice.network` runs the converted network with each
 table; :mod:`spice.neuron` is one whole neuron in transient, which :mod:`spice.validation`
-compares with the table-mode cm model (and the ring oscillator with td). The default device card is the PTM 22 nm high-performance BSIM4 card
+compares with the table-mode cm model (and the ring oscillator with td); :mod:`spice.mismatch`
+draws Pelgrom threshold shifts per device and measures the spread of the mirror gains, the
+comparator offset and the oscillator gain; :mod:`spice.energy` and :mod:`spice.cost` give the
+supply charge per event and the area per neuron. The default device card is the PTM 22 nm
+high-performance BSIM4 card
 (``spice/cards/ptm-22nm-hp.pm``); a user's process is a :class:`~spice.card.DeviceCard`.
 """

@@ -10,6 +10,7 @@ its timing.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import time
@@ -41,6 +42,11 @@ COMPARE_CHIPS = 3
 #: about 20 images/s on 2 cores, several times slower than from its equations, and the stage
 #: runs ten mirror variants (the full test set: over an hour)
 SPICE_QUICK_IMAGES = 2000
+#: chips per design in the mismatch stage, and its test images without --full (a seeded random
+#: subset): 10 cm variants x 20 chips from a table at about 35 ms of CPU per image (2 RK4
+#: sub-steps) make each image of the subset cost about 7 s of CPU (3.5 s on 2 cores)
+MISMATCH_CHIPS = 20
+MISMATCH_QUICK_IMAGES = 50
 
 
 @dataclass
@@ -238,10 +244,87 @@ def stage_spice(ctx: Context, stage_dir: Path) -> StageResult:
     return StageResult(result, _body(stage_dir / "spice" / "spice.md"), _files(stage_dir))
 
 
+def stage_mismatch(ctx: Context, stage_dir: Path) -> StageResult:
+    import torch
+
+    from behavioral.montecarlo import run as run_chips
+    from spice.mismatch import TD_VARIANT, VARIANTS, chip_setup, montecarlo, write_outputs
+    mc = montecarlo()
+    write_outputs(mc, stage_dir / "mismatch")
+    n = len(_images(ctx)[1])
+    quick = not ctx.args.full and n > MISMATCH_QUICK_IMAGES
+    subset = (torch.randperm(n, generator=torch.Generator().manual_seed(ctx.args.seed))
+              [:MISMATCH_QUICK_IMAGES] if quick else None)
+    chips = {}
+    for model, variant in [("cm", v) for v in VARIANTS] + [("td", TD_VARIANT)]:
+        overrides, mismatch = chip_setup(mc, model, variant)
+        if model == "cm":
+            overrides["ode_substeps"] = 2   # as the spice stage: same predictions as 8, 4x faster
+        r = run_chips(ctx.prepared, model, MISMATCH_CHIPS, T=ctx.args.T, mismatch=mismatch,
+                      out_dir=stage_dir, variant=variant, subset=subset,
+                      limit=None if quick else ctx.args.limit, **overrides)
+        chips[f"{model}_{variant}"] = {"statistics": r["statistics"], "n_images": r["n_images"],
+                                       "wall_seconds": r["run"]["wall_seconds"],
+                                       "json": f"montecarlo/{model}_{variant}.json"}
+    from behavioral.report import write_csv
+    keys = ("chips", "mean_pct", "std_pct", "p5_pct", "p95_pct", "best_pct", "worst_pct",
+            "worst_chip")
+    write_csv(stage_dir / "mismatch" / "chips.csv", ["design", "n_images", *keys],
+              [[k, c["n_images"], *(c["statistics"][q] for q in keys)] for k, c in chips.items()])
+    data = {"spice_montecarlo": {k: mc[k] for k in ("fingerprint", "params", "operating_point",
+                                                    "sigma", "seconds", "cached")},
+            "chips": chips, "n_images": r["n_images"], "subset": quick}
+    return StageResult(data, mismatch_markdown(mc, chips, r["n_images"], quick, ctx.args.T),
+                       _files(stage_dir))
+
+
+def mismatch_markdown(mc: dict, chips: dict, n_images: int, quick: bool, T: int) -> str:
+    """The mismatch stage's section: sigmas per design, then the chip distributions."""
+    s, p = mc["sigma"], mc["params"]
+    rows = [[name, f"{s['mirror'][name]['p']['sigma']:.4f}", f"{s['mirror'][name]['n']['sigma']:.4f}",
+             f"{s['comparator_offset_v']['sigma'] * 1e3:.2f}", ""] for name in s["mirror"]]
+    rows.append(["td ring", "", "", "", f"{s['oscillator_gain']['sigma']:.4f}"])
+    sig = markdown_table(["design", "sigma E gain (PMOS)", "sigma I gain (NMOS)",
+                          "sigma comparator offset (mV)", "sigma oscillator gain"], rows)
+    op = mc["operating_point"]
+    crow = [[k, f"{c['statistics']['mean_pct']:.2f}", f"{c['statistics']['std_pct']:.2f}",
+             f"{c['statistics']['p5_pct']:.2f}", f"{c['statistics']['p95_pct']:.2f}",
+             f"{c['statistics']['worst_pct']:.2f} (chip {c['statistics']['worst_chip']})"]
+            for k, c in chips.items()]
+    dist = markdown_table(["design", "mean error %", "std (pp)", "5th pct %", "95th pct %",
+                           "worst chip %"], crow)
+    return (f"Pelgrom Monte Carlo in ngspice ({p['samples']} instances per quantity, A_VT NMOS "
+            f"{p['a_vt_n'] * 1e9:g} mV um, PMOS {p['a_vt_p'] * 1e9:g} mV um, `delvto` on every "
+            f"device; {mc['seconds']:.0f} s, {'cached' if mc['cached'] else 'this run'}). Mirror "
+            f"gain: I_out over the nominal mirror's at {op['mirror_i_in_a'] * 1e6:.2f} uA "
+            f"(one input unit), membrane at {op['mirror_v_mem_v']:.3f} V; comparator offset: trip "
+            f"point minus V_th (nominal {op['comparator_nominal_offset_v'] * 1e3:.2f} mV); "
+            f"oscillator gain: f over the nominal ring's at {op['oscillator_i_ctrl_a'] * 1e6:.2f} uA "
+            f"(about half the ring's full scale).\n\n" + sig
+            + f"\n\nTest error over {MISMATCH_CHIPS} chips per design (each neuron's offset and "
+              f"gains drawn from the samples above; cm from its variant's table with 2 RK4 "
+              f"sub-steps, td with its own transfer), T = {T}, on {n_images} test images"
+            + (" (a seeded random subset; `--full` runs every image): one image is "
+               f"{100 / n_images:.2g} pp of a chip's error." if quick else ".")
+            + "\n\n" + dist + "\n\n![mismatch distributions](mismatch/mismatch.png)")
+
+
+def energy_inputs(args) -> str:
+    """Hash of the results the energy stage reads from the report folder: the spice stage's
+    ``spice.json`` and the Monte Carlo records (16 hex digits)."""
+    out = Path(args.out) if args.out else results_dir()
+    h = hashlib.sha256()
+    for f in [out / "spice" / "spice.json", *sorted((out / "montecarlo").glob("*.json"))]:
+        if f.is_file():
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def stage_energy(ctx: Context, stage_dir: Path) -> StageResult:
     from spice.cost_report import run
-    # the errors: the spice stage's nominal chips (run just before, same options), or the
-    # Monte Carlo records in the report folder
+    # the errors: the spice stage's nominal chips and the mismatch stage's Monte Carlo records,
+    # both run just before and copied into the report folder (their content is in the
+    # fingerprint: energy_inputs)
     out = Path(ctx.args.out) if ctx.args.out else results_dir()
     result = run(ctx.prepared, stage_dir, T=ctx.args.T, limit=ctx.args.limit, seed=ctx.args.seed,
                  spice_json=out / "spice" / "spice.json", montecarlo_dir=out / "montecarlo")
@@ -262,10 +345,14 @@ STAGES: list[Stage] = [
           stage_spice, lambda a: {"T": a.T, "seed": a.seed, "limit": a.limit, "full": a.full,
                                   "card": card_fingerprint()},
           packages=("golden", "behavioral", "rtl", "spice")),
-    # the same options as the spice stage: its errors change only when the spice stage's do
-    Stage("energy", "Area and energy per neuron: error versus area and energy", stage_energy,
+    Stage("mismatch", "Mismatch from ngspice: chip distributions per design", stage_mismatch,
           lambda a: {"T": a.T, "seed": a.seed, "limit": a.limit, "full": a.full,
                      "card": card_fingerprint()},
+          packages=("golden", "behavioral", "rtl", "spice", "tdsnn")),
+    # its errors are the spice and mismatch stages' results: their content is an option
+    Stage("energy", "Area and energy per neuron: error versus area and energy", stage_energy,
+          lambda a: {"T": a.T, "seed": a.seed, "limit": a.limit, "full": a.full,
+                     "card": card_fingerprint(), "inputs": energy_inputs(a)},
           packages=("golden", "behavioral", "rtl", "spice")),
     Stage("rtl", "RTL: Verilog export, lint and synthesis", stage_rtl, uses_network=False,
           packages=("rtl",)),
@@ -283,6 +370,7 @@ README_FIGURES = (("comparison.png", "comparison.png"), ("error_vs_T.png", "erro
                   ("spice/error_vs_length.png", "spice_error_vs_length.png"),
                   ("spice/mirror_gain.png", "spice_mirror_gain.png"),
                   ("spice/validation.png", "spice_validation.png"),
+                  ("mismatch/mismatch.png", "spice_mismatch.png"),
                   ("energy/accuracy_cost.png", "accuracy_cost.png"))
 DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
 
@@ -372,8 +460,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--T", type=int_at_least(1), default=64, help="time steps per image")
     p.add_argument("--full", action="store_true",
                    help="the long sweep set, every test image for each SPICE mirror variant and "
-                        "the full test set through the RTL on Verilator (default: quick sweeps, "
-                        f"{SPICE_QUICK_IMAGES} images per mirror variant, a sample through the RTL)")
+                        "each mismatch chip, and the full test set through the RTL on Verilator "
+                        f"(default: quick sweeps, {SPICE_QUICK_IMAGES} images per mirror variant, "
+                        f"{MISMATCH_QUICK_IMAGES} per mismatch chip, a sample through the RTL)")
     p.add_argument("--no-cache", action="store_true", help="recompute every stage")
     p.add_argument("--limit", type=int_at_least(1), default=None,
                    help="a short run: the first N test images in the ideal and comparison "

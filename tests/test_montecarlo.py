@@ -109,7 +109,7 @@ def test_hand_set_mismatch_states_todays_sigmas():
 
 
 @pytest.mark.parametrize("make, match", [
-    (lambda: Mismatch("cm", {"gain_e": Normal(1, 0.1)}), "unknown quantities"),
+    (lambda: Mismatch("opamp", {"gain_e": Normal(1, 0.1)}), "unknown quantities"),
     (lambda: Mismatch("spice", {}), "allowed"),
     (lambda: Empirical(()), "at least one"),
     (lambda: Normal(0.0, -1.0), "sigma"),
@@ -119,3 +119,72 @@ def test_hand_set_mismatch_states_todays_sigmas():
 def test_bad_mismatch_is_refused(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_cm_mirror_gains_scale_each_neurons_inputs():
+    """cm's E and I mirror gains multiply the summed currents entering each neuron's mirrors
+    (behavioral.mismatch.GainedState); an input expanded over the slots stays expanded."""
+    gains = Mismatch("cm", {"gain_e": Empirical((0.7, 1.3)), "gain_i": Empirical((0.8, 1.2))})
+    chip, plain = chip_model("cm", 4, gains), build("cm", seed=4)
+    state, ref = chip.init_state(3, 6, 1), plain.init_state(3, 6, 1)
+    assert torch.equal(state.inner.offset, ref.offset)        # the hand-set offsets stay
+    assert set(state.gain_e.tolist()) == {np.float32(0.7), np.float32(1.3)}
+    g = torch.Generator().manual_seed(0)
+    e = (2 * torch.rand(3, 6, generator=g)).unsqueeze(0).expand(4, 3, 6)
+    i = torch.rand(3, 6, generator=g).unsqueeze(0).expand(4, 3, 6)
+    for _ in range(3):
+        s1, state = chip.step(state, e, i)
+        s2, ref = plain.step(ref, e * state.gain_e, i * state.gain_i)
+        assert torch.equal(s1, s2) and torch.allclose(state.inner.u, ref.u)
+    scaled = chip._gained[0][-1][0]
+    assert scaled.stride(0) == 0 and chip.step(state, e, i)[1] is not None
+    assert chip._gained[0][-1][0] is scaled                   # the same input: the same tensor
+
+
+def test_empirical_draws_are_keyed_by_chip_not_by_batch(prepared, tmp_path):
+    m = Mismatch("cm", {"gain_e": Empirical(tuple(np.linspace(0.5, 1.5, 101))),
+                        "gain_i": Empirical(tuple(np.linspace(0.6, 1.4, 101))),
+                        "offset": Empirical(tuple(np.linspace(-0.02, 0.02, 101)))})
+    a, b = chip_model("cm", 2, m).init_state(1, 50, 0), chip_model("cm", 2, m).init_state(9, 50, 0)
+    for q in ("gain_e", "gain_i"):
+        assert torch.equal(getattr(a, q), getattr(b, q))
+    assert torch.equal(a.inner.offset, b.inner.offset)
+    other = chip_model("cm", 3, m).init_state(1, 50, 0)
+    assert not torch.equal(a.gain_e, other.gain_e)
+    assert not torch.equal(a.gain_e, chip_model("cm", 2, m).init_state(1, 50, 1).gain_e)  # layer
+    runs = [montecarlo.run(prepared, "cm", 2, limit=20, T=16, block=block, workers=0,
+                           mismatch=m, out_dir=tmp_path / str(block), progress=False)
+            for block in (20, 7)]
+    for c in (0, 1):
+        np.testing.assert_array_equal(runs[0]["predictions"][c], runs[1]["predictions"][c])
+
+
+def test_a_spice_variant_names_its_files_and_record(prepared, tmp_path):
+    from spice.mismatch import chip_setup
+    mc = {"fingerprint": "f", "params": {"a_vt_n": 1.5e-9, "a_vt_p": 1.5e-9, "samples": 3},
+          "samples": {"oscillator_gain": [0.7, 1.0, 1.3]}}
+    overrides, m = chip_setup(mc, "td", "ring")
+    r = montecarlo.run(prepared, "td", 2, limit=20, T=16, workers=0, mismatch=m, variant="ring",
+                       out_dir=tmp_path, progress=False, **overrides)
+    record = json.loads((tmp_path / "montecarlo" / "td_ring.json").read_text())
+    assert record["variant"] == "ring" and record["mismatch"] == m.source
+    assert record["run"]["device"] == "cpu" and record["statistics"] == r["statistics"]
+    assert (tmp_path / "montecarlo" / "td_ring.csv").is_file()
+    assert (tmp_path / "montecarlo" / "td_ring.png").is_file()
+
+
+def test_the_device_is_honoured_or_refused_before_any_work(prepared, tmp_path):
+    """On a CUDA device the chips (cm with drawn offsets and mirror gains) give the CPU's
+    predictions (float summation order may flip a tie); without one, a clear error first."""
+    kw = dict(limit=20, T=16, workers=0, out_dir=tmp_path, progress=False)
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no CUDA device"):
+            montecarlo.run(prepared, "td", 1, device="cuda", **kw)
+        assert not (tmp_path / "montecarlo").exists()
+        return
+    m = Mismatch("cm", {"gain_e": Empirical((0.8, 1.2)), "gain_i": Empirical((0.9, 1.1)),
+                        "offset": Empirical((-0.01, 0.01))})
+    on_gpu = montecarlo.run(prepared, "cm", 2, device="cuda", mismatch=m, **kw)
+    on_cpu = montecarlo.run(prepared, "cm", 2, device="cpu", mismatch=m, **kw)
+    for c in (0, 1):
+        assert (on_gpu["predictions"][c] != on_cpu["predictions"][c]).sum() <= 1
