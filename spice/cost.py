@@ -36,6 +36,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .mismatch import TD_VARIANT
+
 GATE_PITCH_PER_LMIN = 90e-9 / 22e-9   # contacted gate pitch / L_min (Intel 22 nm: 90 nm)
 ANALOG_OVERHEAD = 2.0                 # layout / summed device footprints (rule of thumb)
 CAP_DENSITY = 1e-15 / 1e-12           # F/m^2: 1 fF/um^2 (stacked MOM, lower metals)
@@ -197,15 +199,16 @@ def td_energy(counts: dict, ring_rows: np.ndarray, e_cycle: float, digital: dict
 
 def nominal_errors(spice_json: Path | None, T: int) -> dict:
     """``{(model, variant): {mean_pct, n_images, source}}`` from the network results of
-    ``tdsnn spice`` (``spice.json``) when the file exists and has the same ``T``; else empty."""
+    ``tdsnn spice`` (``spice.json``) when the file exists and has the same ``T``; else empty.
+    td's one design is the ring oscillator (variant :data:`spice.mismatch.TD_VARIANT`)."""
     if spice_json is None or not Path(spice_json).is_file():
         return {}
     net = json.loads(Path(spice_json).read_text())["network"]
     if net["T"] != T:
         return {}
     src = f"nominal chip of {spice_json}"
-    out = {("td", None): {"mean_pct": net["td"]["error_pct"], "n_images": net["n_images"],
-                          "source": src}}
+    out = {("td", TD_VARIANT): {"mean_pct": net["td"]["error_pct"], "n_images": net["n_images"],
+                                "source": src}}
     for name, r in net["cm"].items():
         out[("cm", name)] = {"mean_pct": r["error_pct"], "n_images": net["n_images"],
                              "source": src}

@@ -30,6 +30,7 @@ from . import cost
 from .characterise import CharParams, characterise, mirrors
 from .comparator import ComparatorParams
 from .energy import PulseParams, comparator_charge, gate_energy, mirror_charge, oscillator_charge
+from .mismatch import TD_VARIANT
 from .oscillator import OscillatorParams
 
 RING_CURRENTS = (1e-6, 2e-6, 4e-6, 7e-6, 10e-6, 13e-6)   # A: up to past the ring's full scale
@@ -118,8 +119,8 @@ def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64, limit: i
     analog = cost.td_analog_area(OscillatorParams(card=cp.card))
     energy = cost.td_energy(counts, np.array(circuits["ring"]), circuits["e_cycle"], digital,
                             vdd, td.t_p, td.f_clk)
-    variants["td"] = _entry("td", None, analog.total, digital["area"], analog, energy, counts,
-                            error("td", None, err), cm.t_step)
+    variants["td"] = _entry("td", TD_VARIANT, analog.total, digital["area"], analog, energy,
+                            counts, error("td", TD_VARIANT, err), cm.t_step)
     record = {"T": T, "n_images": len(y), "sampled": len(y) < len(prepared.test_y),
               "seed": seed, "ode_substeps": ode_substeps, "card": summary["card"],
               "circuits": circuits, "digital": digital, "t_step": cm.t_step,

@@ -143,6 +143,15 @@ def test_chip_errors_from_a_montecarlo_record_or_the_nominal_chip(tmp_path):
     assert (td["mean_pct"], td["worst_pct"], td["chips"]) == (2.2, 2.6, 20)
     assert cost.chip_errors("td", None, own, tmp_path, 32)["worst_pct"] is None   # another T
     assert cost.chip_errors("cm", "simple_L3", own, tmp_path, 64)["worst_pct"] is None
+    # the mismatch stage's td chips are the ring design's: joined to td's ring, not to a
+    # design-less td record
+    (tmp_path / "td_ring.json").write_text(json.dumps({"model": "td", "variant": "ring", "T": 64,
+                                                        "n_images": 50, "statistics": {
+                                                            "chips": 20, "mean_pct": 18.0,
+                                                            "worst_pct": 44.0}}))
+    ring = cost.chip_errors("td", "ring", own, tmp_path, 64)
+    assert (ring["mean_pct"], ring["worst_pct"], ring["n_images"]) == (18.0, 44.0, 50)
+    assert cost.chip_errors("td", None, own, tmp_path, 64)["worst_pct"] == 2.6
 
 
 def test_nominal_errors_from_the_spice_results(tmp_path):
@@ -152,7 +161,7 @@ def test_nominal_errors_from_the_spice_results(tmp_path):
                                             "cm": {"simple_L1": {"error_pct": 76.05}}}}))
     got = cost.nominal_errors(path, 64)
     assert got[("cm", "simple_L1")]["mean_pct"] == 76.05
-    assert got[("td", None)]["n_images"] == 2000
+    assert got[("td", "ring")]["n_images"] == 2000
     assert cost.nominal_errors(path, 32) == {}          # another T: not this study's errors
     assert cost.nominal_errors(tmp_path / "none.json", 64) == {}
 
