@@ -144,8 +144,8 @@ class TDState:
     gain_e, gain_i : float (n,): per-neuron CCO gain factors (mismatch).
     up, down : int64 (batch, n): the last step's pulse counts (the RTL's input).
     lost : int64 (): pulses lost to the rate limit so far.
-    image_ids : int64 (batch,): the images' indices (key the jitter, :mod:`golden.noise`).
-    draws : the jitter's counters for these images and neurons (:class:`golden.noise.Counters`).
+    draws : the jitter's counters for these images and neurons (:class:`golden.noise.Counters`,
+        keyed by the images' indices).
     layer, t : int: layer index and steps done (key the jitter).
     pulses : int64 (): pulses delivered to the counter so far (set by :class:`TDNeuron`).
     """
@@ -159,7 +159,6 @@ class TDState:
     up: torch.Tensor
     down: torch.Tensor
     lost: torch.Tensor
-    image_ids: torch.Tensor
     draws: Counters
     layer: int
     t: int
@@ -246,7 +245,7 @@ def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
         return ideal_step(IdealParams(p.theta, "subtract"), state, i_exc, i_inh)
     if i_exc.dim() == 3:
         i_exc, i_inh = i_exc.sum(0), i_inh.sum(0)
-    advance = cache.advance if cache is not None else (lambda q, z, g: _advance(q, z, g))
+    advance = cache.advance if cache is not None else _advance
     dev = state.count.device
     keys = [torch.tensor(stream_key(p.seed, state.layer, state.t, cco), device=dev)
             for cco in (0, 1)]
@@ -256,7 +255,7 @@ def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
         p.n_th, *p.counter_range, p.max_pulses)
     return spikes, TDState(
         phase_e, phase_i, count, overflow, state.gain_e, state.gain_i, up, down,
-        state.lost + lost, state.image_ids, state.draws, state.layer, state.t + 1)
+        state.lost + lost, state.draws, state.layer, state.t + 1)
 
 
 class TDNeuron:
@@ -292,7 +291,7 @@ class TDNeuron:
         flags = torch.zeros(batch, n_neurons, dtype=torch.bool, device=dev)
         lost = torch.zeros((), dtype=torch.int64, device=dev)
         # two phase tensors: the fused step kernel is compiled once for unaliased inputs
-        return TDState(zeros, zeros.clone(), zi, flags, gains[0], gains[1], zi, zi, lost, ids,
+        return TDState(zeros, zeros.clone(), zi, flags, gains[0], gains[1], zi, zi, lost,
                        Counters(ids, n_neurons), layer, 0, lost.clone())
 
     def step(self, state, i_exc: torch.Tensor, i_inh: torch.Tensor):

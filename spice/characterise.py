@@ -143,6 +143,12 @@ def cached(cache_root: Path, fp: str, make) -> dict:
     return summary | {"cached": False}
 
 
+def mirror_designs(summary: dict, card) -> dict:
+    """``{variant: {polarity: MirrorParams}}`` from a characterisation summary's ``designs``."""
+    return {name: {pol: MirrorParams(pol, d["l"], d["w"], d["cascode"], d["v_casc"], card)
+                   for pol, d in pair.items()} for name, pair in summary["designs"].items()}
+
+
 def cache_root_or_default(cache_root: Path | None) -> Path:
     """``cache_root``, or ``artifacts/spice`` of the project."""
     from golden.pipeline import artifacts_dir

@@ -27,7 +27,7 @@ from golden.table import markdown_table
 from rtl.activity import transitions_per_count
 
 from . import cost
-from .characterise import CharParams, characterise, mirrors
+from .characterise import CharParams, characterise, mirror_designs
 from .comparator import ComparatorParams
 from .energy import PulseParams, comparator_charge, gate_energy, mirror_charge, oscillator_charge
 from .mismatch import TD_VARIANT
@@ -84,7 +84,7 @@ def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64, limit: i
     cp = cp or CharParams()
     folder = Path(out) / "energy"
     summary = characterise(cp, progress=progress)
-    designs = mirrors(cp, folder / "sizing")
+    designs = mirror_designs(summary, cp.card)
     t0 = time.perf_counter()
     circuits = circuit_costs(cp, designs, folder / "ngspice")
     spice_seconds = time.perf_counter() - t0

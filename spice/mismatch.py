@@ -37,7 +37,8 @@ import numpy as np
 from behavioral.mismatch import Empirical, Mismatch
 
 from .card import DeviceCard
-from .characterise import CharParams, cached, characterise, fingerprint_of, variant_name
+from .characterise import (CharParams, cached, characterise, fingerprint_of, mirror_designs,
+                           variant_name)
 from .comparator import ComparatorParams
 from .mirror import L_MULTIPLES, POLARITIES, MirrorParams, _si
 from .ngspice import NgspiceError, control_block, run
@@ -270,7 +271,7 @@ def fingerprint(cp: CharParams, mp: MismatchParams, summary: dict) -> str:
     return fingerprint_of(
         f"mismatch format {FORMAT}", summary["fingerprint"], repr(sorted(asdict(mp).items())),
         repr((RINGS_PER_RUN, PERIODS, COMPARATOR_STEP)),
-        "".join(ring_netlist(OscillatorParams(card=cp.card), 1e-6, 1e-9)),
+        ring_netlist(OscillatorParams(card=cp.card), 1e-6, 1e-9),
         "\n".join(ComparatorParams(card=cp.card).body()))
 
 
@@ -296,11 +297,9 @@ def montecarlo(cp: CharParams | None = None, mp: MismatchParams | None = None,
         cm = cp.cm_params()
         v_mid = (cm.v_reset + cm.v_th) / 2
         mirrors, mirror_stats = {}, {}
-        for name, pair in summary["designs"].items():
+        for name, pair in mirror_designs(summary, cp.card).items():
             mirrors[name], mirror_stats[name] = {}, {}
-            for pol in POLARITIES:
-                d = pair[pol]
-                m = MirrorParams(pol, d["l"], d["w"], d["cascode"], d["v_casc"], cp.card)
+            for pol, m in pair.items():
                 g = mirror_gains(m, mp, cm.i_unit, v_mid, f"{name}_{pol}", work / "mirrors")
                 mirrors[name][pol], mirror_stats[name][pol] = g.tolist(), stats(g)
             if progress:

@@ -157,14 +157,12 @@ def crossings(t: np.ndarray, v: np.ndarray, level: float, rising: bool = True) -
 class Spikes:
     """Per spike ``k``: the membrane crossing V_th (``t_cross``), the reset switch's gate
     rising through VDD/2 (``t_fire``: the switch closes, the spike), falling again
-    (``t_release``: the switch opens), the membrane then (``v_release``, V) and its lowest
-    value between ``t_fire`` and the release (``v_min``, V). Times in s."""
+    (``t_release``: the switch opens) and the membrane then (``v_release``, V). Times in s."""
 
     t_cross: np.ndarray
     t_fire: np.ndarray
     t_release: np.ndarray
     v_release: np.ndarray
-    v_min: np.ndarray
 
 
 def spike_times(t: np.ndarray, v_mem: np.ndarray, v_sw: np.ndarray, v_th: float,
@@ -177,8 +175,7 @@ def spike_times(t: np.ndarray, v_mem: np.ndarray, v_sw: np.ndarray, v_th: float,
     close = close[:len(rel)]
     up = crossings(t, v_mem, v_th)
     cross = np.array([up[up <= f][-1] if (up <= f).any() else np.nan for f in close])
-    v_min = np.array([v_mem[(t >= f) & (t <= r)].min(initial=np.inf) for f, r in zip(close, rel)])
-    return Spikes(cross, close, rel, np.interp(rel, t, v_mem), v_min)
+    return Spikes(cross, close, rel, np.interp(rel, t, v_mem))
 
 
 def intervals(times: np.ndarray, start: float, stop: float) -> np.ndarray:

@@ -40,7 +40,7 @@ from behavioral.cm import CMParams
 from behavioral.cm_table import load_table, table_rate
 from behavioral.td import TDParams, phase_advance
 
-from .characterise import CharParams, cache_root_or_default, cached, fingerprint_of
+from .characterise import CharParams, cache_root_or_default, cached, fingerprint_of, mirror_designs
 from .comparator import ComparatorParams
 from .mirror import _si
 from .neuron import NeuronParams, intervals, membrane_capacitance, simulate, spike_times
@@ -213,13 +213,6 @@ def validate_ring(o: OscillatorParams, table: str, i_fs: float, work: Path,
                      "cycles_spice": f * p.t_p, "cycles_model": model,
                      "deviation_pct": 100 * (f * p.t_p / model - 1)})
     return rows
-
-
-def mirror_designs(summary: dict, card) -> dict:
-    """``{variant: {polarity: MirrorParams}}`` from a characterisation summary's ``designs``."""
-    from .mirror import MirrorParams
-    return {name: {pol: MirrorParams(pol, d["l"], d["w"], d["cascode"], d["v_casc"], card)
-                   for pol, d in pair.items()} for name, pair in summary["designs"].items()}
 
 
 def validate(cp: CharParams, summary: dict, comp: ComparatorParams, ring: dict,
