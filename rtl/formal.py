@@ -26,7 +26,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .export import verilog_text
-from .netlist import netlist_text, yosys
+from .netlist import netlist_text
+from .synth import yosys
 from .params import TOP_NAME, ArrayParams
 
 PROPERTIES = Path(__file__).parent / "hdl" / "neuron_props.vh"

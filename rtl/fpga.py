@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .export import verilog_text
-from .netlist import yosys
+from .synth import yosys
 from .params import TOP_NAME, ArrayParams
 
 #: the device: the largest ECP5 (83,640 LUT4, 83,640 flip-flops), slowest speed grade

@@ -11,28 +11,15 @@ formal equivalence check compares with the RTL. Register initial values follow t
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from pathlib import Path
 
 from .export import verilog_text
 from .params import TOP_NAME, ArrayParams
-from .synth import _yosys_exe
+from .synth import yosys
 
 GATE_SCRIPT = f"read_verilog {TOP_NAME}.v; synth -top {TOP_NAME}; opt_clean -purge; " \
               f"write_verilog -noattr netlist.v"
-
-
-def yosys(script: str, cwd: Path, files: dict[str, str] | None = None) -> str:
-    """Run the pinned full Yosys on ``script`` in ``cwd`` (after writing ``files``: name ->
-    text there); return its log. Raises RuntimeError with the log on failure."""
-    for name, text in (files or {}).items():
-        Path(cwd, name).write_text(text)
-    run = subprocess.run([_yosys_exe(), "-q", "-p", script], cwd=cwd, capture_output=True,
-                         text=True, check=False)
-    if run.returncode:
-        raise RuntimeError(f"yosys failed ({script[:80]}...):\n{run.stdout}\n{run.stderr}")
-    return run.stdout
 
 
 def netlist_text(params: ArrayParams, rtl: str | None = None) -> str:

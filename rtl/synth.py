@@ -33,9 +33,9 @@ def latches(params: ArrayParams) -> list[str]:
 
 def latch_cells(il: str) -> list[str]:
     """Latch cells in an RTLIL design after ``proc`` and ``flatten`` (built-in Yosys)."""
-    yosys = find_yosys(lambda version: version >= (0, 40))
+    builtin = find_yosys(lambda version: version >= (0, 40))
     selection = " ".join(f"t:{t}" for t in LATCH_TYPES)
-    out = yosys.run(["-"], f"read_rtlil <<EOT\n{il}\nEOT\nproc\nflatten\n"
+    out = builtin.run(["-"], f"read_rtlil <<EOT\n{il}\nEOT\nproc\nflatten\n"
                            f"select -list {selection}\n")
     # the listing (module/cell lines) follows the flatten pass's log and ends the script
     listing = out[out.rindex("Executing FLATTEN pass"):out.rindex("End of script")]
@@ -66,16 +66,23 @@ def _yosys_exe() -> str:
     return found
 
 
+def yosys(script: str, cwd: Path, files: dict[str, str] | None = None) -> str:
+    """Run the pinned full Yosys on ``script`` in ``cwd`` (after writing ``files``: name ->
+    text there); return its log. Raises RuntimeError with the log on failure."""
+    for name, text in (files or {}).items():
+        Path(cwd, name).write_text(text)
+    run = subprocess.run([_yosys_exe(), "-q", "-p", script], cwd=cwd, capture_output=True,
+                         text=True, check=False)
+    if run.returncode:
+        raise RuntimeError(f"yosys failed ({script[:80]}...):\n{run.stdout}\n{run.stderr}")
+    return run.stdout
+
+
 def synth_stats(params: ArrayParams) -> SynthStats:
     """Synthesise the exported Verilog with Yosys ``synth`` and return the ``stat`` counts."""
     with tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, f"{TOP_NAME}.v").write_text(verilog_text(params))
-        script = (f"read_verilog {TOP_NAME}.v; synth -top {TOP_NAME}; "
-                  f"tee -q -o stat.json stat -json")
-        run = subprocess.run([_yosys_exe(), "-q", "-p", script], cwd=tmp, capture_output=True,
-                             text=True, check=False)
-        if run.returncode:
-            raise RuntimeError(f"yosys synth failed:\n{run.stdout}\n{run.stderr}")
+        yosys(f"read_verilog {TOP_NAME}.v; synth -top {TOP_NAME}; tee -q -o stat.json stat -json",
+              tmp, {f"{TOP_NAME}.v": verilog_text(params)})
         design = json.loads(Path(tmp, "stat.json").read_text())["design"]
     by_type = dict(sorted(design["num_cells_by_type"].items()))
     ffs = sum(v for k, v in by_type.items() if "DFF" in k)

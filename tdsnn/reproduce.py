@@ -32,7 +32,7 @@ from golden.table import markdown_table
 
 from spice.card import card_fingerprint
 
-from .stages import Stage, StageResult, fingerprint, network_fingerprint, run_stage
+from .stages import Stage, StageResult, network_fingerprint, run_stage
 
 N_CORRELATION_IMAGES = 1000  # images for the layer-wise rate/activation correlation
 #: seeded chips of the models with mismatch in the comparison (chip 0 is the headline): enough
@@ -425,11 +425,11 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         title = stage.title.format(data=data["name"])
         tag = f"[{i}/{len(stages)}] {title}"
         print(f"{tag} ...", flush=True)
-        result, cached, seconds = run_stage(stage, ctx, cache, out, net_fp)
+        result, cached, seconds, fp = run_stage(stage, ctx, cache, out, net_fp)
         summary["stages"][stage.key] = result.data | {"stage_seconds": seconds, "cached": cached}
         sections.append(f"## {title}\n\n{result.markdown}\n")
         stage_rows.append([stage.key, "cache" if cached else "computed", f"{seconds:.1f}",
-                           f"`{fingerprint(stage, args, net_fp)}`"])
+                           f"`{fp}`"])
         print(f"{tag}: {'reused from cache' if cached else 'done'} in {seconds:.1f} s", flush=True)
     stage_rows += [[st.key, "skipped (--skip)", "", ""] for st in STAGES if st not in stages]
     total = time.perf_counter() - start

@@ -157,10 +157,11 @@ def _compute(stage: Stage, ctx, stage_dir: Path, fp: str) -> StageResult:
 
 
 def run_stage(stage: Stage, ctx, cache_root: Path, out: Path, net_fp: str | None
-              ) -> tuple[StageResult, bool, float]:
+              ) -> tuple[StageResult, bool, float, str]:
     """Run ``stage`` (or reuse its cached result); copy its files to ``out``.
 
-    Returns the result, whether it came from the cache, and the seconds spent.
+    Returns the result, whether it came from the cache, the seconds spent and the stage's
+    fingerprint.
     """
     start = time.perf_counter()
     fp = fingerprint(stage, ctx.args, net_fp)
@@ -173,4 +174,4 @@ def run_stage(stage: Stage, ctx, cache_root: Path, out: Path, net_fp: str | None
             result = _compute(stage, ctx, stage_dir, fp)
         for name in result.files:
             copy_atomic(stage_dir / name, out / name)
-    return result, cached, time.perf_counter() - start
+    return result, cached, time.perf_counter() - start, fp

@@ -27,8 +27,8 @@ def test_cached_until_an_input_changes(tmp_path):
     calls = []
     stage = make_stage(calls)
     cache, out = tmp_path / "cache", tmp_path / "out"
-    r1, cached1, _ = run_stage(stage, Ctx(T=8), cache, out, "net-a")
-    r2, cached2, _ = run_stage(stage, Ctx(T=8), cache, out, "net-a")
+    r1, cached1, *_ = run_stage(stage, Ctx(T=8), cache, out, "net-a")
+    r2, cached2, *_ = run_stage(stage, Ctx(T=8), cache, out, "net-a")
     assert calls == [8] and (cached1, cached2) == (False, True) and r2.data == {"T": 8}
     run_stage(stage, Ctx(T=16), cache, out, "net-a")       # option changed
     run_stage(stage, Ctx(T=16), cache, out, "net-b")       # network changed
@@ -123,7 +123,7 @@ def test_no_cache_keeps_the_cached_stage_until_the_new_one_is_complete(tmp_path,
     with pytest.raises(KeyboardInterrupt):
         run_stage(broken, ctx, tmp_path, tmp_path / "o", None)
     monkeypatch.undo()
-    result, cached, _ = run_stage(stage, Ctx(T=8), tmp_path, tmp_path / "o", None)
+    result, cached, *_ = run_stage(stage, Ctx(T=8), tmp_path, tmp_path / "o", None)
     assert cached and result.data == {"T": 8} and calls == [8]
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
 
@@ -141,7 +141,7 @@ def test_truncated_or_incomplete_stage_result_is_recomputed(tmp_path, damage, ca
         record.write_text('{"data": {"T": 8}}')
     else:
         (stage_dir / "plot.csv").unlink()
-    result, cached, _ = run_stage(stage, Ctx(T=8), tmp_path, tmp_path / "o", None)
+    result, cached, *_ = run_stage(stage, Ctx(T=8), tmp_path, tmp_path / "o", None)
     assert not cached and calls == [8, 8] and result.data == {"T": 8}
     assert str(record) in capsys.readouterr().err
     assert run_stage(stage, Ctx(T=8), tmp_path, tmp_path / "o", None)[1]  # the new one is used
@@ -154,7 +154,7 @@ def _slow_stage_run(cache, out, queue):
         return StageResult({"pid": os.getpid()}, "x", ["plot.csv"])
     stage = Stage("slow", "Slow", fn, packages=())
     try:
-        result, cached, _ = run_stage(stage, Ctx(T=8), cache, out, None)
+        result, cached, *_ = run_stage(stage, Ctx(T=8), cache, out, None)
         queue.put(("ok", cached, result.data["pid"]))
     except BaseException as err:  # report to the parent
         queue.put(("error", repr(err), None))
