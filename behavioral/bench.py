@@ -39,7 +39,7 @@ from pathlib import Path
 import torch
 
 from golden import compute, peer
-from golden.pipeline import prepare
+from golden.pipeline import prepare, results_dir
 from golden.snn import evaluate
 from golden.table import markdown_table
 
@@ -75,33 +75,45 @@ def reference(net) -> dict | None:
     return ref.get("full") if ref.get("network") == fingerprint(net) else None
 
 
-def model(name: str):
-    """The benchmarked model ``name``: a neuron model by name, or ``cm-table`` (see above)."""
+def model(name: str, table: Path | None = None):
+    """The benchmarked model ``name``: a neuron model by name, or ``cm-table`` (see above) with
+    the SPICE table ``table`` (default: the characterisation's, made or read from its cache)."""
     if name != "cm-table":
         return build(name)
     from spice.characterise import CharParams, characterise
     cp = CharParams()
-    path = characterise(cp, progress=False)["tables"][TABLE_VARIANT]
+    path = table or characterise(cp, progress=False)["tables"][TABLE_VARIANT]
     return CMNeuron(replace(cp.cm_params(), table=path, ode_substeps=TABLE_SUBSTEPS))
 
 
 def run(prepared, models=MODELS, threads=(1,), T: int = 64, limit: int | None = None,
-        repeat: int = 1, device: str = "cpu", progress: bool = True) -> dict:
-    """Best-of-``repeat`` seconds, images/s and error of every model at every thread count."""
+        repeat: int = 1, device: str = "cpu", progress: bool = True, batch_size: int = 1000,
+        against: dict | None = None, table: Path | None = None) -> dict:
+    """Best-of-``repeat`` seconds, images/s and error of every model at every thread count.
+
+    ``against``: an earlier result of this function (e.g. the CPU run, read back from its
+    file); each run then counts the predictions that differ from that result's same model.
+    """
     x, y = prepared.test_x[:limit], prepared.test_y[:limit]
+    for name, other in ({} if against is None else against["predictions"]).items():
+        if name in models and len(other) != len(y):
+            raise SystemExit(f"--against {against['path']}: {name} has {len(other)} "
+                             f"predictions, this run {len(y)} images (use the same --limit)")
     ref = reference(prepared.net) if limit is None and T == 64 else None
     dev = compute.resolve_device(device)
-    out = {"T": T, "n_images": len(y), "device": str(dev), "repeat": repeat, "runs": []}
+    out = {"T": T, "n_images": len(y), "device": str(dev), "repeat": repeat,
+           "batch_size": batch_size, "runs": []}
     before = torch.get_num_threads()
     try:
         for n in threads:
             compute.set_threads(n)
             for name in models:
-                neuron = model(name)
+                neuron = model(name, table)
                 best = cpu = first = None
                 for _ in range(repeat):
                     c0 = time.process_time()
-                    ev = evaluate(prepared.net, neuron, x, y, T, device=dev, progress=progress)
+                    ev = evaluate(prepared.net, neuron, x, y, T, batch_size=batch_size,
+                                  device=dev, progress=progress)
                     c = time.process_time() - c0
                     first = ev.seconds if first is None else first
                     best = ev.seconds if best is None else min(best, ev.seconds)
@@ -112,12 +124,42 @@ def run(prepared, models=MODELS, threads=(1,), T: int = 64, limit: int | None = 
                                     "seconds": best, "cpu_seconds": cpu, "first_seconds": first,
                                     "images_per_s": len(y) / best,
                                     "error_pct": ev.error_pct, "same_as_reference": same,
-                                    "target_seconds": TARGETS.get(name)})
+                                    "target_seconds": TARGETS.get(name),
+                                    "differs_from_against": _differing(against, name,
+                                                                       ev.predictions),
+                                    "predictions": encode_predictions(ev.predictions)})
                 if name == "ideal" and peer.available():
                     out["runs"].append(_peer_run(prepared, x, y, T, repeat, dev, ev.predictions))
     finally:
         torch.set_num_threads(before)
     return out
+
+
+def encode_predictions(pred: torch.Tensor) -> str:
+    """Predicted classes (0-9) as a string of digits, one per image, for the results file."""
+    return bytes((pred.to(torch.uint8).cpu() + ord("0")).numpy()).decode()
+
+
+def decode_predictions(text: str) -> torch.Tensor:
+    """The inverse of :func:`encode_predictions`."""
+    return torch.frombuffer(bytearray(text.encode()), dtype=torch.uint8).to(torch.int64) - ord("0")
+
+
+def load_against(path: Path) -> dict:
+    """A results file of an earlier run (``--out``), to count differing predictions against."""
+    try:
+        r = json.loads(Path(path).read_text())
+        runs = {run["model"]: decode_predictions(run["predictions"]) for run in r["runs"]
+                if "predictions" in run}
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise SystemExit(f"--against {path}: not a results file of this benchmark ({err})")
+    return {"path": str(path), "device": r.get("device"), "predictions": runs}
+
+
+def _differing(against: dict | None, name: str, pred: torch.Tensor) -> int | None:
+    """How many predictions differ from ``against``'s run of model ``name`` (None: no such run)."""
+    other = None if against is None else against["predictions"].get(name)
+    return None if other is None else int((other != pred.cpu()).sum())
 
 
 def _peer_run(prepared, x, y, T: int, repeat: int, dev, ideal_predictions) -> dict:
@@ -153,6 +195,7 @@ def cm_step_halving(prepared, T: int = 64, limit: int | None = None, device: str
 def table(r: dict) -> str:
     """The figures as a markdown table, with the ratio to the ideal model at the same threads."""
     ideal = {run["threads"]: run["seconds"] for run in r["runs"] if run["model"] == "ideal"}
+    against = any(run.get("differs_from_against") is not None for run in r["runs"])
     rows = []
     for run in r["runs"]:
         base = ideal.get(run["threads"])
@@ -161,10 +204,15 @@ def table(r: dict) -> str:
         rows.append([run["model"], run["threads"], f"{run['seconds']:.2f}",
                      f"{run['cpu_seconds']:.2f}", first,
                      f"{run['images_per_s']:.0f}", f"{run['seconds'] / base:.1f}" if base else "-",
-                     run["target_seconds"] or "-", f"{run['error_pct']:.2f}", same])
+                     run["target_seconds"] or "-", f"{run['error_pct']:.2f}", same]
+                    + ([_or_dash(run.get("differs_from_against"))] if against else []))
     return markdown_table(["model", "threads", "seconds", "cpu s", "first run s", "images/s",
-                           "x ideal", "target (s)",
-                           "error %", "same predictions"], rows)
+                           "x ideal", "target (s)", "error %", "same predictions"]
+                          + (["differ from --against"] if against else []), rows)
+
+
+def _or_dash(value) -> str:
+    return "-" if value is None else str(value)
 
 
 def _thread_list(text: str) -> tuple[int, ...]:
@@ -186,6 +234,18 @@ def main(argv: list[str] | None = None) -> int:
                     help="thread counts to measure, e.g. 1,2 (0: one per core)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per model; the best is kept")
     ap.add_argument("--device", choices=compute.DEVICES, default="cpu")
+    ap.add_argument("--batch-size", type=int, default=1000,
+                    help="images per batch (the predictions do not depend on it; a GPU wants "
+                         "the whole test set in one batch)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="results file (JSON, with every run's predictions; default "
+                         "results/bench_models_<device>.json)")
+    ap.add_argument("--table", type=Path, default=None,
+                    help=f"cm-table: this SPICE table (CSV) instead of the characterisation's "
+                         f"{TABLE_VARIANT} (which needs ngspice or its cache)")
+    ap.add_argument("--against", type=Path, default=None,
+                    help="an earlier results file (e.g. the CPU run's): count the predictions "
+                         "that differ from its run of the same model")
     ap.add_argument("--cm-step-halving", action="store_true", help="also the cm integrator check")
     args = ap.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -193,13 +253,24 @@ def main(argv: list[str] | None = None) -> int:
               f"{torch.version.cuda or 'no'}): nothing measured. A GPU user installs the CUDA "
               "build of torch (README, 'GPU').")
         return 0
+    if args.batch_size < 1:
+        ap.error(f"--batch-size {args.batch_size}: must be >= 1")
+    against = None if args.against is None else load_against(args.against)
     p = prepare(progress=False)
     r = run(p, tuple(args.models.split(",")), args.threads, args.T, args.limit, args.repeat,
-            args.device)
+            args.device, batch_size=args.batch_size, against=against, table=args.table)
+    out = args.out or results_dir() / f"bench_models_{torch.device(r['device']).type}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(r, indent=1) + "\n")
     where = (torch.cuda.get_device_name(r["device"]) if r["device"].startswith("cuda")
              else "cpu")
-    print(f"{r['n_images']} images, T = {r['T']}, {where}, best of {r['repeat']}")
+    print(f"{r['n_images']} images, T = {r['T']}, {where}, batches of {r['batch_size']}, "
+          f"best of {r['repeat']}")
     print(table(r))
+    if against:
+        print(f"differ from --against: predictions differing from {against['path']} "
+              f"({against['device']}), same model")
+    print(f"results: {out}")
     for run_ in r["runs"]:
         if "differs_from_ideal" in run_:
             print(f"snnTorch, {run_['threads']} thread(s): {run_['differs_from_ideal']} of "

@@ -1,6 +1,12 @@
 """The benchmark table (behavioral/bench.py): ratio to ideal, first run, target, reference check."""
 
-from behavioral.bench import table
+import json
+
+import pytest
+import torch
+
+from behavioral.bench import (_differing, decode_predictions, encode_predictions, load_against,
+                              table)
 
 
 def _run(model, seconds, first, same=True, target=None):
@@ -17,3 +23,34 @@ def test_table_gives_the_ratio_to_ideal_and_the_first_run():
     assert rows["td"] == ["1", "10.00", "5.00", "40.00", "1000", "5.0", "4.0", "1.90", "NO"]
     assert rows["ideal"][3] == "2.50" and rows["ideal"][5] == "1.0"
     assert rows["snntorch (ideal)"][3] == "-" and rows["snntorch (ideal)"][5] == "1.5"
+
+
+def test_predictions_round_trip_through_the_results_file(tmp_path):
+    pred = torch.tensor([7, 2, 1, 0, 4, 1, 4, 9, 5, 9])
+    assert encode_predictions(pred) == "7210414959"
+    path = tmp_path / "cpu.json"
+    path.write_text(json.dumps({"device": "cpu", "runs": [
+        {"model": "td", "predictions": encode_predictions(pred)},
+        {"model": "snntorch (ideal)"}]}))
+    against = load_against(path)
+    assert torch.equal(decode_predictions(encode_predictions(pred)), pred)
+    other = pred.clone()
+    other[[3, 8]] = torch.tensor([6, 3])
+    assert _differing(against, "td", other) == 2
+    assert _differing(against, "td", pred) == 0
+    assert _differing(against, "cm", pred) is None          # no such run in the file
+
+
+def test_table_counts_the_predictions_differing_from_against():
+    runs = [_run("ideal", 2.0, 2.5) | {"differs_from_against": 0},
+            _run("td", 4.0, 4.0) | {"differs_from_against": 3}]
+    lines = table({"runs": runs}).splitlines()
+    assert lines[0].rstrip("| ").endswith("differ from --against")
+    assert lines[3].split("|")[-2].strip() == "3"
+
+
+def test_against_a_file_that_is_no_results_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "x.json"
+    path.write_text("[1, 2]")
+    with pytest.raises(SystemExit, match=r"--against .*x.json: not a results file"):
+        load_against(path)
