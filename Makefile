@@ -91,12 +91,18 @@ montecarlo: $(STAMP) ## error over CHIPS chips of NEURON (results/montecarlo/; V
 	    $(if $(VARIANT),--variant $(VARIANT)) \
 	    $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
+# the optional `bench` extra (the snnTorch peer of bench-models; no further dependencies)
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP)
+	$(VENV)/bin/pip install -q -e '.[bench]'
+	touch $@
+
 .PHONY: bench-models
-bench-models: $(STAMP) ## seconds, images/s and ratio to ideal per neuron model, cm also in SPICE-table mode (full test set, T=64, 1 and 2 threads)
+bench-models: $(BENCH_STAMP) ## seconds, images/s and ratio to ideal per neuron model, cm also in SPICE-table mode (full test set, T=64, 1 and 2 threads)
 	$(PY) -m behavioral.bench --threads 1,2
 
 .PHONY: bench-gpu
-bench-gpu: $(STAMP) ## the same on a CUDA device, one batch of 10,000 images, predictions counted against bench-models' (says so when there is no GPU)
+bench-gpu: $(BENCH_STAMP) ## the same on a CUDA device, one batch of 10,000 images, predictions counted against bench-models' (says so when there is no GPU)
 	$(PY) -m behavioral.bench --device cuda --batch-size 10000 $(if $(wildcard results/bench_models_cpu.json),--against results/bench_models_cpu.json)
 
 # ---- transistor level (ngspice) ------------------------------------------------------------
