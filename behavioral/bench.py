@@ -200,15 +200,20 @@ def table(r: dict) -> str:
     for run in r["runs"]:
         base = ideal.get(run["threads"])
         same = {None: "-", True: "yes", False: "NO"}[run["same_as_reference"]]
-        first = "-" if run["first_seconds"] is None else f"{run['first_seconds']:.2f}"
-        rows.append([run["model"], run["threads"], f"{run['seconds']:.2f}",
-                     f"{run['cpu_seconds']:.2f}", first,
+        first = "-" if run["first_seconds"] is None else _seconds(run["first_seconds"])
+        rows.append([run["model"], run["threads"], _seconds(run["seconds"]),
+                     _seconds(run["cpu_seconds"]), first,
                      f"{run['images_per_s']:.0f}", f"{run['seconds'] / base:.1f}" if base else "-",
                      run["target_seconds"] or "-", f"{run['error_pct']:.2f}", same]
                     + ([_or_dash(run.get("differs_from_against"))] if against else []))
     return markdown_table(["model", "threads", "seconds", "cpu s", "first run s", "images/s",
                            "x ideal", "target (s)", "error %", "same predictions"]
                           + (["differ from --against"] if against else []), rows)
+
+
+def _seconds(x: float) -> str:
+    """Seconds with two decimals, or three significant digits under one second (a GPU's)."""
+    return f"{x:.2f}" if x >= 1 else f"{x:.3g}"
 
 
 def _or_dash(value) -> str:

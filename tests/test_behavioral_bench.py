@@ -25,6 +25,14 @@ def test_table_gives_the_ratio_to_ideal_and_the_first_run():
     assert rows["snntorch (ideal)"][3] == "-" and rows["snntorch (ideal)"][5] == "1.5"
 
 
+def test_table_gives_three_significant_digits_under_a_second():
+    text = table({"runs": [_run("ideal", 0.0185, 0.289), _run("td", 0.0748, 17.84)]})
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in text.splitlines()[2:]}
+    assert rows["ideal"][1:4] == ["0.0185", "0.00925", "0.289"]
+    assert rows["td"][1] == "0.0748" and rows["td"][3] == "17.84" and rows["td"][5] == "4.0"
+
+
 def test_predictions_round_trip_through_the_results_file(tmp_path):
     pred = torch.tensor([7, 2, 1, 0, 4, 1, 4, 9, 5, 9])
     assert encode_predictions(pred) == "7210414959"
