@@ -109,15 +109,12 @@ def run(prepared, models=MODELS, threads=(1,), T: int = 64, limit: int | None = 
             compute.set_threads(n)
             for name in models:
                 neuron = model(name, table)
-                best = cpu = first = None
-                for _ in range(repeat):
-                    c0 = time.process_time()
+
+                def once():
                     ev = evaluate(prepared.net, neuron, x, y, T, batch_size=batch_size,
                                   device=dev, progress=progress)
-                    c = time.process_time() - c0
-                    first = ev.seconds if first is None else first
-                    best = ev.seconds if best is None else min(best, ev.seconds)
-                    cpu = c if cpu is None else min(cpu, c)
+                    return ev, ev.seconds
+                ev, best, cpu, first = best_of(repeat, once)
                 same = None if ref is None or name not in ref else (
                     predictions_hash(ev.predictions) == ref[name]["predictions_sha256"])
                 out["runs"].append({"model": name, "threads": torch.get_num_threads(),
@@ -133,6 +130,20 @@ def run(prepared, models=MODELS, threads=(1,), T: int = 64, limit: int | None = 
     finally:
         torch.set_num_threads(before)
     return out
+
+
+def best_of(repeat: int, once) -> tuple:
+    """Call ``once()`` (returning ``(result, seconds)``) ``repeat`` times: the last result, the
+    least seconds, the least CPU seconds of the process and the first call's seconds."""
+    best = cpu = first = None
+    for _ in range(repeat):
+        c0 = time.process_time()
+        result, seconds = once()
+        c = time.process_time() - c0
+        first = seconds if first is None else first
+        best = seconds if best is None else min(best, seconds)
+        cpu = c if cpu is None else min(cpu, c)
+    return result, best, cpu, first
 
 
 def encode_predictions(pred: torch.Tensor) -> str:
@@ -164,13 +175,7 @@ def _differing(against: dict | None, name: str, pred: torch.Tensor) -> int | Non
 
 def _peer_run(prepared, x, y, T: int, repeat: int, dev, ideal_predictions) -> dict:
     """The snnTorch model of the network (:mod:`golden.peer`), best of ``repeat``."""
-    best = cpu = None
-    for _ in range(repeat):
-        c0 = time.process_time()
-        pred, seconds = peer.evaluate_snntorch(prepared.net, x.to(dev), T)
-        c = time.process_time() - c0
-        best = seconds if best is None else min(best, seconds)
-        cpu = c if cpu is None else min(cpu, c)
+    pred, best, cpu, _ = best_of(repeat, lambda: peer.evaluate_snntorch(prepared.net, x.to(dev), T))
     return {"model": "snntorch (ideal)", "threads": torch.get_num_threads(), "seconds": best,
             "cpu_seconds": cpu, "first_seconds": None,
             "images_per_s": len(y) / best, "error_pct": 100.0 * float((pred != y).float().mean()),
@@ -213,7 +218,7 @@ def table(r: dict) -> str:
 
 def _seconds(x: float) -> str:
     """Seconds with two decimals, or three significant digits under one second (a GPU's)."""
-    return f"{x:.2f}" if x >= 1 else f"{x:.3g}"
+    return f"{x:.2f}" if x >= 1 else f"{x:#.3g}"
 
 
 def _or_dash(value) -> str:
@@ -258,8 +263,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{torch.version.cuda or 'no'}): nothing measured. A GPU user installs the CUDA "
               "build of torch (README, 'GPU').")
         return 0
-    if args.batch_size < 1:
-        ap.error(f"--batch-size {args.batch_size}: must be >= 1")
+    for option in ("batch_size", "repeat"):
+        if getattr(args, option) < 1:
+            ap.error(f"--{option.replace('_', '-')} {getattr(args, option)}: must be >= 1")
     against = None if args.against is None else load_against(args.against)
     p = prepare(progress=False)
     r = run(p, tuple(args.models.split(",")), args.threads, args.T, args.limit, args.repeat,
