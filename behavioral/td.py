@@ -27,7 +27,9 @@ Cost: with constant coding the first layer's input is the same tensor at every s
 phase advance and jitter amplitude are computed once (:class:`AdvanceCache`); the jitter's
 counters are computed once per layer (:class:`golden.noise.Counters`); the draws, both CCOs and
 the counter of a step are one fused kernel (:func:`golden.compute.fused`), the same operations
-in the same order as run one by one.
+in the same order as run one by one; the counter and the pulse counts are int32 where a step's
+arithmetic fits (:attr:`TDParams.count_dtype`), and the step's pulse totals are summed in the
+kernel.
 """
 
 from __future__ import annotations
