@@ -27,7 +27,9 @@ Cost: with constant coding the first layer's input is the same tensor at every s
 phase advance and jitter amplitude are computed once (:class:`AdvanceCache`); the jitter's
 counters are computed once per layer (:class:`golden.noise.Counters`); the draws, both CCOs and
 the counter of a step are one fused kernel (:func:`golden.compute.fused`), the same operations
-in the same order as run one by one.
+in the same order as run one by one; the counter and the pulse counts are int32 where a step's
+arithmetic fits (:attr:`TDParams.count_dtype`), and the step's pulse totals are summed in the
+kernel.
 """
 
 from __future__ import annotations
@@ -127,6 +129,15 @@ class TDParams:
         a = self.array(1)
         return a.count_min, a.count_max
 
+    @cached_property
+    def count_dtype(self) -> torch.dtype:
+        """The integer type of the counter and the pulse counts: int32 where ``count + up``
+        and ``count - down`` (a step's widest intermediates) fit in it, else int64."""
+        lo, hi = self.counter_range
+        i32 = torch.iinfo(torch.int32)
+        fits = hi + self.max_pulses <= i32.max and lo - self.max_pulses >= i32.min
+        return torch.int32 if fits else torch.int64
+
     def array(self, n_neurons: int) -> ArrayParams:
         """The RTL neuron array this neuron layer maps to."""
         return ArrayParams(n_neurons=n_neurons, counter_width=self.counter_width,
@@ -139,15 +150,15 @@ class TDState:
     """State of a layer of td neurons.
 
     phase_e, phase_i : float (batch, n), cycles in [0, 1): unfinished CCO phase.
-    count : int64 (batch, n), pulses: the up/down counter.
+    count : integer (batch, n) of :attr:`TDParams.count_dtype`, pulses: the up/down counter.
     overflow : bool (batch, n): sticky counter-saturation flag.
     gain_e, gain_i : float (n,): per-neuron CCO gain factors (mismatch).
-    up, down : int64 (batch, n): the last step's pulse counts (the RTL's input).
+    up, down : integer (batch, n), like ``count``: the last step's pulse counts (the RTL's input).
     lost : int64 (): pulses lost to the rate limit so far.
     draws : the jitter's counters for these images and neurons (:class:`golden.noise.Counters`,
         keyed by the images' indices).
     layer, t : int: layer index and steps done (key the jitter).
-    pulses : int64 (): pulses delivered to the counter so far (set by :class:`TDNeuron`).
+    pulses : int64 (): pulses delivered to the counter so far (None: not counted).
     """
 
     phase_e: torch.Tensor
@@ -204,28 +215,35 @@ def _advance(p: TDParams, z: torch.Tensor, gain: torch.Tensor):
 
 
 def _cco(max_pulses: int, phase: torch.Tensor, dphi: torch.Tensor, amp: torch.Tensor | None,
-         key: torch.Tensor, base: torch.Tensor):
-    """Pulses emitted, new phase and pulses lost to the rate limit, for the phase advance
-    ``dphi`` (cycles) and the jitter amplitude ``amp`` (cycles rms); the jitter is the stream
-    ``key`` (0-dim int64) of :mod:`golden.noise` on the counters ``base``, keyed by image."""
+         key: torch.Tensor, base: torch.Tensor, dtype: torch.dtype):
+    """Pulses emitted (integers of ``dtype``), new phase and pulses lost to the rate limit (per
+    element, float), for the phase advance ``dphi`` (cycles) and the jitter amplitude ``amp``
+    (cycles rms); the jitter is the stream ``key`` (0-dim int64) of :mod:`golden.noise` on the
+    counters ``base``, keyed by image."""
     total = normal_of(bits_at(key, base)).mul_(amp).add_(dphi) if amp is not None else dphi.clone()
     total = total.clamp_(min=0).add_(phase)
     pulses = torch.floor(total)
-    lost = (pulses - max_pulses).clamp_(min=0).sum().to(torch.int64)
-    return pulses.clamp(max=max_pulses).to(torch.int64), total.sub_(pulses), lost
+    lost = (pulses - max_pulses).clamp_(min=0)
+    return pulses.clamp(max=max_pulses).to(dtype), total.sub_(pulses), lost
 
 
 @compute.fused
 def _pulses_and_count(phase_e, phase_i, dphi_e, amp_e, dphi_i, amp_i, key_e, key_i, base, count,
                       overflow, n_th: int, count_min: int, count_max: int, max_pulses: int):
     """Both CCOs (:func:`_cco`) and the counter (:func:`rtl.reference.counter_step`) of one step:
-    ``(spikes, phase_e, phase_i, count, overflow, up, down, lost)``. One fused kernel
-    (:func:`golden.compute.fused`): the draws, the CCOs and the counter in one pass over memory."""
-    up, phase_e, lost_e = _cco(max_pulses, phase_e, dphi_e, amp_e, key_e, base)
-    down, phase_i, lost_i = _cco(max_pulses, phase_i, dphi_i, amp_i, key_i, base)
-    spikes, count, flags = counter_step(count, up, down, n_th, count_min, count_max)
-    return (spikes.to(torch.float32), phase_e, phase_i, count, overflow | flags, up, down,
-            lost_e + lost_i)
+    ``(spikes, phase_e, phase_i, count, overflow, up, down, sent, lost)``: ``count``, ``up`` and
+    ``down`` of ``count``'s dtype (:attr:`TDParams.count_dtype`), ``sent`` the pulses delivered
+    to the counter and ``lost`` those lost to the rate limit (int64 totals). One fused
+    kernel (:func:`golden.compute.fused`): the draws, the CCOs, the counter and the totals in
+    one pass over memory, and a second over ``up`` and ``down`` for ``sent`` (the C++ backend
+    fuses one reduction into a loop). ``lost`` is summed in float64: exact below 2^53 pulses."""
+    up, phase_e, lost_e = _cco(max_pulses, phase_e, dphi_e, amp_e, key_e, base, count.dtype)
+    down, phase_i, lost_i = _cco(max_pulses, phase_i, dphi_i, amp_i, key_i, base, count.dtype)
+    spikes, new_count, flags = counter_step(count, up, down, n_th, count_min, count_max)
+    lost = (lost_e + lost_i).sum(dtype=torch.float64).to(torch.int64)
+    sent = (up.to(torch.int64) + down).sum()
+    return (spikes.to(torch.float32), phase_e, phase_i, new_count.to(count.dtype),
+            overflow | flags, up, down, sent, lost)
 
 
 def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
@@ -249,13 +267,14 @@ def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
     dev = state.count.device
     keys = [torch.tensor(stream_key(p.seed, state.layer, state.t, cco), device=dev)
             for cco in (0, 1)]
-    spikes, phase_e, phase_i, count, overflow, up, down, lost = _pulses_and_count(
+    spikes, phase_e, phase_i, count, overflow, up, down, sent, lost = _pulses_and_count(
         state.phase_e, state.phase_i, *advance(p, i_exc, state.gain_e),
-        *advance(p.inhibitory, i_inh, state.gain_i), *keys, state.draws.base, state.count, state.overflow,
-        p.n_th, *p.counter_range, p.max_pulses)
+        *advance(p.inhibitory, i_inh, state.gain_i), *keys, state.draws.base, state.count,
+        state.overflow, p.n_th, *p.counter_range, p.max_pulses)
     return spikes, TDState(
         phase_e, phase_i, count, overflow, state.gain_e, state.gain_i, up, down,
-        state.lost + lost, state.draws, state.layer, state.t + 1)
+        state.lost + lost, state.draws, state.layer, state.t + 1,
+        None if state.pulses is None else state.pulses + sent)
 
 
 class TDNeuron:
@@ -287,7 +306,7 @@ class TDNeuron:
         gen = torch.Generator().manual_seed(1_000_003 * p.seed + layer)
         gains = (1 + p.sigma_gain_rel * torch.randn(2, n_neurons, generator=gen)).to(dev)
         zeros = torch.zeros(batch, n_neurons, device=dev)
-        zi = torch.zeros(batch, n_neurons, dtype=torch.int64, device=dev)
+        zi = torch.zeros(batch, n_neurons, dtype=self.layer_params(layer).count_dtype, device=dev)
         flags = torch.zeros(batch, n_neurons, dtype=torch.bool, device=dev)
         lost = torch.zeros((), dtype=torch.int64, device=dev)
         # two phase tensors: the fused step kernel is compiled once for unaliased inputs
@@ -297,8 +316,7 @@ class TDNeuron:
     def step(self, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
         if self.params.ideal:
             return td_step(self.params, state, i_exc, i_inh, self._advances)
-        spikes, new = td_step(self.layer_params(state.layer), state, i_exc, i_inh, self._advances)
-        return spikes, replace(new, pulses=state.pulses + new.up.sum() + new.down.sum())
+        return td_step(self.layer_params(state.layer), state, i_exc, i_inh, self._advances)
 
     def membrane(self, state) -> torch.Tensor:
         if self.params.ideal:
@@ -337,7 +355,7 @@ class PulseRecorder:
 
     def step(self, state, i_exc, i_inh):
         spikes, new = self.model.step(state, i_exc, i_inh)
-        self.trace[new.layer].append(torch.stack([new.up, new.down], dim=-1))
+        self.trace[new.layer].append(torch.stack([new.up, new.down], dim=-1).to(torch.int64))
         return spikes, new
 
     def membrane(self, state):

@@ -56,6 +56,27 @@ def test_rate_limit_violations_are_counted():
                               "lost_L3": 18, "pulses_L3": 62}
 
 
+def test_counter_type_is_int32_where_a_step_fits_and_gives_the_int64_counts():
+    assert TDParams().count_dtype == torch.int32
+    assert TDParams(counter_width=31).count_dtype == torch.int32   # 2^30 - 1 + 62 fits
+    assert TDParams(counter_width=32).count_dtype == torch.int64   # 2^31 - 1 + 62 does not
+    assert TDParams(t_p=10.0).count_dtype == torch.int64           # 2.5e9 pulses per step
+    p = replace(TDParams(counter_width=8), seed=3)                 # saturates within a few steps
+    m = TDNeuron(p)
+    st32 = m.init_state(4, 30, 0)
+    st64 = replace(st32, count=st32.count.to(torch.int64), up=st32.up.to(torch.int64),
+                   down=st32.down.to(torch.int64))
+    gen = torch.Generator().manual_seed(2)
+    for _ in range(6):
+        z_e, z_i = torch.rand(4, 30, generator=gen) * 4, torch.rand(4, 30, generator=gen) * 4
+        s32, st32 = m.step(st32, z_e, z_i)
+        s64, st64 = m.step(st64, z_e, z_i)
+        assert st32.count.dtype == torch.int32 and st64.count.dtype == torch.int64
+        assert torch.equal(s32, s64) and torch.equal(st32.count, st64.count.to(torch.int32))
+        assert torch.equal(st32.overflow, st64.overflow)
+    assert st32.overflow.any() and m.counters(st32) == m.counters(st64)
+
+
 def test_counter_saturates_with_a_sticky_flag():
     p = replace(CLEAN, counter_width=6)              # [-32, 31] pulses
     spikes, st = run(p, [0.0], [3.0])                # 48 down -> clipped at -32

@@ -60,13 +60,15 @@ def _edge_inputs(batch: int, n: int, p: td.TDParams):
 
 
 @compiled_only
+@pytest.mark.parametrize("count_dtype", [torch.int64, torch.int32])
 @pytest.mark.parametrize("jitter", [True, False])
-def test_td_kernel_compiled_equals_eager(fuse_small, jitter):
+def test_td_kernel_compiled_equals_eager(fuse_small, jitter, count_dtype):
     p = td.TDParams(counter_width=8)                # saturation reachable in one step
     fn = td._pulses_and_count
     for batch, first in ((64, 0), (37, 9000)):      # two batch sizes: the kernel is reused
         n = 53
         pe, de, ae, count, overflow = _edge_inputs(batch, n, p)
+        count = count.to(count_dtype)
         pi, di, ai = pe.flip(0), de.flip(1), ae.flip(1)
         if not jitter:
             ae = ai = None
@@ -78,6 +80,8 @@ def test_td_kernel_compiled_equals_eager(fuse_small, jitter):
             out = fn(*args)
             _same(out, fn.__wrapped__(*args))
             assert out[-1] > 0 and (out[4] & ~overflow).any()  # the rate limit and saturation hit
+            assert out[3].dtype == out[5].dtype == out[6].dtype == count_dtype
+            assert out[7] == out[5].sum() + out[6].sum()        # the pulses sent
             pe, pi, count, overflow = out[1], out[2], out[3], out[4]
 
 
