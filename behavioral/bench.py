@@ -75,6 +75,12 @@ def reference(net) -> dict | None:
     return ref.get("full") if ref.get("network") == fingerprint(net) else None
 
 
+def _table_sha256(neuron) -> str | None:
+    """sha256 of the bytes of a table-mode neuron's table (None for other models)."""
+    path = getattr(getattr(neuron, "params", None), "table", None)
+    return None if path is None else hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def model(name: str):
     """The benchmarked model ``name``: a neuron model by name, or ``cm-table`` (see above)."""
     if name != "cm-table":
@@ -106,8 +112,11 @@ def run(prepared, models=MODELS, threads=(1,), T: int = 64, limit: int | None = 
                     first = ev.seconds if first is None else first
                     best = ev.seconds if best is None else min(best, ev.seconds)
                     cpu = c if cpu is None else min(cpu, c)
-                same = None if ref is None or name not in ref else (
-                    predictions_hash(ev.predictions) == ref[name]["predictions_sha256"])
+                entry = (ref or {}).get(name)
+                if entry and entry.get("table_sha256", _table_sha256(neuron)) != _table_sha256(neuron):
+                    entry = None                     # recorded with another table
+                same = None if entry is None else (
+                    predictions_hash(ev.predictions) == entry["predictions_sha256"])
                 out["runs"].append({"model": name, "threads": torch.get_num_threads(),
                                     "seconds": best, "cpu_seconds": cpu, "first_seconds": first,
                                     "images_per_s": len(y) / best,
