@@ -113,7 +113,8 @@ def run(prepared, models=MODELS, threads=(1,), T: int = 64, limit: int | None = 
                     best = ev.seconds if best is None else min(best, ev.seconds)
                     cpu = c if cpu is None else min(cpu, c)
                 entry = (ref or {}).get(name)
-                if entry and entry.get("table_sha256", _table_sha256(neuron)) != _table_sha256(neuron):
+                table = _table_sha256(neuron)
+                if entry and entry.get("table_sha256", table) != table:
                     entry = None                     # recorded with another table
                 same = None if entry is None else (
                     predictions_hash(ev.predictions) == entry["predictions_sha256"])

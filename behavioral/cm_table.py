@@ -46,6 +46,14 @@ class CMTable:
         return self._bounds[0]
 
     @functools.cached_property
+    def next_column(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``base`` and ``slope`` one column on (``[j + nv]`` at ``j``; zeros in the last
+        column, which is never a lower column): a lookup's four gathers share one index."""
+        nv = len(self.v)
+        pad = torch.zeros(nv, dtype=self.base.dtype, device=self.base.device)
+        return torch.cat([self.base[nv:], pad]), torch.cat([self.slope[nv:], pad])
+
+    @functools.cached_property
     def _bounds(self):
         """Voltage range and the current range of each sign, read from the device once."""
         ax = self.i.cpu()
@@ -155,42 +163,44 @@ def table_rate(table: CMTable, v: torch.Tensor, i_e: torch.Tensor, i_i: torch.Te
     return (i_e * _lookup(table, k, a, col_e, b_e)).sub_(i_i * _lookup(table, k, a, col_i, b_i))
 
 
-def _uniform_lookup(base, slope, k, a, col, b, nv: int):
-    """:func:`_lookup` as one expression of tensors (any shape): the same operations in the
-    same order."""
+def _uniform_lookup(base, slope, base_next, slope_next, k, a, col, b):
+    """:func:`_lookup` as one expression of tensors (any shape), the upper column read from
+    :attr:`CMTable.next_column` at the lower column's index: the same operations in the same
+    order."""
     lo = col + k
-    hi = lo + nv
     g_lo = base[lo] + a * slope[lo]
-    g_hi = base[hi] + a * slope[hi]
+    g_hi = base_next[lo] + a * slope_next[lo]
     return (g_hi - g_lo) * b + g_lo
 
 
-def _uniform_rate(v, i_e, i_i, col_e, b_e, col_i, b_i, base, slope, v_lo: float, v_hi: float,
+def _uniform_rate(v, i_e, i_i, col_e, b_e, col_i, b_i, tables, v_lo: float, v_hi: float,
                   inv_step: float, nv: int):
     """:func:`table_rate` on a uniform voltage axis (``_rows``' first branch) with the columns
-    given: the same operations in the same order."""
+    given, ``tables`` = ``base, slope, *next_column``: the same operations in the same order."""
     x = (v.clamp(v_lo, v_hi) - v_lo) * inv_step
     k = x.floor().clamp(max=nv - 2)
     a = x - k
     k = k.int()
-    return (i_e * _uniform_lookup(base, slope, k, a, col_e, b_e, nv)
-            - i_i * _uniform_lookup(base, slope, k, a, col_i, b_i, nv))
+    return (i_e * _uniform_lookup(*tables, k, a, col_e, b_e)
+            - i_i * _uniform_lookup(*tables, k, a, col_i, b_i))
 
 
 @compute.fused
-def _uniform_rk4(v, i_e, i_i, col_e, b_e, col_i, b_i, base, slope, v_lo: float, v_hi: float,
-                 inv_step: float, nv: int, dt: float, n: int):
+def _uniform_rk4(v, i_e, i_i, col_e, b_e, col_i, b_i, base, slope, base_next, slope_next,
+                 v_lo: float, v_hi: float, inv_step: float, nv: int, dt: float, n: int):
     """``n`` classical RK4 sub-steps of ``dt`` (s) on a uniform table: one fused kernel
     (:func:`golden.compute.fused`), the gathers included, with the operations of
     :func:`rk4_pulse`'s loop in their order (bit-identical to it run eagerly)."""
+    tables = (base, slope, base_next, slope_next)
+
+    def rate(x):
+        return _uniform_rate(x, i_e, i_i, col_e, b_e, col_i, b_i, tables, v_lo, v_hi,
+                             inv_step, nv)
     for _ in range(n):
-        k1 = _uniform_rate(v, i_e, i_i, col_e, b_e, col_i, b_i, base, slope, v_lo, v_hi, inv_step, nv)
-        k2 = _uniform_rate(v + dt / 2 * k1, i_e, i_i, col_e, b_e, col_i, b_i, base, slope,
-                           v_lo, v_hi, inv_step, nv)
-        k3 = _uniform_rate(v + dt / 2 * k2, i_e, i_i, col_e, b_e, col_i, b_i, base, slope,
-                           v_lo, v_hi, inv_step, nv)
-        k4 = _uniform_rate(v + dt * k3, i_e, i_i, col_e, b_e, col_i, b_i, base, slope,
-                           v_lo, v_hi, inv_step, nv)
+        k1 = rate(v)
+        k2 = rate(v + dt / 2 * k1)
+        k3 = rate(v + dt / 2 * k2)
+        k4 = rate(v + dt * k3)
         v = (((k1 + k2 * 2) + k3 * 2) + k4) * (dt / 6) + v
     return v
 
@@ -204,7 +214,8 @@ def rk4_pulse(table: CMTable, v: torch.Tensor, i_e: torch.Tensor, i_i: torch.Ten
         (col_e, b_e), (col_i, b_i) = _CACHE.get(table, i_e, i_i)
         v_lo, v_hi = table.v_range
         return _uniform_rk4(v, i_e, i_i, col_e, b_e, col_i, b_i, table.base, table.slope,
-                            v_lo, v_hi, 1.0 / table.v_step, len(table.v), dt, n)
+                            *table.next_column, v_lo, v_hi, 1.0 / table.v_step, len(table.v),
+                            dt, n)
 
     def rate(x):
         return table_rate(table, x, i_e, i_i)

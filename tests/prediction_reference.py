@@ -58,7 +58,8 @@ def model(name: str):
 
     if name != "cm-table":
         return build(name)
-    return CMNeuron(replace(CharParams().cm_params(), table=str(TABLE), ode_substeps=TABLE_SUBSTEPS))
+    return CMNeuron(replace(CharParams().cm_params(), table=str(TABLE),
+                            ode_substeps=TABLE_SUBSTEPS))
 
 
 def main(argv: list[str] | None = None) -> int:

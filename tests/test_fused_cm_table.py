@@ -81,7 +81,8 @@ def test_rk4_kernel_compiled_equals_eager_at_the_edges(fuse_small, tmp_path, nam
         got = rk4_pulse(table, v, i_e, i_i, dt, n_sub)
         (ce, be), (ci, bi) = cm_table._CACHE.get(table, i_e, i_i)
         eager = cm_table._uniform_rk4.__wrapped__(
-            v, i_e, i_i, ce, be, ci, bi, table.base, table.slope, *table.v_range,
+            v, i_e, i_i, ce, be, ci, bi, table.base, table.slope, *table.next_column,
+            *table.v_range,
             1.0 / table.v_step, len(table.v), dt, n_sub)
         loop = _rk4_loop(table, v, i_e, i_i, dt, n_sub)
         for want in (eager, loop):
