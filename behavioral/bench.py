@@ -75,6 +75,12 @@ def reference(net) -> dict | None:
     return ref.get("full") if ref.get("network") == fingerprint(net) else None
 
 
+def _table_sha256(neuron) -> str | None:
+    """sha256 of the bytes of a table-mode neuron's table (None for other models)."""
+    path = getattr(getattr(neuron, "params", None), "table", None)
+    return None if path is None else hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def model(name: str, table: Path | None = None):
     """The benchmarked model ``name``: a neuron model by name, or ``cm-table`` (see above) with
     the SPICE table ``table`` (default: the characterisation's, made or read from its cache)."""
@@ -115,8 +121,12 @@ def run(prepared, models=MODELS, threads=(1,), T: int = 64, limit: int | None = 
                                   device=dev, progress=progress)
                     return ev, ev.seconds
                 ev, best, cpu, first = best_of(repeat, once)
-                same = None if ref is None or name not in ref else (
-                    predictions_hash(ev.predictions) == ref[name]["predictions_sha256"])
+                entry = (ref or {}).get(name)
+                table_sha = _table_sha256(neuron)
+                if entry and entry.get("table_sha256", table_sha) != table_sha:
+                    entry = None                     # recorded with another table
+                same = None if entry is None else (
+                    predictions_hash(ev.predictions) == entry["predictions_sha256"])
                 out["runs"].append({"model": name, "threads": torch.get_num_threads(),
                                     "seconds": best, "cpu_seconds": cpu, "first_seconds": first,
                                     "images_per_s": len(y) / best,

@@ -46,7 +46,7 @@ import torch
 
 from golden.neuron import IdealParams, IdealState, ideal_step, state_device
 
-from .cm_table import load_table, table_rate
+from .cm_table import load_table, rk4_pulse
 from .validate import check_choice, check_int, check_range
 
 RESETS = ("v_reset", "subtract")
@@ -358,17 +358,7 @@ def integrate_pulse(p: CMParams, v: torch.Tensor, i_e: torch.Tensor, i_i: torch.
     t = p.t_p if t is None else t
     if p.table is not None:
         table = load_table(p.table, str(v.device))
-        dt = t / p.ode_substeps
-
-        def rate(x):
-            return table_rate(table, x, i_e, i_i)
-        for _ in range(p.ode_substeps):  # classical RK4
-            k1 = rate(v)
-            k2 = rate(v + dt / 2 * k1)
-            k3 = rate(v + dt / 2 * k2)
-            k4 = rate(v + dt * k3)
-            # v + dt / 6 * (k1 + 2 k2 + 2 k3 + k4), in place on the stages, in that order
-            v = k1.add_(k2.mul_(2)).add_(k3.mul_(2)).add_(k4).mul_(dt / 6).add_(v)
+        v = rk4_pulse(table, v, i_e, i_i, t / p.ode_substeps, p.ode_substeps)
         return _clamp(p, v, torch.zeros((), dtype=torch.int64))
     return advance(p, v, pulse_drive(p, i_e, i_i, t))
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from golden import compute
+
 HEADER = "v_V,i_A,dv_dq_V_per_C"
 
 
@@ -42,6 +44,14 @@ class CMTable:
     def v_range(self) -> tuple[float, float]:
         """First and last grid voltage (V)."""
         return self._bounds[0]
+
+    @functools.cached_property
+    def next_column(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``base`` and ``slope`` one column on (``[j + nv]`` at ``j``; zeros in the last
+        column, which is never a lower column): a lookup's four gathers share one index."""
+        nv = len(self.v)
+        pad = torch.zeros(nv, dtype=self.base.dtype, device=self.base.device)
+        return torch.cat([self.base[nv:], pad]), torch.cat([self.slope[nv:], pad])
 
     @functools.cached_property
     def _bounds(self):
@@ -118,18 +128,21 @@ def _lookup(table: CMTable, k, a, col, b) -> torch.Tensor:
 
 
 class _ColumnCache:
-    """The column weights of the last few pairs of currents: a pulse evaluates the rate many
-    times (the sub-steps of the solver) with the same current tensors, and constant coding
-    gives a layer the same currents at every step. Holds the tensors, so their memory cannot
-    pass to another tensor while cached; a tensor modified in place misses."""
+    """The column weights of the last few pairs of currents used: a pulse evaluates the rate
+    many times (the sub-steps of the solver) with the same current tensors, and constant coding
+    gives a layer the same currents at every step, while the next layer gets new currents in
+    each of its slots (so the least recently used pair is dropped, and the cache holds more
+    pairs than a step has slots). Holds the tensors, so their memory cannot pass to another
+    tensor while cached; a tensor modified in place misses."""
 
-    def __init__(self, size: int = 4):
+    def __init__(self, size: int = 8):
         self.size = size
         self.entries: list[tuple] = []
 
     def get(self, table: CMTable, i_e: torch.Tensor, i_i: torch.Tensor):
-        for t, e, i, ve, vi, value in self.entries:
+        for n, (t, e, i, ve, vi, value) in enumerate(self.entries):
             if t is table and e is i_e and i is i_i and ve == e._version and vi == i._version:
+                self.entries.insert(0, self.entries.pop(n))
                 return value
         value = (_columns(table, i_e, 1.0), _columns(table, -i_i, -1.0))
         self.entries = [(table, i_e, i_i, i_e._version, i_i._version, value)] + self.entries[:self.size - 1]
@@ -148,6 +161,72 @@ def table_rate(table: CMTable, v: torch.Tensor, i_e: torch.Tensor, i_i: torch.Te
     (col_e, b_e), (col_i, b_i) = _CACHE.get(table, i_e, i_i)
     k, a = _rows(table, v)
     return (i_e * _lookup(table, k, a, col_e, b_e)).sub_(i_i * _lookup(table, k, a, col_i, b_i))
+
+
+def _uniform_lookup(base, slope, base_next, slope_next, k, a, col, b):
+    """:func:`_lookup` as one expression of tensors (any shape), the upper column read from
+    :attr:`CMTable.next_column` at the lower column's index: the same operations in the same
+    order."""
+    lo = col + k
+    g_lo = base[lo] + a * slope[lo]
+    g_hi = base_next[lo] + a * slope_next[lo]
+    return (g_hi - g_lo) * b + g_lo
+
+
+def _uniform_rate(v, i_e, i_i, col_e, b_e, col_i, b_i, tables, v_lo: float, v_hi: float,
+                  inv_step: float, nv: int):
+    """:func:`table_rate` on a uniform voltage axis (``_rows``' first branch) with the columns
+    given, ``tables`` = ``base, slope, *next_column``: the same operations in the same order."""
+    x = (v.clamp(v_lo, v_hi) - v_lo) * inv_step
+    k = x.floor().clamp(max=nv - 2)
+    a = x - k
+    k = k.int()
+    return (i_e * _uniform_lookup(*tables, k, a, col_e, b_e)
+            - i_i * _uniform_lookup(*tables, k, a, col_i, b_i))
+
+
+@compute.fused
+def _uniform_rk4(v, i_e, i_i, col_e, b_e, col_i, b_i, base, slope, base_next, slope_next,
+                 v_lo: float, v_hi: float, inv_step: float, nv: int, dt: float, n: int):
+    """``n`` classical RK4 sub-steps of ``dt`` (s) on a uniform table: one fused kernel
+    (:func:`golden.compute.fused`), the gathers included, with the operations of
+    :func:`rk4_pulse`'s loop in their order (bit-identical to it run eagerly)."""
+    tables = (base, slope, base_next, slope_next)
+
+    def rate(x):
+        return _uniform_rate(x, i_e, i_i, col_e, b_e, col_i, b_i, tables, v_lo, v_hi,
+                             inv_step, nv)
+    for _ in range(n):
+        k1 = rate(v)
+        k2 = rate(v + dt / 2 * k1)
+        k3 = rate(v + dt / 2 * k2)
+        k4 = rate(v + dt * k3)
+        v = (((k1 + k2 * 2) + k3 * 2) + k4) * (dt / 6) + v
+    return v
+
+
+def rk4_pulse(table: CMTable, v: torch.Tensor, i_e: torch.Tensor, i_i: torch.Tensor,
+              dt: float, n: int) -> torch.Tensor:
+    """Membrane (V) after ``n`` classical RK4 sub-steps of ``dt`` (s) of :func:`table_rate`
+    from ``v`` (V), for the currents ``i_e``, ``i_i`` (A, >= 0). On a uniform voltage axis the
+    sub-steps are one fused kernel (:func:`_uniform_rk4`), else operation by operation."""
+    if table.v_step > 0:
+        (col_e, b_e), (col_i, b_i) = _CACHE.get(table, i_e, i_i)
+        v_lo, v_hi = table.v_range
+        return _uniform_rk4(v, i_e, i_i, col_e, b_e, col_i, b_i, table.base, table.slope,
+                            *table.next_column, v_lo, v_hi, 1.0 / table.v_step, len(table.v),
+                            dt, n)
+
+    def rate(x):
+        return table_rate(table, x, i_e, i_i)
+    for _ in range(n):
+        k1 = rate(v)
+        k2 = rate(v + dt / 2 * k1)
+        k3 = rate(v + dt / 2 * k2)
+        k4 = rate(v + dt * k3)
+        # v + dt / 6 * (k1 + 2 k2 + 2 k3 + k4), in place on the stages, in that order
+        v = k1.add_(k2.mul_(2)).add_(k3.mul_(2)).add_(k4).mul_(dt / 6).add_(v)
+    return v
 
 
 def equation_table(params, v_points: int = 91, i_points: int = 41) -> np.ndarray:
