@@ -29,7 +29,10 @@ otherwise) with ``m`` and ``2m`` sub-steps, Richardson-extrapolated
 (``(4 v_2m - v_m) / 3``), first with ``m = ode_substeps // 3`` for every triode neuron, then
 with ``m = ode_substeps`` for the neurons where ``|v_2m - v_m|`` (an error estimate) exceeds
 ``ode_tol`` (most triode neurons sit near an equilibrium by a rail and are done after the
-first pass). The table mode uses classical RK4 with ``ode_substeps`` sub-steps.
+first pass). The closed form with the saturation test, and the solver with the gather of its
+neurons and their triode entry, each run as one fused loop (:func:`golden.compute.fused`) that
+gives the bits of the same functions run operation by operation. The table mode uses classical
+RK4 with ``ode_substeps`` sub-steps.
 
 Scale: one unit of ideal input moves ``V`` by ``(V_th - V_reset) / theta`` at the reference
 point (mirrors saturated at ``V_ds = V_ref``, small-signal input), so one unit is the current
@@ -311,7 +314,7 @@ def _solve_triode(p: CMParams, v, ap, an, lp, ln, ivp, ivn, t):
     return _two_passes(p, solve)
 
 
-@torch.library.custom_op("cm::log", mutates_args=())
+@torch.library.custom_op("tdsnn::log", mutates_args=())
 def _log(x: torch.Tensor) -> torch.Tensor:
     """``torch.log``, opaque to ``torch.compile``: a fused kernel calls torch's own log
     (whose float32 values differ from the vectorised log the compiled C++ would inline in 4 of
@@ -445,7 +448,8 @@ def advance(p: CMParams, v: torch.Tensor, d: Drive) -> tuple[torch.Tensor, torch
     if len(idx) > 0:
         def solve(rows, m):
             at = idx if rows is None else idx.index_select(0, rows)
-            # one row runs operation by operation: torch.compile would specialise on it and compile again
+            # a single row runs operation by operation (torch.compile would specialise on
+            # the size 1 and compile again)
             kernel = _triode_kernel if len(at) > 1 else _triode_kernel.__wrapped__
             return kernel(d.fields, v.reshape(-1), v1.view(-1), at, d.t, d.lp, d.ln, p.vdd, m)
         v1.view(-1).index_copy_(0, idx, _two_passes(p, solve))  # v1 is this function's own tensor
