@@ -104,6 +104,7 @@ def fused(fn):
         if not _fuse or compiled is False or args[0].numel() < FUSE_MIN_ELEMENTS:
             return fn(*args)
         if compiled is None:
+            _eager_expm1()
             compiled = torch.compile(fn, dynamic=True)
         try:
             return compiled(*args)
@@ -114,6 +115,14 @@ def fused(fn):
             return fn(*args)
 
     return call
+
+
+def _eager_expm1() -> None:
+    """Let inductor's vectorised C++ call the ``expm1`` of torch's eager kernels (Sleef, within
+    1 ulp) rather than ``exp(x) - 1``, which loses the low bits near 0 (measured: 948 of 1034
+    values in [-0.2, 0] differ): the fused kernels then give the eager bits."""
+    from torch._inductor.codegen.cpp import CppVecOverrides
+    CppVecOverrides.expm1 = staticmethod(lambda x: f"{x}.expm1()")
 
 
 def describe() -> str:

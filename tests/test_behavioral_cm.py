@@ -204,7 +204,7 @@ def test_lean_solver_equals_rate_formulation():
     for _ in range(5):
         f, k = _rate(P, ref, ap, an, lp, ln, ivp, ivn)
         ref = (ref + f * dt * _phi(k * dt)).clamp(0.0, P.vdd)
-    lean = _exp_euler(P, v, ap, an, lp, ln, ivp, ivn, P.t_p, 5)
+    lean = _exp_euler(P.vdd, v, ap, an, lp, ln, ivp, ivn, P.t_p, 5)
     assert (lean - ref).abs().max().item() < 1e-9
     assert (ref - v).abs().max().item() > 0.1          # the stimuli really move the membrane
 

@@ -1,0 +1,93 @@
+"""The cm neuron's fused (torch.compile) kernels give the bits of the same functions run eagerly.
+
+:func:`behavioral.cm._closed_form` (closed form and saturation test) and
+:func:`behavioral.cm._triode_kernel` (gather, triode entry, exponential Euler, Richardson) are
+compared with their eager functions, and :func:`behavioral.cm.advance` with fusing on and off,
+on membranes at and near both rails and mid-swing, with zero, tiny, typical and 10 x
+full-scale currents (the grid of ``test_behavioral_cm_fast``) and random states, with error
+estimates on both sides of the refinement threshold ``ode_tol``, and row counts that are not a
+multiple of the vector width (the kernels' masked tail).
+"""
+
+import pytest
+import torch
+from test_behavioral_cm_fast import stimuli
+from test_fused_kernels import compiled_only, fuse_small  # noqa: F401 (fixture)
+
+from behavioral.cm import (CMNeuron, CMParams, _closed_form, _enter_triode, _triode_kernel, advance,
+                          cm_step, pulse_drive)
+from golden import compute
+
+P = CMParams()
+
+
+def _state(p: CMParams = P):
+    """The :func:`stimuli` grid and as many random membranes (V) and currents (A, log-uniform
+    from 1e-4 to 10 input units), (16, 112)."""
+    v, ie, ii = stimuli(p)
+    gen = torch.Generator().manual_seed(3)
+    rv = torch.rand(v.shape, generator=gen) * p.vdd
+
+    def current():
+        return 10.0 ** (torch.rand(v.shape, generator=gen) * 5 - 4) * p.i_unit
+    return torch.cat([v, rv]), torch.cat([ie, current()]), torch.cat([ii, current()])
+
+
+def _cm_state(v):
+    st = CMNeuron(P).init_state(*v.shape, 0)
+    return type(st)((v - P.v_reset) * (P.theta / P.swing), st.offset, st.events)
+
+
+def _same(a, b):
+    for k, (x, y) in enumerate(zip(a, b)):
+        assert x.dtype == y.dtype and x.shape == y.shape, k
+        assert torch.equal(x, y), f"output {k}: {int((x != y).sum())} elements differ"
+
+
+@compiled_only
+def test_cm_kernels_compiled_equal_eager(fuse_small):
+    v, ie, ii = _state()
+    d = pulse_drive(P, ie, ii)
+    args = (v, d.a, d.b, d.gain, d.vd_n, d.v_hi)
+    v1, out = _closed_form(*args)
+    _same((v1, out), _closed_form.__wrapped__(*args))
+    idx = out.view(-1).nonzero().squeeze(1)
+    assert 100 < len(idx) < v.numel()
+    lo, hi, a, b = d.fields[:4].index_select(1, idx)
+    eargs = (v.view(-1)[idx], v1.view(-1)[idx], lo, hi, a, b, d.t)
+    _same(compute.fused(_enter_triode)(*eargs), _enter_triode(*eargs))  # with its log
+    for m in (2, 8):
+        for rows in (idx, idx[::3].contiguous(), idx[1:18]):  # 17 rows: a masked vector tail
+            kargs = (d.fields, v.view(-1), v1.view(-1), rows, d.t, d.lp, d.ln, P.vdd, m)
+            got = _triode_kernel(*kargs)
+            _same(got, _triode_kernel.__wrapped__(*kargs))
+    err = _triode_kernel(d.fields, v.view(-1), v1.view(-1), idx, d.t, d.lp, d.ln, P.vdd, 2)[1]
+    near = err[(err > P.ode_tol / 2) & (err < 2 * P.ode_tol)]
+    assert (near > P.ode_tol).any() and (near <= P.ode_tol).any()  # both sides of ode_tol
+
+
+@compiled_only
+def test_cm_advance_and_step_fused_equal_eager(fuse_small):
+    v, ie, ii = _state()
+    d = pulse_drive(P, ie, ii)
+    fused = advance(P, v, d)
+    st = _cm_state(v)
+    e, i = (ie / P.i_unit).expand(4, -1, -1), (ii / P.i_unit).expand(4, -1, -1)
+    spikes, after = cm_step(P, st, e, i)
+    compute.set_fused(False)
+    try:
+        _same(fused, advance(P, v, d))
+        eager_spikes, eager_after = cm_step(P, st, e, i)
+    finally:
+        compute.set_fused(True)
+    _same((spikes, after.u, after.events), (eager_spikes, eager_after.u, eager_after.events))
+    assert int(fused[1]) > 0 and spikes.any() and not spikes.all()
+
+
+@compiled_only
+def test_fused_expm1_is_the_eager_expm1(fuse_small):
+    """The fused kernels call torch's own expm1 (``exp(x) - 1`` would lose the low bits)."""
+    x = -torch.linspace(0.0, 0.5, 100_003)
+    x = torch.cat([x, torch.tensor([-1e-30, -1e-7, -88.0, -100.0, 0.0])])
+    assert torch.equal(compute.fused(lambda t: torch.expm1(t))(x), torch.expm1(x))
+    assert not torch.equal(torch.exp(x) - 1, torch.expm1(x))   # the check can fail
