@@ -61,7 +61,7 @@ class SnnTorchNetwork(nn.Module):
     def forward(self, current: torch.Tensor, T: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Output spike counts and membrane (theta units, after the last reset) after ``T``
         steps of the constant first-layer ``current``."""
-        mems = [torch.zeros(()) for _ in self.neurons]
+        mems = [torch.zeros((), device=current.device) for _ in self.neurons]
         counts = None
         for _ in range(T):
             spk, mems[0] = self.neurons[0](current, mems[0])
