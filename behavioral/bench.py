@@ -136,7 +136,8 @@ def run(prepared, models=MODELS, threads=(1,), T: int = 64, limit: int | None = 
                                                                        ev.predictions),
                                     "predictions": encode_predictions(ev.predictions)})
                 if name == "ideal" and peer.available():
-                    out["runs"].append(_peer_run(prepared, x, y, T, repeat, dev, ev.predictions))
+                    out["runs"].append(_peer_run(prepared, x, y, T, repeat, dev, ev.predictions,
+                                                 batch_size))
     finally:
         torch.set_num_threads(before)
     return out
@@ -183,9 +184,12 @@ def _differing(against: dict | None, name: str, pred: torch.Tensor) -> int | Non
     return None if other is None else int((other != pred.cpu()).sum())
 
 
-def _peer_run(prepared, x, y, T: int, repeat: int, dev, ideal_predictions) -> dict:
-    """The snnTorch model of the network (:mod:`golden.peer`), best of ``repeat``."""
-    pred, best, cpu, _ = best_of(repeat, lambda: peer.evaluate_snntorch(prepared.net, x.to(dev), T))
+def _peer_run(prepared, x, y, T: int, repeat: int, dev, ideal_predictions,
+              batch_size: int) -> dict:
+    """The snnTorch model of the network (:mod:`golden.peer`), best of ``repeat``, in batches
+    of ``batch_size`` like the ideal model."""
+    pred, best, cpu, _ = best_of(repeat, lambda: peer.evaluate_snntorch(
+        prepared.net, x.to(dev), T, batch_size))
     return {"model": "snntorch (ideal)", "threads": torch.get_num_threads(), "seconds": best,
             "cpu_seconds": cpu, "first_seconds": None,
             "images_per_s": len(y) / best, "error_pct": 100.0 * float((pred != y).float().mean()),
