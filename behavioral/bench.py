@@ -280,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     for option in ("batch_size", "repeat"):
         if getattr(args, option) < 1:
             ap.error(f"--{option.replace('_', '-')} {getattr(args, option)}: must be >= 1")
+    if args.table is not None and not args.table.is_file():
+        ap.error(f"--table {args.table}: no such file (a SPICE table CSV, {TABLE_VARIANT}.csv "
+                 "of a characterisation)")
     against = None if args.against is None else load_against(args.against)
     p = prepare(progress=False)
     r = run(p, tuple(args.models.split(",")), args.threads, args.T, args.limit, args.repeat,
