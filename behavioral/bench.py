@@ -75,10 +75,15 @@ def reference(net) -> dict | None:
     return ref.get("full") if ref.get("network") == fingerprint(net) else None
 
 
+def table_sha256(path) -> str:
+    """sha256 of a table file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def _table_sha256(neuron) -> str | None:
-    """sha256 of the bytes of a table-mode neuron's table (None for other models)."""
+    """:func:`table_sha256` of a table-mode neuron's table (None for other models)."""
     path = getattr(getattr(neuron, "params", None), "table", None)
-    return None if path is None else hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return None if path is None else table_sha256(path)
 
 
 def model(name: str, table: Path | None = None):

@@ -21,14 +21,13 @@ predictions with the reference only when its own table is the same.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from behavioral.bench import fingerprint, predictions_hash
+from behavioral.bench import fingerprint, predictions_hash, table_sha256
 
 PATH = Path(__file__).parent / "data" / "predictions.json"
 TABLE = Path(__file__).parent / "data" / "cm_table_simple_L3.csv"
@@ -42,11 +41,6 @@ def subset(prepared) -> tuple[torch.Tensor, torch.Tensor]:
     gen = torch.Generator().manual_seed(SUBSET_SEED)
     idx = torch.randperm(len(prepared.test_y), generator=gen)[:SUBSET_SIZE]
     return prepared.test_x[idx], prepared.test_y[idx]
-
-
-def table_sha256(path) -> str:
-    """sha256 of a table file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def model(name: str):
