@@ -49,6 +49,9 @@ FUSE_MIN_ELEMENTS = 1 << 15
 
 _fuse = True
 
+#: names of the :func:`fused` functions whose compilation failed (they run eagerly since)
+FALLBACKS: list[str] = []
+
 
 def resolve_device(name: str) -> torch.device:
     """The torch device for ``name`` in :data:`DEVICES`; a clear error for CUDA without CUDA."""
@@ -94,8 +97,8 @@ def fused(fn):
     """``fn`` compiled into fused loops by ``torch.compile`` (see the module docstring), or run
     eagerly when fusing is off, when its first argument (a tensor) has fewer than
     :data:`FUSE_MIN_ELEMENTS` elements, or when compilation failed. ``fn`` must be a pure
-    function of tensors and integers (integers are compiled as symbols, not constants: another
-    parameter value or batch size reuses the kernel)."""
+    function of tensors and numbers (integers and floats are compiled as symbols, not
+    constants: another parameter value or batch size reuses the kernel)."""
     compiled = None
 
     @functools.wraps(fn)
@@ -112,6 +115,7 @@ def fused(fn):
             warnings.warn(f"{fn.__qualname__}: torch.compile failed ({type(e).__name__}: {e}); "
                           "running it operation by operation (same results, slower)")
             compiled = False
+            FALLBACKS.append(fn.__qualname__)
             return fn(*args)
 
     return call

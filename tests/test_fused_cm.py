@@ -12,7 +12,7 @@ multiple of the vector width (the kernels' masked tail).
 import pytest
 import torch
 from test_behavioral_cm_fast import stimuli
-from test_fused_kernels import compiled_only, fuse_small  # noqa: F401 (fixture)
+from test_fused_kernels import _same, compiled_only, fuse_small  # noqa: F401 (fixture)
 
 from behavioral.cm import (CMNeuron, CMParams, _closed_form, _enter_triode, _triode_kernel, advance,
                           cm_step, pulse_drive)
@@ -36,12 +36,6 @@ def _state(p: CMParams = P):
 def _cm_state(v):
     st = CMNeuron(P).init_state(*v.shape, 0)
     return type(st)((v - P.v_reset) * (P.theta / P.swing), st.offset, st.events)
-
-
-def _same(a, b):
-    for k, (x, y) in enumerate(zip(a, b)):
-        assert x.dtype == y.dtype and x.shape == y.shape, k
-        assert torch.equal(x, y), f"output {k}: {int((x != y).sum())} elements differ"
 
 
 @compiled_only

@@ -16,18 +16,8 @@ from behavioral import cm_table
 from behavioral.cm import CMParams, cm_step
 from behavioral.cm_table import equation_table, load_table, rk4_pulse, table_rate, write_table
 from golden import compute
+from test_fused_kernels import compiled_only, fuse_small  # noqa: F401 (fixture)
 from tests.prediction_reference import TABLE, model
-
-#: a test of the compiled kernel must not pass on the eager fallback
-compiled_only = pytest.mark.filterwarnings("error:.*torch.compile failed")
-
-
-@pytest.fixture
-def fuse_small(monkeypatch):
-    """Compile the fused kernels for the small tensors of these tests too."""
-    monkeypatch.setattr(compute, "FUSE_MIN_ELEMENTS", 0)
-    compute.set_fused(True)
-
 
 def _tables(tmp_path):
     """The committed SPICE table and a table of the same design's equations on the same

@@ -25,9 +25,13 @@ compiled_only = pytest.mark.filterwarnings("error:.*torch.compile failed")
 
 @pytest.fixture
 def fuse_small(monkeypatch):
-    """Compile the fused kernels for the small tensors of these tests too."""
+    """Compile the fused kernels for the small tensors of these tests too; after the test, no
+    kernel may have fallen back to eager (the warning of a failed compilation comes once per
+    process, so :data:`compiled_only` alone misses an earlier failure)."""
     monkeypatch.setattr(compute, "FUSE_MIN_ELEMENTS", 0)
     compute.set_fused(True)
+    yield
+    assert not compute.FALLBACKS, f"compilation failed, ran eagerly: {compute.FALLBACKS}"
 
 
 def _same(a, b):
@@ -103,12 +107,15 @@ def test_a_failed_compilation_warns_and_runs_eagerly(fuse_small, monkeypatch):
             raise RuntimeError("no C++ compiler")
         return call
     monkeypatch.setattr(torch, "compile", broken)
+    monkeypatch.setattr(compute, "FALLBACKS", [])
     f = compute.fused(lambda x: x * 2 + 1)
     with pytest.warns(UserWarning, match="torch.compile failed .*no C\\+\\+ compiler"):
         assert torch.equal(f(torch.arange(5)), torch.arange(5) * 2 + 1)
     with warnings.catch_warnings():
         warnings.simplefilter("error")           # warned once, then eager without trying again
         assert torch.equal(f(torch.arange(3)), torch.arange(3) * 2 + 1)
+    assert compute.FALLBACKS == [f.__qualname__]  # recorded once
+    compute.FALLBACKS.clear()                     # the fallback this test made on purpose
 
 
 def test_eager_option_never_compiles(monkeypatch):
