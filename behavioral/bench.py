@@ -7,7 +7,8 @@ are for a machine others share, where the best of a few runs is the least distur
 CPU seconds of the process (all its threads) are printed too: on a loaded machine they show
 the work done, where the wall-clock time also counts the waits for a core. The first run's
 seconds are given too: in a fresh process they include the one-time compilation of the fused
-step kernels (:func:`golden.compute.fused`; td), which the best of ``--repeat`` leaves out.
+kernels (:func:`golden.compute.fused`; td, cm and cm-table), which the best of ``--repeat``
+leaves out.
 
 ``cm-table`` is the cm neuron in table mode as the ``spice`` stage of ``make reproduce`` runs
 every mirror variant: the design at the card's VDD with the SPICE table of the simple mirror
@@ -42,13 +43,14 @@ from golden import compute, peer
 from golden.pipeline import prepare, results_dir
 from golden.snn import evaluate
 from golden.table import markdown_table
+from tdsnn.reproduce import TABLE_SUBSTEPS   # as the spice stage of make reproduce
 
 from .cm import CMNeuron
 from .models import build
 
 MODELS = ("ideal", "opamp", "td", "cm", "cm-table")
 TARGETS = {"ideal": 1.0, "opamp": 2.0, "td": 4.0, "cm": 20.0, "cm-table": 20.0}
-TABLE_VARIANT, TABLE_SUBSTEPS = "simple_L3", 2      # as the spice stage of make reproduce
+TABLE_VARIANT = "simple_L3"
 REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "data" / "predictions.json"
 
 
@@ -86,14 +88,21 @@ def _table_sha256(neuron) -> str | None:
     return None if path is None else table_sha256(path)
 
 
+def characterised_table() -> str:
+    """The SPICE table of :data:`TABLE_VARIANT` (characterised with ngspice or read from the
+    cache, :func:`spice.characterise.characterise`)."""
+    from spice.characterise import CharParams, characterise
+    return characterise(CharParams(), progress=False)["tables"][TABLE_VARIANT]
+
+
 def model(name: str, table: Path | None = None):
     """The benchmarked model ``name``: a neuron model by name, or ``cm-table`` (see above) with
     the SPICE table ``table`` (default: the characterisation's, made or read from its cache)."""
     if name != "cm-table":
         return build(name)
-    from spice.characterise import CharParams, characterise
+    from spice.characterise import CharParams
     cp = CharParams()
-    path = table or characterise(cp, progress=False)["tables"][TABLE_VARIANT]
+    path = table or characterised_table()
     return CMNeuron(replace(cp.cm_params(), table=path, ode_substeps=TABLE_SUBSTEPS))
 
 
@@ -114,6 +123,8 @@ def run(prepared, models=MODELS, threads=(1,), T: int = 64, limit: int | None = 
     dev = compute.resolve_device(device)
     out = {"T": T, "n_images": len(y), "device": str(dev), "repeat": repeat,
            "batch_size": batch_size, "runs": []}
+    if "cm-table" in models and table is None:   # once, not per thread count
+        table = characterised_table()
     before = torch.get_num_threads()
     try:
         for n in threads:

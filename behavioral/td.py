@@ -158,7 +158,7 @@ class TDState:
     draws : the jitter's counters for these images and neurons (:class:`golden.noise.Counters`,
         keyed by the images' indices).
     layer, t : int: layer index and steps done (key the jitter).
-    pulses : int64 (): pulses delivered to the counter so far (None: not counted).
+    pulses : int64 (): pulses delivered to the counter so far.
     """
 
     phase_e: torch.Tensor
@@ -173,7 +173,7 @@ class TDState:
     draws: Counters
     layer: int
     t: int
-    pulses: torch.Tensor | None = None
+    pulses: torch.Tensor
 
 
 def phase_advance(p: TDParams, z, gain):
@@ -273,8 +273,7 @@ def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
         state.overflow, p.n_th, *p.counter_range, p.max_pulses)
     return spikes, TDState(
         phase_e, phase_i, count, overflow, state.gain_e, state.gain_i, up, down,
-        state.lost + lost, state.draws, state.layer, state.t + 1,
-        None if state.pulses is None else state.pulses + sent)
+        state.lost + lost, state.draws, state.layer, state.t + 1, state.pulses + sent)
 
 
 class TDNeuron:
@@ -329,11 +328,8 @@ class TDNeuron:
         if self.params.ideal:
             return {}
         k = state.layer
-        out = {"overflow_neurons": int(state.overflow.sum()), "rate_violations": int(state.lost),
-               f"lost_L{k}": int(state.lost)}
-        if state.pulses is not None:                 # None: a state stepped by td_step alone
-            out[f"pulses_L{k}"] = int(state.pulses)
-        return out
+        return {"overflow_neurons": int(state.overflow.sum()), "rate_violations": int(state.lost),
+                f"lost_L{k}": int(state.lost), f"pulses_L{k}": int(state.pulses)}
 
 
 class PulseRecorder:

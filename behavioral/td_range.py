@@ -187,11 +187,9 @@ def calibration_range(prepared, T: int, coding: str = "constant", seed: int = 0,
     its conversion's calibration images (the seeded subset of the training set that set the
     activation percentiles)."""
     from golden.data import load_dataset
-    from golden.pipeline import N_CALIBRATION
+    from golden.pipeline import calibration_images
     data = load_dataset(prepared.config["data"]["folder"], log=lambda *a: None)
-    train_x, _ = data.train.tensors()
-    gen = torch.Generator().manual_seed(prepared.config["train"]["seed"])
-    calib = train_x[torch.randperm(len(train_x), generator=gen)[:N_CALIBRATION]]
+    calib = calibration_images(data.train.tensors()[0], prepared.config["train"]["seed"])
     return network_range(prepared.net if net is None else net, calib, T, coding, seed)
 
 

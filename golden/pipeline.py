@@ -59,6 +59,13 @@ class Prepared:
     train_record: dict
 
 
+def calibration_images(train_x: torch.Tensor, seed: int) -> torch.Tensor:
+    """The conversion's calibration images: :data:`N_CALIBRATION` training images drawn with
+    the training seed ``seed``."""
+    gen = torch.Generator().manual_seed(seed)
+    return train_x[torch.randperm(len(train_x), generator=gen)[:N_CALIBRATION]]
+
+
 def prepare(config: TrainConfig | None = None, percentile: float | str = 99.9,
             data_dir: str | None = None, progress: bool = True) -> Prepared:
     """Load the data, train (or load the cached) ANN, evaluate it and convert it to an SNN."""
@@ -67,8 +74,7 @@ def prepare(config: TrainConfig | None = None, percentile: float | str = 99.9,
     train_x, train_y = data.train.tensors()
     test_x, test_y = data.test.tensors()
     ann, record = load_or_train(config, train_x, train_y, artifacts_dir(), progress, data.record())
-    gen = torch.Generator().manual_seed(config.seed)
-    calib = train_x[torch.randperm(len(train_x), generator=gen)[:N_CALIBRATION]]
+    calib = calibration_images(train_x, config.seed)
     net = convert(ann, calib, percentile)
     ann_error = 100.0 * (1.0 - accuracy(ann, test_x, test_y))
     cfg = {"train": config.record(), "percentile": percentile,

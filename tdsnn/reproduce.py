@@ -42,6 +42,9 @@ COMPARE_CHIPS = 3
 #: about 20 images/s on 2 cores, several times slower than from its equations, and the stage
 #: runs ten mirror variants (the full test set: over an hour)
 SPICE_QUICK_IMAGES = 2000
+#: RK4 sub-steps per pulse of the cm table mode in the spice and mismatch stages (the same
+#: predictions as 8 sub-steps, 4x faster; ``behavioral.bench`` runs cm-table with it too)
+TABLE_SUBSTEPS = 2
 #: chips per design in the mismatch stage, and its test images without --full (a seeded random
 #: subset): 10 cm variants x 20 chips from a table at about 35 ms of CPU per image (2 RK4
 #: sub-steps) make each image of the subset cost about 7 s of CPU (3.5 s on 2 cores)
@@ -238,9 +241,10 @@ def stage_cosim(ctx: Context, stage_dir: Path) -> StageResult:
 
 def stage_spice(ctx: Context, stage_dir: Path) -> StageResult:
     from spice.report import run
-    # 2 RK4 sub-steps per pulse: the same predictions as 8 on 300 images (docs/spice.md), 4x faster
+    # TABLE_SUBSTEPS: the same predictions as 8 on 300 images (docs/spice.md), 4x faster
     result = run(ctx.prepared, stage_dir, T=ctx.args.T, limit=ctx.args.limit, seed=ctx.args.seed,
-                 ode_substeps=2, subset=None if ctx.args.full else SPICE_QUICK_IMAGES)
+                 ode_substeps=TABLE_SUBSTEPS,
+                 subset=None if ctx.args.full else SPICE_QUICK_IMAGES)
     return StageResult(result, _body(stage_dir / "spice" / "spice.md"), _files(stage_dir))
 
 
@@ -259,7 +263,7 @@ def stage_mismatch(ctx: Context, stage_dir: Path) -> StageResult:
     for model, variant in [("cm", v) for v in VARIANTS] + [("td", TD_VARIANT)]:
         overrides, mismatch = chip_setup(mc, model, variant)
         if model == "cm":
-            overrides["ode_substeps"] = 2   # as the spice stage: same predictions as 8, 4x faster
+            overrides["ode_substeps"] = TABLE_SUBSTEPS   # as the spice stage
         r = run_chips(ctx.prepared, model, MISMATCH_CHIPS, T=ctx.args.T, mismatch=mismatch,
                       out_dir=stage_dir, variant=variant, subset=subset,
                       limit=None if quick else ctx.args.limit, **overrides)
