@@ -217,9 +217,10 @@ def comparator_offsets(c: ComparatorParams, mp: MismatchParams, workdir: Path,
 _MEAS = re.compile(r"^per(\d+)\s*=\s*(\S+)", re.M)
 
 
-def ring_mc_netlist(o: OscillatorParams, i_ctrl: float, shifts: np.ndarray, first: int,
+def ring_mc_netlist(o: OscillatorParams, shifts: np.ndarray, first: int,
                     devices_sub: tuple[str, list[Device]], t_end: float) -> str:
-    """Rings ``first .. first + len(shifts) - 1`` at ``i_ctrl`` (A); ``meas`` of their periods."""
+    """Rings ``first .. first + len(shifts) - 1`` (their control current is in the elements of
+    ``devices_sub``); ``meas`` of their periods."""
     sub, devices = devices_sub
     vdd = _si(o.card.vdd)
     lines = [f"* mismatch: ring oscillators {first}..{first + len(shifts) - 1}",
@@ -248,7 +249,7 @@ def ring_gains(o: OscillatorParams, mp: MismatchParams, i_ctrl: float, workdir: 
         t_end = (PERIODS + 2) * 1.25 / f_guess   # room for rings 25 % slower than the guess
         for attempt in range(3):
             try:
-                r = run(ring_mc_netlist(o, i_ctrl, chunk, first, devices_sub, t_end), workdir,
+                r = run(ring_mc_netlist(o, chunk, first, devices_sub, t_end), workdir,
                         outputs=(), name="mc_ring")
                 break
             except NgspiceError as err:   # a ring too slow: ngspice's measure failed

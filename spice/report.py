@@ -86,7 +86,7 @@ def design_table(summary: dict) -> str:
                            "cascode bias P / N (V)"], rows)
 
 
-def comparator_section(cp: CharParams, folder: Path) -> tuple[dict, str]:
+def comparator_section(cp: CharParams) -> tuple[dict, str]:
     """Characterise the comparator and the reset switch; their Markdown paragraph."""
     from .comparator import ComparatorParams, characterise_cached
     c = ComparatorParams(card=cp.card, c_m=cp.c_m)
@@ -134,7 +134,7 @@ def characterise_all(cp: CharParams, folder: Path, progress: bool = True):
     """Every characterisation (each cached): mirrors, comparator, oscillator, validation,
     and the wall-time record (:func:`spice.validation_report.timing_record`)."""
     summary = characterise(cp, progress=progress)
-    comp = comparator_section(cp, folder)
+    comp = comparator_section(cp)
     ring = oscillator_section(cp, folder)
     # the transient validation of the ring: the inhibitory one, on its own full scale
     val = validation_section(cp, summary, ring[0]["polarities"]["inh"], folder, progress)

@@ -3,7 +3,7 @@
 cm: one whole neuron (:mod:`spice.neuron`) of each mirror variant gets two staircases of
 constant synapse current, each level held for at least :data:`MIN_SPIKES` firing intervals:
 ``excitatory`` (I_E alone, :data:`EXC_LEVELS`) and ``mixed`` (I_E and I_I together,
-:data:`MIXED_LEVELS`). The behavioural cm neuron in table mode, from that variant's ngspice
+``CASES["mixed"]``). The behavioural cm neuron in table mode, from that variant's ngspice
 table, integrates ``dV/dt = table_rate(V, I_E, I_I) - i_leak / C_m`` (:func:`model_time`: the
 time from one voltage to another, by quadrature of ``dV / rate``) and fires and resets
 instantly at V_th (no mismatch: ``sigma_offset`` = 0, the transistor-level circuit has none).
@@ -112,9 +112,9 @@ def staircase(cm: CMParams, levels, table: str) -> tuple[list, list, list[tuple[
     return exc, inh, windows, t
 
 
-def compare_level(tr: dict, cm: CMParams, table: str, window, ze: float, zi: float) -> dict:
-    """SPICE intervals in ``window`` (s) against the table model at ``ze``, ``zi`` (units)."""
-    s = spike_times(tr["time"], tr["v(mem)"], tr["v(sw)"], cm.v_th, cm.vdd)
+def compare_level(tr: dict, s, cm: CMParams, table: str, window, ze: float, zi: float) -> dict:
+    """SPICE intervals in ``window`` (s) against the table model at ``ze``, ``zi`` (units);
+    ``s``: the spikes of the transient ``tr`` (:func:`spike_times`)."""
     start, stop = window
     k = np.nonzero((s.t_fire >= start) & (s.t_fire < stop))[0]
     iv = intervals(s.t_fire, start, stop)
@@ -153,7 +153,8 @@ def validate_cm(designs: dict, tables: dict, cm: CMParams, comp: ComparatorParam
         for case, levels in CASES.items():
             exc, inh, windows, t_end = staircase(cm, levels, tables[name])
             tr = simulate(n, exc, inh, t_end, work / name / case, name="neuron")
-            out[name][case] = [compare_level(tr, cm, tables[name], w, ze, zi)
+            s = spike_times(tr["time"], tr["v(mem)"], tr["v(sw)"], cm.v_th, cm.vdd)
+            out[name][case] = [compare_level(tr, s, cm, tables[name], w, ze, zi)
                                for w, (ze, zi) in zip(windows, levels)]
         if progress:
             devs = ", ".join("no spikes" if r["deviation_pct"] is None

@@ -112,14 +112,13 @@ def validation_section(cp: CharParams, summary: dict, ring: dict, folder: Path,
     from .comparator import ComparatorParams
     from .oscillator import OscillatorParams
     comp = ComparatorParams(card=cp.card, c_m=cp.c_m)
-    val = validate(cp, summary, comp, ring, OscillatorParams(card=cp.card), progress=progress)
+    val = validate(cp, summary, comp, ring, OscillatorParams(card=cp.card, polarity=ring["polarity"]),
+                   progress=progress)
     plot_validation(val, summary, folder / "validation.png")
-    devs = [abs(r["deviation_pct"]) for res in val["cm"].values() for c in CASES
-            for r in res[c] if r["deviation_pct"] is not None]
-    integ = [abs(r["parts_pct"]["integration"]) for res in val["cm"].values() for c in CASES
-             for r in res[c] if r["deviation_pct"] is not None]
     rows = [(r, res["c_mem_f"]) for res in val["cm"].values() for c in CASES for r in res[c]
             if r["deviation_pct"] is not None]
+    devs = [abs(r["deviation_pct"]) for r, _ in rows]
+    integ = [abs(r["parts_pct"]["integration"]) for r, _ in rows]
     dead = [r["dead_s"] * 1e9 for r, _ in rows]
     above = [(r["v_release_v"] - val["v_reset"]) * 1e3 for r, _ in rows]
     left = [r["parts_pct"]["integration"] - 100 * (c / val["c_m"] - 1) for r, c in rows]
