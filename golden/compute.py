@@ -107,8 +107,7 @@ def fused(fn):
         if not _fuse or compiled is False or args[0].numel() < FUSE_MIN_ELEMENTS:
             return fn(*args)
         if compiled is None:
-            _eager_expm1()
-            compiled = torch.compile(fn, dynamic=True)
+            compiled = compile_fused(fn)
         try:
             return compiled(*args)
         except Exception as e:  # no C++ compiler, no Triton: the eager function computes the same
@@ -119,6 +118,17 @@ def fused(fn):
             return fn(*args)
 
     return call
+
+
+def compile_fused(fn):
+    """``torch.compile(fn, dynamic=True)`` as :func:`fused` uses it: ``expm1`` as eager's
+    (:func:`_eager_expm1`), and the kernels' thread count left to the OpenMP runtime. Otherwise
+    inductor writes the process's thread count at compile time into the C++: a kernel compiled
+    at one thread runs on one thread at two (measured: cm's triode solver at 1.35 s against
+    1.32 s per 1000 images), and the on-disk cache hands that kernel to later processes
+    whatever their ``--threads``."""
+    _eager_expm1()
+    return torch.compile(fn, dynamic=True, options={"cpp.dynamic_threads": True})
 
 
 def _eager_expm1() -> None:

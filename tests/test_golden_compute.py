@@ -54,3 +54,18 @@ def test_keyed_draws_are_the_same_bits_on_cuda():
     assert torch.equal(uniform_at(7, cpu), uniform_at(7, gpu).cpu())
     z_cpu, z_gpu = normal_at(9, cpu), normal_at(9, gpu).cpu()
     assert (z_cpu != z_gpu).float().mean() < 1e-4   # float64 log/cos may differ in the last ulp
+
+
+def test_fused_kernels_compiled_at_one_thread_run_parallel():
+    """A kernel compiled while the process has one thread must still use the threads it is
+    later given: the C++ leaves the count to the OpenMP runtime."""
+    from torch._inductor.utils import run_and_get_code
+
+    before = torch.get_num_threads()
+    try:
+        compute.set_threads(1)
+        x = torch.rand(1 << 16)
+        _, code = run_and_get_code(compute.compile_fused(lambda a: a * 2 + 1), x)
+    finally:
+        torch.set_num_threads(before)
+    assert "#pragma omp parallel" in "\n".join(code)
