@@ -46,6 +46,7 @@ from golden.noise import Counters, bits_at, normal_of, stream_key
 from rtl.params import ArrayParams
 from rtl.reference import counter_step
 
+from . import td_native
 from .td_table import check_table, transfer
 from .validate import check_int, check_range
 
@@ -267,10 +268,14 @@ def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
     dev = state.count.device
     keys = [torch.tensor(stream_key(p.seed, state.layer, state.t, cco), device=dev)
             for cco in (0, 1)]
-    spikes, phase_e, phase_i, count, overflow, up, down, sent, lost = _pulses_and_count(
-        state.phase_e, state.phase_i, *advance(p, i_exc, state.gain_e),
-        *advance(p.inhibitory, i_inh, state.gain_i), *keys, state.draws.base, state.count,
-        state.overflow, p.n_th, *p.counter_range, p.max_pulses)
+    (dphi_e, amp_e), (dphi_i, amp_i) = (advance(p, i_exc, state.gain_e),
+                                        advance(p.inhibitory, i_inh, state.gain_i))
+    args = (state.phase_e, state.phase_i, dphi_e, amp_e, dphi_i, amp_i, *keys, state.draws.base,
+            state.count, state.overflow, p.n_th, *p.counter_range, p.max_pulses)
+    native = td_native.applies(state.phase_e, state.count, state.phase_i, dphi_e, amp_e,
+                               dphi_i, amp_i, state.draws.base, state.overflow)
+    spikes, phase_e, phase_i, count, overflow, up, down, sent, lost = (
+        td_native.pulses_and_count if native else _pulses_and_count)(*args)
     return spikes, TDState(
         phase_e, phase_i, count, overflow, state.gain_e, state.gain_i, up, down,
         state.lost + lost, state.draws, state.layer, state.t + 1, state.pulses + sent)

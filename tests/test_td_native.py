@@ -1,0 +1,144 @@
+"""The native td kernel (behavioral/td_native.py) gives the bits of the torch function it
+replaces: on the edge inputs of the fused-kernel tests (against the eager function), and on
+draws at the extremes of Box-Muller's 24-bit fields plus random ones (against the compiled
+kernel, whose ``log`` and ``cos`` it shares), with batch sizes that leave a partial vector.
+"""
+
+import math
+
+import pytest
+import torch
+from test_fused_kernels import _edge_inputs, _same, compiled_only, fuse_small  # noqa: F401 (fixture)
+
+from behavioral import td, td_native
+from golden import compute
+from golden.noise import _M1, _M2, _MASK64, Counters, bits_at, normal_of, stream_key
+
+pytestmark = pytest.mark.skipif(td_native.unavailable_reason() is not None,
+                                reason=f"no native td kernel: {td_native.unavailable_reason()}")
+
+FIELDS = (0, 1, 2, 0x400000, 0x7FFFFF, 0x800000, 0xC00000, 0xFFFFFE, 0xFFFFFF)
+
+
+def _unxorshift(y: int, s: int) -> int:
+    x = y
+    for _ in range(64 // s + 1):
+        x = y ^ (x >> s)
+    return x
+
+
+def _signed(x: int) -> int:
+    return x - (1 << 64) if x >= 1 << 63 else x
+
+
+def _base_for(bits: int, key: int) -> int:
+    """The counter base whose draw of the stream ``key`` is the 64 bits ``bits``: SplitMix64's
+    output mix inverted (golden.noise.bits_at is mix(base + key))."""
+    z = _unxorshift(bits, 31)
+    z = _unxorshift(z * pow(_M2, -1, 1 << 64) & _MASK64, 27)
+    z = _unxorshift(z * pow(_M1, -1, 1 << 64) & _MASK64, 30)
+    return _signed((z - key) & _MASK64)
+
+
+def test_box_muller_factors_equal_the_compiled_ones_for_every_field():
+    """Exhaustive: the float64 radius and cosine of all 2^24 values of each field equal those of
+    the compiled torch operations (Sleef's u10 ``log`` and ``cos``), so every one of the 2^48
+    float32 draws of the kernel equals the compiled kernel's (the product and its rounding are
+    the same operations)."""
+    def radius(f):
+        return f.to(torch.float64).add_(0.5).mul_(2.0 ** -24).log_().mul_(-2.0).sqrt_()
+
+    def cosine(f):
+        return f.to(torch.float64).add_(0.5).mul_(2.0 ** -24).mul_(2.0 * math.pi).cos_()
+
+    field = torch.arange(1 << 24, dtype=torch.int32)
+    r, c = td_native.box_muller_factors(field)
+    assert torch.equal(r, compute.compile_fused(radius)(field))
+    assert torch.equal(c, compute.compile_fused(cosine)(field))
+
+
+def test_base_for_inverts_the_mix():
+    key = stream_key(3, 1, 4, 0)
+    bits = [0, 1, _MASK64, 0xFFFFFF0000BEEF00, 0x123456789ABCDEF0]
+    base = torch.tensor([_base_for(b, key) for b in bits])
+    assert bits_at(key, base).tolist() == [_signed(b) for b in bits]
+
+
+@pytest.mark.parametrize("jitter", [True, False])
+def test_native_equals_eager_at_the_edges(jitter):
+    p = td.TDParams(counter_width=8)                # saturation reachable in one step
+    fn = td._pulses_and_count.__wrapped__
+    for batch, first in ((64, 0), (37, 9000)):      # 64 x 53 whole vectors, 37 x 53 one left over
+        n = 53
+        pe, de, ae, count, overflow = _edge_inputs(batch, n, p)
+        count = count.to(torch.int32)
+        pi, di, ai = pe.flip(0), de.flip(1), ae.flip(1)
+        if not jitter:
+            ae = ai = None
+        draws = Counters(torch.arange(first, first + batch), n)
+        for t in range(3):
+            keys = [torch.tensor(stream_key(p.seed, 0, t, c)) for c in (0, 1)]
+            args = (pe, pi, de, ae, di, ai, *keys, draws.base, count, overflow,
+                    p.n_th, *p.counter_range, p.max_pulses)
+            out = td_native.pulses_and_count(*args)
+            _same(out, fn(*args))
+            assert out[-1] > 0 and (out[4] & ~overflow).any()  # the rate limit and saturation hit
+            pe, pi, count, overflow = out[1], out[2], out[3], out[4]
+
+
+@compiled_only
+def test_native_draws_equal_the_compiled_kernel(fuse_small):
+    """Every draw shows in the outputs: advance 0, phase 0 and amplitude +1 (excitatory) or -1
+    (inhibitory, the same draws) make ``pulses + phase`` the draw itself, positive or negated."""
+    key = stream_key(0, 0, 5, 0)
+    hi, lo = torch.meshgrid(torch.tensor(FIELDS), torch.tensor(FIELDS), indexing="ij")
+    edge = [_base_for((int(a) << 40) | (int(b) << 16) | 0xBEEF, key)
+            for a, b in zip(hi.reshape(-1), lo.reshape(-1))]
+    gen = torch.Generator().manual_seed(11)
+    base = torch.cat([torch.tensor(edge), torch.randint(-2 ** 63, 2 ** 63 - 1, (20000,),
+                                                        generator=gen)])
+    base = base[:base.numel() // 7 * 7].view(-1, 7)  # 7 per row: rows end inside a vector
+    shape = base.shape
+    zeros = torch.zeros(shape)
+    ones = torch.ones(shape)
+    count = torch.zeros(shape, dtype=torch.int32)
+    p = td.TDParams()
+    k = torch.tensor(key)
+    args = (zeros, zeros.clone(), zeros, ones, zeros, -ones, k, k, base, count,
+            torch.zeros(shape, dtype=torch.bool), p.n_th, *p.counter_range, p.max_pulses)
+    out = td_native.pulses_and_count(*args)
+    _same(out, td._pulses_and_count(*args))
+    draws = compute.fused(normal_of)(bits_at(k, base))
+    revealed = torch.where(draws >= 0, out[5] + out[1], -(out[6] + out[2]))
+    assert torch.equal(revealed, draws)
+
+
+def test_td_step_runs_the_native_kernel_where_it_applies(monkeypatch):
+    calls = []
+    real = td_native.pulses_and_count
+    monkeypatch.setattr(td_native, "pulses_and_count", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(compute, "FUSE_MIN_ELEMENTS", 0)
+    z = torch.rand(16, 40) * 3
+
+    def run(params, fuse):
+        compute.set_fused(fuse)
+        try:
+            model = td.TDNeuron(params)
+            state = model.init_state(16, 40, 0, torch.arange(100, 116))
+            out = []
+            for _ in range(4):
+                spikes, state = model.step(state, z, z.flip(1))
+                out += [spikes, state.count, state.phase_e, state.phase_i, state.overflow]
+            return out + [state.lost, state.pulses]
+        finally:
+            compute.set_fused(True)
+
+    eager = run(td.TDParams(), False)
+    assert not calls                                  # --eager: the torch function
+    _same(run(td.TDParams(), True), eager)
+    assert len(calls) == 4
+    calls.clear()
+    wide = td.TDParams(counter_width=40)              # an int64 counter: the torch function
+    assert wide.count_dtype == torch.int64
+    run(wide, True)
+    assert not calls
