@@ -7,6 +7,14 @@
 // the two totals. No fast-math and no FMA contraction (-ffp-contract=off): every float
 // operation rounds as the torch operation does. Eight elements per iteration; the tail runs
 // the same code with masked loads and stores.
+//
+// The draws first use Sleef's faster u35 functions, whose radius and cosine are within
+// U35_ULPS ulp of the u10 ones for every value of the 24-bit fields (tests/test_td_native.py
+// checks all 2^24). The float64 product of the u10 factors then lies within
+// 2 * U35_ULPS + 1 ulp (the two factors and the roundings of the two products) of the u35
+// product, well inside its interval +- |p| * 2^-48 (16 ulp); where that interval holds no
+// float32 rounding boundary, both products round to the same float32 draw. Where it does
+// (about one draw in 10^7), the eight draws are computed again with u10.
 
 #include <immintrin.h>
 #include <omp.h>
@@ -14,6 +22,12 @@
 
 extern "C" __m512d Sleef_logd8_u10(__m512d);
 extern "C" __m512d Sleef_cosd8_u10(__m512d);
+extern "C" __m512d Sleef_logd8_u35(__m512d);
+extern "C" __m512d Sleef_cosd8_u35(__m512d);
+
+// the largest distance, in ulp, of Sleef's u35 radius and cosine from the u10 ones over all
+// 2^24 field values (measured: 2; tests/test_td_native.py holds the kernel to it)
+#define U35_ULPS 2
 
 namespace {
 
@@ -21,17 +35,27 @@ inline __m512i xorshift(__m512i z, int s) {  // z ^ (z >>> s), logical shift
   return _mm512_xor_si512(z, _mm512_srli_epi64(z, s));
 }
 
-// Box-Muller's two float64 factors from 8 x 64 random bits: the radius sqrt(-2 log u1) of the
-// field at bit 40 and cos(2 pi u2) of the field at bit 16 (golden.noise.normal_of).
-inline void factors8(__m512i z, __m512d* radius, __m512d* angle) {
+// Box-Muller's two uniforms from 8 x 64 random bits: the field at bit 40 (u1, the radius's)
+// and at bit 16 (u2, the angle's), (field + 0.5) 2^-24.
+inline void uniforms8(__m512i z, __m512d* u1, __m512d* u2) {
   const __m512i field = _mm512_set1_epi64(0xFFFFFF);
   const __m512d half = _mm512_set1_pd(0.5), scale = _mm512_set1_pd(0x1p-24);
-  __m512d u1 = _mm512_cvtepi64_pd(_mm512_and_si512(_mm512_srli_epi64(z, 40), field));
-  __m512d u2 = _mm512_cvtepi64_pd(_mm512_and_si512(_mm512_srli_epi64(z, 16), field));
-  u1 = _mm512_mul_pd(_mm512_add_pd(u1, half), scale);
-  u2 = _mm512_mul_pd(_mm512_add_pd(u2, half), scale);
-  *radius = _mm512_sqrt_pd(_mm512_mul_pd(Sleef_logd8_u10(u1), _mm512_set1_pd(-2.0)));
-  *angle = Sleef_cosd8_u10(_mm512_mul_pd(u2, _mm512_set1_pd(6.283185307179586)));
+  *u1 = _mm512_mul_pd(
+      _mm512_add_pd(_mm512_cvtepi64_pd(_mm512_and_si512(_mm512_srli_epi64(z, 40), field)), half),
+      scale);
+  *u2 = _mm512_mul_pd(
+      _mm512_add_pd(_mm512_cvtepi64_pd(_mm512_and_si512(_mm512_srli_epi64(z, 16), field)), half),
+      scale);
+}
+
+// The radius sqrt(-2 log u1) and cos(2 pi u2) (golden.noise.normal_of), with Sleef's u10
+// functions or (fast) its u35 ones.
+template <bool fast>
+inline void factors8(__m512d u1, __m512d u2, __m512d* radius, __m512d* angle) {
+  __m512d lg = fast ? Sleef_logd8_u35(u1) : Sleef_logd8_u10(u1);
+  __m512d x = _mm512_mul_pd(u2, _mm512_set1_pd(6.283185307179586));
+  *radius = _mm512_sqrt_pd(_mm512_mul_pd(lg, _mm512_set1_pd(-2.0)));
+  *angle = fast ? Sleef_cosd8_u35(x) : Sleef_cosd8_u10(x);
 }
 
 // golden.noise.normal_of(golden.noise.bits_at(key, base)) for 8 elements, float32.
@@ -42,9 +66,18 @@ inline __m256 normal8(__m512i base, __m512i key) {
   z = _mm512_mullo_epi64(xorshift(z, 30), m1);
   z = _mm512_mullo_epi64(xorshift(z, 27), m2);
   z = xorshift(z, 31);
-  __m512d radius, angle;
-  factors8(z, &radius, &angle);
-  return _mm512_cvtpd_ps(_mm512_mul_pd(radius, angle));
+  __m512d u1, u2, radius, angle;
+  uniforms8(z, &u1, &u2);
+  factors8<true>(u1, u2, &radius, &angle);
+  __m512d p = _mm512_mul_pd(radius, angle);
+  __m512d margin = _mm512_mul_pd(_mm512_abs_pd(p), _mm512_set1_pd(0x1p-48));
+  __m256 lo = _mm512_cvtpd_ps(_mm512_sub_pd(p, margin));
+  __m256 hi = _mm512_cvtpd_ps(_mm512_add_pd(p, margin));
+  if (_mm256_cmp_ps_mask(lo, hi, _CMP_NEQ_UQ) != 0) {  // a rounding boundary near a draw
+    factors8<false>(u1, u2, &radius, &angle);
+    p = _mm512_mul_pd(radius, angle);
+  }
+  return _mm512_cvtpd_ps(p);
 }
 
 struct Cco {
@@ -123,17 +156,24 @@ extern "C" void td_pulses_and_count(
   *lost_out = (int64_t)lost;
 }
 
-// The two float64 factors of Box-Muller (factors8) for the 24-bit field values field[k] (both
-// fields of a draw set to it): what the tests compare, over every field value, with the
-// compiled torch functions.
-extern "C" void td_box_muller_factors(int64_t n, const int32_t* field, double* radius,
+// The two float64 factors of Box-Muller (factors8: u10, or u35 where fast) for the 24-bit
+// field values field[k] (both fields of a draw set to it): what the tests compare, over every
+// field value, with the compiled torch functions and with each other.
+extern "C" void td_box_muller_factors(int64_t n, const int32_t* field, int fast, double* radius,
                                       double* angle) {
   for (int64_t i = 0; i < n; i += 8) {
     const __mmask8 m = n - i >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << (n - i)) - 1);
     __m512i f = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, field + i));
-    __m512d r, a;
-    factors8(_mm512_or_si512(_mm512_slli_epi64(f, 40), _mm512_slli_epi64(f, 16)), &r, &a);
+    __m512d u1, u2, r, a;
+    uniforms8(_mm512_or_si512(_mm512_slli_epi64(f, 40), _mm512_slli_epi64(f, 16)), &u1, &u2);
+    if (fast)
+      factors8<true>(u1, u2, &r, &a);
+    else
+      factors8<false>(u1, u2, &r, &a);
     _mm512_mask_storeu_pd(radius + i, m, r);
     _mm512_mask_storeu_pd(angle + i, m, a);
   }
 }
+
+// U35_ULPS, for the tests
+extern "C" int td_u35_ulps() { return U35_ULPS; }

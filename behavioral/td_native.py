@@ -3,10 +3,13 @@
 :func:`behavioral.td._pulses_and_count` compiled by ``torch.compile`` spends most of a step in
 the code around the draws: the SplitMix64 hash and the field conversions cost about 3.4 ns per
 draw in inductor's loop against 0.7 ns written by hand (measured, ``docs/performance.md``). The
-hand-written loop performs the same operations in the same order and precision, and calls the
-same ``log`` and ``cos`` (Sleef's ``u10`` functions inside libtorch_cpu, which torch's compiled
-kernels call), so it gives the bits of the compiled kernel; ``tests/test_td_native.py``
-compares the two, and with the eager function on the edge inputs of the fused-kernel tests.
+hand-written loop performs the same operations in the same order and precision, with the same
+``log`` and ``cos`` (Sleef's ``u10`` functions inside libtorch_cpu, which torch's compiled
+kernels call), so it gives the bits of the compiled kernel. It first computes each draw with
+Sleef's faster ``u35`` functions and keeps that draw only where the ``u10`` one provably
+rounds to the same float32 (``td_kernel.cpp``: the two are within 2 ulp for every field
+value, checked exhaustively); elsewhere, about one draw in 10^7, it computes the ``u10`` one.
+``tests/test_td_native.py`` compares the kernel with the compiled and the eager function.
 
 It serves CPU tensors with the int32 counter (:attr:`behavioral.td.TDParams.count_dtype` with
 the default counter) on a CPU with AVX-512 (torch's ``get_cpu_capability()``) whose
@@ -102,8 +105,10 @@ def library() -> ctypes.CDLL | None:
                     i64, ctypes.c_int, p, p, p, p, p, p, i64, i64, p, p, p, i32, i32, i32, i32,
                     p, p, p, p, p, p, p, p, p]
                 lib.td_pulses_and_count.restype = None
-                lib.td_box_muller_factors.argtypes = [i64, p, p, p]
+                lib.td_box_muller_factors.argtypes = [i64, p, ctypes.c_int, p, p]
                 lib.td_box_muller_factors.restype = None
+                lib.td_u35_ulps.argtypes = []
+                lib.td_u35_ulps.restype = ctypes.c_int
                 _lib = lib
     return _lib or None
 
@@ -152,15 +157,22 @@ def pulses_and_count(phase_e, phase_i, dphi_e, amp_e, dphi_i, amp_i, key_e, key_
     return spikes, pe, pi, new_count, new_overflow, up, down, sent, lost
 
 
-def box_muller_factors(field: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def box_muller_factors(field: torch.Tensor, fast: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """The kernel's float64 Box-Muller factors, radius ``sqrt(-2 log u1)`` and ``cos(2 pi u2)``,
     for the 24-bit field values ``field`` (int32, contiguous, CPU; both fields of a draw set
-    to each value): the tests compare them with torch's over every field value."""
+    to each value), with Sleef's ``u10`` functions or (``fast``) its ``u35`` ones: the tests
+    compare them with torch's, and the two with each other, over every field value."""
     if field.dtype != torch.int32 or not field.is_contiguous() or field.device.type != "cpu":
         raise TypeError(f"box_muller_factors: field must be a contiguous int32 CPU tensor, got "
                         f"{field.dtype} on {field.device}")
     radius = torch.empty(field.shape, dtype=torch.float64)
     angle = torch.empty(field.shape, dtype=torch.float64)
-    library().td_box_muller_factors(field.numel(), field.data_ptr(), radius.data_ptr(),
-                                    angle.data_ptr())
+    library().td_box_muller_factors(field.numel(), field.data_ptr(), int(fast),
+                                    radius.data_ptr(), angle.data_ptr())
     return radius, angle
+
+
+def u35_ulps() -> int:
+    """The bound, in ulp, that the kernel's draw check assumes between Sleef's ``u35`` and
+    ``u10`` radius and cosine (``U35_ULPS`` in ``td_kernel.cpp``)."""
+    return library().td_u35_ulps()

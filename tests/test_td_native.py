@@ -57,6 +57,21 @@ def test_box_muller_factors_equal_the_compiled_ones_for_every_field():
     assert torch.equal(c, compute.compile_fused(cosine)(field))
 
 
+def test_fast_factors_stay_within_the_bound_the_kernel_assumes():
+    """Exhaustive: Sleef's u35 radius and cosine are within ``u35_ulps()`` ulp of the u10 ones
+    for every field value, and that bound keeps the u10 product inside the interval the
+    kernel checks, +- |p| 2^-48 (16 ulp; td_kernel.cpp: 2 bound + 1 ulp, + 1 for rounding)."""
+    bound = td_native.u35_ulps()
+    assert 2 * bound + 2 <= 16
+    field = torch.arange(1 << 24, dtype=torch.int32)
+    inf = torch.tensor(math.inf, dtype=torch.float64)
+    for exact, fast in zip(td_native.box_muller_factors(field),
+                           td_native.box_muller_factors(field, fast=True)):
+        ulp = torch.nextafter(exact.abs(), inf) - exact.abs()
+        assert ((fast - exact).abs() <= bound * ulp).all()
+        assert (fast != exact).any()                  # the two differ: the check is needed
+
+
 def test_base_for_inverts_the_mix():
     key = stream_key(3, 1, 4, 0)
     bits = [0, 1, _MASK64, 0xFFFFFF0000BEEF00, 0x123456789ABCDEF0]
@@ -86,10 +101,27 @@ def test_native_equals_eager_at_the_edges(jitter):
             pe, pi, count, overflow = out[1], out[2], out[3], out[4]
 
 
+def _draws(base: torch.Tensor, key: int):
+    """The kernel's draws of the stream ``key`` on the counter bases ``base`` (2-d), and the
+    compiled ``normal_of``'s; the kernel's other outputs equal the compiled kernel's. Advance
+    0, phase 0 and amplitude +1 (excitatory) or -1 (inhibitory, the same draws) make
+    ``pulses + phase`` the positive part of the draw in one CCO and of its negation in the
+    other: every draw shows in the outputs."""
+    shape = base.shape
+    zeros, ones = torch.zeros(shape), torch.ones(shape)
+    p = td.TDParams()
+    k = torch.tensor(key)
+    args = (zeros, zeros.clone(), zeros, ones, zeros, -ones, k, k, base,
+            torch.zeros(shape, dtype=torch.int32), torch.zeros(shape, dtype=torch.bool),
+            p.n_th, *p.counter_range, p.max_pulses)
+    out = td_native.pulses_and_count(*args)
+    _same(out, td._pulses_and_count(*args))
+    revealed = (out[5] + out[1]) - (out[6] + out[2])
+    return revealed.view(-1), compute.fused(normal_of)(bits_at(k, base)).view(-1)
+
+
 @compiled_only
 def test_native_draws_equal_the_compiled_kernel(fuse_small):
-    """Every draw shows in the outputs: advance 0, phase 0 and amplitude +1 (excitatory) or -1
-    (inhibitory, the same draws) make ``pulses + phase`` the draw itself, positive or negated."""
     key = stream_key(0, 0, 5, 0)
     hi, lo = torch.meshgrid(torch.tensor(FIELDS), torch.tensor(FIELDS), indexing="ij")
     edge = [_base_for((int(a) << 40) | (int(b) << 16) | 0xBEEF, key)
@@ -98,19 +130,30 @@ def test_native_draws_equal_the_compiled_kernel(fuse_small):
     base = torch.cat([torch.tensor(edge), torch.randint(-2 ** 63, 2 ** 63 - 1, (20000,),
                                                         generator=gen)])
     base = base[:base.numel() // 7 * 7].view(-1, 7)  # 7 per row: rows end inside a vector
-    shape = base.shape
-    zeros = torch.zeros(shape)
-    ones = torch.ones(shape)
-    count = torch.zeros(shape, dtype=torch.int32)
-    p = td.TDParams()
-    k = torch.tensor(key)
-    args = (zeros, zeros.clone(), zeros, ones, zeros, -ones, k, k, base, count,
-            torch.zeros(shape, dtype=torch.bool), p.n_th, *p.counter_range, p.max_pulses)
-    out = td_native.pulses_and_count(*args)
-    _same(out, td._pulses_and_count(*args))
-    draws = compute.fused(normal_of)(bits_at(k, base))
-    revealed = torch.where(draws >= 0, out[5] + out[1], -(out[6] + out[2]))
+    revealed, draws = _draws(base, key)
     assert torch.equal(revealed, draws)
+
+
+#: field pairs (u1's, u2's) whose u35 factors give another float32 draw than the u10 ones
+#: (found by scanning every u2 field against u1 fields where the two radii differ; the test
+#: checks that they still do)
+FLIPS = ((2966369, 1726712), (12290509, 12381268), (135350, 1711068), (135350, 10099676),
+         (2208788, 13062435), (1816080, 12129923))
+
+
+@compiled_only
+def test_the_kernel_recomputes_draws_that_u35_rounds_otherwise(fuse_small):
+    k1 = torch.tensor([a for a, _ in FLIPS], dtype=torch.int32)
+    k2 = torch.tensor([b for _, b in FLIPS], dtype=torch.int32)
+    exact = td_native.box_muller_factors(k1)[0] * td_native.box_muller_factors(k2)[1]
+    fast = (td_native.box_muller_factors(k1, fast=True)[0]
+            * td_native.box_muller_factors(k2, fast=True)[1])
+    assert (exact.to(torch.float32) != fast.to(torch.float32)).all()
+    key = stream_key(0, 1, 2, 1)
+    base = torch.tensor([[_base_for((a << 40) | (b << 16) | 0xBEEF, key) for a, b in FLIPS]])
+    revealed, draws = _draws(base, key)                # one partial vector
+    assert torch.equal(revealed, draws)
+    assert torch.equal(revealed, exact.to(torch.float32))
 
 
 def test_td_step_runs_the_native_kernel_where_it_applies(monkeypatch):
