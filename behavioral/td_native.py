@@ -157,7 +157,8 @@ def pulses_and_count(phase_e, phase_i, dphi_e, amp_e, dphi_i, amp_i, key_e, key_
     return spikes, pe, pi, new_count, new_overflow, up, down, sent, lost
 
 
-def box_muller_factors(field: torch.Tensor, fast: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def box_muller_factors(field: torch.Tensor,
+                       fast: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """The kernel's float64 Box-Muller factors, radius ``sqrt(-2 log u1)`` and ``cos(2 pi u2)``,
     for the 24-bit field values ``field`` (int32, contiguous, CPU; both fields of a draw set
     to each value), with Sleef's ``u10`` functions or (``fast``) its ``u35`` ones: the tests

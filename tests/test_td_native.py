@@ -8,7 +8,8 @@ import math
 
 import pytest
 import torch
-from test_fused_kernels import _edge_inputs, _same, compiled_only, fuse_small  # noqa: F401 (fixture)
+from test_fused_kernels import (  # noqa: F401 (fixture)
+    _edge_inputs, _same, compiled_only, fuse_small)
 
 from behavioral import td, td_native
 from golden import compute
