@@ -272,10 +272,8 @@ def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
                                         advance(p.inhibitory, i_inh, state.gain_i))
     args = (state.phase_e, state.phase_i, dphi_e, amp_e, dphi_i, amp_i, *keys, state.draws.base,
             state.count, state.overflow, p.n_th, *p.counter_range, p.max_pulses)
-    native = td_native.applies(state.phase_e, state.count, state.phase_i, dphi_e, amp_e,
-                               dphi_i, amp_i, state.draws.base, state.overflow)
-    spikes, phase_e, phase_i, count, overflow, up, down, sent, lost = (
-        td_native.pulses_and_count if native else _pulses_and_count)(*args)
+    kernel = td_native.pulses_and_count if td_native.applies(*args) else _pulses_and_count
+    spikes, phase_e, phase_i, count, overflow, up, down, sent, lost = kernel(*args)
     return spikes, TDState(
         phase_e, phase_i, count, overflow, state.gain_e, state.gain_i, up, down,
         state.lost + lost, state.draws, state.layer, state.t + 1, state.pulses + sent)

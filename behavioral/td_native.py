@@ -113,33 +113,38 @@ def library() -> ctypes.CDLL | None:
     return _lib or None
 
 
-def applies(phase_e: torch.Tensor, count: torch.Tensor, *tensors: torch.Tensor | None) -> bool:
-    """Whether :func:`pulses_and_count` serves these arguments (the first, ``count`` and the
-    other tensors of :func:`behavioral.td._pulses_and_count`): CPU, contiguous, one shape,
-    float32 phases, int32 counter, fusing on, at least :data:`golden.compute.FUSE_MIN_ELEMENTS`
-    elements, and the library available."""
-    if (not compute.fusing() or phase_e.device.type != "cpu" or count.dtype != torch.int32
-            or phase_e.numel() < compute.FUSE_MIN_ELEMENTS):
-        return False
-    for t in (phase_e, count, *tensors):
-        if t is not None and (t.shape != phase_e.shape or not t.is_contiguous()
-                              or t.device != phase_e.device):
-            return False
+def serves(phase_e, phase_i, dphi_e, amp_e, dphi_i, amp_i, key_e, key_i, base, count,
+           overflow, *scalars) -> bool:
+    """Whether the kernel computes :func:`behavioral.td._pulses_and_count` for these arguments:
+    CPU tensors of one shape, contiguous, float32 phases, advances and amplitudes, int64
+    counter bases, an int32 counter and a bool flag, and the library available."""
+    expected = ((torch.float32, phase_e, phase_i, dphi_e, amp_e, dphi_i, amp_i),
+                (torch.int64, base), (torch.int32, count), (torch.bool, overflow))
+    for dtype, *tensors in expected:
+        for t in tensors:
+            if t is not None and (t.dtype != dtype or t.shape != phase_e.shape
+                                  or t.device.type != "cpu" or not t.is_contiguous()):
+                return False
     return library() is not None
+
+
+def applies(*args) -> bool:
+    """Whether a td step with the arguments ``args`` of :func:`behavioral.td._pulses_and_count`
+    runs the kernel: fusing on (:func:`golden.compute.fusing`), at least
+    :data:`golden.compute.FUSE_MIN_ELEMENTS` elements (smaller steps run eagerly, as before),
+    and :func:`serves`."""
+    return (compute.fusing() and args[0].numel() >= compute.FUSE_MIN_ELEMENTS
+            and serves(*args))
 
 
 def pulses_and_count(phase_e, phase_i, dphi_e, amp_e, dphi_i, amp_i, key_e, key_i, base, count,
                      overflow, n_th: int, count_min: int, count_max: int, max_pulses: int):
     """:func:`behavioral.td._pulses_and_count` (same arguments, same outputs, same bits) by the
-    native kernel; the caller checked :func:`applies`."""
+    native kernel, for arguments it :func:`serves`."""
+    if not serves(phase_e, phase_i, dphi_e, amp_e, dphi_i, amp_i, key_e, key_i, base, count,
+                  overflow):
+        raise TypeError("td native kernel: arguments it does not serve (see td_native.serves)")
     f32 = torch.float32
-    for name, t in (("phase_e", phase_e), ("phase_i", phase_i), ("dphi_e", dphi_e),
-                    ("dphi_i", dphi_i), ("amp_e", amp_e), ("amp_i", amp_i)):
-        if t is not None and t.dtype != f32:
-            raise TypeError(f"td native kernel: {name} is {t.dtype}, expected float32")
-    if base.dtype != torch.int64 or overflow.dtype != torch.bool:
-        raise TypeError(f"td native kernel: base {base.dtype} (int64), overflow {overflow.dtype}"
-                        " (bool)")
     shape = phase_e.shape
     spikes, pe, pi = (torch.empty(shape, dtype=f32) for _ in range(3))
     new_count, up, down = (torch.empty(shape, dtype=torch.int32) for _ in range(3))

@@ -181,8 +181,19 @@ def test_td_step_runs_the_native_kernel_where_it_applies(monkeypatch):
     assert not calls                                  # --eager: the torch function
     _same(run(td.TDParams(), True), eager)
     assert len(calls) == 4
-    calls.clear()
-    wide = td.TDParams(counter_width=40)              # an int64 counter: the torch function
-    assert wide.count_dtype == torch.int64
-    run(wide, True)
-    assert not calls
+    p = td.TDParams()
+    shape = (16, 40)
+    x, key = torch.zeros(shape), torch.tensor(1)
+    base, flag = torch.zeros(shape, dtype=torch.int64), torch.zeros(shape, dtype=torch.bool)
+
+    def args(count=torch.zeros(shape, dtype=torch.int32), phase=x, amp=x):
+        return (phase, x, x, amp, x, amp, key, key, base, count, flag, p.n_th,
+                *p.counter_range, p.max_pulses)
+
+    assert td_native.applies(*args()) and td_native.applies(*args(amp=None))
+    for other in (args(count=torch.zeros(shape, dtype=torch.int64)),   # int64 counter
+                  args(phase=x.double()), args(amp=torch.zeros(40, 16).t()),
+                  args(amp=torch.zeros(shape[1]))):
+        assert not td_native.applies(*other) and not td_native.serves(*other)
+        with pytest.raises(TypeError, match="does not serve"):
+            real(*other)
