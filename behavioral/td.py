@@ -29,7 +29,8 @@ counters are computed once per layer (:class:`golden.noise.Counters`); the draws
 the counter of a step are one fused kernel (:func:`golden.compute.fused`), the same operations
 in the same order as run one by one; the counter and the pulse counts are int32 where a step's
 arithmetic fits (:attr:`TDParams.count_dtype`), and the step's pulse totals are summed in the
-kernel.
+kernel. On a CPU with AVX-512 that kernel is a hand-vectorised C++ loop with the same bits
+(:mod:`behavioral.td_native`).
 """
 
 from __future__ import annotations

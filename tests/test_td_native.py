@@ -9,11 +9,11 @@ import math
 import pytest
 import torch
 from test_fused_kernels import (  # noqa: F401 (fixture)
-    _edge_inputs, _same, compiled_only, fuse_small)
+    _same, check_td_kernel, compiled_only, fuse_small)
 
 from behavioral import td, td_native
 from golden import compute
-from golden.noise import _M1, _M2, _MASK64, Counters, bits_at, normal_of, stream_key
+from golden.noise import _M1, _M2, _MASK64, _signed, bits_at, normal_of, stream_key
 
 pytestmark = pytest.mark.skipif(td_native.unavailable_reason() is not None,
                                 reason=f"no native td kernel: {td_native.unavailable_reason()}")
@@ -26,10 +26,6 @@ def _unxorshift(y: int, s: int) -> int:
     for _ in range(64 // s + 1):
         x = y ^ (x >> s)
     return x
-
-
-def _signed(x: int) -> int:
-    return x - (1 << 64) if x >= 1 << 63 else x
 
 
 def _base_for(bits: int, key: int) -> int:
@@ -82,24 +78,8 @@ def test_base_for_inverts_the_mix():
 
 @pytest.mark.parametrize("jitter", [True, False])
 def test_native_equals_eager_at_the_edges(jitter):
-    p = td.TDParams(counter_width=8)                # saturation reachable in one step
-    fn = td._pulses_and_count.__wrapped__
-    for batch, first in ((64, 0), (37, 9000)):      # 64 x 53 whole vectors, 37 x 53 one left over
-        n = 53
-        pe, de, ae, count, overflow = _edge_inputs(batch, n, p)
-        count = count.to(torch.int32)
-        pi, di, ai = pe.flip(0), de.flip(1), ae.flip(1)
-        if not jitter:
-            ae = ai = None
-        draws = Counters(torch.arange(first, first + batch), n)
-        for t in range(3):
-            keys = [torch.tensor(stream_key(p.seed, 0, t, c)) for c in (0, 1)]
-            args = (pe, pi, de, ae, di, ai, *keys, draws.base, count, overflow,
-                    p.n_th, *p.counter_range, p.max_pulses)
-            out = td_native.pulses_and_count(*args)
-            _same(out, fn(*args))
-            assert out[-1] > 0 and (out[4] & ~overflow).any()  # the rate limit and saturation hit
-            pe, pi, count, overflow = out[1], out[2], out[3], out[4]
+    """64 x 53 elements fill whole vectors, 37 x 53 leave one over."""
+    check_td_kernel(td_native.pulses_and_count, jitter, torch.int32)
 
 
 def _draws(base: torch.Tensor, key: int):
