@@ -9,11 +9,12 @@ import math
 import pytest
 import torch
 from test_fused_kernels import (  # noqa: F401 (fixture)
-    _same, check_td_kernel, compiled_only, fuse_small)
+    _edge_inputs, _same, check_td_kernel, compiled_only, fuse_small)
 
 from behavioral import td, td_native
 from golden import compute
-from golden.noise import _M1, _M2, _MASK64, _signed, bits_at, normal_of, stream_key
+from golden.noise import (_M1, _M2, _MASK64, Counters, _signed, bits_at, normal_of,
+                          stream_key)
 
 pytestmark = pytest.mark.skipif(td_native.unavailable_reason() is not None,
                                 reason=f"no native td kernel: {td_native.unavailable_reason()}")
@@ -80,6 +81,27 @@ def test_base_for_inverts_the_mix():
 def test_native_equals_eager_at_the_edges(jitter):
     """64 x 53 elements fill whole vectors, 37 x 53 leave one over."""
     check_td_kernel(td_native.pulses_and_count, jitter, torch.int32)
+
+
+def test_native_threads_give_the_same_bits():
+    """The threads split the elements and sum their totals (exact integers) in any order."""
+    p = td.TDParams(counter_width=8)
+    pe, de, ae, count, overflow = _edge_inputs(1001, 997, p)
+    keys = [torch.tensor(stream_key(p.seed, 0, 3, c)) for c in (0, 1)]
+    args = (pe, pe.flip(0), de, ae, de.flip(1), ae.flip(1), *keys,
+            Counters(torch.arange(1001), 997).base, count.to(torch.int32), overflow, p.n_th,
+            *p.counter_range, p.max_pulses)
+    before = torch.get_num_threads()
+    try:
+        out = []
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            out.append(td_native.pulses_and_count(*args))
+    finally:
+        torch.set_num_threads(before)
+    assert out[0][-1] > 0 and out[0][-2] > 0
+    _same(out[0], out[1])
+    _same(out[0], out[2])
 
 
 def _draws(base: torch.Tensor, key: int):
