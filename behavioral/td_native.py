@@ -15,8 +15,9 @@ It serves CPU tensors with the int32 counter (:attr:`behavioral.td.TDParams.coun
 the default counter) on a CPU with AVX-512 (torch's ``get_cpu_capability()``) whose
 libtorch_cpu exports those Sleef functions; elsewhere (and while fusing is off, ``--eager``)
 the torch function runs. The library is compiled with the C++ compiler torch.compile uses
-(``CXX``, else ``g++``) into ``$XDG_CACHE_HOME/tdsnn`` (``~/.cache/tdsnn``), once per source
-and torch version; a failed build warns and leaves the torch function in place.
+(``CXX``, else ``g++``) into ``$XDG_CACHE_HOME/tdsnn/native`` (``~/.cache/tdsnn/native``),
+once per source, compiler, flags and torch version; a failed build warns and leaves the torch
+function in place.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def _torch_lib_dir() -> Path:
 
 def _cache_dir() -> Path:
     root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(root) / "tdsnn"
+    return Path(root) / "tdsnn" / "native"
 
 
 def unavailable_reason() -> str | None:
@@ -69,7 +70,7 @@ def _build() -> Path:
     cxx = os.environ.get("CXX", "g++")
     tag = hashlib.sha256(SOURCE.read_bytes() + " ".join((cxx, *FLAGS, torch.__version__))
                          .encode()).hexdigest()[:16]
-    out = _cache_dir() / f"td_kernel_{tag}.so"
+    out = _cache_dir() / f"td_kernel-{tag}.so"
     if out.exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
