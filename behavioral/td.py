@@ -29,7 +29,8 @@ counters are computed once per layer (:class:`golden.noise.Counters`); the draws
 the counter of a step are one fused kernel (:func:`golden.compute.fused`), the same operations
 in the same order as run one by one; the counter and the pulse counts are int32 where a step's
 arithmetic fits (:attr:`TDParams.count_dtype`), and the step's pulse totals are summed in the
-kernel.
+kernel. On a CPU with AVX-512 that kernel is a hand-vectorised C++ loop with the same bits
+(:mod:`behavioral.td_native`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from golden.noise import Counters, bits_at, normal_of, stream_key
 from rtl.params import ArrayParams
 from rtl.reference import counter_step
 
+from . import td_native
 from .td_table import check_table, transfer
 from .validate import check_int, check_range
 
@@ -267,10 +269,12 @@ def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
     dev = state.count.device
     keys = [torch.tensor(stream_key(p.seed, state.layer, state.t, cco), device=dev)
             for cco in (0, 1)]
-    spikes, phase_e, phase_i, count, overflow, up, down, sent, lost = _pulses_and_count(
-        state.phase_e, state.phase_i, *advance(p, i_exc, state.gain_e),
-        *advance(p.inhibitory, i_inh, state.gain_i), *keys, state.draws.base, state.count,
-        state.overflow, p.n_th, *p.counter_range, p.max_pulses)
+    (dphi_e, amp_e), (dphi_i, amp_i) = (advance(p, i_exc, state.gain_e),
+                                        advance(p.inhibitory, i_inh, state.gain_i))
+    args = (state.phase_e, state.phase_i, dphi_e, amp_e, dphi_i, amp_i, *keys, state.draws.base,
+            state.count, state.overflow, p.n_th, *p.counter_range, p.max_pulses)
+    kernel = td_native.pulses_and_count if td_native.applies(*args) else _pulses_and_count
+    spikes, phase_e, phase_i, count, overflow, up, down, sent, lost = kernel(*args)
     return spikes, TDState(
         phase_e, phase_i, count, overflow, state.gain_e, state.gain_i, up, down,
         state.lost + lost, state.draws, state.layer, state.t + 1, state.pulses + sent)

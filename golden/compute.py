@@ -93,6 +93,11 @@ def set_fused(on: bool) -> None:
     _fuse = bool(on)
 
 
+def fusing() -> bool:
+    """Whether the fused step kernels run compiled (:func:`set_fused`; ``--eager`` turns it off)."""
+    return _fuse
+
+
 def fused(fn):
     """``fn`` compiled into fused loops by ``torch.compile`` (see the module docstring), or run
     eagerly when fusing is off, when its first argument (a tensor) has fewer than

@@ -67,6 +67,11 @@ def _edge_inputs(batch: int, n: int, p: td.TDParams):
 @pytest.mark.parametrize("count_dtype", [torch.int64, torch.int32])
 @pytest.mark.parametrize("jitter", [True, False])
 def test_td_kernel_compiled_equals_eager(fuse_small, jitter, count_dtype):
+    check_td_kernel(td._pulses_and_count, jitter, count_dtype)
+
+
+def check_td_kernel(kernel, jitter: bool, count_dtype: torch.dtype):
+    """``kernel`` (a td step kernel) gives the eager function's bits on the edge inputs."""
     p = td.TDParams(counter_width=8)                # saturation reachable in one step
     fn = td._pulses_and_count
     for batch, first in ((64, 0), (37, 9000)):      # two batch sizes: the kernel is reused
@@ -81,7 +86,7 @@ def test_td_kernel_compiled_equals_eager(fuse_small, jitter, count_dtype):
             keys = [torch.tensor(stream_key(p.seed, 0, t, c)) for c in (0, 1)]
             args = (pe, pi, de, ae, di, ai, *keys, draws.base, count, overflow,
                     p.n_th, *p.counter_range, p.max_pulses)
-            out = fn(*args)
+            out = kernel(*args)
             _same(out, fn.__wrapped__(*args))
             assert out[-1] > 0 and (out[4] & ~overflow).any()  # the rate limit and saturation hit
             assert out[3].dtype == out[5].dtype == out[6].dtype == count_dtype
