@@ -344,13 +344,22 @@ def _enter_triode(v0, v1, lo, hi, a, b, t: float):
     return torch.where(inside, v_b, v0), torch.where(inside, t - t_b, torch.full_like(v0, t))
 
 
+#: :func:`_closed_form`'s codes of a neuron that starts the pulse out of ``[lo, hi]`` and of
+#: one that starts in it and leaves it (0: saturated throughout)
+STARTS_OUT, LEAVES = 2, 1
+
+
 @compute.fused
 def _closed_form(v, a, b, gain, lo, hi):
     """The closed-form membrane (V) after a pulse with both mirrors saturated,
-    ``v + (a - b v) gain``, and where the trajectory leaves ``[lo, hi]`` (uint8 0/1: the fused
-    kernel, :func:`golden.compute.fused`, stores bytes about three times as fast as bools)."""
+    ``v + (a - b v) gain``, and where the trajectory is out of ``[lo, hi]`` (uint8: 0 inside
+    throughout, :data:`LEAVES`, :data:`STARTS_OUT`; the fused kernel,
+    :func:`golden.compute.fused`, stores bytes about three times as fast as bools, and sums
+    the two tests in int32 three times as fast as in uint8: 0.7 against 2.1 ms on 500k)."""
     v1 = v + (a - b * v) * gain
-    return v1, ((torch.minimum(v, v1) < lo) | (torch.maximum(v, v1) > hi)).to(torch.uint8)
+    leaves = (torch.minimum(v, v1) < lo) | (torch.maximum(v, v1) > hi)
+    starts_out = (v < lo) | (v > hi)                      # then it leaves too
+    return v1, (leaves.to(torch.int32) + starts_out.to(torch.int32)).to(torch.uint8)
 
 
 @compute.fused
@@ -365,6 +374,17 @@ def _triode_kernel(fields, v, v1, rows, t: float, lp: float, ln: float, vdd: flo
     lo, hi, a, b, ap, an, ivp, ivn = fields.index_select(1, rows)
     v_b, t_r = _enter_triode(v.index_select(0, rows), v1.index_select(0, rows), lo, hi, a, b, t)
     return _richardson(vdd, v_b, ap, an, lp, ln, ivp, ivn, t_r, m)
+
+
+@compute.fused
+def _triode_kernel_out(fields, v, rows, t: float, lp: float, ln: float, vdd: float, m: int):
+    """:func:`_triode_kernel` for neurons that start the pulse out of saturation: their triode
+    entry is their start ``v`` with the whole ``t`` (s), so the kernel gathers five values per
+    row instead of ten and has no ``log``, which splits :func:`_triode_kernel` into two loops
+    (about 35 % less time per row)."""
+    ap, an, ivp, ivn = fields[4:].index_select(1, rows)
+    v0 = v.index_select(0, rows)
+    return _richardson(vdd, v0, ap, an, lp, ln, ivp, ivn, torch.full_like(v0, t), m)
 
 
 @dataclass(frozen=True)
@@ -427,23 +447,40 @@ def integrate_pulse(p: CMParams, v: torch.Tensor, i_e: torch.Tensor, i_i: torch.
 def advance(p: CMParams, v: torch.Tensor, d: Drive) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """:func:`integrate_pulse` (mirror equations) for a pulse given by its :class:`Drive`.
 
-    Only the neurons out of saturation go through the numerical solver (:func:`_triode_kernel`,
-    :func:`_two_passes`): element-wise the same numbers as the whole-tensor computation
-    (``test_advance_subsets_equal_whole_tensor``).
+    Only the neurons out of saturation go through the numerical solver (:func:`_two_passes`;
+    :func:`_triode_kernel_out` for those that start out of saturation, :func:`_triode_kernel`
+    for those that leave it during the pulse): element-wise the same numbers as the
+    whole-tensor computation (``test_advance_subsets_equal_whole_tensor``).
     """
     v1, out = _closed_form(v, d.a, d.b, d.gain, d.vd_n, d.v_hi)   # both mirrors saturated
     if not p.triode:
         return _clamp(p, v1, torch.zeros((), dtype=torch.int64))
-    idx = _indices(out.view(-1).view(torch.bool))
-    if len(idx) > 0:
-        def solve(rows, m):
-            at = idx if rows is None else idx.index_select(0, rows)
-            # a single row runs operation by operation (torch.compile would specialise on
-            # the size 1 and compile again)
-            kernel = _triode_kernel if len(at) > 1 else _triode_kernel.__wrapped__
-            return kernel(d.fields, v.reshape(-1), v1.view(-1), at, d.t, d.lp, d.ln, p.vdd, m)
-        v1.view(-1).index_copy_(0, idx, _two_passes(p, solve))  # v1 is this function's own tensor
-    return v1, torch.tensor(len(idx)), torch.zeros((), dtype=torch.int64)  # never past a rail
+    starts_out, leaves = _triode_rows(out.view(-1))
+    flat = v.reshape(-1)
+    for idx, kernel, args in ((starts_out, _triode_kernel_out, (flat,)),
+                              (leaves, _triode_kernel, (flat, v1.view(-1)))):
+        if len(idx) > 0:
+            def solve(rows, m, idx=idx, kernel=kernel, args=args):
+                at = idx if rows is None else idx.index_select(0, rows)
+                # a single row runs operation by operation (torch.compile would specialise on
+                # the size 1 and compile again)
+                run = kernel if len(at) > 1 else kernel.__wrapped__
+                return run(d.fields, *args, at, d.t, d.lp, d.ln, p.vdd, m)
+            v1.view(-1).index_copy_(0, idx, _two_passes(p, solve))  # v1 is this function's own
+    n_tri = torch.tensor(len(starts_out) + len(leaves))
+    return v1, n_tri, torch.zeros((), dtype=torch.int64)  # never past a rail
+
+
+def _triode_rows(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices (int64, ascending) of the neurons that start out of saturation and of those that
+    leave it during the pulse, from :func:`_closed_form`'s codes ``out`` (1-D uint8); on the
+    CPU with numpy (see :func:`_indices`)."""
+    if out.device.type == "cpu":
+        o = out.numpy()
+        idx = np.flatnonzero(o)
+        code = o[idx]
+        return (torch.from_numpy(idx[code == STARTS_OUT]), torch.from_numpy(idx[code == LEAVES]))
+    return (out == STARTS_OUT).nonzero().squeeze(1), (out == LEAVES).nonzero().squeeze(1)
 
 
 def _clamp(p: CMParams, v: torch.Tensor, n_tri: torch.Tensor):

@@ -1,7 +1,8 @@
 """The cm neuron's fused (torch.compile) kernels give the bits of the same functions run eagerly.
 
-:func:`behavioral.cm._closed_form` (closed form and saturation test) and
-:func:`behavioral.cm._triode_kernel` (gather, triode entry, exponential Euler, Richardson) are
+:func:`behavioral.cm._closed_form` (closed form and saturation test),
+:func:`behavioral.cm._triode_kernel` (gather, triode entry, exponential Euler, Richardson) and
+:func:`behavioral.cm._triode_kernel_out` (the same for neurons that start out of saturation) are
 compared with their eager functions, and :func:`behavioral.cm.advance` with fusing on and off,
 on membranes at and near both rails and mid-swing, with zero, tiny, typical and 10 x
 full-scale currents (the grid of ``test_behavioral_cm_fast``) and random states, with error
@@ -14,8 +15,8 @@ import torch
 from test_behavioral_cm_fast import stimuli
 from test_fused_kernels import _same, compiled_only, fuse_small  # noqa: F401 (fixture)
 
-from behavioral.cm import (CMNeuron, CMParams, _closed_form, _enter_triode, _triode_kernel, advance,
-                          cm_step, pulse_drive)
+from behavioral.cm import (STARTS_OUT, CMNeuron, CMParams, _closed_form, _enter_triode,
+                          _triode_kernel, _triode_kernel_out, advance, cm_step, pulse_drive)
 from golden import compute
 
 P = CMParams()
@@ -55,6 +56,15 @@ def test_cm_kernels_compiled_equal_eager(fuse_small):
             kargs = (d.fields, v.view(-1), v1.view(-1), rows, d.t, d.lp, d.ln, P.vdd, m)
             got = _triode_kernel(*kargs)
             _same(got, _triode_kernel.__wrapped__(*kargs))
+    starts_out = (out.view(-1) == STARTS_OUT).nonzero().squeeze(1)
+    assert 100 < len(starts_out) < len(idx)
+    for m in (2, 8):
+        for rows in (starts_out, starts_out[1:18]):
+            oargs = (d.fields, v.view(-1), rows, d.t, d.lp, d.ln, P.vdd, m)
+            got = _triode_kernel_out(*oargs)
+            _same(got, _triode_kernel_out.__wrapped__(*oargs))
+            # the same numbers as the general kernel, which enters triode at the start
+            _same(got, _triode_kernel(d.fields, v.view(-1), v1.view(-1), rows, *oargs[3:]))
     err = _triode_kernel(d.fields, v.view(-1), v1.view(-1), idx, d.t, d.lp, d.ln, P.vdd, 2)[1]
     near = err[(err > P.ode_tol / 2) & (err < 2 * P.ode_tol)]
     assert (near > P.ode_tol).any() and (near <= P.ode_tol).any()  # both sides of ode_tol
