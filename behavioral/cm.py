@@ -515,6 +515,39 @@ class DriveCache:
         return d
 
 
+@compute.fused
+def _to_volts(u, v_reset: float, scale: float):
+    """Membrane (V) of the state ``u`` (input units); ``scale`` (V per unit) = swing / theta."""
+    return v_reset + u * scale
+
+
+@compute.fused
+def _to_units(v, v_reset: float, scale: float):
+    """The state ``u`` (input units) of the membrane ``v`` (V); ``scale`` = theta / swing (1/V)."""
+    return (v - v_reset) * scale
+
+
+@compute.fused
+def _leak_compare_reset(v, threshold, spikes, dv_leak: float, v_reset: float, swing: float,
+                        leak: bool, clamp: bool, subtract: bool):
+    """One slot of :func:`cm_step` after its integration: the leakage ``dv_leak`` (V, when
+    ``leak``; then the clamp to 0 V when ``clamp``), the comparison with ``threshold`` (V) of
+    the neurons that have not fired in this step (``spikes`` 0, float 0/1), the reset to
+    ``v_reset`` (V) or, when ``subtract``, by ``swing`` (V). Returns the membrane (V) and the
+    step's spikes so far; one fused loop (:func:`golden.compute.fused`) instead of about eight
+    passes over memory. ``leak``, ``clamp``, ``subtract`` are fixed per compiled kernel."""
+    if leak:
+        v = v - dv_leak
+        if clamp:
+            v = v.clamp(min=0.0)
+    new = (v >= threshold) & (spikes == 0)
+    if subtract:
+        v = v - new.to(v.dtype) * swing
+    else:
+        v = torch.where(new, v_reset, v)
+    return v, torch.where(new, 1.0, spikes)
+
+
 def cm_step(p: CMParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
             cache: DriveCache | None = None):
     """One time step, per arrival slot in the order integrate, compare, reset.
@@ -537,9 +570,9 @@ def cm_step(p: CMParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
     if i_exc.dim() == 2:
         i_exc, i_inh = i_exc.unsqueeze(0), i_inh.unsqueeze(0)
     n_slots = i_exc.shape[0]
-    v = p.v_reset + state.u * (p.swing / p.theta)
+    v = _to_volts(state.u, p.v_reset, p.swing / p.theta)
     threshold = p.v_th + state.offset
-    fired = torch.zeros_like(v, dtype=torch.bool)
+    spikes = torch.zeros_like(v)
     n_tri = n_clip = torch.zeros((), dtype=torch.int64, device=v.device)
     dv_leak = p.i_leak * p.t_step / (n_slots * p.c_m)
     # analog inputs spread evenly over the slots arrive as one expanded tensor (stride 0):
@@ -555,20 +588,12 @@ def cm_step(p: CMParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
             v, tri, clip = integrate_pulse(p, v, *drive)
         else:
             v, tri, clip = advance(p, v, drive)
-        if dv_leak > 0:
-            v = v - dv_leak
-            if p.clamp:
-                v = v.clamp(min=0.0)
-        new = (v >= threshold) & ~fired
-        if p.reset == "v_reset":
-            v = torch.where(new, torch.full_like(v, p.v_reset), v)
-        else:
-            v = v - new.to(v.dtype) * p.swing
-        fired = fired | new
+        v, spikes = _leak_compare_reset(v, threshold, spikes, dv_leak, p.v_reset, p.swing,
+                                        dv_leak > 0, p.clamp, p.reset == "subtract")
         n_tri, n_clip = n_tri + tri, n_clip + clip
-    u = (v - p.v_reset) * (p.theta / p.swing)
+    u = _to_units(v, p.v_reset, p.theta / p.swing)
     events = state.events + torch.stack([n_tri, n_clip])
-    return fired.to(v.dtype), CMState(u, state.offset, events)
+    return spikes, CMState(u, state.offset, events)
 
 
 class CMNeuron:

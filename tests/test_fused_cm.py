@@ -16,7 +16,8 @@ from test_behavioral_cm_fast import stimuli
 from test_fused_kernels import _same, compiled_only, fuse_small  # noqa: F401 (fixture)
 
 from behavioral.cm import (STARTS_OUT, CMNeuron, CMParams, _closed_form, _enter_triode,
-                          _triode_kernel, _triode_kernel_out, advance, cm_step, pulse_drive)
+                          _leak_compare_reset, _to_units, _to_volts, _triode_kernel,
+                          _triode_kernel_out, advance, cm_step, pulse_drive)
 from golden import compute
 
 P = CMParams()
@@ -95,3 +96,37 @@ def test_fused_expm1_is_the_eager_expm1(fuse_small):
     x = torch.cat([x, torch.tensor([-1e-30, -1e-7, -88.0, -100.0, 0.0])])
     assert torch.equal(compute.fused(lambda t: torch.expm1(t))(x), torch.expm1(x))
     assert not torch.equal(torch.exp(x) - 1, torch.expm1(x))   # the check can fail
+
+
+@compiled_only
+@pytest.mark.parametrize("subtract", [False, True])
+@pytest.mark.parametrize("leak, clamp", [(True, True), (True, False), (False, True)])
+def test_slot_end_compiled_equals_eager(fuse_small, leak, clamp, subtract):
+    """Leakage, clamp, comparison and reset of a slot (:func:`behavioral.cm._leak_compare_reset`)
+    and the conversions between volts and input units: membranes at, one float32 step below and
+    above the threshold (before and after the leakage), at and below 0 V, neurons that fired in
+    an earlier slot; 37 rows (a masked vector tail)."""
+    gen = torch.Generator().manual_seed(5)
+    offset = P.sigma_offset * torch.randn(53, generator=gen)
+    threshold = P.v_th + offset
+    dv = 1e-4
+    v = torch.rand(37, 53, generator=gen) * P.vdd
+    near = threshold.expand(37, -1)
+    v[0::6] = near[0::6]
+    v[1::6] = torch.nextafter(near[1::6], torch.tensor(0.0))
+    v[2::6] = near[2::6] + dv                      # at the threshold after the leakage
+    v[3::6] = torch.nextafter(near[3::6] + dv, torch.tensor(1.0))
+    v[4::6, ::2] = 0.0
+    v[4::6, 1::2] = dv / 2                         # below 0 V after the leakage
+    spikes = (torch.rand(37, 53, generator=gen) < 0.3).to(torch.float32)
+    args = (v, threshold, spikes, dv, P.v_reset, P.swing, leak, clamp, subtract)
+    got = _leak_compare_reset(*args)
+    want = _leak_compare_reset.__wrapped__(*args)
+    _same(got, want)
+    new = got[1] > spikes
+    assert new.any() and (spikes == 1).any() and not new.all()
+    assert ((v[0::6] >= threshold) & (spikes[0::6] == 0)).any()   # the edge rows fire
+    if leak and clamp:
+        assert (got[0] == 0).any()
+    for fn, scale in ((_to_volts, P.swing / P.theta), (_to_units, P.theta / P.swing)):
+        _same((fn(v, P.v_reset, scale),), (fn.__wrapped__(v, P.v_reset, scale),))
