@@ -15,7 +15,7 @@ import torch
 from test_behavioral_cm_fast import stimuli
 from test_fused_kernels import _same, compiled_only, fuse_small  # noqa: F401 (fixture)
 
-from behavioral.cm import (STARTS_OUT, CMNeuron, CMParams, _closed_form, _enter_triode,
+from behavioral.cm import (CMNeuron, CMParams, _closed_form, _enter_triode,
                           _leak_compare_reset, _to_units, _to_volts, _triode_kernel,
                           _triode_kernel_out, advance, cm_step, pulse_drive)
 from golden import compute
@@ -45,10 +45,12 @@ def test_cm_kernels_compiled_equal_eager(fuse_small):
     v, ie, ii = _state()
     d = pulse_drive(P, ie, ii)
     args = (v, d.a, d.b, d.gain, d.vd_n, d.v_hi)
-    v1, out = _closed_form(*args)
-    _same((v1, out), _closed_form.__wrapped__(*args))
-    idx = out.view(-1).nonzero().squeeze(1)
-    assert 100 < len(idx) < v.numel()
+    v1, starts_out, leaves = _closed_form(*args)
+    _same((v1, starts_out, leaves), _closed_form.__wrapped__(*args))
+    assert not (starts_out & leaves).any()
+    starts_out, leaves = starts_out.view(-1).nonzero().squeeze(1), leaves.view(-1).nonzero().squeeze(1)
+    idx = torch.cat([starts_out, leaves]).sort().values
+    assert 100 < len(starts_out) and 100 < len(leaves) and len(idx) < v.numel()
     lo, hi, a, b = d.fields[:4].index_select(1, idx)
     eargs = (v.view(-1)[idx], v1.view(-1)[idx], lo, hi, a, b, d.t)
     _same(compute.fused(_enter_triode)(*eargs), _enter_triode(*eargs))  # with its log
@@ -57,8 +59,6 @@ def test_cm_kernels_compiled_equal_eager(fuse_small):
             kargs = (d.fields, v.view(-1), v1.view(-1), rows, d.t, d.lp, d.ln, P.vdd, m)
             got = _triode_kernel(*kargs)
             _same(got, _triode_kernel.__wrapped__(*kargs))
-    starts_out = (out.view(-1) == STARTS_OUT).nonzero().squeeze(1)
-    assert 100 < len(starts_out) < len(idx)
     for m in (2, 8):
         for rows in (starts_out, starts_out[1:18], starts_out[5:6].repeat(2)):  # advance's one row
             oargs = (d.fields, v.view(-1), rows, d.t, d.lp, d.ln, P.vdd, m)
