@@ -377,7 +377,7 @@ def _triode_kernel_out(fields, v, rows, t: float, lp: float, ln: float, vdd: flo
     """:func:`_triode_kernel` for neurons that start the pulse out of saturation: their triode
     entry is their start ``v`` with the whole ``t`` (s), so the kernel gathers five values per
     row instead of ten and has no ``log``, which splits :func:`_triode_kernel` into two loops
-    (about 35 % less time per row)."""
+    (a first-layer pass of 1000 images: 3.4 against 4.4 ms)."""
     ap, an, ivp, ivn = fields[4:].index_select(1, rows)
     v0 = v.index_select(0, rows)
     return _richardson(vdd, v0, ap, an, lp, ln, ivp, ivn, torch.full_like(v0, t), m)

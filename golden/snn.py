@@ -122,7 +122,8 @@ def layer_input(s: torch.Tensor, layer: _Layer, n_slots: int, analog: bool,
     rounds differently for different batch sizes (blocking, matrix-vector for one row), which
     would make an image's currents, and rarely its spikes, depend on its batch.
     """
-    s64, wp, wn = s.to(torch.float64), layer.w_pos, layer.w_neg
+    wp, wn = layer.w_pos, layer.w_neg
+    s64 = s.to(torch.float64) if n_slots == 1 or analog else None   # slot_parts converts
     if n_slots == 1:
         i_exc, i_inh = (s64 @ wp).to(torch.float32), (s64 @ wn).to(torch.float32)
     elif analog:
