@@ -98,7 +98,12 @@ def _field24(b: torch.Tensor, shift: int) -> torch.Tensor:
 
 def uniform_at(key: int, counters: Counters) -> torch.Tensor:
     """float32 of the counters' shape, uniform in (0, 1) on a 2^-24 grid (the top 24 bits)."""
-    return _field24(counters.bits(key), 40).to(torch.float32).add_(0.5).mul_(2.0 ** -24)
+    return uniform_of(counters.bits(key))
+
+
+def uniform_of(b: torch.Tensor) -> torch.Tensor:
+    """The uniform of :func:`uniform_at` from its 64 random bits ``b`` (int64)."""
+    return _field24(b, 40).to(torch.float32).add_(0.5).mul_(2.0 ** -24)
 
 
 def normal_at(key: int, counters: Counters) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """The cm neuron's fused (torch.compile) kernels give the bits of the same functions run eagerly.
 
-:func:`behavioral.cm._closed_form` (closed form and saturation test) and
-:func:`behavioral.cm._triode_kernel` (gather, triode entry, exponential Euler, Richardson) are
+:func:`behavioral.cm._closed_form` (closed form and saturation test),
+:func:`behavioral.cm._triode_kernel` (gather, triode entry, exponential Euler, Richardson) and
+:func:`behavioral.cm._triode_kernel_out` (the same for neurons that start out of saturation) are
 compared with their eager functions, and :func:`behavioral.cm.advance` with fusing on and off,
 on membranes at and near both rails and mid-swing, with zero, tiny, typical and 10 x
 full-scale currents (the grid of ``test_behavioral_cm_fast``) and random states, with error
@@ -14,8 +15,9 @@ import torch
 from test_behavioral_cm_fast import stimuli
 from test_fused_kernels import _same, compiled_only, fuse_small  # noqa: F401 (fixture)
 
-from behavioral.cm import (CMNeuron, CMParams, _closed_form, _enter_triode, _triode_kernel, advance,
-                          cm_step, pulse_drive)
+from behavioral.cm import (CMNeuron, CMParams, _closed_form, _enter_triode,
+                          _leak_compare_reset, _to_units, _to_volts, _triode_kernel,
+                          _triode_kernel_out, advance, cm_step, pulse_drive)
 from golden import compute
 
 P = CMParams()
@@ -43,10 +45,12 @@ def test_cm_kernels_compiled_equal_eager(fuse_small):
     v, ie, ii = _state()
     d = pulse_drive(P, ie, ii)
     args = (v, d.a, d.b, d.gain, d.vd_n, d.v_hi)
-    v1, out = _closed_form(*args)
-    _same((v1, out), _closed_form.__wrapped__(*args))
-    idx = out.view(-1).nonzero().squeeze(1)
-    assert 100 < len(idx) < v.numel()
+    v1, starts_out, leaves = _closed_form(*args)
+    _same((v1, starts_out, leaves), _closed_form.__wrapped__(*args))
+    assert not (starts_out & leaves).any()
+    starts_out, leaves = starts_out.view(-1).nonzero().squeeze(1), leaves.view(-1).nonzero().squeeze(1)
+    idx = torch.cat([starts_out, leaves]).sort().values
+    assert 100 < len(starts_out) and 100 < len(leaves) and len(idx) < v.numel()
     lo, hi, a, b = d.fields[:4].index_select(1, idx)
     eargs = (v.view(-1)[idx], v1.view(-1)[idx], lo, hi, a, b, d.t)
     _same(compute.fused(_enter_triode)(*eargs), _enter_triode(*eargs))  # with its log
@@ -55,6 +59,13 @@ def test_cm_kernels_compiled_equal_eager(fuse_small):
             kargs = (d.fields, v.view(-1), v1.view(-1), rows, d.t, d.lp, d.ln, P.vdd, m)
             got = _triode_kernel(*kargs)
             _same(got, _triode_kernel.__wrapped__(*kargs))
+    for m in (2, 8):
+        for rows in (starts_out, starts_out[1:18], starts_out[5:6].repeat(2)):  # advance's one row
+            oargs = (d.fields, v.view(-1), rows, d.t, d.lp, d.ln, P.vdd, m)
+            got = _triode_kernel_out(*oargs)
+            _same(got, _triode_kernel_out.__wrapped__(*oargs))
+            # the same numbers as the general kernel, which enters triode at the start
+            _same(got, _triode_kernel(d.fields, v.view(-1), v1.view(-1), rows, *oargs[3:]))
     err = _triode_kernel(d.fields, v.view(-1), v1.view(-1), idx, d.t, d.lp, d.ln, P.vdd, 2)[1]
     near = err[(err > P.ode_tol / 2) & (err < 2 * P.ode_tol)]
     assert (near > P.ode_tol).any() and (near <= P.ode_tol).any()  # both sides of ode_tol
@@ -85,3 +96,37 @@ def test_fused_expm1_is_the_eager_expm1(fuse_small):
     x = torch.cat([x, torch.tensor([-1e-30, -1e-7, -88.0, -100.0, 0.0])])
     assert torch.equal(compute.fused(lambda t: torch.expm1(t))(x), torch.expm1(x))
     assert not torch.equal(torch.exp(x) - 1, torch.expm1(x))   # the check can fail
+
+
+@compiled_only
+@pytest.mark.parametrize("subtract", [False, True])
+@pytest.mark.parametrize("leak, clamp", [(True, True), (True, False), (False, True)])
+def test_slot_end_compiled_equals_eager(fuse_small, leak, clamp, subtract):
+    """Leakage, clamp, comparison and reset of a slot (:func:`behavioral.cm._leak_compare_reset`)
+    and the conversions between volts and input units: membranes at, one float32 step below and
+    above the threshold (before and after the leakage), at and below 0 V, neurons that fired in
+    an earlier slot; 37 rows (a masked vector tail)."""
+    gen = torch.Generator().manual_seed(5)
+    offset = P.sigma_offset * torch.randn(53, generator=gen)
+    threshold = P.v_th + offset
+    dv = 1e-4
+    v = torch.rand(37, 53, generator=gen) * P.vdd
+    near = threshold.expand(37, -1)
+    v[0::6] = near[0::6]
+    v[1::6] = torch.nextafter(near[1::6], torch.tensor(0.0))
+    v[2::6] = near[2::6] + dv                      # at the threshold after the leakage
+    v[3::6] = torch.nextafter(near[3::6] + dv, torch.tensor(1.0))
+    v[4::6, ::2] = 0.0
+    v[4::6, 1::2] = dv / 2                         # below 0 V after the leakage
+    spikes = (torch.rand(37, 53, generator=gen) < 0.3).to(torch.float32)
+    args = (v, threshold, spikes, dv, P.v_reset, P.swing, leak, clamp, subtract)
+    got = _leak_compare_reset(*args)
+    want = _leak_compare_reset.__wrapped__(*args)
+    _same(got, want)
+    new = got[1] > spikes
+    assert new.any() and (spikes == 1).any() and not new.all()
+    assert ((v[0::6] >= threshold) & (spikes[0::6] == 0)).any()   # the edge rows fire
+    if leak and clamp:
+        assert (got[0] == 0).any()
+    for fn, scale in ((_to_volts, P.swing / P.theta), (_to_units, P.theta / P.swing)):
+        _same((fn(v, P.v_reset, scale),), (fn.__wrapped__(v, P.v_reset, scale),))
