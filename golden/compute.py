@@ -93,6 +93,11 @@ def set_fused(on: bool) -> None:
     _fuse = bool(on)
 
 
+def fusing() -> bool:
+    """Whether :func:`fused` functions (and the models' C kernels) run compiled, not eagerly."""
+    return _fuse
+
+
 def fused(fn):
     """``fn`` compiled into fused loops by ``torch.compile`` (see the module docstring), or run
     eagerly when fusing is off, when its first argument (a tensor) has fewer than
