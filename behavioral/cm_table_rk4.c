@@ -2,9 +2,10 @@
 
    The same float32 operations in the same order as behavioral.cm_table._uniform_rk4 (and so as
    torch's eager kernels and inductor's C++ for it): every step is one IEEE operation, compiled
-   without contraction into FMA (-ffp-contract=off) or fast-math; the clamps are
-   at::vec::maximum / minimum (the second operand on a tie of +0 and -0, NaN when either is
-   NaN). What differs is only how the table values are read: a lookup needs base, slope at row
+   without contraction into FMA (-ffp-contract=off) or fast-math; the clamps are max and min
+   with the bound second (the bound on a tie of +0 and -0), which is what at::vec::maximum /
+   minimum give for numbers. A NaN membrane, where those give NaN and the row index is out of
+   range, is reported instead (the eager lookup raises an index error there). What differs is only how the table values are read: a lookup needs base, slope at row
    k of column col and at the same row of the next column, which `pairs` (base and slope of
    each grid point interleaved, column-major: point j at pairs[2 j], pairs[2 j + 1]) holds as
    one 64-bit value at j and at j + nv; 16 neurons' values come from four 8-lane 64-bit gathers
@@ -17,19 +18,9 @@
 #define LANES 16
 #define BLOCK 4 /* vectors of 16 neurons integrated side by side */
 
-/* m with all bits set where a or b is NaN (at::vec's "m | isnan mask") */
-static inline __m512 nan_or(__m512 m, __m512 a, __m512 b) {
-    __mmask16 nan = _mm512_cmp_ps_mask(a, b, _CMP_UNORD_Q);
-    return _mm512_mask_mov_ps(m, nan, _mm512_castsi512_ps(_mm512_set1_epi32(-1)));
-}
-
-static inline __m512 maximum(__m512 a, __m512 b) { return nan_or(_mm512_max_ps(a, b), a, b); }
-
-static inline __m512 minimum(__m512 a, __m512 b) { return nan_or(_mm512_min_ps(a, b), a, b); }
-
 typedef struct {
     const double *pairs; /* (base, slope) per grid point, as 64-bit values */
-    __m512i nv, k_max_i;
+    __m512i nv;
     __m512 v_lo, v_hi, inv_step, k_max;
 } grid_t;
 
@@ -60,22 +51,23 @@ typedef struct {
     __mmask16 valid, bad;
 } lanes_t;
 
-/* _uniform_rate: dV/dt at x; a row outside the grid (x NaN) is marked bad and read at row 0 */
+/* _uniform_rate: dV/dt at x. The row k is in [0, nv - 2]: x - v_lo >= 0 after the clamp; a
+   NaN x is marked bad (max gives v_lo for it: row 0, a valid address) */
 static inline __m512 rate(const grid_t *g, lanes_t *n, __m512 x) {
-    x = _mm512_mul_ps(_mm512_sub_ps(minimum(maximum(x, g->v_lo), g->v_hi), g->v_lo), g->inv_step);
-    __m512 kf = minimum(_mm512_roundscale_ps(x, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC), g->k_max);
+    n->bad |= _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+    x = _mm512_mul_ps(_mm512_sub_ps(_mm512_min_ps(_mm512_max_ps(x, g->v_lo), g->v_hi), g->v_lo),
+                      g->inv_step);
+    __m512 kf = _mm512_min_ps(_mm512_roundscale_ps(x, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC),
+                              g->k_max);
     __m512 a = _mm512_sub_ps(x, kf);
     __m512i k = _mm512_cvttps_epi32(kf);
-    __mmask16 out = _mm512_cmpgt_epu32_mask(k, g->k_max_i);
-    n->bad |= out;
-    k = _mm512_maskz_mov_epi32((__mmask16)~out, k);
     return _mm512_sub_ps(_mm512_mul_ps(n->i_e, lookup(g, k, a, n->col_e, n->b_e)),
                          _mm512_mul_ps(n->i_i, lookup(g, k, a, n->col_i, n->b_i)));
 }
 
 /* `n_sub` RK4 sub-steps (h = dt, h2 = dt / 2, h6 = dt / 6, each rounded to float32) of `count`
    neurons from v0 into out, on `threads` OpenMP threads. Returns 1 when a rate was evaluated
-   at a NaN membrane voltage (out then holds garbage), else 0. */
+   at a NaN membrane voltage (out is then not the eager result), else 0. */
 int cm_table_rk4(float *out, const float *v0, const float *i_e, const float *i_i,
                  const int32_t *col_e, const float *b_e, const int32_t *col_i, const float *b_i,
                  const float *pairs, int32_t nv, int64_t count, float v_lo, float v_hi,
@@ -84,8 +76,8 @@ int cm_table_rk4(float *out, const float *v0, const float *i_e, const float *i_i
     int64_t blocks = (count + LANES * BLOCK - 1) / (LANES * BLOCK);
     #pragma omp parallel for num_threads(threads) schedule(static) reduction(|:bad_any)
     for (int64_t blk = 0; blk < blocks; blk++) {
-        const grid_t g = {(const double *)pairs, _mm512_set1_epi32(nv), _mm512_set1_epi32(nv - 2),
-                          _mm512_set1_ps(v_lo), _mm512_set1_ps(v_hi), _mm512_set1_ps(inv_step),
+        const grid_t g = {(const double *)pairs, _mm512_set1_epi32(nv), _mm512_set1_ps(v_lo),
+                          _mm512_set1_ps(v_hi), _mm512_set1_ps(inv_step),
                           _mm512_set1_ps((float)(nv - 2))};
         const __m512 vh2 = _mm512_set1_ps(h2), vh = _mm512_set1_ps(h), vh6 = _mm512_set1_ps(h6);
         const __m512 two = _mm512_set1_ps(2.0f);
