@@ -97,12 +97,23 @@ def load_table(path: str, device: str = "cpu") -> CMTable:
 
 
 def _columns(table: CMTable, i: torch.Tensor, sign: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Flat index (int32) of the column below each current ``i`` (A) of one path (``sign`` +1:
-    excitatory, -1: inhibitory) and the weight ``b`` of the one above: linear interpolation in
-    ``I`` among the columns of that sign, clamped to their range (a path never borrows the
-    other mirror's columns; a table with one sign only is used for both)."""
+    """Flat index (int32) of the column below each current of one path (``sign`` +1: the
+    excitatory current ``i``, -1: the inhibitory one, ``-i`` in the table; ``i`` in A, >= 0)
+    and the weight ``b`` of the one above: linear interpolation in ``I`` among the columns of
+    that sign, clamped to their range (a path never borrows the other mirror's columns; a
+    table with one sign only is used for both). On a CPU with AVX-512 a C kernel computes
+    them (the same operations in one loop)."""
     lo, hi = table._bounds[1 if sign > 0 else 2]
-    i = i.clamp(lo, hi)
+    lib = _c_kernels()
+    if lib is not None and compute.fusing() and i.device.type == "cpu" \
+            and i.dtype == torch.float32 and table.i.device.type == "cpu":
+        i = i.contiguous()
+        col, b = torch.empty(i.shape, dtype=torch.int32), torch.empty_like(i)
+        lib.cm_table_columns(col.data_ptr(), b.data_ptr(), i.data_ptr(), int(sign < 0),
+                             table.i.data_ptr(), len(table.i), len(table.v), lo, hi,
+                             i.numel(), torch.get_num_threads())
+        return col, b
+    i = i.clamp(lo, hi) if sign > 0 else (-i).clamp(lo, hi)
     ki = torch.bucketize(i, table.i).clamp_(1, len(table.i) - 1)
     i0, i1 = table.i[ki - 1], table.i[ki]
     return ((ki - 1) * len(table.v)).int(), (i - i0) / (i1 - i0)
@@ -151,7 +162,7 @@ class _ColumnCache:
             if t is table and e is i_e and i is i_i and ve == e._version and vi == i._version:
                 self.entries.insert(0, self.entries.pop(n))
                 return value
-        value = (_columns(table, i_e, 1.0), _columns(table, -i_i, -1.0))
+        value = (_columns(table, i_e, 1.0), _columns(table, i_i, -1.0))
         self.entries = [(table, i_e, i_i, i_e._version, i_i._version, value)] + self.entries[:self.size - 1]
         return value
 
@@ -216,35 +227,36 @@ _RK4_C = Path(__file__).with_name("cm_table_rk4.c")
 
 
 @functools.cache
-def _rk4_c():
-    """The C kernel ``cm_table_rk4.c`` (:mod:`golden.native`), or ``None`` on a CPU without
+def _c_kernels():
+    """The C kernels ``cm_table_rk4.c`` (:mod:`golden.native`), or ``None`` on a CPU without
     AVX-512 (as torch detects it) or without a C compiler."""
     if torch.backends.cpu.get_cpu_capability() != "AVX512":
         return None
     lib = native.load(_RK4_C, ("-mavx512f",))
     if lib is None:
         return None
-    fn = lib.cm_table_rk4
-    ptr, i32, f32 = ctypes.c_void_p, ctypes.c_int32, ctypes.c_float
-    fn.argtypes = [ptr] * 9 + [i32, ctypes.c_int64] + [f32] * 6 + [i32, i32]
-    fn.restype = ctypes.c_int
-    return fn
+    ptr, i32, i64, f32 = ctypes.c_void_p, ctypes.c_int32, ctypes.c_int64, ctypes.c_float
+    lib.cm_table_rk4.argtypes = [ptr] * 9 + [i32, i64] + [f32] * 6 + [i32, i32]
+    lib.cm_table_rk4.restype = ctypes.c_int
+    lib.cm_table_columns.argtypes = [ptr] * 3 + [i32, ptr, i32, i32, f32, f32, i64, i32]
+    lib.cm_table_columns.restype = None
+    return lib
 
 
 def _native_rk4(table: CMTable, v, i_e, i_i, col_e, b_e, col_i, b_i, dt: float, n: int):
     """:func:`_uniform_rk4` by the C kernel (the same operations in the same order, the table
     read with vector gathers), on torch's threads; ``None`` where that kernel is not available
     or the tensors are not float32 on the CPU."""
-    fn = _rk4_c()
+    lib = _c_kernels()
     args = [x.contiguous() for x in (v, i_e, i_i, col_e, b_e, col_i, b_i)]
     dtypes = [x.dtype for x in args]
-    if fn is None or table.pairs.device.type != "cpu" \
+    if lib is None or table.pairs.device.type != "cpu" \
             or any(x.device.type != "cpu" or x.numel() != v.numel() for x in args) \
             or dtypes != [torch.float32] * 3 + [torch.int32, torch.float32] * 2:
         return None
     out = torch.empty_like(args[0])
     v_lo, v_hi = table.v_range
-    bad = fn(out.data_ptr(), *(x.data_ptr() for x in args), table.pairs.data_ptr(),
+    bad = lib.cm_table_rk4(out.data_ptr(), *(x.data_ptr() for x in args), table.pairs.data_ptr(),
              len(table.v), v.numel(), v_lo, v_hi, 1.0 / table.v_step, dt / 2, dt, dt / 6, n,
              torch.get_num_threads())
     if bad:

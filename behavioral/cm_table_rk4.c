@@ -119,3 +119,31 @@ int cm_table_rk4(float *out, const float *v0, const float *i_e, const float *i_i
     }
     return bad_any;
 }
+
+/* _columns: for each current i (A) of one path (negated first when `negate`): clamped to
+   [lo, hi] (NaN stays NaN), ki = torch.bucketize(i, axis) (the first axis value >= i; none,
+   as for NaN: ni) clamped to [1, ni - 1], col = (ki - 1) * nv and b = (i - axis[ki - 1]) /
+   (axis[ki] - axis[ki - 1]), in float32 as torch computes them. */
+void cm_table_columns(int32_t *col, float *b, const float *current, int32_t negate,
+                      const float *axis, int32_t ni, int32_t nv, float lo, float hi,
+                      int64_t count, int32_t threads) {
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t j = 0; j < count; j++) {
+        float x = negate ? -current[j] : current[j];
+        if (x == x) {
+            x = x > lo ? x : lo;
+            x = x < hi ? x : hi;
+        }
+        int32_t start = 0, end = ni;
+        while (start < end) {
+            int32_t mid = start + ((end - start) >> 1);
+            if (!(axis[mid] >= x))
+                start = mid + 1;
+            else
+                end = mid;
+        }
+        int32_t k = start < 1 ? 1 : start > ni - 1 ? ni - 1 : start;
+        col[j] = (k - 1) * nv;
+        b[j] = (x - axis[k - 1]) / (axis[k] - axis[k - 1]);
+    }
+}

@@ -109,7 +109,7 @@ def test_rk4_c_kernel_equals_eager_at_the_edges(tmp_path, name, threads):
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        assert cm_table._rk4_c() is not None, f"C kernel not built: {native.FAILED}"
+        assert cm_table._c_kernels() is not None, f"C kernel not built: {native.FAILED}"
 
         def c_kernel(table, v, i_e, i_i, dt, n):
             return cm_table._native_rk4(table, v, i_e, i_i,
@@ -164,3 +164,36 @@ def test_table_mode_steps_compiled_equal_eager(fuse_small):
     finally:
         compute.set_fused(True)
     assert sa.any() and int(a.events[1]) > 0                # spikes and rail clips happened
+
+
+@native_only
+@pytest.mark.parametrize("name", ["spice", "equations", "one sign"])
+def test_columns_c_kernel_equals_torch(tmp_path, name):
+    """The interpolation columns of both paths: currents zero (both signs), tiny, on every
+    column, one float32 step either side of it, between columns, beyond the last, infinite
+    and NaN."""
+    if name == "one sign":
+        rows = equation_table(CMParams(), v_points=11, i_points=9)
+        table = load_table(str(write_table(rows[rows[:, 1] > 0], tmp_path / "pos.csv")))
+    else:
+        table = _tables(tmp_path)[name]
+    axis = table.i.abs()
+    step = lambda x, to: torch.nextafter(x, torch.full_like(x, to))  # noqa: E731
+    i = torch.cat([torch.tensor([0.0, -0.0, 1e-15, float("inf"), float("nan")]),
+                   axis, step(axis, 0.0), step(axis, 1.0), 0.5 * (axis[1:] + axis[:-1]),
+                   10 * axis]).reshape(1, -1)
+    for sign in (1.0, -1.0):
+        compute.set_fused(False)
+        try:
+            want = cm_table._columns(table, i, sign)
+        finally:
+            compute.set_fused(True)
+        got = cm_table._columns(table, i, sign)
+        assert torch.equal(got[0], want[0])
+        assert torch.equal(got[1].view(torch.int32), want[1].view(torch.int32))  # NaN too
+        b = got[1][~got[1].isnan()]
+        assert got[1].isnan().sum() == 1
+        if name == "one sign" and sign < 0:                   # -i <= 0: all on the first column
+            assert (b == 0).all()
+        else:                                                 # on a column, just past one
+            assert b.min() < 1e-3 and b.max() == 1
