@@ -3,9 +3,10 @@
 For a loop that torch's compiler writes poorly (inductor gathers a table element by element,
 where AVX-512 has a gather instruction), a model may ship a small C file. :func:`load`
 compiles it once with the system's C compiler (``$CC``, else ``cc``; ``torch.compile`` needs
-one on the CPU too), caches the shared library under ``~/.cache/tdsnn/native/`` (``$XDG_CACHE_HOME``), named by a
-hash of the source, the flags and the compiler, and loads it. The OpenMP runtime is torch's own
-``libgomp`` (the same ``soname``, already loaded), so a kernel's threads are torch's.
+one on the CPU too), caches the shared library under ``~/.cache/tdsnn/native/``
+(``$XDG_CACHE_HOME``), named by a hash of the source, the flags and the compiler, and loads
+it. The OpenMP runtime is torch's own ``libgomp`` (the same ``soname``, already loaded), so a
+kernel's threads are torch's.
 
 A kernel must give the bits of the eager function it replaces (tests compare them); it is
 compiled without fast-math and without contraction into FMA (:data:`FLAGS`).
