@@ -14,30 +14,23 @@ value, checked exhaustively); elsewhere, about one draw in 10^7, it computes the
 It serves CPU tensors with the int32 counter (:attr:`behavioral.td.TDParams.count_dtype` with
 the default counter) on a CPU with AVX-512 (torch's ``get_cpu_capability()``) whose
 libtorch_cpu exports those Sleef functions; elsewhere (and while fusing is off, ``--eager``)
-the torch function runs. The library is compiled with the C++ compiler torch.compile uses
-(``CXX``, else ``g++``) into ``$XDG_CACHE_HOME/tdsnn/native`` (``~/.cache/tdsnn/native``),
-once per source, compiler, flags and torch version; a failed build warns and leaves the torch
+the torch function runs. :func:`golden.native.load` compiles the library once (C++: ``$CXX``,
+else ``g++``; cached in ``~/.cache/tdsnn/native``); a failed build warns and leaves the torch
 function in place.
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
-import shutil
-import subprocess
-import tempfile
-import warnings
 from pathlib import Path
 
 import torch
 
-from golden import compute
+from golden import compute, native
 
 SOURCE = Path(__file__).with_name("td_kernel.cpp")
-FLAGS = ("-O3", "-shared", "-fPIC", "-fopenmp", "-ffp-contract=off", "-fno-fast-math",
-         "-mavx512f", "-mavx512dq", "-mavx512vl", "-mavx512bw")
+#: the instruction sets, besides :data:`golden.native.FLAGS`
+FLAGS = ("-mavx512f", "-mavx512dq", "-mavx512vl", "-mavx512bw")
 _SLEEF = ("Sleef_logd8_u10", "Sleef_cosd8_u10")
 
 _lib: ctypes.CDLL | None | bool = None   # None: not tried yet; False: unavailable
@@ -45,11 +38,6 @@ _lib: ctypes.CDLL | None | bool = None   # None: not tried yet; False: unavailab
 
 def _torch_lib_dir() -> Path:
     return Path(torch.__file__).parent / "lib"
-
-
-def _cache_dir() -> Path:
-    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(root) / "tdsnn" / "native"
 
 
 def unavailable_reason() -> str | None:
@@ -60,31 +48,10 @@ def unavailable_reason() -> str | None:
     missing = [s for s in _SLEEF if not hasattr(core, s)]
     if missing:
         return f"libtorch_cpu has no {', '.join(missing)}"
-    if shutil.which(os.environ.get("CXX", "g++")) is None:
-        return f"no C++ compiler ({os.environ.get('CXX', 'g++')})"
+    name, path = native.compiler(SOURCE)
+    if path is None:
+        return f"no C++ compiler ({name})"
     return None
-
-
-def _build() -> Path:
-    """The shared library for this source, flags and torch, compiled if not cached yet."""
-    cxx = os.environ.get("CXX", "g++")
-    tag = hashlib.sha256(SOURCE.read_bytes() + " ".join((cxx, *FLAGS, torch.__version__))
-                         .encode()).hexdigest()[:16]
-    out = _cache_dir() / f"td_kernel-{tag}.so"
-    if out.exists():
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".so", dir=out.parent)
-    os.close(fd)
-    lib = _torch_lib_dir()
-    cmd = [cxx, *FLAGS, str(SOURCE), "-o", tmp, f"-L{lib}", "-ltorch_cpu", f"-Wl,-rpath,{lib}"]
-    try:
-        subprocess.run(cmd, check=True, capture_output=True, text=True)
-        os.replace(tmp, out)                  # atomic: concurrent builds leave one whole file
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return out
 
 
 def library() -> ctypes.CDLL | None:
@@ -94,13 +61,10 @@ def library() -> ctypes.CDLL | None:
     if _lib is None:
         _lib = False
         if unavailable_reason() is None:
-            try:
-                lib = ctypes.CDLL(str(_build()))
-            except (OSError, subprocess.CalledProcessError) as e:
-                detail = getattr(e, "stderr", "") or str(e)
-                warnings.warn(f"td native kernel: build failed ({detail.strip()[:500]}); "
-                              "running the torch.compile kernel (same results)")
-            else:
+            lib_dir = _torch_lib_dir()
+            lib = native.load(SOURCE, (*FLAGS, f"-L{lib_dir}", "-ltorch_cpu",
+                                       f"-Wl,-rpath,{lib_dir}"))
+            if lib is not None:
                 p, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32
                 lib.td_pulses_and_count.argtypes = [
                     i64, ctypes.c_int, p, p, p, p, p, p, i64, i64, p, p, p, i32, i32, i32, i32,

@@ -94,7 +94,7 @@ def set_fused(on: bool) -> None:
 
 
 def fusing() -> bool:
-    """Whether the fused step kernels run compiled (:func:`set_fused`; ``--eager`` turns it off)."""
+    """Whether :func:`fused` functions (and the models' C kernels) run compiled, not eagerly."""
     return _fuse
 
 

@@ -65,7 +65,7 @@ class Stage:
 
 
 #: the file types whose content a stage's result can depend on
-SOURCE_SUFFIXES = (".py", ".cpp", ".v", ".sv", ".csv", ".vlt")
+SOURCE_SUFFIXES = (".py", ".c", ".cpp", ".v", ".sv", ".csv", ".vlt")
 
 
 def source_hash(packages: tuple[str, ...], files: tuple[Path, ...] = ()) -> str:
