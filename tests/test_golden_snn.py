@@ -154,7 +154,7 @@ def test_arrival_slot_of_the_top_draw_keeps_the_previous_rule(monkeypatch):
     top = 1.0 - 2.0 ** -25
     draws = torch.tensor([[top, 0.1, 0.6]], dtype=torch.float32)
     assert int(draws[0, 0] * 4) == 4
-    monkeypatch.setattr(snn.noise, "uniform_at", lambda key, counters: draws)
+    monkeypatch.setattr(snn.noise, "uniform_of", lambda bits: draws)   # slot_parts' uniforms
     w = torch.tensor([[1.0, 2.0, 4.0]])
     layer = snn.layer_constants(SpikingNetwork((w,), (None,), (1.0,)))[0]
     i_exc, i_inh = snn.layer_input(torch.ones(1, 3), layer, 4, False,
