@@ -366,7 +366,7 @@ STAGES: list[Stage] = [
 ]
 
 
-#: figures of the README, copied to docs/img/ by a run on the whole test set
+#: figures of the README, copied to docs/img/ by a full run (:func:`updates_readme_figures`)
 #: (file of the run, name in docs/img/)
 README_FIGURES = (("comparison.png", "comparison.png"), ("error_vs_T.png", "error_vs_T.png"),
                   ("characterise/fi_curves.png", "fi_curves.png"), ("sweeps/vdd.png", "vdd.png"),
@@ -377,6 +377,13 @@ README_FIGURES = (("comparison.png", "comparison.png"), ("error_vs_T.png", "erro
                   ("mismatch/mismatch.png", "spice_mismatch.png"),
                   ("energy/accuracy_cost.png", "accuracy_cost.png"))
 DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
+
+
+def updates_readme_figures(args: argparse.Namespace) -> bool:
+    """Whether the run copies its figures to docs/img/: only with ``--full`` and without
+    ``--limit``. A quick run draws the SPICE, sweep and mismatch figures from subsets and would
+    replace the full study's figures of the README with coarser ones."""
+    return bool(args.full) and args.limit is None
 
 
 def reproducibility(summary: dict, stage_rows: list[list[str]]) -> str:
@@ -446,7 +453,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
               + f"\n{HOW_SURE}\n\n"
               + reproducibility(summary, stage_rows) + "\n" + "\n".join(sections))
     write_atomic(out / "REPORT.md", report)
-    if args.limit is None and out.resolve() != DOCS_IMG.resolve():
+    if updates_readme_figures(args) and out.resolve() != DOCS_IMG.resolve():
         copied = []
         for name, dest in README_FIGURES:
             if (out / name).is_file():
@@ -471,7 +478,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int_at_least(1), default=None,
                    help="a short run: the first N test images in the ideal and comparison "
                         "stages, at most N in the sweeps (default: every image; the README "
-                        "figures in docs/img/ are updated only without --limit)")
+                        "figures in docs/img/ are updated only by --full without --limit)")
     p.add_argument("--skip", action="append", choices=[st.key for st in STAGES], metavar="STAGE",
                    help="leave out a stage (repeatable): " + ", ".join(st.key for st in STAGES))
     p.add_argument("--out", default=None, help="report folder (default: $TDSNN_RESULTS or results/)")

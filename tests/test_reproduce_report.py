@@ -69,3 +69,12 @@ def test_missing_stages_give_no_sentence():
     del s["stages"]["sweeps"], s["stages"]["cosim"]
     assert len(conclusions(s)) == 5
     assert conclusions({"stages": {}}) == []
+
+
+def test_only_a_full_run_replaces_the_readme_figures():
+    from argparse import Namespace
+
+    from tdsnn.reproduce import updates_readme_figures
+    assert updates_readme_figures(Namespace(full=True, limit=None))
+    assert not updates_readme_figures(Namespace(full=False, limit=None))   # subsets
+    assert not updates_readme_figures(Namespace(full=True, limit=100))
