@@ -230,7 +230,7 @@ _RK4_C = Path(__file__).with_name("cm_table_rk4.c")
 def _c_kernels():
     """The C kernels ``cm_table_rk4.c`` (:mod:`golden.native`), or ``None`` on a CPU without
     AVX-512 (as torch detects it) or without a C compiler."""
-    if torch.backends.cpu.get_cpu_capability() != "AVX512":
+    if not native.has_avx512():
         return None
     lib = native.load(_RK4_C, ("-mavx512f",))
     if lib is None:

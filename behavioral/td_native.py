@@ -42,7 +42,7 @@ def _torch_lib_dir() -> Path:
 
 def unavailable_reason() -> str | None:
     """Why the native kernel cannot run on this machine, or None when it can (before a build)."""
-    if torch.backends.cpu.get_cpu_capability() != "AVX512":
+    if not native.has_avx512():
         return f"CPU capability {torch.backends.cpu.get_cpu_capability()}, not AVX512"
     core = ctypes.CDLL(str(_torch_lib_dir() / "libtorch_cpu.so"))
     missing = [s for s in _SLEEF if not hasattr(core, s)]

@@ -41,6 +41,12 @@ def cache_dir() -> Path:
     return Path(base) / "tdsnn" / "native"
 
 
+def has_avx512() -> bool:
+    """Whether torch runs this CPU's AVX-512 kernels (``get_cpu_capability()``), which the
+    models' native kernels are written for."""
+    return torch.backends.cpu.get_cpu_capability() == "AVX512"
+
+
 def compiler(source: Path) -> tuple[str, str | None]:
     """The compiler asked for ``source`` (by its suffix: ``.c`` C, else C++) and its path, or
     ``None`` when it is not installed."""

@@ -20,7 +20,7 @@ from test_fused_kernels import compiled_only, fuse_small  # noqa: F401 (fixture)
 from tests.prediction_reference import TABLE, model
 
 #: a test of the C kernel runs where it is used: on a CPU with AVX-512
-native_only = pytest.mark.skipif(torch.backends.cpu.get_cpu_capability() != "AVX512",
+native_only = pytest.mark.skipif(not native.has_avx512(),
                                  reason="the C kernel needs AVX-512; this CPU uses the fused one")
 
 
