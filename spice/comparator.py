@@ -82,7 +82,7 @@ class ComparatorParams:
         output ``out`` (internal nodes ``inm nb tail d1 o1 o2``)."""
         c, l2, l1 = self.card, _si(2 * self.card.l_min), _si(self.card.l_min)
         n, p = c.nmos, c.pmos
-        return [f".include {c.models}",
+        return [c.include(),
                 f"Vdd vdd 0 {_si(c.vdd)}",
                 f"Vth inm 0 {_si(self.v_th)}",
                 f"Ib vdd nb {_si(self.i_bias)}",
@@ -121,7 +121,7 @@ def reset_netlist(c: ComparatorParams, t_pulse: float) -> str:
     """C_m charged to V_th, the reset switch closed for ``t_pulse`` (s) from 1 ns."""
     cd = c.card
     lines = ["* reset switch: membrane from V_th to V_reset",
-             f".include {cd.models}",
+             cd.include(),
              f"Vdd vdd 0 {_si(cd.vdd)}",
              f"Vr vr 0 {_si(c.v_reset)}",
              f"Vg g 0 PULSE(0 {_si(cd.vdd)} 1n 20p 20p {_si(t_pulse)} 1)",
@@ -135,14 +135,14 @@ def characterise(c: ComparatorParams, workdir: Path, slopes=SLOPES,
                  pulses=RESET_PULSES) -> dict:
     """Offset (V), delays (s) per ramp slope, reset residual (V) per pulse width."""
     vdd = c.card.vdd
-    r = run(dc_netlist(c), workdir, name="comparator_dc").vectors
+    r = run(dc_netlist(c), workdir, name="comparator_dc", card=c.card).vectors
     v, out = r["v-sweep"], r["v(out)"]
     k = int(np.argmax(out > vdd / 2))
     trip = float(np.interp(vdd / 2, out[k - 1:k + 1], v[k - 1:k + 1]))
     gain1 = float(np.gradient(r["v(o1)"], v).max())
     delays = {}
     for s in slopes:
-        r = run(ramp_netlist(c, s), workdir, name="comparator_ramp").vectors
+        r = run(ramp_netlist(c, s), workdir, name="comparator_ramp", card=c.card).vectors
         t, vi, vo = r["time"], r["v(inp)"], r["v(out)"]
         t_cross = float(np.interp(c.v_th, vi, t))
         k = int(np.argmax(vo > vdd / 2))
@@ -151,7 +151,7 @@ def characterise(c: ComparatorParams, workdir: Path, slopes=SLOPES,
                                           "overshoot_v": s * (t_out - t_cross)}
     resets = {}
     for tp in pulses:
-        r = run(reset_netlist(c, tp), workdir, name="reset").vectors
+        r = run(reset_netlist(c, tp), workdir, name="reset", card=c.card).vectors
         resets[f"{tp * 1e9:g} ns"] = float(r["v(mem)"][-1] - c.v_reset)
     return {"offset_v": trip - c.v_th, "stage1_gain": gain1, "delays": delays,
             "reset_residual_v": resets, "static_power_w": vdd * 2 * c.i_bias}

@@ -88,7 +88,7 @@ def mirror_netlist(m: MirrorParams, p: PulseParams) -> str:
     lines = [f"* supply charge of one {_si(p.t_p)} s pulse of {_si(p.i_in)} A through the "
              f"{'cascoded' if m.cascode else 'simple'} {m.polarity.upper()} mirror "
              f"W={_si(m.w)} L={_si(m.l)}",
-             f".include {card.models}",
+             card.include(),
              m.subckt(),
              f"Vdd vdd 0 {_si(card.vdd)}",
              f"Vb vb 0 {_si(m.v_casc)}",
@@ -102,7 +102,7 @@ def mirror_netlist(m: MirrorParams, p: PulseParams) -> str:
 def mirror_charge(m: MirrorParams, p: PulseParams, workdir: Path) -> dict:
     """Supply charge (C) of one pulse, per synapse charge (``ratio``), and the membrane step
     (V): the leakage before the pulse (the mirror's quiescent current over 1 ns) is included."""
-    r = run(mirror_netlist(m, p), workdir, name=f"energy_mirror_{m.polarity}").vectors
+    r = run(mirror_netlist(m, p), workdir, name=f"energy_mirror_{m.polarity}", card=m.card).vectors
     q = supply_charge(r["time"], r["i(vdd)"])
     return {"q_supply": q, "ratio": q / (p.i_in * p.t_p),
             "dv_mem": float(r["v(mem)"][-1] - r["v(mem)"][0])}
@@ -135,7 +135,7 @@ def comparator_charge(c: ComparatorParams, workdir: Path) -> dict:
     """``i_static`` (A): mean supply current with the membrane below V_th (1 ns to the ramp);
     ``q_spike`` (C): the supply charge above ``i_static`` from the ramp to the end (the
     comparator's transitions up and down and the reset switch's gate)."""
-    r = run(comparator_netlist(c), workdir, name="energy_comparator").vectors
+    r = run(comparator_netlist(c), workdir, name="energy_comparator", card=c.card).vectors
     t, i = r["time"], r["i(vdd)"]
     if r["v(out)"].max() < c.card.vdd / 2:
         raise RuntimeError("comparator energy run: the output never crossed VDD/2 (no spike)")
@@ -153,7 +153,7 @@ def oscillator_charge(o: OscillatorParams, currents, workdir: Path, periods: int
     for i in currents:
         t_end = SETTLE + (periods + 2) / (2.5e13 * i)   # Hz/A: the 10 fF design point's gain
         r = run(ring_netlist(o, float(i), t_end, vectors=("v(out)", "i(vdd)")), workdir,
-                name="energy_ring").vectors
+                name="energy_ring", card=o.card).vectors
         t, v = r["time"], r["v(out)"]
         f, _, _ = measure(t, v, o.card.vdd, SETTLE)
         half = o.card.vdd / 2
@@ -172,7 +172,7 @@ def gate_netlist(card: DeviceCard, f: float = 500e6, cycles: int = 4) -> str:
     n, p, l1 = card.nmos, card.pmos, _si(card.l_min)
     half = 1 / (2 * f)
     lines = ["* energy per cycle of a fan-out-4 inverter (the ring's inverter size)",
-             f".include {card.models}", f"Vdd vdd 0 {_si(card.vdd)}",
+             card.include(), f"Vdd vdd 0 {_si(card.vdd)}",
              f"Vdl vdl 0 {_si(card.vdd)}",
              f"Vin a 0 PULSE(0 {_si(card.vdd)} 0 20p 20p {_si(half - 20e-12)} {_si(2 * half)})",
              f"MDP y a vdd vdd {p} W=2e-07 L={l1}", f"MDN y a 0 0 {n} W=1e-07 L={l1}"]
@@ -186,5 +186,5 @@ def gate_netlist(card: DeviceCard, f: float = 500e6, cycles: int = 4) -> str:
 def gate_energy(card: DeviceCard, workdir: Path, f: float = 500e6, cycles: int = 4) -> float:
     """``E_cycle`` (J): supply energy of the driver per full cycle (rise and fall) into its
     fan-out of four, averaged over the last ``cycles - 1`` cycles (the first one settles)."""
-    r = run(gate_netlist(card, f, cycles), workdir, name="energy_gate").vectors
+    r = run(gate_netlist(card, f, cycles), workdir, name="energy_gate", card=card).vectors
     return card.vdd * supply_charge(r["time"], r["i(vdd)"], 1 / f, cycles / f) / (cycles - 1)

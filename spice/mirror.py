@@ -99,7 +99,7 @@ def sweep_netlist(m: MirrorParams, currents: np.ndarray, v_step: float,
     kind = "cascoded" if m.cascode else "simple"
     lines = [f"* {kind} {'PMOS' if m.polarity == 'p' else 'NMOS'} mirror W={_si(m.w)} "
              f"L={_si(m.l)}: output current vs membrane voltage, {len(currents)} input currents",
-             f".include {card.models}",
+             card.include(),
              m.subckt(),
              f"Vdd vdd 0 {_si(card.vdd)}",
              f"Vb vb 0 {_si(m.v_casc)}",
@@ -116,7 +116,8 @@ def sweep_netlist(m: MirrorParams, currents: np.ndarray, v_step: float,
 def sweep(m: MirrorParams, currents: np.ndarray, v_step: float, workdir: Path
           ) -> tuple[np.ndarray, np.ndarray]:
     """Run :func:`sweep_netlist`: membrane voltages (V) and output currents (A, (n_v, n_i))."""
-    r = run(sweep_netlist(m, currents, v_step), workdir, name=f"mirror_{m.polarity}")
+    r = run(sweep_netlist(m, currents, v_step), workdir, name=f"mirror_{m.polarity}",
+            card=m.card)
     v = r.vectors["v-sweep"]
     return v, np.stack([r.vectors[f"i(vo{k})"] for k in range(len(currents))], axis=1)
 
@@ -134,7 +135,7 @@ def sizing_netlist(card: DeviceCard, lengths: tuple[float, ...], output: str = "
     """Netlist: a diode-connected NMOS and PMOS of width ``W_REF`` at each length, with
     ``|V_GS| = |V_DS|`` swept from 0 to VDD by ``Vs`` (ammeters ``va_<n|p><k>``)."""
     lines = ["* sizing: diode-connected reference devices, |V_GS| = |V_DS| swept 0..VDD",
-             f".include {card.models}", "Vs s 0 0"]
+             card.include(), "Vs s 0 0"]
     vectors = []
     for k, l in enumerate(lengths):
         size = f"W={_si(W_REF)} L={_si(l)}"
@@ -157,7 +158,7 @@ def size(card: DeviceCard, l_mults: tuple[float, ...], i_fs: float, v_ov: float,
          workdir: Path) -> dict[tuple[str, float], Size]:
     """Widths and cascode biases for each polarity and length multiple (see the module doc)."""
     lengths = tuple(m * card.l_min for m in l_mults)
-    r = run(sizing_netlist(card, lengths), workdir, name="sizing")
+    r = run(sizing_netlist(card, lengths), workdir, name="sizing", card=card)
     v = r.vectors["v-sweep"]
     out = {}
     for k, lm in enumerate(l_mults):

@@ -152,7 +152,7 @@ def mirror_netlist(m: MirrorParams, mp: MismatchParams, i_in: float, v_mem: floa
     elements = m.subckt().splitlines()[1:-1]
     sub, devices = shiftable(f"mirror_{m.polarity}", "in out vdd vb", elements, m.card)
     shifts = draw_shifts(devices, mp, mp.samples, stream)
-    lines = [f"* mismatch: {stream}, {mp.samples} instances + nominal", f".include {m.card.models}",
+    lines = [f"* mismatch: {stream}, {mp.samples} instances + nominal", m.card.include(),
              sub, f"Vdd vdd 0 {_si(m.card.vdd)}", f"Vb vb 0 {_si(m.v_casc)}",
              f"Vmem mem 0 {_si(v_mem)}"]
     for k, s in enumerate(shifts):
@@ -167,7 +167,8 @@ def mirror_netlist(m: MirrorParams, mp: MismatchParams, i_in: float, v_mem: floa
 def mirror_gains(m: MirrorParams, mp: MismatchParams, i_in: float, v_mem: float, stream: str,
                  workdir: Path) -> np.ndarray:
     """Gains (1) of ``mp.samples`` instances relative to the nominal one."""
-    r = run(mirror_netlist(m, mp, i_in, v_mem, stream), workdir, name=f"mc_{stream}")
+    r = run(mirror_netlist(m, mp, i_in, v_mem, stream), workdir, name=f"mc_{stream}",
+            card=m.card)
     out = np.array([r.vectors[f"i(vo{k})"][0] for k in range(mp.samples + 1)])
     if not out[0] > 0:
         raise NgspiceError(f"{stream}: nominal mirror output {out[0]:.3g} A at {v_mem:.3f} V, "
@@ -183,7 +184,7 @@ def comparator_netlist(c: ComparatorParams, mp: MismatchParams, span: float,
     elements = [ln for ln in c.body() if ln.split()[0].lower() not in (".include", "vdd", "vth")]
     sub, devices = shiftable("comparator", "inp inm vdd out", elements, c.card)
     shifts = draw_shifts(devices, mp, mp.samples, "comparator")
-    lines = [f"* mismatch: comparator, {mp.samples} instances + nominal", f".include {c.card.models}",
+    lines = [f"* mismatch: comparator, {mp.samples} instances + nominal", c.card.include(),
              sub, f"Vdd vdd 0 {_si(c.card.vdd)}", f"Vth inm 0 {_si(c.v_th)}",
              f"Vin inp 0 {_si(c.v_th)}"]
     lines += [instance(k, f"inp inm vdd out{k}", "comparator", devices, s)
@@ -197,7 +198,7 @@ def comparator_netlist(c: ComparatorParams, mp: MismatchParams, span: float,
 def comparator_offsets(c: ComparatorParams, mp: MismatchParams, workdir: Path,
                        span: float = 0.15) -> tuple[float, np.ndarray]:
     """Nominal offset and the ``mp.samples`` instances' offsets (V): trip point minus V_th."""
-    r = run(comparator_netlist(c, mp, span), workdir, name="mc_comparator").vectors
+    r = run(comparator_netlist(c, mp, span), workdir, name="mc_comparator", card=c.card).vectors
     v, half = r["v-sweep"], c.card.vdd / 2
     trips = []
     for k in range(mp.samples + 1):
@@ -224,7 +225,7 @@ def ring_mc_netlist(o: OscillatorParams, shifts: np.ndarray, first: int,
     sub, devices = devices_sub
     vdd = _si(o.card.vdd)
     lines = [f"* mismatch: ring oscillators {first}..{first + len(shifts) - 1}",
-             f".include {o.card.models}", sub, f"Vdd vdd 0 {vdd}"]
+             o.card.include(), sub, f"Vdd vdd 0 {vdd}"]
     ks = range(first, first + len(shifts))
     lines += [instance(k, f"vdd out{k}", "ring", devices, s) for k, s in zip(ks, shifts)]
     lines.append(".ic " + " ".join(f"v(x{k}.x0)=0 v(x{k}.x1)={vdd}" for k in ks))
@@ -250,7 +251,7 @@ def ring_gains(o: OscillatorParams, mp: MismatchParams, i_ctrl: float, workdir: 
         for attempt in range(3):
             try:
                 r = run(ring_mc_netlist(o, chunk, first, devices_sub, t_end), workdir,
-                        outputs=(), name="mc_ring")
+                        outputs=(), name="mc_ring", card=o.card)
                 break
             except NgspiceError as err:   # a ring too slow: ngspice's measure failed
                 if "measure" not in str(err) or attempt == 2:
@@ -314,8 +315,7 @@ def montecarlo(cp: CharParams | None = None, mp: MismatchParams | None = None,
             print(f"  mismatch comparator offset sigma {offsets.std(ddof=1) * 1e3:.2f} mV, "
                   f"oscillator gain sigma {gains.std(ddof=1):.4f}", flush=True)
         return {"fingerprint": fp, "characterisation": summary["fingerprint"],
-                "params": asdict(mp), "cm_tables": summary["tables"],
-                "cm_params": summary["cm"], "card": summary["card"],
+                "params": asdict(mp), "cm_params": summary["cm"], "card": summary["card"],
                 "operating_point": {"mirror_i_in_a": cm.i_unit, "mirror_v_mem_v": v_mid,
                                     "comparator_v_th_v": comp.v_th,
                                     "comparator_nominal_offset_v": nominal_offset,
@@ -331,7 +331,8 @@ def montecarlo(cp: CharParams | None = None, mp: MismatchParams | None = None,
                           "oscillator_gain": stats(gains)},
                 "dir": str(folder)}
 
-    return cached(Path(summary["dir"]) / "mismatch", fp, make)
+    # the tables live in the characterisation's folder (verified there), not in this one
+    return cached(Path(summary["dir"]) / "mismatch", fp, make) | {"cm_tables": summary["tables"]}
 
 
 #: the td variant: td's own transfer with the ring oscillator's measured gain spread

@@ -187,7 +187,8 @@ def intervals(times: np.ndarray, start: float, stop: float) -> np.ndarray:
 def simulate(n: NeuronParams, i_exc, i_inh, t_end: float, workdir, name: str = "neuron",
              i_test: float = 0.0) -> dict[str, np.ndarray]:
     """Run :func:`netlist`: ``time`` (s), ``v(mem)``, ``v(fire)``, ``v(sw)`` (V)."""
-    return run(netlist(n, i_exc, i_inh, t_end, i_test=i_test), workdir, name=name).vectors
+    return run(netlist(n, i_exc, i_inh, t_end, i_test=i_test), workdir, name=name,
+               card=n.comparator.card).vectors
 
 
 def membrane_capacitance(n: NeuronParams, i_syn: float, workdir) -> float:

@@ -114,14 +114,22 @@ def _preceding_warning(log: str) -> str:
 
 
 def run(netlist: str, workdir: str | Path, outputs: tuple[str, ...] = ("out.txt",),
-        name: str = "circuit", timeout: float = 600.0) -> Run:
+        name: str = "circuit", timeout: float = 600.0, card=None) -> Run:
     """Write ``netlist`` to ``workdir/name.cir``, run ``ngspice -b`` there, read ``outputs``.
 
     ``outputs`` are the ``wrdata`` files the netlist's control block writes (relative to
     ``workdir``); their vectors are merged into one dict (later files win on equal names).
+    ``card``: the :class:`spice.card.DeviceCard` the netlist includes (``card.include()``):
+    its sanitised copy is written next to the netlist, the only form of the card ngspice reads.
     """
+    from .card import CARD_FILE
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    if card is not None:
+        (workdir / CARD_FILE).write_text(card.sanitised())
+    elif re.search(rf"^\.include {re.escape(CARD_FILE)}$", netlist, re.M):
+        raise ValueError(f"netlist {name}: it includes the device card ({CARD_FILE}), but no "
+                         f"card was given to spice.ngspice.run")
     path = workdir / f"{name}.cir"
     path.write_text(netlist)
     for out in outputs:

@@ -80,7 +80,7 @@ def netlist(o: OscillatorParams, i_ctrl: float, t_end: float,
     c, l1, l3 = o.card, _si(o.card.l_min), _si(3 * o.card.l_min)
     n, p = c.nmos, c.pmos
     lines = [f"* current-starved ring oscillator ({o.polarity}), {o.n_stages} stages, "
-             f"I_ctrl = {_si(i_ctrl)} A", f".include {c.models}", f"Vdd vdd 0 {_si(c.vdd)}"]
+             f"I_ctrl = {_si(i_ctrl)} A", c.include(), f"Vdd vdd 0 {_si(c.vdd)}"]
     if o.polarity == "inh":
         lines += [f"Ic vdd nb {_si(i_ctrl)}", f"MND nb nb 0 0 {n} W=4e-07 L={l3}",
                   f"MNM pb nb 0 0 {n} W=4e-07 L={l3}", f"MPD pb pb vdd vdd {p} W=8e-07 L={l3}"]
@@ -121,7 +121,7 @@ def sweep(o: OscillatorParams, currents, workdir: Path, periods: int = 20) -> np
     for i in currents:
         f_guess = 2.5e13 * i                       # Hz/A, from the 10 fF design point
         t_end = 20e-9 + periods / f_guess
-        r = run(netlist(o, float(i), t_end), workdir, name="ring").vectors
+        r = run(netlist(o, float(i), t_end), workdir, name="ring", card=o.card).vectors
         rows.append((float(i), *measure(r["time"], r["v(out)"], o.card.vdd, 20e-9)))
     return np.array(rows)
 

@@ -181,7 +181,7 @@ def kickback(comp: ComparatorParams, work: Path, slope: float = 1e6) -> dict:
 
     Lines fitted to the membrane 25-5 ns before the output switches and 5-25 ns after it,
     compared at the switching instant."""
-    r = run(kickback_netlist(comp, slope), work, name="kickback").vectors
+    r = run(kickback_netlist(comp, slope), work, name="kickback", card=comp.card).vectors
     t, v, f = r["time"], r["v(mem)"], r["v(fire)"]
     k = int(np.argmax(f > comp.card.vdd / 2))
     t_fire = float(np.interp(comp.card.vdd / 2, f[k - 1:k + 1], t[k - 1:k + 1]))
@@ -203,7 +203,8 @@ def validate_ring(o: OscillatorParams, table: str, i_fs: float, work: Path,
         p = replace(p, t_p=t_p)
     rows = []
     for i in RING_CURRENTS:
-        r = run(ring_netlist(o, i, RING_SETTLE + p.t_p), work, name="ring_count").vectors
+        r = run(ring_netlist(o, i, RING_SETTLE + p.t_p), work, name="ring_count",
+                card=o.card).vectors
         t, v = r["time"], r["v(out)"]
         half = o.card.vdd / 2
         up = t[1:][(v[:-1] < half) & (v[1:] >= half)]
@@ -244,7 +245,10 @@ def validate(cp: CharParams, summary: dict, comp: ComparatorParams, ring: dict,
         t2 = time.perf_counter()
         rows = validate_ring(osc, ring["table_csv"], ring["i_fs"], work / "ring")
         t3 = time.perf_counter()
-        return {"fingerprint": fp, "dir": str(folder), "cm": res, "kickback": kick,
+        traces = {name: {case: str(folder / "cm" / name / case / "out.txt") for case in CASES}
+                  for name in res}
+        return {"fingerprint": fp, "dir": str(folder), "cm": res, "traces": traces,
+                "kickback": kick,
                 "ring": rows, "c_m": cm.c_m, "v_th": cm.v_th, "v_reset": cm.v_reset,
                 "seconds_parts": {"cm_transients": t1 - t0, "kickback": t2 - t1,
                                   "ring_counts": t3 - t2}}

@@ -9,7 +9,7 @@ import torch
 
 from behavioral.td import TDNeuron, TDParams
 from spice import cost, cost_report
-from spice.card import DEFAULT_MODELS, DeviceCard
+from spice.card import CARD_FILE, DeviceCard
 from spice.comparator import ComparatorParams
 from spice.energy import (SLOPE, PulseParams, comparator_charge, mirror_netlist,
                           oscillator_charge, supply_charge)
@@ -18,7 +18,7 @@ from spice.oscillator import OscillatorParams
 
 EXPECTED_P_PULSE = f"""\
 * supply charge of one 1e-08 s pulse of 4e-06 A through the simple P mirror W=2e-07 L=4.4e-08
-.include {DEFAULT_MODELS}
+.include {CARD_FILE}
 .subckt mirror_p in out vdd vb
 M1 in in vdd vdd pmos W=2e-07 L=4.4e-08
 M2 out in vdd vdd pmos W=2e-07 L=4.4e-08

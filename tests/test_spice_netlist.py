@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spice.card import DEFAULT_MODELS, DeviceCard, model_names
+from spice.card import CARD_FILE, DEFAULT_MODELS, DeviceCard, model_names, parse
 from spice.mirror import MirrorParams, sweep_netlist
 from spice.ngspice import NgspiceError, read_wrdata
 
@@ -13,7 +13,7 @@ DATA = Path(__file__).parent / "data" / "spice"
 
 EXPECTED_NMOS_SIMPLE = f"""\
 * simple NMOS mirror W=2e-07 L=4.4e-08: output current vs membrane voltage, 2 input currents
-.include {DEFAULT_MODELS}
+.include {CARD_FILE}
 .subckt mirror_n in out vdd vb
 M1 in in 0 0 nmos W=2e-07 L=4.4e-08
 M2 out in 0 0 nmos W=2e-07 L=4.4e-08
@@ -65,7 +65,7 @@ def test_every_control_block_pins_one_thread():
 def test_shipped_card_keeps_attribution_and_devices():
     text = DEFAULT_MODELS.read_text()
     assert "Predictive Technology Model" in text and "Arizona State University" in text
-    assert model_names(text) == {"nmos": "nmos", "pmos": "pmos"}
+    assert model_names(parse(DEFAULT_MODELS)) == {"nmos": "nmos", "pmos": "pmos"}
 
 
 def test_reader_on_committed_output():
