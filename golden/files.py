@@ -1,19 +1,28 @@
-"""Writing files safely: atomic replace, per-process temp names, locks, writability checks.
+"""Writing files safely: atomic replace, per-process temp names, locks, writability checks;
+reading cached files back only when they verify.
 
 Every file the tool writes goes through :func:`write_atomic` (or a helper built on it): the
 content goes to a temp file named after the target, the process id and a random suffix in the
 same folder, is flushed to disk, then renamed over the target. A reader never sees a partial
 file, an interrupted or failed write (disk full) leaves the old file as it was, and two
 processes writing the same file never share a temp file.
+
+A cache entry is a folder: :func:`file_hashes` records the SHA-256 of the files it lists when
+it is written, :func:`verify_files` checks them before use, :func:`inside` refuses a listed
+name that leaves the folder, and :func:`sealed` / :func:`unseal` add and check the SHA-256 of
+a JSON record itself. Each raises :class:`CacheError` naming the file; the caller reports it in
+one line and recomputes the entry.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import io
 import json
 import os
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -102,3 +111,93 @@ def check_writable(folder: Path, what: str = "output folder") -> Path:
         raise NotWritableError(f"{folder}: the {what} is not writable ({err.strerror or err}); "
                                f"fix its permissions or choose another folder") from None
     return folder
+
+
+def make_work_dir(parent: Path, prefix: str, suffix: str = ".part") -> Path:
+    """Create a new folder ``parent/<prefix><random><suffix>`` with the mode the umask gives
+    (``tempfile.mkdtemp`` makes it 0700: a shared artifacts folder would be unreadable to its
+    other users)."""
+    parent = Path(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        path = parent / f"{prefix}{secrets.token_hex(4)}{suffix}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+
+
+class CacheError(ValueError):
+    """A cache entry does not verify (unreadable, changed, truncated, or naming a file outside
+    its folder); the message names the file and what is wrong."""
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 (hex) of the bytes of ``path``."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def inside(folder: Path, name: str) -> Path:
+    """``folder / name`` when it stays inside ``folder`` (after resolving ``..`` and symbolic
+    links); :class:`CacheError` for an absolute name or one that leaves the folder."""
+    if not isinstance(name, str) or not name or os.path.isabs(name):
+        raise CacheError(f"{folder}: the file name {name!r} is not a relative path inside it")
+    root = Path(folder).resolve()
+    path = (root / name).resolve()
+    if not path.is_relative_to(root) or path == root:
+        raise CacheError(f"{folder}: the file name {name!r} leaves the folder")
+    return Path(folder) / name
+
+
+def file_hashes(folder: Path, names) -> dict[str, str]:
+    """``{name: SHA-256}`` of the files ``names`` (relative to ``folder``, each inside it)."""
+    return {name: sha256_file(inside(folder, name)) for name in sorted(set(names))}
+
+
+def verify_files(folder: Path, hashes) -> None:
+    """Check that every ``{name: SHA-256}`` of ``hashes`` is a file inside ``folder`` with that
+    content; :class:`CacheError` naming the first that is not."""
+    if not isinstance(hashes, dict):
+        raise CacheError(f"{folder}: no content hashes of its files (written by an older version)")
+    for name, digest in hashes.items():
+        path = inside(folder, name)
+        if not path.is_file():
+            raise CacheError(f"{path}: missing")
+        if sha256_file(path) != digest:
+            raise CacheError(f"{path}: content changed since it was written (SHA-256 differs)")
+
+
+def json_digest(payload) -> str:
+    """SHA-256 of ``payload`` as canonical JSON (sorted keys, no spaces)."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+#: the key under which :func:`sealed` stores a record's own hash
+SEAL = "record_sha256"
+
+
+def sealed(payload: dict) -> dict:
+    """``payload`` with its own SHA-256 (:func:`json_digest`) under :data:`SEAL`."""
+    return payload | {SEAL: json_digest(payload)}
+
+
+def unseal(path: Path) -> dict:
+    """The JSON record of ``path`` written with :func:`sealed`, without its seal;
+    :class:`CacheError` naming the file when it is unreadable, truncated or changed."""
+    path = Path(path)
+    try:
+        blob = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise CacheError(f"{path}: unreadable ({type(err).__name__}: {err})") from None
+    if not isinstance(blob, dict) or SEAL not in blob:
+        raise CacheError(f"{path}: no record hash (written by an older version)")
+    digest = blob.pop(SEAL)
+    if json_digest(blob) != digest:
+        raise CacheError(f"{path}: content changed since it was written (SHA-256 differs)")
+    return blob

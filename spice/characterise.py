@@ -17,8 +17,9 @@ same way, each under its own fingerprint).
 from __future__ import annotations
 
 import hashlib
-import json
+import os
 import shutil
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,6 +28,8 @@ import numpy as np
 
 from behavioral.cm import CMParams
 from behavioral.cm_table import write_table
+from golden.files import (CacheError, file_hashes, inside, make_work_dir, sealed, unseal,
+                          verify_files, write_json)
 
 from .card import DeviceCard
 from .mirror import L_MULTIPLES, POLARITIES, MirrorParams, size, sweep, sweep_netlist
@@ -119,28 +122,98 @@ def fingerprint_of(*parts: str) -> str:
     return h.hexdigest()[:16]
 
 
-def cached(cache_root: Path, fp: str, make) -> dict:
+def cached(cache_root: Path, fp: str, make, log=None) -> dict:
     """The summary stored under ``cache_root/fp/summary.json``, or ``make(work, folder)``'s.
 
-    ``make`` writes its files into ``work`` (``fp.part``, renamed to ``folder`` = ``fp`` when
-    it returns, so an interrupted run leaves no half folder that looks done) and returns a
-    JSON-able summary naming paths under ``folder``; ``seconds`` (its wall time) is added.
-    The returned dict has ``cached``: whether it was read back.
+    ``make`` writes its files into ``work`` (a new folder next to ``folder`` = ``fp``, renamed
+    to it when ``make`` returns, so an interrupted run leaves no half folder that looks done)
+    and returns a JSON-able summary naming paths under ``folder``; ``seconds`` (its wall time)
+    is added. The returned dict has ``cached``: whether it was read back.
+
+    What is stored is verified before use (:func:`load_summary`): the summary's own SHA-256,
+    the SHA-256 of every file under ``folder`` it names (recorded when written), and that each
+    of those names stays inside ``folder``. An entry that does not verify is reported in one
+    line through ``log`` (default: a ``warning:`` on stderr) and recomputed.
     """
     folder = Path(cache_root) / fp
     record = folder / "summary.json"
-    if record.is_file():
-        return json.loads(record.read_text()) | {"cached": True}
+    if record.exists():
+        try:
+            return load_summary(folder) | {"cached": True}
+        except CacheError as err:
+            (log or _warn)(f"{err}; recomputing {folder}")
     start = time.perf_counter()
-    work = folder.with_name(fp + ".part")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    summary = make(work, folder)
-    summary["seconds"] = summary.get("seconds", 0.0) + time.perf_counter() - start
-    shutil.rmtree(folder, ignore_errors=True)
-    (work / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-    work.rename(folder)
+    work = make_work_dir(folder.parent, f".{fp}.{os.getpid()}.")
+    try:
+        summary = make(work, folder)
+        summary["seconds"] = summary.get("seconds", 0.0) + time.perf_counter() - start
+        stored, names = _portable(summary, folder)
+        write_json(work / "summary.json",
+                   sealed({"summary": stored, "files_sha256": file_hashes(work, names)}))
+        shutil.rmtree(folder, ignore_errors=True)
+        work.rename(folder)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     return summary | {"cached": False}
+
+
+def load_summary(folder: Path) -> dict:
+    """The summary stored in ``folder/summary.json`` by :func:`cached`, its file names made
+    absolute again; :class:`golden.files.CacheError` naming the file when the record or a
+    file it names does not verify or a name leaves ``folder``."""
+    blob = unseal(Path(folder) / "summary.json")
+    if not isinstance(blob.get("summary"), dict):
+        raise CacheError(f"{Path(folder) / 'summary.json'}: no summary in the record")
+    verify_files(folder, blob.get("files_sha256"))
+    return _resolved(blob["summary"], Path(folder), blob["files_sha256"])
+
+
+#: how a stored summary names a file of its own folder (``"."``: the folder itself)
+_PATH = "$path"
+
+
+def _portable(obj, folder: Path):
+    """``obj`` with every string that names ``folder`` or a path under it replaced by
+    ``{"$path": name relative to folder}``; and the relative names of the files."""
+    root, names = str(folder), set()
+
+    def walk(x):
+        if isinstance(x, dict):
+            return {k: walk(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [walk(v) for v in x]
+        if isinstance(x, str) and (x == root or x.startswith(root + os.sep)):
+            rel = os.path.relpath(x, root)
+            if rel != ".":
+                names.add(rel)
+            return {_PATH: rel}
+        return x
+    return walk(obj), names
+
+
+def _resolved(obj, folder: Path, hashes: dict):
+    """The inverse of :func:`_portable`: each ``{"$path": name}`` back to a path under
+    ``folder``; a name that is not a verified file of ``folder`` is refused."""
+    def walk(x):
+        if isinstance(x, dict):
+            if set(x) == {_PATH}:
+                rel = x[_PATH]
+                if rel == ".":
+                    return str(folder)
+                if rel not in hashes:
+                    raise CacheError(f"{folder / 'summary.json'}: names {rel!r}, which is not "
+                                     f"one of the files whose content it recorded")
+                return str(inside(folder, rel))
+            return {k: walk(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [walk(v) for v in x]
+        return x
+    return walk(obj)
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def mirror_designs(summary: dict, card) -> dict:

@@ -25,7 +25,7 @@ def plot_validation(val: dict, summary: dict, path: Path, variant: str = PLOTTED
     if variant not in val["cm"]:
         variant = next(iter(val["cm"]))
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.5))
-    tr = read_wrdata(Path(val["dir"]) / "cm" / variant / "excitatory" / "out.txt")
+    tr = read_wrdata(val["traces"][variant]["excitatory"])
     first = val["cm"][variant]["excitatory"][0]
     cm_i = summary["cm"]["i_unit"]
     from .validation import T_STEP_ON

@@ -7,11 +7,15 @@ uses them, and the source code: the module that defines the stage, this module a
 packages it uses (Python, Verilog, CSV tables and Verilator waiver files). A stage whose
 fingerprint has a complete stored result in ``artifacts/stages/`` is not run again; changing
 one option, the network, the data or one package's code invalidates exactly the stages that
-depend on it. A stored result that is unreadable or incomplete is reported and recomputed.
+depend on it. A stored result is used only when it verifies: ``result.json`` complete and for
+this fingerprint, every file it lists inside the stage folder (a name that leaves it is refused)
+and with the SHA-256 recorded when it was written; anything else is reported in one line and
+the stage recomputed.
 
 Concurrent runs are safe: a stage is computed under a lock on its fingerprint, in a work
 folder of its own, and moved into place only when complete (so ``--no-cache`` replaces a
-stored result only with a finished one).
+stored result only with a finished one). Stage folders get the mode the umask gives, so a
+shared artifacts folder stays readable to its other users.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +33,8 @@ from typing import Callable
 
 import torch
 
-from golden.files import copy_atomic, file_lock, write_json
+from golden.files import (CacheError, copy_atomic, file_hashes, file_lock, inside,
+                          make_work_dir, verify_files, write_json)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -125,9 +129,15 @@ def load_result(stage_dir: Path, fp: str, log=_warn) -> StageResult | None:
             raise ValueError(f"fingerprint {blob.get('fingerprint')!r}, expected {fp!r}")
         if not isinstance(result.data, dict) or not isinstance(result.markdown, str):
             raise ValueError("data or markdown of the wrong type")
+        for name in result.files:
+            inside(stage_dir, name)
         missing = [f for f in result.files if not (stage_dir / f).is_file()]
         if missing:
             raise ValueError(f"missing files {', '.join(missing)}")
+        hashes = blob.get("files_sha256")
+        if not isinstance(hashes, dict) or set(hashes) != set(result.files):
+            raise CacheError("no content hash of each listed file (written by an older version)")
+        verify_files(stage_dir, hashes)
     except (OSError, ValueError, KeyError, TypeError) as err:
         log(f"{record}: unusable stored result ({type(err).__name__}: {err}); recomputing the stage")
         return None
@@ -136,13 +146,13 @@ def load_result(stage_dir: Path, fp: str, log=_warn) -> StageResult | None:
 
 def _compute(stage: Stage, ctx, stage_dir: Path, fp: str) -> StageResult:
     """Run the stage in a work folder of its own and move it into ``stage_dir`` when done."""
-    work = Path(tempfile.mkdtemp(dir=stage_dir.parent, prefix=f".{stage_dir.name}.{os.getpid()}.",
-                                 suffix=".part"))
+    work = make_work_dir(stage_dir.parent, f".{stage_dir.name}.{os.getpid()}.")
     try:
         with torch.no_grad():
             result = stage.fn(ctx, work)
         write_json(work / "result.json", {"data": result.data, "markdown": result.markdown,
-                                          "files": result.files, "fingerprint": fp})
+                                          "files": result.files, "fingerprint": fp,
+                                          "files_sha256": file_hashes(work, result.files)})
         old = None
         if stage_dir.exists():  # --no-cache or an unusable result: replaced only now
             old = stage_dir.with_name(f".{stage_dir.name}.{os.getpid()}.old")
@@ -173,5 +183,5 @@ def run_stage(stage: Stage, ctx, cache_root: Path, out: Path, net_fp: str | None
         if result is None:
             result = _compute(stage, ctx, stage_dir, fp)
         for name in result.files:
-            copy_atomic(stage_dir / name, out / name)
+            copy_atomic(inside(stage_dir, name), inside(out, name))
     return result, cached, time.perf_counter() - start, fp
