@@ -86,13 +86,13 @@ def cmd_bench(args) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     from golden.commands import add_network_options
-    from golden.options import int_at_least
+    from golden.options import int_at_least, steps
     from tdsnn.distributed import add_options as add_engine_options
     p = sub.add_parser("characterise", help="f-I curves and increment-vs-state of every neuron model")
     p.set_defaults(func=cmd_characterise)
     p = sub.add_parser("compare", help="ANN, ideal, cm, opamp, td on the test set (comparison.json)")
     add_network_options(p)
-    p.add_argument("--T", type=int_at_least(1), default=64, help="time steps")
+    p.add_argument("--T", type=steps, default=64, help="time steps (1 to 2**24)")
     p.add_argument("--limit", type=int_at_least(1), default=None,
                    help="first N test images (default: all)")
     p.add_argument("--weight-bits", type=int_at_least(1), default=None,
@@ -125,7 +125,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "simple_L1 .. cascode_L10, td: ring; default: the hand-set sigmas)")
     p.add_argument("--limit", type=int_at_least(1), default=None,
                    help="first N test images (default: all)")
-    p.add_argument("--T", type=int_at_least(1), default=64, help="time steps")
+    p.add_argument("--T", type=steps, default=64, help="time steps (1 to 2**24)")
     p.add_argument("--coding", default="constant", choices=("constant", "bernoulli"),
                    help="input coding")
     p.add_argument("--block", type=int_at_least(1), default=None,
@@ -133,7 +133,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_engine_options(p)
     p.set_defaults(func=cmd_montecarlo)
     p = sub.add_parser("bench-models", help="seconds per model on the test set at T=64")
-    p.add_argument("--T", type=int_at_least(1), default=64, help="time steps")
+    p.add_argument("--T", type=steps, default=64, help="time steps (1 to 2**24)")
     p.add_argument("--limit", type=int_at_least(1), default=None,
                    help="first N test images (default: all)")
     p.add_argument("--threads", default=str(compute.DEFAULT_THREADS),

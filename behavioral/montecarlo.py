@@ -48,10 +48,15 @@ def chip_block(chip: int, lo: int, hi: int, model: str, T: int, coding: str,
 
 
 def task_plan(chips: int, n_images: int, block: int) -> dict[str, tuple[int, int, int]]:
-    """``key -> (chip, lo, hi)``: every chip on every block of images."""
+    """``key -> (chip, lo, hi)``: every chip on every block of images (refused before it is
+    built when the job cannot fit in memory: :func:`tdsnn.distributed.check_job_size`)."""
+    from tdsnn.distributed import check_job_size
     for name, v, lo in (("chips", chips, 1), ("images", n_images, 1), ("block", block, 1)):
         if not isinstance(v, int) or v < lo:
             raise ValueError(f"Monte Carlo {name} = {v!r}: must be an integer >= {lo}")
+    check_job_size(f"montecarlo of {chips} chips x {n_images} images",
+                   chips * -(-n_images // block), 2 * chips * n_images,   # predictions, int8
+                   "fewer chips (--chips), fewer images (--limit) or larger blocks (--block)")
     return {f"chip{c:05d}-img{lo:05d}": (c, lo, min(lo + block, n_images))
             for c in range(chips) for lo in range(0, n_images, block)}
 

@@ -10,7 +10,7 @@ import torch
 from . import compute
 from .ann import TrainConfig
 from .neuron import make_model
-from .options import int_at_least, percentile
+from .options import int_at_least, percentile, steps
 from .files import check_writable
 from .pipeline import artifacts_dir, git_revision, prepare_from_options, results_dir, write_json
 from .snn import CODINGS, evaluate
@@ -115,7 +115,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="convert the ANN and evaluate the SNN with a neuron model")
     add_network_options(p)
     p.add_argument("--neuron", default="ideal", help="neuron model (ideal, cm, opamp, td, ...)")
-    p.add_argument("--T", type=int_at_least(1), default=64, help="time steps per image")
+    p.add_argument("--T", type=steps, default=64, help="time steps per image (1 to 2**24)")
     p.add_argument("--coding", choices=CODINGS, default="constant", help="input coding")
     p.add_argument("--batch-size", type=int_at_least(1), default=1000, help="images per batch")
     p.add_argument("--limit", type=int_at_least(1), default=None,

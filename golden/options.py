@@ -30,3 +30,24 @@ def int_at_least(low: int):
         return value
     parse.__name__ = f"integer >= {low}"
     return parse
+
+
+def int_in_range(low: int, high: int):
+    """An argparse type: an integer in ``[low, high]`` (the message names the value and the
+    range)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value}: must be in [{low}, {high}]")
+        return value
+    parse.__name__ = f"integer in [{low}, {high}]"
+    return parse
+
+
+def steps(text: str) -> int:
+    """An argparse type: a number of time steps T, 1 to :data:`golden.snn.MAX_STEPS`."""
+    from .snn import MAX_STEPS
+    return int_in_range(1, MAX_STEPS)(text)

@@ -36,6 +36,11 @@ from .neuron import NeuronModel
 CODINGS = ("constant", "bernoulli")
 
 
+#: most time steps of a run: the spike counts are float32 tensors, whose integers are exact up
+#: to 2**24 (one more spike would not count)
+MAX_STEPS = 1 << 24
+
+
 def readout(counts: torch.Tensor, membrane: torch.Tensor) -> torch.Tensor:
     """Predicted class per row: most spikes, ties broken by membrane potential.
 
@@ -158,8 +163,9 @@ def run_batch(net: SpikingNetwork, model: NeuronModel, x: torch.Tensor, T: int,
     are there too."""
     if coding not in CODINGS:
         raise ValueError(f"coding = {coding!r}: allowed values are {CODINGS}")
-    if T < 1:
-        raise ValueError(f"T = {T!r} steps: must be >= 1")
+    if not 1 <= T <= MAX_STEPS:
+        raise ValueError(f"T = {T!r} steps: must be in [1, {MAX_STEPS}] (spike counts are "
+                         f"float32, exact to 2**24)")
     x = x.to(torch.float32)
     batch, dev = x.shape[0], x.device
     if first_image < 0:

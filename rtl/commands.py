@@ -7,16 +7,33 @@ from pathlib import Path
 
 from .constraints import DEFAULT_PERIOD_NS
 from .export import DEFAULT_OUT, write_verilog
-from .params import ArrayParams
+from .params import MAX_NEURONS, ArrayParams
 
 #: Configurations that ``tdsnn synth`` reports by default (N neurons, counter, threshold bits).
 SYNTH_CONFIGS = ("1,12,8", "8,12,8", "64,12,8", "64,16,12")
 
 
+def export_memory(params: ArrayParams) -> float:
+    """Bytes the Verilog export of ``params`` needs: the process (265 MB) and per neuron
+    85 KB + 5.5 KB per counter bit + 1.5 KB per synchroniser stage, a fit to the maximum
+    resident size of ``tdsnn verilog`` at 1 and 256 neurons (counter width 12 and 62,
+    2 and 32 stages), rounded up (docs/performance.md)."""
+    per_neuron = 85e3 + 5.5e3 * params.counter_width + 1.5e3 * params.sync_stages
+    return 265e6 + params.n_neurons * per_neuron
+
+
+def check_export_size(params: ArrayParams) -> None:
+    """Refuse, before any work, an export that cannot fit in this machine's memory."""
+    from golden.resources import check_memory
+    check_memory(f"the Verilog export of {params.n_neurons} neurons ({params.name})",
+                 export_memory(params), "export fewer neurons (--neurons) per array")
+
+
 def add_config_options(p: argparse.ArgumentParser) -> None:
     """Options that choose one :class:`rtl.params.ArrayParams`."""
     d = ArrayParams()
-    p.add_argument("--neurons", type=int, default=d.n_neurons, help="n_neurons (>= 1)")
+    p.add_argument("--neurons", type=int, default=d.n_neurons,
+                   help=f"n_neurons, 1 to {MAX_NEURONS} (one array)")
     p.add_argument("--counter-width", type=int, default=d.counter_width,
                    help="signed counter width in bits, 2-62")
     p.add_argument("--threshold-width", type=int, default=d.threshold_width,
@@ -45,6 +62,7 @@ def params_from_args(args: argparse.Namespace) -> ArrayParams:
 
 def cmd_verilog(args: argparse.Namespace) -> int:
     params = params_from_args(args)
+    check_export_size(params)
     path = write_verilog(params, args.out, initial_values=not args.no_initial_values,
                          period_ns=args.clock_period)
     print(f"wrote {path} (top module td_neuron_array, {params.name}"
@@ -57,6 +75,7 @@ def cmd_verilog(args: argparse.Namespace) -> int:
 def cmd_lint(args: argparse.Namespace) -> int:
     from .lint import lint
     params = params_from_args(args)
+    check_export_size(params)
     path = write_verilog(params, args.out)
     run = lint(path, path.with_suffix(".vlt"))
     print(run.stderr.strip() or f"verilator --lint-only -Wall: {path} ({params.name}) clean")

@@ -16,6 +16,10 @@ from dataclasses import dataclass
 
 #: Top module name of the exported Verilog.
 TOP_NAME = "td_neuron_array"
+#: Most neurons of one array: a network layer is split over arrays (the MNIST runs use 64
+#: neurons each), and elaborating an array costs memory and time in proportion to its neurons
+#: (docs/performance.md), so larger arrays are refused rather than left to run for hours.
+MAX_NEURONS = 1 << 14
 
 
 def _check_int(name: str, value, lo: int, hi: int | None = None, why: str = "") -> None:
@@ -34,7 +38,7 @@ class ArrayParams:
 
     Parameters
     ----------
-    n_neurons : int, >= 1
+    n_neurons : int, in [1, MAX_NEURONS]
         Neurons in the array (each with one excitatory and one inhibitory pulse input).
     counter_width : int, in [2, 62] (bits)
         Width of each neuron's signed two's-complement up/down pulse counter; it holds
@@ -60,6 +64,9 @@ class ArrayParams:
 
     def __post_init__(self):
         _check_int("n_neurons", self.n_neurons, 1)
+        if self.n_neurons > MAX_NEURONS:
+            raise ValueError(f"ArrayParams.n_neurons = {self.n_neurons} is out of range: at most "
+                             f"{MAX_NEURONS} per array (split a larger layer over several arrays)")
         _check_int("counter_width", self.counter_width, 2, 62,
                    " (the golden model computes in int64 with headroom for the pulse counts)")
         _check_int("threshold_width", self.threshold_width, 2, self.counter_width - 1,

@@ -64,12 +64,14 @@ def cmd_energy(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     from golden.commands import add_network_options
+    from golden.options import int_at_least, steps
     p = sub.add_parser("spice", help="ngspice characterisation of the cm mirrors and the network "
                                      "error versus mirror length (results/spice/)")
     add_network_options(p)
     add_card_options(p)
-    p.add_argument("--T", type=int, default=64, help="time steps")
-    p.add_argument("--limit", type=int, default=None, help="first N test images (default: all)")
+    p.add_argument("--T", type=steps, default=64, help="time steps (1 to 2**24)")
+    p.add_argument("--limit", type=int_at_least(1), default=None,
+                   help="first N test images (default: all)")
     p.add_argument("--characterise-only", action="store_true",
                    help="only the ngspice characterisation and the transient validation "
                         "(results/spice/characterisation.json, validation.png), no network")
@@ -77,16 +79,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="RK4 sub-steps per pulse of cm's table mode (default: cm's own)")
     p.set_defaults(func=cmd_spice)
 
-    from golden.options import int_at_least
-
     from .cost_report import IMAGES_DEFAULT
     p = sub.add_parser("energy", help="area per neuron, energy per inference and power per neuron "
                                       "of every cm variant and td from ngspice, against their "
                                       "error (results/energy/)")
     add_network_options(p)
     add_card_options(p)
-    p.add_argument("--T", type=int, default=64, help="time steps")
-    p.add_argument("--limit", type=int, default=None, help="first N test images (default: all)")
+    p.add_argument("--T", type=steps, default=64, help="time steps (1 to 2**24)")
+    p.add_argument("--limit", type=int_at_least(1), default=None,
+                   help="first N test images (default: all)")
     p.add_argument("--images", type=int_at_least(0), default=IMAGES_DEFAULT,
                    help="a seeded random subset of that many images for the event counts and "
                         "the nominal error (0: every image)")

@@ -24,7 +24,7 @@ from golden.commands import (T_SWEEP, add_network_options, check_output_folders,
                              options_record, prepare_from_args)
 from golden.files import copy_atomic, write_atomic, write_json
 from golden.neuron import IdealNeuron
-from golden.options import int_at_least
+from golden.options import int_at_least, steps
 from golden.pipeline import NETWORK_ENV, artifacts_dir, git_revision, results_dir
 from golden.snn import evaluate
 from golden.stats import errors_from_pct, wilson_interval
@@ -468,7 +468,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("reproduce", help="run the whole study and write results/REPORT.md")
     add_network_options(p)
-    p.add_argument("--T", type=int_at_least(1), default=64, help="time steps per image")
+    p.add_argument("--T", type=steps, default=64, help="time steps per image (1 to 2**24)")
     p.add_argument("--full", action="store_true",
                    help="the long sweep set, every test image for each SPICE mirror variant and "
                         "each mismatch chip, and the full test set through the RTL on Verilator "
