@@ -41,13 +41,13 @@ def cmd_compare(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from golden.commands import check_output_folders
+    from golden.commands import check_output_folders, options_record
     from .sweeps import BLOCK_DEFAULT, task_plan, run
     check_output_folders(results_dir())
     task_plan(1, 1, 1, args.only)   # the names checked before any work
     r = run(_prepared(args), results_dir(), full=args.full, limit=args.limit, names=args.only,
             block=BLOCK_DEFAULT if args.block is None else args.block, workers=args.workers,
-            scheduler=args.scheduler)
+            scheduler=args.scheduler, options=options_record(args))
     if "cm_decomposition" in r:
         print((results_dir() / "sweeps" / "cm_decomposition.md").read_text())
     print(f"{r['n_images']} images; wrote {results_dir() / 'sweeps'}")
@@ -55,26 +55,33 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_montecarlo(args) -> int:
-    from golden.commands import check_output_folders
-    from .montecarlo import BLOCK_DEFAULT, run
+    from golden.commands import check_output_folders, options_record
+    from .montecarlo import BLOCK_DEFAULT, run, stem
     check_output_folders(results_dir())
     mismatch, overrides = None, {}
     if args.variant is not None:
         from spice.mismatch import check_variant, chip_setup, montecarlo, write_outputs
         check_variant(args.neuron, args.variant)                 # before the SPICE work
-        mc = montecarlo()
+        mc = montecarlo(variant=args.variant)                    # that variant's circuits only
         write_outputs(mc, results_dir() / "mismatch")
         overrides, mismatch = chip_setup(mc, args.neuron, args.variant)
-    r = run(_prepared(args), args.neuron, args.chips, limit=args.limit, T=args.T, coding=args.coding,
+    prepared = _prepared(args)
+    td_range = None
+    if args.neuron == "td" and args.td_range == "derived":
+        from .td_range import calibration_range
+        td_range = calibration_range(prepared, args.T, args.coding, args.seed)
+    r = run(prepared, args.neuron, args.chips, limit=args.limit, T=args.T, coding=args.coding,
             block=BLOCK_DEFAULT if args.block is None else args.block, workers=args.workers,
             scheduler=args.scheduler, out_dir=results_dir(), mismatch=mismatch,
-            variant=args.variant, device=args.device, **overrides)
+            variant=args.variant, device=args.device, td_range=td_range,
+            options=options_record(args), **overrides)
     s = r["statistics"]
-    stem = args.neuron if args.variant is None else f"{args.neuron}_{args.variant}"
-    print(f"{stem}: {s['chips']} chips x {r['n_images']} images: error mean {s['mean_pct']:.2f} %, "
-          f"std {s['std_pct']:.2f}, 5th-95th pct {s['p5_pct']:.2f}-{s['p95_pct']:.2f} %, worst "
-          f"{s['worst_pct']:.2f} % (chip {s['worst_chip']}); {r['run']['wall_seconds']:.1f} s")
-    print(f"wrote {results_dir() / 'montecarlo' / stem}.{{json,csv,png}}")
+    name = stem(args.neuron, args.variant, r["data"])
+    print(f"{name}: {s['chips']} chips x {r['n_images']} {r['data']['name']} images: error mean "
+          f"{s['mean_pct']:.2f} %, std {s['std_pct']:.2f}, 5th-95th pct {s['p5_pct']:.2f}-"
+          f"{s['p95_pct']:.2f} %, worst {s['worst_pct']:.2f} % (chip {s['worst_chip']}); "
+          f"{r['run']['wall_seconds']:.1f} s")
+    print(f"wrote {results_dir() / 'montecarlo' / name}.{{json,csv,png}}")
     return 0
 
 
@@ -130,6 +137,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="input coding")
     p.add_argument("--block", type=int_at_least(1), default=None,
                    help="images per task (default 500)")
+    p.add_argument("--td-range", default="derived", choices=("derived", "fixed"),
+                   help="td's rated range per layer: derived from the network's peak input on "
+                        "the calibration images (default) or the fixed default (docs/models.md); "
+                        "other neurons ignore it")
     add_engine_options(p)
     p.set_defaults(func=cmd_montecarlo)
     p = sub.add_parser("bench-models", help="seconds per model on the test set at T=64")

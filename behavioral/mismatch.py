@@ -200,16 +200,21 @@ class CharacterisedChip:
         return self.model.counters(state.inner if isinstance(state, GainedState) else state)
 
 
-def chip_model(name: str, chip: int, mismatch: Mismatch | None = None, **overrides):
+def chip_model(name: str, chip: int, mismatch: Mismatch | None = None, td_range=None,
+               **overrides):
     """Model ``name`` as chip ``chip`` (its seed), parameters default except ``overrides``.
 
     Without ``mismatch`` the model draws its own mismatch from its hand-set sigmas (the same
     chip as ``build(name, seed=chip)`` everywhere else in the project); with one, the quantities
-    it names are drawn from its distributions instead.
+    it names are drawn from its distributions instead. ``td_range``: a
+    :class:`behavioral.td_range.TDRange` whose per-layer range td takes (None: td's fixed
+    default range; other models ignore it).
     """
     if not isinstance(chip, int) or chip < 0:
         raise ValueError(f"chip = {chip!r}: must be an integer >= 0 (the chip's seed)")
     model = build(name, **overrides) if name == "ideal" else build(name, seed=chip, **overrides)
+    if name == "td" and td_range is not None:
+        model = td_range.neuron(model.params)
     if mismatch is None or not mismatch.draws:
         return model
     return CharacterisedChip(model, mismatch, chip)

@@ -7,9 +7,10 @@ does not depend on how its images are split into tasks nor on which worker runs 
 
 One task is one chip x one block of ``block`` consecutive images (:func:`chip_block`); the
 tasks run on the distributed engine (:mod:`tdsnn.distributed`) and are merged per chip.
-Outputs (``out_dir/montecarlo/<model>.*``, ``<model>_<variant>.*`` for a SPICE variant): JSON
-(every chip, the statistics, the run), CSV (one row per chip) and a histogram PNG of the
-per-chip error; the JSON's fields are listed in docs/distributed.md.
+Outputs (``out_dir/montecarlo/<stem>.*``, :func:`stem`: ``<model>``, ``<model>_<variant>`` for
+a SPICE variant, with the data set's tag for any data set but MNIST): JSON (every chip, the
+statistics, the data set, the network, the options, the run), CSV (one row per chip) and a
+histogram PNG of the per-chip error; the JSON's fields are listed in docs/distributed.md.
 """
 
 from __future__ import annotations
@@ -32,15 +33,15 @@ BLOCK_DEFAULT = 500   # images per task: ~1.5 s of cm on one core, small next to
 
 
 def chip_block(chip: int, lo: int, hi: int, model: str, T: int, coding: str,
-               mismatch: Mismatch | None, overrides: dict, device: str = "cpu", *, net, images,
-               labels) -> dict:
+               mismatch: Mismatch | None, overrides: dict, device: str = "cpu", td_range=None,
+               *, net, images, labels) -> dict:
     """Chip ``chip`` on images ``lo:hi`` (indices into ``images``, the key of their draws),
-    run on the torch ``device``.
+    run on the torch ``device``; td with the per-layer range ``td_range`` when given.
 
     Returns ``correct`` (int), ``predictions`` (int8 array, hi - lo) and the model's event
     ``counters``: a pure function of its arguments (one Monte Carlo task).
     """
-    m = chip_model(model, chip, mismatch, **overrides)
+    m = chip_model(model, chip, mismatch, td_range, **overrides)
     run = run_batch(net, m, images[lo:hi].to(device), T, coding, seed=chip, first_image=lo)
     pred = run.predictions[T].cpu()
     return {"correct": int((pred == labels[lo:hi]).sum()),
@@ -104,7 +105,8 @@ def run(prepared, model: str, chips: int, limit: int | None = None, T: int = 64,
         coding: str = "constant", block: int = BLOCK_DEFAULT, mismatch: Mismatch | None = None,
         workers: int | None = None, scheduler: str | None = None, out_dir: str | Path = "results",
         progress: bool = True, variant: str | None = None, device: str = "cpu",
-        subset: torch.Tensor | None = None, **overrides) -> dict:
+        subset: torch.Tensor | None = None, td_range=None, options: dict | None = None,
+        **overrides) -> dict:
     """Monte Carlo of ``chips`` chips of ``model`` on the first ``limit`` test images (all
     when None; ``subset``: these test-set indices instead); writes JSON, CSV and PNG under
     ``out_dir/montecarlo`` and returns the record.
@@ -112,6 +114,9 @@ def run(prepared, model: str, chips: int, limit: int | None = None, T: int = 64,
     ``workers``/``scheduler``: see :func:`tdsnn.distributed.run_tasks`. ``variant``: the name
     of the design the ``mismatch`` and ``overrides`` describe (output files and record).
     ``device``: where each task's step loop runs (a :data:`golden.compute.DEVICES` name).
+    ``td_range``: td's per-layer range (:class:`behavioral.td_range.TDRange`; None: fixed).
+    ``options``: the command's options, recorded. The record names the data set and the
+    network (``data``, ``config``); the files are named by :func:`stem`.
     """
     from tdsnn.distributed import default_workers, run_tasks
 
@@ -130,9 +135,9 @@ def run(prepared, model: str, chips: int, limit: int | None = None, T: int = 64,
         if not isinstance(limit, int) or not 1 <= limit <= len(y):
             raise ValueError(f"limit = {limit!r}: must be 1 to {len(y)} test images")
         x, y = x[:limit].clone(), y[:limit].clone()   # a view would pickle the whole test set
-    reference = chip_model(model, 0, mismatch, **overrides)   # validates before any work
+    reference = chip_model(model, 0, mismatch, td_range, **overrides)   # validates first
     plan = task_plan(chips, len(y), block)
-    tasks = {k: (c, lo, hi, model, T, coding, mismatch, overrides, device)
+    tasks = {k: (c, lo, hi, model, T, coding, mismatch, overrides, device, td_range)
              for k, (c, lo, hi) in plan.items()}
     start = time.perf_counter()
     results = run_tasks(chip_block, tasks, {"net": prepared.net, "images": x, "labels": y},
@@ -141,8 +146,12 @@ def run(prepared, model: str, chips: int, limit: int | None = None, T: int = 64,
     wall = time.perf_counter() - start
     per_chip = merge(plan, results, y)
     stats = statistics([c["error_pct"] for c in per_chip])
+    data = prepared.config["data"]
     record = {
         "model": model, "variant": variant, "T": T, "coding": coding, "n_images": len(y),
+        "data": data, "config": prepared.config, "options": options or {},
+        "td_range": ("n/a" if model != "td" else "fixed" if td_range is None
+                     else td_range.record(reference.params)),
         "images": ("a subset of the test set" if subset is not None else
                    "first N of the test set" if limit else "full test set"),
         "mismatch": ("hand-set sigmas of the model's parameters" if mismatch is None
@@ -155,17 +164,26 @@ def run(prepared, model: str, chips: int, limit: int | None = None, T: int = 64,
                 "scheduler": scheduler, "device": device, "wall_seconds": wall,
                 "git_revision": git_revision()}}
     out = Path(out_dir) / "montecarlo"
-    stem = model if variant is None else f"{model}_{variant}"
-    write_json(out / f"{stem}.json", record)
+    name = stem(model, variant, data)
+    write_json(out / f"{name}.json", record)
     counter_names = sorted({k for c in per_chip for k in c["counters"]})
-    write_csv(out / f"{stem}.csv", ["chip", "error_pct", "correct", "n_images"] + counter_names,
+    write_csv(out / f"{name}.csv", ["chip", "error_pct", "correct", "n_images"] + counter_names,
               [[c["chip"], f"{c['error_pct']:.4f}", c["correct"], c["n_images"]]
                + [c["counters"].get(k, 0) for k in counter_names] for c in per_chip])
-    histogram(per_chip, stats, out / f"{stem}.png",
+    histogram(per_chip, stats, out / f"{name}.png",
               f"{ps.label(model)}{'' if variant is None else ' ' + variant}: test error of "
-              f"{chips} chips ({len(y)} images, T = {T})", model)
+              f"{chips} chips ({len(y)} {data['name']} test images, T = {T})", model)
     record["predictions"] = {c["chip"]: c["predictions"] for c in per_chip}
     return record
+
+
+def stem(model: str, variant: str | None, data: dict) -> str:
+    """The name of a Monte Carlo's files: ``<model>[_<variant>]``, then for any data set but
+    MNIST ``@<name>-<first 8 hex digits of its test set's SHA-256>`` (:func:`golden.pipeline.
+    data_tag`), so that runs on two data sets never overwrite each other."""
+    from golden.pipeline import data_tag
+    tag = data_tag(data)
+    return (model if variant is None else f"{model}_{variant}") + (f"@{tag}" if tag else "")
 
 
 def histogram(per_chip: list[dict], stats: dict, path: Path, title: str, model: str) -> Path:

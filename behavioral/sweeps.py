@@ -139,8 +139,10 @@ def _interval(errors: list[float], n: int):
     return wilson_interval(float(np.mean(errors)) * n / 100, n)
 
 
-def plot_sweep(name: str, xlabel: str, table: dict, n: int, chips: int, path: Path) -> Path:
-    """One sweep: lines over a continuous knob, grouped bars over discrete choices."""
+def plot_sweep(name: str, xlabel: str, table: dict, n: int, chips: int, path: Path,
+               data_name: str) -> Path:
+    """One sweep: lines over a continuous knob, grouped bars over discrete choices; the caption
+    names the data set ``data_name``."""
     fig, ax = ps.new_figure(TITLES.get(name, name), xlabel, ps.error_label(n))
     highest = 0.0
     if name in CATEGORIES:
@@ -181,13 +183,14 @@ def plot_sweep(name: str, xlabel: str, table: dict, n: int, chips: int, path: Pa
                  else "one chip (seed 0)")
     shifted = ps.SIDE_BY_SIDE_NOTE if (
         name not in CATEGORIES and len(table) > 1) else ""
-    ps.caption(fig, f"{n} MNIST test images, T = {T_DEFAULT} unless swept; {chip_note}. "
+    ps.caption(fig, f"{n} {data_name} test images, T = {T_DEFAULT} unless swept; {chip_note}. "
                     f"Error bars: 95 % Wilson interval over the {n} images.{shifted}")
     return ps.save_figure(fig, path, has_caption=True)
 
 
-def plot_decomposition(dec: dict, n: int, chips: int, path: Path) -> Path:
-    """The cm error with no mechanism, each mechanism alone and all together, as bars."""
+def plot_decomposition(dec: dict, n: int, chips: int, path: Path, data_name: str) -> Path:
+    """The cm error with no mechanism, each mechanism alone and all together, as bars (on
+    ``data_name`` test images)."""
     fig, ax = ps.new_figure("Current-mirror neuron: error of each mechanism alone",
                             "", ps.error_label(n), figsize=(8.0, 4.2))
     names = list(dec)
@@ -199,7 +202,7 @@ def plot_decomposition(dec: dict, n: int, chips: int, path: Path) -> Path:
     ax.tick_params(axis="x", labelsize=7.5)
     ps.error_axis(ax, n, max(max(c.high for c in cis), *(e for k in names for e in dec[k]["errors"])))
     chip_note = f"mean of {chips} seeded chips (dots: each chip)" if chips > 1 else "one chip"
-    ps.caption(fig, f"{n} MNIST test images, T = {T_DEFAULT}; {chip_note}. Error bars: 95 % "
+    ps.caption(fig, f"{n} {data_name} test images, T = {T_DEFAULT}; {chip_note}. Error bars: 95 % "
                     f"Wilson interval over the {n} images. 'none' is the cm equations with every "
                     "mechanism off (= the ideal neuron).")
     return ps.save_figure(fig, path, has_caption=True)
@@ -272,17 +275,20 @@ def merge(plan: dict, results: dict, labels: torch.Tensor) -> dict[tuple, float]
 
 def run(prepared, out_dir: str | Path = "results", full: bool = False, progress: bool = True,
         limit: int | None = None, names=None, block: int = BLOCK_DEFAULT,
-        workers: int | None = None, scheduler: str | None = None) -> dict:
+        workers: int | None = None, scheduler: str | None = None,
+        options: dict | None = None) -> dict:
     """The sweeps ``names`` (default: every sweep and the cm decomposition); tables, CSV and
     PNG under ``out_dir/sweeps``.
 
     ``limit``: at most this many images (a short run; default: the mode's number).
     ``block``: images per task; ``workers``/``scheduler``: see
     :func:`tdsnn.distributed.run_tasks`. The tasks' step loop runs on
-    :func:`golden.compute.device` (``--device``), one torch thread each.
+    :func:`golden.compute.device` (``--device``), one torch thread each. ``sweeps.json``
+    records the data set, the network and ``options`` (the command's,
+    :func:`golden.pipeline.provenance`).
     """
     from golden import compute
-    from golden.pipeline import git_revision
+    from golden.pipeline import git_revision, provenance
     from tdsnn.distributed import default_workers, run_tasks
 
     out = Path(out_dir) / "sweeps"
@@ -305,7 +311,9 @@ def run(prepared, out_dir: str | Path = "results", full: bool = False, progress:
     errors = merge(plan, predictions, y)
     done = {case[0] for case in errors}
     specs = _specs(chips)
-    results = {"n_images": n, "chips": chips, "T": T_DEFAULT, "sweeps": {},
+    data_name = prepared.config["data"]["name"]
+    results = {"n_images": n, "chips": chips, "T": T_DEFAULT, **provenance(prepared, options),
+               "sweeps": {},
                "run": {"tasks": len(plan), "block_images": block,
                        "workers": default_workers() if workers is None and scheduler is None else workers,
                        "scheduler": scheduler, "device": device, "wall_seconds": wall,
@@ -325,10 +333,11 @@ def run(prepared, out_dir: str | Path = "results", full: bool = False, progress:
                 rows.append([model, xv, f"{np.mean(errs):.2f}", f"{np.std(errs):.2f}",
                              " ".join(f"{e:.2f}" for e in errs)])
             table[model] = {"x": xs, "mean": means, "std": stds, "errors": per_chip}
-        plot_sweep(name, xlabel, table, n, c, out / f"{name}.png")
+        plot_sweep(name, xlabel, table, n, c, out / f"{name}.png", data_name)
         write_csv(out / f"{name}.csv", ["model", "x", "error_mean_pct", "error_std_pct", "errors"], rows)
         write_markdown(out / f"{name}.md", f"Sweep: {name}", ["model", xlabel, "error %", "std", "per chip"],
-                       rows, f"{n} test images ({'all' if full else 'seeded random subset'}), T = {T_DEFAULT} unless swept.")
+                       rows, f"{n} {data_name} test images ({'all' if full else 'seeded random subset'}), "
+                             f"T = {T_DEFAULT} unless swept.")
         results["sweeps"][name] = table
     if DECOMPOSITION in done:
         dec = {}
@@ -340,8 +349,8 @@ def run(prepared, out_dir: str | Path = "results", full: bool = False, progress:
                 for k, v in dec.items()]
         write_markdown(out / "cm_decomposition.md", "cm error decomposition: each mechanism alone, then all",
                        ["mechanisms on", "error %", "std", "cost vs none (pp)"], rows,
-                       f"{n} test images, T = {T_DEFAULT}, {chips} chips. 'none' is the cm equations with "
+                       f"{n} {data_name} test images, T = {T_DEFAULT}, {chips} chips. 'none' is the cm equations with "
                        "every mechanism off (= ideal neuron).")
-        plot_decomposition(dec, n, chips, out / "cm_decomposition.png")
+        plot_decomposition(dec, n, chips, out / "cm_decomposition.png", data_name)
     write_json(out / "sweeps.json", results)
     return results

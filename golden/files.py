@@ -150,7 +150,7 @@ def inside(folder: Path, name: str) -> Path:
     root = Path(folder).resolve()
     path = (root / name).resolve()
     if not path.is_relative_to(root) or path == root:
-        raise CacheError(f"{folder}: the file name {name!r} leaves the folder")
+        raise CacheError(f"{Path(folder) / name}: resolves to {path}, outside {folder}")
     return Path(folder) / name
 
 

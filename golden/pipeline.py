@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,34 @@ def git_revision() -> str:
                               text=True, check=True, cwd=Path(__file__).parent).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def data_tag(data: dict) -> str:
+    """A data set's tag for file names: empty for MNIST (its official files), else its name
+    (characters other than letters, digits, ``.``, ``_``, ``-`` replaced) and the first 8 hex
+    digits of its test set's SHA-256: two data sets never share a tag."""
+    if data.get("name") == "MNIST":
+        return ""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", str(data.get("name", "data")))[:40]
+    return f"{name}-{str(data.get('test_sha256', ''))[:8]}"
+
+
+def provenance(prepared, options: dict | None = None) -> dict:
+    """Where a results file's numbers came from: ``data`` (the data set: name, folder, SHA-256
+    of its files), ``config`` (the network: training config, conversion, sizes, data),
+    ``options`` (the command's) and ``git_revision``."""
+    return {"data": prepared.config["data"], "config": prepared.config,
+            "options": options or {}, "git_revision": git_revision()}
+
+
+def same_data(record: dict, data: dict | None) -> bool:
+    """Whether a results ``record`` (with a ``data`` entry) was computed on the data set
+    ``data`` (its training and test sets' SHA-256); any record when ``data`` is None."""
+    if data is None:
+        return True
+    rec = record.get("data") if isinstance(record, dict) else None
+    return (isinstance(rec, dict) and rec.get("test_sha256") == data.get("test_sha256")
+            and rec.get("train_sha256") == data.get("train_sha256"))
 
 
 @dataclass

@@ -58,7 +58,9 @@ def wilson_interval(k: int, n: int, z: float = Z95) -> Interval:
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return Interval(100 * p, 100 * max(0.0, centre - half), 100 * min(1.0, centre + half))
+    # the interval holds p (at k = n, centre + half is 1 up to rounding: keep p inside)
+    return Interval(100 * p, 100 * min(p, max(0.0, centre - half)),
+                    100 * max(p, min(1.0, centre + half)))
 
 
 def errors_from_pct(error_pct: float, n: int) -> int:

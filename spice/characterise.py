@@ -50,6 +50,8 @@ class CharParams:
     c_m : float, F; membrane capacitance (cm's ``c_m``).
     i_points : int; input currents per polarity (log grid ``i_fs/1000 .. 2 i_fs``).
     v_points : int; membrane voltages (linear grid ``0 .. VDD``).
+    variants : tuple of str, or None; the variants (:func:`variant_name`) to characterise
+        (None: every one of ``l_mults``, simple and cascoded; ``()``: none).
     """
 
     card: DeviceCard = field(default_factory=DeviceCard)
@@ -59,6 +61,7 @@ class CharParams:
     c_m: float = CMParams.c_m
     i_points: int = 25
     v_points: int = 81
+    variants: tuple[str, ...] | None = None
 
     def cm_params(self) -> CMParams:
         """The behavioural cm neuron of this design at the card's VDD (V_th, V_reset scaled)."""
@@ -73,14 +76,17 @@ def variant_name(l_mult: float, cascode: bool) -> str:
 
 
 def mirrors(cp: CharParams, workdir: Path) -> dict[str, dict[str, MirrorParams]]:
-    """``{variant: {polarity: MirrorParams}}`` for every length and both mirror kinds."""
-    sizes = size(cp.card, cp.l_mults, cp.i_fs, cp.v_ov, workdir)
+    """``{variant: {polarity: MirrorParams}}`` for every length and both mirror kinds (or
+    the variants ``cp.variants``; only their lengths are sized)."""
+    wanted = [(lm, cascode) for cascode in (False, True) for lm in cp.l_mults
+              if cp.variants is None or variant_name(lm, cascode) in cp.variants]
+    lengths = tuple(lm for lm in cp.l_mults if any(lm == w for w, _ in wanted))
+    sizes = size(cp.card, lengths, cp.i_fs, cp.v_ov, workdir) if lengths else {}
     out = {}
-    for cascode in (False, True):
-        for lm in cp.l_mults:
-            out[variant_name(lm, cascode)] = {
-                pol: MirrorParams(pol, lm * cp.card.l_min, sizes[(pol, lm)].w, cascode,
-                                  sizes[(pol, lm)].v_casc, cp.card) for pol in POLARITIES}
+    for lm, cascode in wanted:
+        out[variant_name(lm, cascode)] = {
+            pol: MirrorParams(pol, lm * cp.card.l_min, sizes[(pol, lm)].w, cascode,
+                              sizes[(pol, lm)].v_casc, cp.card) for pol in POLARITIES}
     return out
 
 
@@ -245,7 +251,8 @@ def characterise(cp: CharParams | None = None, cache_root: Path | None = None,
     sizing_s = time.perf_counter() - start
 
     def make(work: Path, folder: Path) -> dict:
-        shutil.move(str(scratch), str(work / "sizing"))
+        if scratch.exists():                   # no sizing run when no variant is asked for
+            shutil.move(str(scratch), str(work / "sizing"))
         return sweep_all(cp, designs, work, folder, progress) | {
             "fingerprint": fp, "seconds": sizing_s}
 
@@ -259,7 +266,7 @@ def sweep_all(cp: CharParams, designs: dict, work: Path, folder: Path, progress:
     cm = cp.cm_params()
     currents = cp.currents()
     v_step = cp.card.vdd / (cp.v_points - 1)
-    tables, gains, sweeps = {}, {}, {}
+    tables, gains, sweeps, v = {}, {}, {}, np.array([])
     for n, (name, pair) in enumerate(designs.items(), 1):
         rows, gains[name], sweeps[name] = [], {}, {}
         for pol in POLARITIES:

@@ -26,7 +26,7 @@ def add_card_options(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_spice(args: argparse.Namespace) -> int:
-    from golden.commands import prepare_from_args
+    from golden.commands import options_record, prepare_from_args
     from golden.pipeline import results_dir
 
     from .report import run
@@ -36,7 +36,7 @@ def cmd_spice(args: argparse.Namespace) -> int:
         print(characterise_only(cp, results_dir() / "spice"))
         return 0
     data = run(prepare_from_args(args), results_dir(), cp, T=args.T, limit=args.limit,
-               seed=args.seed, ode_substeps=args.ode_substeps)
+               seed=args.seed, ode_substeps=args.ode_substeps, options=options_record(args))
     print((results_dir() / "spice" / "spice.md").read_text())
     print(f"characterisation {data['characterisation']['seconds']:.1f} s; "
           f"wrote {results_dir() / 'spice'}")
@@ -44,7 +44,7 @@ def cmd_spice(args: argparse.Namespace) -> int:
 
 
 def cmd_energy(args: argparse.Namespace) -> int:
-    from golden.commands import prepare_from_args
+    from golden.commands import options_record, prepare_from_args
     from golden.pipeline import results_dir
 
     from .cost_report import run
@@ -55,7 +55,8 @@ def cmd_energy(args: argparse.Namespace) -> int:
     mc = Path(args.montecarlo) if args.montecarlo is not None else results_dir() / "montecarlo"
     data = run(prepare_from_args(args), results_dir(), cp, T=args.T, limit=args.limit,
                images=args.images or None, seed=args.seed, ode_substeps=args.ode_substeps,
-               spice_json=results_dir() / "spice" / "spice.json", montecarlo_dir=mc)
+               spice_json=results_dir() / "spice" / "spice.json", montecarlo_dir=mc,
+               options=options_record(args))
     print((results_dir() / "energy" / "energy.md").read_text())
     print(f"ngspice {data['seconds']['ngspice']:.1f} s, total {data['seconds']['total']:.0f} s; "
           f"wrote {results_dir() / 'energy'}")

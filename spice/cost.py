@@ -197,14 +197,17 @@ def td_energy(counts: dict, ring_rows: np.ndarray, e_cycle: float, digital: dict
 
 # ---- errors: the Monte Carlo over chips if it ran, else the nominal chip --------------------
 
-def nominal_errors(spice_json: Path | None, T: int) -> dict:
+def nominal_errors(spice_json: Path | None, T: int, data: dict | None = None) -> dict:
     """``{(model, variant): {mean_pct, n_images, source}}`` from the network results of
-    ``tdsnn spice`` (``spice.json``) when the file exists and has the same ``T``; else empty.
-    td's one design is the ring oscillator (variant :data:`spice.mismatch.TD_VARIANT`)."""
+    ``tdsnn spice`` (``spice.json``) when the file exists, has the same ``T`` and was run on
+    the data set ``data`` (:func:`golden.pipeline.same_data`); else empty. td's one design is
+    the ring oscillator (variant :data:`spice.mismatch.TD_VARIANT`)."""
+    from golden.pipeline import same_data
     if spice_json is None or not Path(spice_json).is_file():
         return {}
-    net = json.loads(Path(spice_json).read_text())["network"]
-    if net["T"] != T:
+    record = json.loads(Path(spice_json).read_text())
+    net = record["network"]
+    if net["T"] != T or not same_data(record, data):
         return {}
     src = f"nominal chip of {spice_json}"
     out = {("td", TD_VARIANT): {"mean_pct": net["td"]["error_pct"], "n_images": net["n_images"],
@@ -216,12 +219,14 @@ def nominal_errors(spice_json: Path | None, T: int) -> dict:
 
 
 def chip_errors(model: str, variant: str | None, nominal: dict,
-                montecarlo_dir: Path | None, T: int) -> dict:
+                montecarlo_dir: Path | None, T: int, data: dict | None = None) -> dict:
     """Mean and worst-chip error (%) of ``model``/``variant``: from a Monte Carlo record
-    (``<montecarlo_dir>/*.json`` with that ``model``, ``variant`` and ``T``; a record without
+    (``<montecarlo_dir>/*.json`` with that ``model``, ``variant`` and ``T``, run on the data
+    set ``data`` when given: :func:`golden.pipeline.same_data`; a record without
     ``variant`` is the model's only design) when one exists, else
     ``nominal`` (``mean_pct``, ``n_images``, ``source``: one chip) and no worst chip
     (``None``: never made up)."""
+    from golden.pipeline import same_data
     if montecarlo_dir is not None and Path(montecarlo_dir).is_dir():
         for path in sorted(Path(montecarlo_dir).glob("*.json")):
             try:
@@ -229,7 +234,7 @@ def chip_errors(model: str, variant: str | None, nominal: dict,
             except (OSError, ValueError):
                 continue
             if (rec.get("model"), rec.get("variant"), rec.get("T")) == (model, variant, T) \
-                    and "statistics" in rec:
+                    and "statistics" in rec and same_data(rec, data):
                 s = rec["statistics"]
                 return {"mean_pct": s["mean_pct"], "worst_pct": s["worst_pct"],
                         "chips": s["chips"], "n_images": rec["n_images"],

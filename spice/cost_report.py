@@ -22,6 +22,7 @@ from behavioral.cm import CMNeuron
 from behavioral.report import write_csv, write_json
 from behavioral.td import TDNeuron, TDParams
 from golden.files import write_atomic
+from golden.pipeline import provenance
 from golden.snn import evaluate
 from golden.table import markdown_table
 from rtl.activity import transitions_per_count
@@ -73,13 +74,15 @@ def _count(prepared, model, x, y, T: int, seed: int, max_pulses: int, progress: 
 def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64, limit: int | None = None,
         images: int | None = IMAGES_DEFAULT, seed: int = 0, ode_substeps: int = 2,
         spice_json: Path | None = None, montecarlo_dir: Path | None = None,
-        progress: bool = True) -> dict:
+        progress: bool = True, options: dict | None = None) -> dict:
     """Characterise (cached), simulate the energies, count events per variant, write
     ``out/energy/``; returns the record.
 
     The error of each variant (:func:`spice.cost.chip_errors`): a Monte Carlo record in
     ``montecarlo_dir``, else the nominal chip of ``spice_json`` (``tdsnn spice``'s results,
-    more images than the event counts need), else the nominal chip of this run's subset."""
+    more images than the event counts need), else the nominal chip of this run's subset; both
+    only when run on this data set. The record names the data set, the network and
+    ``options`` (:func:`golden.pipeline.provenance`)."""
     start = time.perf_counter()
     cp = cp or CharParams()
     folder = Path(out) / "energy"
@@ -96,12 +99,13 @@ def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64, limit: i
     activity = transitions_per_count(TDParams().array(1), workdir=folder / "activity")
     digital = cost.td_digital_area(cp.card.l_min) | {
         "transitions_per_count": activity["per_count"], "activity_run": activity}
-    nominal = cost.nominal_errors(spice_json, T)
+    data = prepared.config["data"]
+    nominal = cost.nominal_errors(spice_json, T, data)
 
     def error(model, variant, own_pct):
         own = {"mean_pct": own_pct, "n_images": len(y), "source": "nominal chip of this run"}
         return cost.chip_errors(model, variant, nominal.get((model, variant), own),
-                                montecarlo_dir, T)
+                                montecarlo_dir, T, data)
 
     variants = {}
     for name, path in summary["tables"].items():
@@ -122,6 +126,7 @@ def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64, limit: i
     variants["td"] = _entry("td", TD_VARIANT, analog.total, digital["area"], analog, energy,
                             counts, error("td", TD_VARIANT, err), cm.t_step)
     record = {"T": T, "n_images": len(y), "sampled": len(y) < len(prepared.test_y),
+              **provenance(prepared, options),
               "seed": seed, "ode_substeps": ode_substeps, "card": summary["card"],
               "circuits": circuits, "digital": digital, "t_step": cm.t_step,
               "constants": constants(), "variants": variants,
@@ -173,7 +178,8 @@ def markdown(record: dict) -> str:
                       if name in ("cm simple_L3", "td"))
     sources = {e["error"]["source"] for e in record["variants"].values()}
     return (markdown_table(HEADER, table_rows(record)) + "\n\n"
-            f"T = {record['T']}; event counts on {record['n_images']} test images"
+            f"T = {record['T']}; event counts on {record['n_images']} {record['data']['name']} "
+            f"test images"
             + (" (a seeded random subset)" if record["sampled"] else "")
             + f", step {record['t_step'] * 1e6:g} us; error from: {', '.join(sorted(sources))}"
             + ("; worst chip n/a: no Monte Carlo record of that variant" if any(
@@ -251,6 +257,7 @@ def plot_accuracy_cost(record: dict, path: Path) -> Path:
                     f"chip where no Monte Carlo ran); hollow: worst chip"
                     + (f" (not measured for {len(missing)} of {len(rows)} series: no Monte "
                        f"Carlo record)" if missing else "")
-                    + f". T = {record['T']}; errors on {n_err} test images, event counts on "
+                    + f". T = {record['T']}; errors on {n_err} {record['data']['name']} test "
+                      f"images, event counts on "
                       f"{record['n_images']}.")
     return ps.save_figure(fig, path, has_caption=True)

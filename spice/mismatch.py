@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -269,10 +269,11 @@ def ring_gains(o: OscillatorParams, mp: MismatchParams, i_ctrl: float, workdir: 
 
 # ---- the whole Monte Carlo -------------------------------------------------------------------
 
-def fingerprint(cp: CharParams, mp: MismatchParams, summary: dict) -> str:
+def fingerprint(cp: CharParams, mp: MismatchParams, summary: dict, parts: tuple[str, ...]
+                ) -> str:
     return fingerprint_of(
         f"mismatch format {FORMAT}", summary["fingerprint"], repr(sorted(asdict(mp).items())),
-        repr((RINGS_PER_RUN, PERIODS, COMPARATOR_STEP)),
+        repr((RINGS_PER_RUN, PERIODS, COMPARATOR_STEP)), repr(parts),
         ring_netlist(OscillatorParams(card=cp.card), 1e-6, 1e-9),
         "\n".join(ComparatorParams(card=cp.card).body()))
 
@@ -283,17 +284,35 @@ def stats(x: np.ndarray) -> dict:
             "min": float(x.min()), "max": float(x.max())}
 
 
+def selection(cp: CharParams, variant: str | None) -> tuple[CharParams, tuple[str, ...]]:
+    """The characterisation and the circuits (``"comparator"``, ``"ring"``) the Monte Carlo
+    of ``variant`` needs (None: every variant and both circuits); a cm variant needs its
+    mirrors and the comparator, td's ``ring`` the ring oscillator only."""
+    if variant is None:
+        return cp, ("comparator", "ring")
+    if variant not in VARIANTS + (TD_VARIANT,):
+        raise ValueError(f"variant {variant!r} is unknown; allowed: "
+                         + ", ".join(VARIANTS + (TD_VARIANT,)))
+    if variant == TD_VARIANT:
+        return replace(cp, variants=()), ("ring",)
+    return replace(cp, variants=(variant,)), ("comparator",)
+
+
 def montecarlo(cp: CharParams | None = None, mp: MismatchParams | None = None,
-               cache_root: Path | None = None, progress: bool = True) -> dict:
-    """The mismatch Monte Carlo of every circuit (or its cached result).
+               cache_root: Path | None = None, progress: bool = True,
+               variant: str | None = None) -> dict:
+    """The mismatch Monte Carlo of every circuit, or of the circuits of ``variant`` only (a
+    cm variant: its mirrors and the comparator; ``ring``: the ring oscillator); or its cached
+    result.
 
     Returns ``samples`` (``{"mirror": {variant: {"p": [...], "n": [...]}}, "comparator_offset_v":
-    [...], "oscillator_gain": [...]}``), ``sigma`` (:func:`stats` of each), the operating
-    points, ``dir``, ``seconds`` and ``cached``.
+    [...], "oscillator_gain": [...]}``, the circuits run), ``sigma`` (:func:`stats` of each),
+    the operating points, ``cm_tables``, ``dir``, ``seconds`` and ``cached``.
     """
-    cp, mp = cp or CharParams(), mp or MismatchParams()
+    cp, parts = selection(cp or CharParams(), variant)
+    mp = mp or MismatchParams()
     summary = characterise(cp, cache_root=cache_root, progress=progress)
-    fp = fingerprint(cp, mp, summary)
+    fp = fingerprint(cp, mp, summary, parts)
 
     def make(work: Path, folder: Path) -> dict:
         cm = cp.cm_params()
@@ -307,29 +326,32 @@ def montecarlo(cp: CharParams | None = None, mp: MismatchParams | None = None,
             if progress:
                 print(f"  mismatch {name}: gain sigma P {mirror_stats[name]['p']['sigma']:.4f}, "
                       f"N {mirror_stats[name]['n']['sigma']:.4f}", flush=True)
-        comp = ComparatorParams(card=cp.card)
-        nominal_offset, offsets = comparator_offsets(comp, mp, work / "comparator")
-        ring = OscillatorParams(card=cp.card)
-        f_nom, gains = ring_gains(ring, mp, mp.osc_current, work / "rings")
-        if progress:
-            print(f"  mismatch comparator offset sigma {offsets.std(ddof=1) * 1e3:.2f} mV, "
-                  f"oscillator gain sigma {gains.std(ddof=1):.4f}", flush=True)
+        samples, sigma = {"mirror": mirrors}, {"mirror": mirror_stats}
+        op = {"mirror_i_in_a": cm.i_unit, "mirror_v_mem_v": v_mid}
+        if "comparator" in parts:
+            comp = ComparatorParams(card=cp.card)
+            nominal_offset, offsets = comparator_offsets(comp, mp, work / "comparator")
+            samples["comparator_offset_v"] = offsets.tolist()
+            sigma["comparator_offset_v"] = stats(offsets)
+            op |= {"comparator_v_th_v": comp.v_th, "comparator_nominal_offset_v": nominal_offset}
+            if progress:
+                print(f"  mismatch comparator offset sigma {offsets.std(ddof=1) * 1e3:.2f} mV",
+                      flush=True)
+        if "ring" in parts:
+            f_nom, gains = ring_gains(OscillatorParams(card=cp.card), mp, mp.osc_current,
+                                      work / "rings")
+            samples["oscillator_gain"], sigma["oscillator_gain"] = gains.tolist(), stats(gains)
+            op |= {"oscillator_i_ctrl_a": mp.osc_current, "oscillator_f_nominal_hz": f_nom}
+            if progress:
+                print(f"  mismatch oscillator gain sigma {gains.std(ddof=1):.4f}", flush=True)
         return {"fingerprint": fp, "characterisation": summary["fingerprint"],
                 "params": asdict(mp), "cm_params": summary["cm"], "card": summary["card"],
-                "operating_point": {"mirror_i_in_a": cm.i_unit, "mirror_v_mem_v": v_mid,
-                                    "comparator_v_th_v": comp.v_th,
-                                    "comparator_nominal_offset_v": nominal_offset,
-                                    "oscillator_i_ctrl_a": mp.osc_current,
-                                    "oscillator_f_nominal_hz": f_nom},
+                "operating_point": op,
                 "sigma_vt_v": {name: {pol: {"w": pair[pol]["w"], "l": pair[pol]["l"],
                                             "sigma_vt": mp.sigma_vt(pol, pair[pol]["w"], pair[pol]["l"])}
                                       for pol in POLARITIES}
                                for name, pair in summary["designs"].items()},
-                "samples": {"mirror": mirrors, "comparator_offset_v": offsets.tolist(),
-                            "oscillator_gain": gains.tolist()},
-                "sigma": {"mirror": mirror_stats, "comparator_offset_v": stats(offsets),
-                          "oscillator_gain": stats(gains)},
-                "dir": str(folder)}
+                "samples": samples, "sigma": sigma, "dir": str(folder)}
 
     # the tables live in the characterisation's folder (verified there), not in this one
     return cached(Path(summary["dir"]) / "mismatch", fp, make) | {"cm_tables": summary["tables"]}
@@ -389,24 +411,29 @@ def write_outputs(mc: dict, folder: Path) -> list[Path]:
         for pol, label in (("p", "E gain (PMOS mirror)"), ("n", "I gain (NMOS mirror)")):
             rows.append([name, label, *(f"{s['mirror'][name][pol][k]:.5g}" for k in
                                        ("mean", "sigma", "p5", "p95"))])
-    rows.append(["all", "comparator offset (V)", *(f"{s['comparator_offset_v'][k]:.5g}" for k in
-                                                   ("mean", "sigma", "p5", "p95"))])
-    rows.append(["td", "oscillator gain", *(f"{s['oscillator_gain'][k]:.5g}" for k in
-                                           ("mean", "sigma", "p5", "p95"))])
+    for key, variant, label in (("comparator_offset_v", "all", "comparator offset (V)"),
+                                ("oscillator_gain", "td", "oscillator gain")):
+        if key in s:
+            rows.append([variant, label, *(f"{s[key][k]:.5g}" for k in ("mean", "sigma", "p5", "p95"))])
     write_csv(folder / "mismatch_sigma.csv", ["variant", "quantity", "mean", "sigma", "p5", "p95"],
               rows)
     fig, axes = ps.plt.subplots(1, 3, figsize=(13, 4))
     names = list(mc["samples"]["mirror"])
     for ax, pol, title in ((axes[0], "p", "E gain (PMOS mirror)"), (axes[1], "n", "I gain (NMOS mirror)")):
+        ax.set_title(f"{title}: I_out / I_out,nominal")
+        if not names:
+            ax.text(0.5, 0.5, "no mirror in this run", ha="center", transform=ax.transAxes)
+            continue
         ax.boxplot([mc["samples"]["mirror"][n][pol] for n in names], whis=(5, 95), showfliers=False)
         ax.set_xticks(range(1, len(names) + 1), [n.replace("_", "\n") for n in names], fontsize=7)
-        ax.set_title(f"{title}: I_out / I_out,nominal")
         ax.axhline(1.0, color="grey", linewidth=0.5)
     ax = axes[2]
-    ax.hist(np.array(mc["samples"]["comparator_offset_v"]) * 1e3, bins=30, alpha=0.7,
-            label="comparator offset (mV)")
-    ax.hist((np.array(mc["samples"]["oscillator_gain"]) - 1) * 100, bins=30, alpha=0.7,
-            label="oscillator gain - 1 (%)")
+    if "comparator_offset_v" in mc["samples"]:
+        ax.hist(np.array(mc["samples"]["comparator_offset_v"]) * 1e3, bins=30, alpha=0.7,
+                label="comparator offset (mV)")
+    if "oscillator_gain" in mc["samples"]:
+        ax.hist((np.array(mc["samples"]["oscillator_gain"]) - 1) * 100, bins=30, alpha=0.7,
+                label="oscillator gain - 1 (%)")
     ax.set_title("comparator and oscillator")
     ax.legend(fontsize=7)
     fig.suptitle(f"Pelgrom Monte Carlo, A_VT N {mc['params']['a_vt_n'] * 1e9:g} / P "

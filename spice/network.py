@@ -57,7 +57,8 @@ def run_variants(prepared, summary: dict, cp: CharParams, T: int = 64, limit: in
         return r | {"rate_violations_per_layer": violations(r["counters"], n_layers),
                     "td_range": td_range.record(base) if td_range is not None else "fixed"}
 
-    out = {"T": T, "n_images": len(y), "seed": seed, "sampled": sampled,
+    out = {"T": T, "n_images": len(y), "data_name": prepared.config["data"]["name"],
+           "seed": seed, "sampled": sampled,
            "ideal": err(IdealNeuron()), "td": td(TDParams(seed=seed))}
     if td_tables is not None:
         out["td_spice"] = td(TDParams(seed=seed, table=td_tables[0], table_inh=td_tables[1]))
@@ -102,7 +103,7 @@ def results_table(res: dict, summary: dict) -> str:
                                                  for r in res[k]["td_range"]["layers"])
                              for k in ("td", "td_spice") if k in res) + ")"
                  if isinstance(res["td"].get("td_range"), dict) else " (td range fixed)")
-              + f"; T = {res['T']}, {res['n_images']} test images"
+              + f"; T = {res['T']}, {res['n_images']} {res['data_name']} test images"
               + (" (a seeded random subset; `--full` runs every image)" if res.get("sampled") else "")
               + f"; table mode with {res['ode_substeps']} RK4 "
               "sub-steps per pulse. Gain max/min: the mirror's I_out/I_in across the "

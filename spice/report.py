@@ -10,6 +10,7 @@ from behavioral import plot_style as ps
 from behavioral.plot_style import new_figure, plt, save_figure
 from behavioral.report import write_json
 from behavioral.td_range import calibration_range
+from golden.pipeline import provenance
 
 from .characterise import CharParams, characterise
 from .network import results_table, run_variants
@@ -20,10 +21,12 @@ def _variants(summary: dict, kind: str) -> list[tuple[float, str]]:
     return sorted((float(n.split("_L")[1]), n) for n in summary["tables"] if n.startswith(kind))
 
 
-def plot_error_vs_length(res: dict, summary: dict, path: Path) -> Path:
-    """Test error of cm from each mirror table versus the mirror length, td and ideal as lines."""
+def plot_error_vs_length(res: dict, summary: dict, path: Path, data_name: str) -> Path:
+    """Test error of cm from each mirror table versus the mirror length, td and ideal as lines
+    (on ``data_name`` test images)."""
     n = res["n_images"]
-    fig, ax = new_figure(f"Test error versus mirror length (cm from ngspice tables, {n} images)",
+    fig, ax = new_figure(f"Test error versus mirror length (cm from ngspice tables, {n} "
+                         f"{data_name} images)",
                          "mirror channel length L / L_min (log scale)",
                          ps.error_label(n) + " (symlog)")
     for kind, style in (("simple", "o-"), ("cascode", "s--")):
@@ -153,8 +156,10 @@ def characterise_only(cp: CharParams, folder: Path, progress: bool = True) -> st
 
 def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64,
         limit: int | None = None, seed: int = 0, ode_substeps: int | None = None,
-        progress: bool = True, subset: int | None = None) -> dict:
-    """Characterise (cached), run the network per variant, write ``out/spice/``."""
+        progress: bool = True, subset: int | None = None, options: dict | None = None) -> dict:
+    """Characterise (cached), run the network per variant, write ``out/spice/``;
+    ``spice.json`` records the data set, the network and ``options``
+    (:func:`golden.pipeline.provenance`)."""
     cp = cp or CharParams()
     folder = Path(out) / "spice"
     summary, (comp, comp_md), (ring, ring_md, td_tables), (val, val_md), timing = \
@@ -163,7 +168,8 @@ def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64,
     res = run_variants(prepared, summary, cp, T=T, limit=limit, seed=seed, subset=subset,
                        ode_substeps=ode_substeps, td_tables=td_tables, progress=progress,
                        td_range=td_range)
-    plot_error_vs_length(res, summary, folder / "error_vs_length.png")
+    data_name = prepared.config["data"]["name"]
+    plot_error_vs_length(res, summary, folder / "error_vs_length.png", data_name)
     plot_gain_curves(summary, folder / "mirror_gain.png")
     c = summary["card"]
     md = (f"Device card `{Path(c['models']).name}` (NMOS `{c['nmos']}`, PMOS `{c['pmos']}`, "
@@ -177,7 +183,8 @@ def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64,
           + "\n\n![error vs mirror length](spice/error_vs_length.png)\n\n"
           "![mirror gain across the swing](spice/mirror_gain.png)")
     (folder / "spice.md").write_text("# Current-mirror neuron from ngspice tables\n\n" + md + "\n")
-    data = {"network": res, "comparator": comp, "oscillator": ring, "validation": val,
+    data = {**provenance(prepared, options),
+            "network": res, "comparator": comp, "oscillator": ring, "validation": val,
             "timing": timing, "characterisation": {k: v for k, v in summary.items()
                                                  if k not in ("v", "gain_curves")}}
     write_json(folder / "spice.json", data)

@@ -105,6 +105,11 @@ def _body(md_path: Path) -> str:
     return md_path.read_text().split("\n", 1)[1].strip()
 
 
+def _options(ctx: Context, key: str) -> dict:
+    """The options of stage ``key`` (what its fingerprint covers), for its results files."""
+    return next(s for s in STAGES if s.key == key).options(ctx.args)
+
+
 def _files(stage_dir: Path) -> list[str]:
     return sorted(str(f.relative_to(stage_dir)) for f in stage_dir.rglob("*") if f.is_file())
 
@@ -133,7 +138,8 @@ def stage_characterise(ctx: Context, stage_dir: Path) -> StageResult:
 
 def stage_sweeps(ctx: Context, stage_dir: Path) -> StageResult:
     from behavioral.sweeps import run
-    result = run(ctx.prepared, stage_dir, full=ctx.args.full, limit=ctx.args.limit)
+    result = run(ctx.prepared, stage_dir, full=ctx.args.full, limit=ctx.args.limit,
+                 options=_options(ctx, "sweeps"))
     sweeps = stage_dir / "sweeps"
     parts = ["### cm error decomposition\n\n" + _body(sweeps / "cm_decomposition.md")
              + "\n\n![cm decomposition](sweeps/cm_decomposition.png)"]
@@ -178,7 +184,8 @@ def rtl_images(full: bool) -> dict[str, int]:
     return RTL_FULL_IMAGES if full else RTL_SAMPLE_IMAGES
 
 
-def _cosim_section(sim: str, records: list[dict], mnist: dict) -> tuple[dict, str]:
+def _cosim_section(sim: str, records: list[dict], mnist: dict, data_name: str
+                   ) -> tuple[dict, str]:
     boards = [r for r in records if r["test"] == "scoreboard"]
     within = next(r for r in records if r["test"] == "frontend_within_rate")
     above = next(r for r in records if r["test"] == "frontend_above_rate")
@@ -195,7 +202,7 @@ def _cosim_section(sim: str, records: list[dict], mnist: dict) -> tuple[dict, st
     lines.append(f"- same synaptic input side by side (E and I nearly cancelling): spike-count "
                  f"error vs the ideal neuron {100 * side['td_relative_error']:.1f} % for td "
                  f"through the RTL, {100 * side['cm_relative_error']:.1f} % for cm")
-    lines.append(f"- MNIST through the RTL: {mnist['images']} test images, predictions equal to "
+    lines.append(f"- {data_name} through the RTL: {mnist['images']} test images, predictions equal to "
                  f"the golden td model for {mnist['predictions_equal']}, every spike of every "
                  f"layer compared; RTL accuracy {100 * mnist['rtl_accuracy']:.2f} % = golden "
                  f"{100 * mnist['golden_accuracy']:.2f} %; {mnist['cycles_per_second']:.0f} "
@@ -232,7 +239,8 @@ def stage_cosim(ctx: Context, stage_dir: Path) -> StageResult:
             os.environ.pop(NETWORK_ENV, None)
         if mnist["predictions_equal"] != mnist["images"]:
             raise RuntimeError(f"{sim}: RTL predictions differ from the golden td model: {mnist}")
-        data[sim], md = _cosim_section(sim, read_records(record), mnist)
+        data[sim], md = _cosim_section(sim, read_records(record), mnist,
+                                       ctx.prepared.config["data"]["name"])
         parts.append(md)
     return StageResult(data, "cocotb 2.1 testbenches of the exported Verilog "
                              "(`cocotb_tests/`):\n\n" + "\n\n".join(parts),
@@ -244,14 +252,15 @@ def stage_spice(ctx: Context, stage_dir: Path) -> StageResult:
     # TABLE_SUBSTEPS: the same predictions as 8 on 300 images (docs/spice.md), 4x faster
     result = run(ctx.prepared, stage_dir, T=ctx.args.T, limit=ctx.args.limit, seed=ctx.args.seed,
                  ode_substeps=TABLE_SUBSTEPS,
-                 subset=None if ctx.args.full else SPICE_QUICK_IMAGES)
+                 subset=None if ctx.args.full else SPICE_QUICK_IMAGES,
+                 options=_options(ctx, "spice"))
     return StageResult(result, _body(stage_dir / "spice" / "spice.md"), _files(stage_dir))
 
 
 def stage_mismatch(ctx: Context, stage_dir: Path) -> StageResult:
     import torch
 
-    from behavioral.montecarlo import run as run_chips
+    from behavioral.montecarlo import run as run_chips, stem
     from spice.mismatch import TD_VARIANT, VARIANTS, chip_setup, montecarlo, write_outputs
     mc = montecarlo()
     write_outputs(mc, stage_dir / "mismatch")
@@ -266,10 +275,11 @@ def stage_mismatch(ctx: Context, stage_dir: Path) -> StageResult:
             overrides["ode_substeps"] = TABLE_SUBSTEPS   # as the spice stage
         r = run_chips(ctx.prepared, model, MISMATCH_CHIPS, T=ctx.args.T, mismatch=mismatch,
                       out_dir=stage_dir, variant=variant, subset=subset,
-                      limit=None if quick else ctx.args.limit, **overrides)
+                      limit=None if quick else ctx.args.limit,
+                      options=_options(ctx, "mismatch"), **overrides)
         chips[f"{model}_{variant}"] = {"statistics": r["statistics"], "n_images": r["n_images"],
                                        "wall_seconds": r["run"]["wall_seconds"],
-                                       "json": f"montecarlo/{model}_{variant}.json"}
+                                       "json": f"montecarlo/{stem(model, variant, r['data'])}.json"}
     from behavioral.report import write_csv
     keys = ("chips", "mean_pct", "std_pct", "p5_pct", "p95_pct", "best_pct", "worst_pct",
             "worst_chip")
@@ -331,7 +341,8 @@ def stage_energy(ctx: Context, stage_dir: Path) -> StageResult:
     # fingerprint: energy_inputs)
     out = Path(ctx.args.out) if ctx.args.out else results_dir()
     result = run(ctx.prepared, stage_dir, T=ctx.args.T, limit=ctx.args.limit, seed=ctx.args.seed,
-                 spice_json=out / "spice" / "spice.json", montecarlo_dir=out / "montecarlo")
+                 spice_json=out / "spice" / "spice.json", montecarlo_dir=out / "montecarlo",
+                 options=_options(ctx, "energy"))
     return StageResult(result, _body(stage_dir / "energy" / "energy.md"), _files(stage_dir))
 
 

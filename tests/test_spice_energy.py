@@ -178,7 +178,7 @@ def synthetic_record() -> dict:
                 for k in (1, 3)}
     variants["cm cascode_L3"] = entry("cm", "cascode_L3", 5e-10, 0.0, 1.1e-9, 2.5)
     variants["td"] = entry("td", None, 1e-11, 2e-11, 5e-10, None)
-    return {"T": 64, "n_images": 100, "variants": variants}
+    return {"T": 64, "n_images": 100, "variants": variants, "data": {"name": "digits-x"}}
 
 
 def test_table_formats(tmp_path):
