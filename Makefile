@@ -79,16 +79,16 @@ sweeps: $(STAMP) ## quick accuracy sweeps and the cm decomposition (results/swee
 	    $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 # Monte Carlo over chips (docs/distributed.md): NEURON, CHIPS, VARIANT (a SPICE design: chips
-# drawn from its ngspice mismatch Monte Carlo), LIMIT (images), WORKERS (local processes,
-# default one per core) or SCHEDULER (a running Dask cluster; also for sweeps and
-# sim-mnist-full).
+# drawn from its ngspice mismatch Monte Carlo), LIMIT (images), TD_RANGE (derived or fixed),
+# WORKERS (local processes, default one per core) or SCHEDULER (a running Dask cluster; also
+# for sweeps and sim-mnist-full).
 NEURON ?= td
 CHIPS  ?= 20
 
 .PHONY: montecarlo
-montecarlo: $(STAMP) ## error over CHIPS chips of NEURON (results/montecarlo/; VARIANT=, LIMIT=, WORKERS= or SCHEDULER=)
+montecarlo: $(STAMP) ## error over CHIPS chips of NEURON (results/montecarlo/; VARIANT=, LIMIT=, TD_RANGE=, WORKERS= or SCHEDULER=)
 	$(VENV)/bin/tdsnn montecarlo --neuron $(NEURON) --chips $(CHIPS) $(if $(LIMIT),--limit $(LIMIT)) \
-	    $(if $(VARIANT),--variant $(VARIANT)) \
+	    $(if $(VARIANT),--variant $(VARIANT)) $(if $(TD_RANGE),--td-range $(TD_RANGE)) \
 	    $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 # the optional `bench` extra (the snnTorch peer of bench-models; no further dependencies)
