@@ -9,9 +9,10 @@ the format :mod:`behavioral.cm_table` reads. The synapse current enters the mirr
 an ideal current (the synapse devices' own output conductance is not in the table).
 
 The whole characterisation is cached under ``artifacts/spice/<fingerprint>/``, the fingerprint
-hashing the device card's bytes, every generated netlist and the table parameters
-(:func:`cached`: the comparator, the oscillator and the transient validation are cached the
-same way, each under its own fingerprint).
+hashing what ngspice reads of the device card, every generated netlist and the table
+parameters (:func:`cached`: the comparator, the oscillator and the transient validation are
+cached the same way, each under its own fingerprint). A cached entry is used only when its
+summary and every file it names verify against the SHA-256 recorded when they were written.
 """
 
 from __future__ import annotations

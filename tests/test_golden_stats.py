@@ -58,3 +58,9 @@ def test_errors_from_pct_and_chip_spread():
     s = chip_spread([1.0, 2.0, 3.0])
     assert (s.mean, s.std, s.low, s.high, s.chips) == (2.0, 1.0, 1.0, 3.0, 3)
     assert chip_spread([1.5]).std == 0.0
+
+
+def test_wilson_interval_holds_the_rate_at_the_ends():
+    """At k = n (and k = 0) the bound equals the rate, not a rounding below (above) it."""
+    for n in (10, 37, 500):
+        assert wilson_interval(n, n).high == 100.0 and wilson_interval(0, n).low == 0.0
