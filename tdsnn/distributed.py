@@ -38,8 +38,8 @@ import asyncio
 import os
 import uuid
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tqdm import tqdm
@@ -163,7 +163,6 @@ def _check(tasks: Mapping, workers: int | None, scheduler: str | None) -> None:
     if scheduler is not None and workers is not None:
         raise ValueError(f"workers = {workers} and scheduler = {scheduler!r}: give one of them "
                          "(a running cluster has its own workers)")
-
 
 
 def run_tasks(fn: Callable[..., Any], tasks: Mapping[str, tuple], shared: Mapping[str, Any] | None = None,
