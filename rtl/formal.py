@@ -37,12 +37,14 @@ SOLVER = "yices"
 
 EQUIV_SCRIPT = f"""\
 read_verilog rtl.v
-prep -top {TOP_NAME}
+prep -flatten -top {TOP_NAME}
+{{clocks}}
 rename -hide w:_*_
 rename {TOP_NAME} gold
 design -stash gold
 read_verilog gate.v
-prep -top {TOP_NAME}
+prep -flatten -top {TOP_NAME}
+{{clocks}}
 rename -hide w:_*_
 rename {TOP_NAME} gate
 design -stash gate
@@ -67,19 +69,25 @@ class Proof:
     log: str
 
 
-def equivalence(params: ArrayParams, gate: str | None = None) -> Proof:
-    """RTL (``rtl.export``) against its Yosys netlist (or the netlist text ``gate``)."""
+def equivalence(params: ArrayParams, gate: str | None = None, *, gated: bool = False) -> Proof:
+    """RTL (``rtl.export``) against its Yosys netlist (or the netlist text ``gate``);
+    ``gated``: the netlist with its clock gates (:func:`rtl.netlist.netlist_text`)."""
     t0 = time.perf_counter()
     rtl = verilog_text(params)
-    gate = gate if gate is not None else netlist_text(params, rtl)
+    gate = gate if gate is not None else netlist_text(params, rtl, gated=gated)
     with tempfile.TemporaryDirectory() as tmp:
         try:
+            # "pulse" (many clocks, asynchronous clears) and the clock gates (gated clocks,
+            # latches): every flip-flop and latch a signal sampled at each solver step
+            clocks = "clk2fflogic" if params.counter == "pulse" or gated else ""
             log = yosys("script equiv.ys", Path(tmp),
-                        {"rtl.v": rtl, "gate.v": gate, "equiv.ys": EQUIV_SCRIPT})
+                        {"rtl.v": rtl, "gate.v": gate,
+                         "equiv.ys": EQUIV_SCRIPT.format(clocks=clocks)})
             proved = True
         except RuntimeError as e:
             log, proved = str(e), False
-    return Proof("equivalence RTL = netlist", params, proved, time.perf_counter() - t0, log)
+    what = "equivalence RTL = clock-gated netlist" if gated else "equivalence RTL = netlist"
+    return Proof(what, params, proved, time.perf_counter() - t0, log)
 
 
 def formal_params(params: ArrayParams) -> ArrayParams:
@@ -162,7 +170,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     params = params_from_args(args)
     ok = True
-    for proof in (equivalence(params), prove_neuron(params, args.depth)):
+    for proof in (equivalence(params), equivalence(params, gated=True),
+                  prove_neuron(params, args.depth)):
         print(f"{proof.what}, {proof.params.name}: {'proved' if proof.proved else 'FAILED'} "
               f"in {proof.seconds:.1f} s")
         if not proof.proved:

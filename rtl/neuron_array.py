@@ -230,11 +230,15 @@ class NeuronArray(wiring.Component):
 
         boundary = Signal()         # this edge ends a time step
         m.d.comb += boundary.eq(self.enable & self.step)
-        with m.If(boundary | self.spike_valid):
-            m.d.sync += self.spike_valid.eq(boundary)
 
-        counter = self._sync_neuron if p.counter == "sync" else self._pulse_neuron
-        inputs = self._sync_inputs(m) if p.counter == "sync" else self._pulse_inputs(m)
+        if p.counter == "sync":
+            update, inputs, counter = boundary, self._sync_inputs(m), self._sync_neuron
+        else:
+            update, seq = self._sequencer(m, boundary)
+            inputs, counter = (self._pulse_inputs(m, update), seq), self._pulse_neuron
+        with m.If(update | self.spike_valid):
+            m.d.sync += self.spike_valid.eq(update)
+
         counts, spikes = [], []
         for i in range(p.n_neurons):
             # the threshold in counter LSBs: threshold << F
@@ -243,7 +247,7 @@ class NeuronArray(wiring.Component):
             counts.append(count)
             spikes.append(spike)
 
-        with m.If(boundary):
+        with m.If(update):
             m.d.sync += self.spikes.eq(Cat(*spikes))
         m.d.comb += self.overflow_any.eq(self.overflow.any())
         m.d.comb += self.count_out.eq(self._read_mux(counts))
@@ -312,15 +316,42 @@ class NeuronArray(wiring.Component):
         return count, spike
 
     # ---- "pulse": ripple counters clocked by the oscillators -----------------------------
-    def _pulse_inputs(self, m: Module):
+    def _sequencer(self, m: Module, boundary):
+        """``"pulse"``: the edge that updates counts and spikes, and the bit-serial multiply's
+        control ``(start, busy, last, index)`` (None without trim). Without trim (or with
+        ``B = 1``) the step edge itself updates. With trim the integration takes ``B`` edges,
+        one bit of the ripple counts each, most significant first (Horner): the step edge
+        starts it (``start``), ``busy`` marks the ``B - 1`` edges after it, the last of them
+        (``last``) updates; ``index`` is the ripple-count bit of the current edge. Step
+        strobes while busy are dropped."""
+        p = self.params
+        b = p.pulse_counter_width
+        if not p.trimmed or b == 1:
+            return boundary, None
+        busy = Signal(name="busy")
+        bit = Signal(range(b), name="bit")
+        start, last = Signal(name="start"), Signal(name="last")
+        m.d.comb += [start.eq(boundary & ~busy), last.eq(busy & (bit == 0))]
+        with m.If(start):
+            m.d.sync += [busy.eq(1), bit.eq(b - 2)]
+        with m.Elif(busy):
+            with m.If(last):
+                m.d.sync += busy.eq(0)
+            with m.Else():
+                m.d.sync += bit.eq(bit - 1)
+        index = Signal(range(b), name="index")
+        m.d.comb += index.eq(Mux(busy, bit, b - 1))
+        return last, (start, busy, last, index)
+
+    def _pulse_inputs(self, m: Module, update):
         """Per neuron and polarity a ripple counter clocked by its pulse input, cleared by
-        the ``clear`` register: ``[(value, saturated)]`` per neuron for ``exc`` and ``inh``."""
+        the ``clear`` register (high for the cycle after each update and from a reset edge):
+        ``[(value, saturated)]`` per neuron for ``exc`` and ``inh``."""
         p = self.params
         clear = Signal(init=1, name="clear")
-        boundary = self.enable & self.step
         # one flip-flop per array, clocked every cycle: an enable would read clear as data as
         # well as an asynchronous reset (Verilator SYNCASYNCNET)
-        m.d.sync += clear.eq(boundary)
+        m.d.sync += clear.eq(update)
         out = []
         for name, pins in (("exc", self.exc_pulse), ("inh", self.inh_pulse)):
             out.append([self._ripple_counter(m, f"{name}{i}", pins[i], clear)
@@ -344,28 +375,46 @@ class NeuronArray(wiring.Component):
             m.d[domain] += reg.eq(~reg if k < len(bits) else 1)
         return Cat(*bits), sat
 
-    def _pulse_neuron(self, m, i, ripple, boundary, scaled, w_e, w_i):
-        """At a step edge: ``c = sat(count + up w_e - down w_i)``, ``spike = c >= threshold``,
-        ``count = c - threshold`` where it spiked; elsewhere the count holds."""
+    def _pulse_neuron(self, m, i, inputs, boundary, scaled, w_e, w_i):
+        """At the update edge: ``c = sat(count + up w_e - down w_i)``, ``spike = c >=
+        threshold``, ``count = c - threshold`` where it spiked; elsewhere the count holds.
+        With trim the products come bit-serially (see :meth:`_sequencer`)."""
         p = self.params
+        ripple, seq = inputs
         (up, sat_e), (down, sat_i) = ripple[0][i], ripple[1][i]
+        b = p.pulse_counter_width
         count = Signal(signed(p.count_bits), name=f"count{i}")
-        pmax = Const(p.pulse_max, p.pulse_counter_width)
-        up_s = Signal(p.pulse_counter_width, name=f"up{i}")
-        down_s = Signal(p.pulse_counter_width, name=f"down{i}")
+        pmax = Const(p.pulse_max, b)
+        up_s = Signal(b, name=f"up{i}")
+        down_s = Signal(b, name=f"down{i}")
         m.d.comb += [up_s.eq(Mux(sat_e, pmax, up)), down_s.eq(Mux(sat_i, pmax, down))]
-        width = max(p.count_bits, p.pulse_counter_width + max(1, p.weight_width)) + 2
+        width = max(p.count_bits, b + p.weight_width) + 3
         total = Signal(signed(width), name=f"total{i}")
-        if p.trimmed:
-            m.d.comb += total.eq(count + up_s * w_e - down_s * w_i)
-        else:
+        if not p.trimmed:
+            update = boundary
             m.d.comb += total.eq(count + up_s - down_s)
+        elif seq is None:                        # B = 1: one term
+            update = boundary
+            m.d.comb += total.eq(count + Mux(up_s[0], w_e, 0) - Mux(down_s[0], w_i, 0))
+        else:
+            start, busy, last, index = seq
+            update = last
+            # this edge's Horner term and the accumulated higher bits
+            term = Signal(signed(p.weight_width + 1), name=f"term{i}")
+            m.d.comb += term.eq(Mux(up_s.bit_select(index, 1), w_e, 0)
+                                - Mux(down_s.bit_select(index, 1), w_i, 0))
+            acc = Signal(signed(b + p.weight_width + 1), name=f"acc{i}")
+            with m.If(start):
+                m.d.sync += acc.eq(term)
+            with m.Elif(busy & ~last):
+                m.d.sync += acc.eq(acc * 2 + term)
+            m.d.comb += total.eq(count + acc * 2 + term)
         clipped = Signal(signed(p.count_bits), name=f"clipped{i}")
         m.d.comb += clipped.eq(Mux(total > p.count_max, p.count_max,
                                    Mux(total < p.count_min, p.count_min, total)))
         spike = Signal(name=f"spike{i}")
         m.d.comb += spike.eq(clipped >= scaled)
-        with m.If(boundary):
+        with m.If(update):
             m.d.sync += count.eq(Mux(spike, clipped - scaled, clipped))
             with m.If(sat_e | sat_i | (total > p.count_max) | (total < p.count_min)):
                 m.d.sync += self.overflow[i].eq(1)

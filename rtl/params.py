@@ -185,6 +185,14 @@ class ArrayParams:
         return self.sync_stages if self.counter == "sync" else 0
 
     @property
+    def step_latency(self) -> int:
+        """Edges from the step edge to the edge that updates counts and spikes: 0, except
+        ``"pulse"`` with trim, whose bit-serial multiply takes ``pulse_counter_width - 1``
+        more edges (:meth:`rtl.neuron_array.NeuronArray._sequencer`)."""
+        serial = self.counter == "pulse" and self.trimmed
+        return self.pulse_counter_width - 1 if serial else 0
+
+    @property
     def step_constants(self) -> dict:
         """The keyword arguments of :func:`rtl.reference.array_step` for this array:
         ``frac_bits``, ``count_min``, ``count_max``, ``pulse_max``."""

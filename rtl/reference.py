@@ -233,8 +233,11 @@ class CycleState:
     w_exc, w_inh : int64 (n,), counter LSBs: trim weights (``weight_one`` without trim).
     window_hist : bool (sync_stages,): ``window`` at the last ``sync_stages`` edges, newest
         first (the drain register of the window gate; all False without it).
-    clear : bool: the ripple counters' clear (``"pulse"``; high for one cycle after a step
-        and from a reset edge to the edge after it).
+    clear : bool: the ripple counters' clear (``"pulse"``; high for one cycle after a step's
+        update and from a reset edge to the edge after it).
+    busy, bit, acc : ``"pulse"`` with trim: the bit-serial multiply is running (after a step
+        edge, until its update edge), the ripple-count bit of the next edge, and each
+        neuron's accumulated higher bits ``sum(2**(k - bit - 1) term_k)`` (counter LSBs).
     """
 
     exc_sync: np.ndarray
@@ -252,6 +255,9 @@ class CycleState:
     w_inh: np.ndarray = field(default_factory=lambda: _zeros(0))
     window_hist: np.ndarray = field(default_factory=lambda: _zeros(0, bool))
     clear: bool = False
+    busy: bool = False
+    bit: int = 0
+    acc: np.ndarray = field(default_factory=lambda: _zeros(0))
 
     @classmethod
     def reset(cls, params: ArrayParams) -> "CycleState":
@@ -264,7 +270,7 @@ class CycleState:
                    np.full(n, params.threshold_max, dtype=np.int64), _zeros(n, bool), False,
                    zeros, zeros, np.full(n, params.weight_one, dtype=np.int64),
                    np.full(n, params.weight_one, dtype=np.int64), _zeros(s, bool),
-                   params.counter == "pulse")
+                   params.counter == "pulse", False, 0, _zeros(n))
 
     def count_out(self, sel: int) -> int:
         """The ``count_out`` port for neuron address ``sel`` (0 when ``sel >= n_neurons``)."""
@@ -310,7 +316,12 @@ def cycle_step(params: ArrayParams, state: CycleState, exc, inh, step=False, ena
       With ``enable`` and ``step``: :func:`array_step` on the ripple counters (saturated at
       ``pulse_max``), spikes loaded, ``spike_valid`` high for one cycle, then ``clear`` goes
       high for one cycle and empties the ripple counters. Without both, the ripple counters
-      keep counting into the next enabled step.
+      keep counting into the next enabled step. With trim (:func:`serial_multiply`) the step
+      edge starts a bit-serial multiply instead, most significant ripple-count bit first
+      (``acc = 2 acc + bit_k(up) w_exc - bit_k(down) w_inh``, each edge with the weights and
+      counts it then sees), whatever ``enable``, step strobes dropped meanwhile; its last
+      edge (``pulse_counter_width - 1`` edges after the step edge) updates as above with
+      ``count + 2 acc + term_0``.
     * without ``enable``: counts, flags and spikes hold; ``step`` is ignored (``spike_valid``
       low); ``"sync"`` discards the pulse edges.
     * ``th_we`` / ``tr_we`` write (whatever ``enable``); the step at the same edge still uses
@@ -370,6 +381,12 @@ def _sync_edge(params, state, new, exc, inh, step, enable, window) -> None:
         new.update(count=count, overflow=state.overflow | (count != nxt), up=up, down=down)
 
 
+def serial_multiply(params: ArrayParams) -> bool:
+    """Whether the ``"pulse"`` integration is bit-serial (trim, ``pulse_counter_width > 1``):
+    it then takes ``pulse_counter_width`` edges from the step edge to the update."""
+    return params.counter == "pulse" and params.trimmed and params.pulse_counter_width > 1
+
+
 def _pulse_edge(params, state, new, exc, inh, step, enable) -> None:
     exc = np.asarray(exc, dtype=np.int64)
     inh = np.asarray(inh, dtype=np.int64)
@@ -379,9 +396,30 @@ def _pulse_edge(params, state, new, exc, inh, step, enable) -> None:
     if not state.clear:
         up, down = up + exc, down + inh
     boundary = bool(enable and step)
-    if boundary:
-        spikes, count, ovf = array_step(state.count, up, down, state.threshold, state.w_exc,
-                                        state.w_inh, **params.step_constants)
+    if not serial_multiply(params):
+        update = boundary
+        if update:
+            spikes, count, ovf = array_step(state.count, up, down, state.threshold, state.w_exc,
+                                            state.w_inh, **params.step_constants)
+    else:
+        pmax = params.pulse_max
+        up_s, down_s = up.clip(max=pmax), down.clip(max=pmax)
+        index = state.bit if state.busy else params.pulse_counter_width - 1
+        term = ((up_s >> index) & 1) * state.w_exc - ((down_s >> index) & 1) * state.w_inh
+        update = state.busy and state.bit == 0
+        if boundary and not state.busy:                 # the step edge starts the multiply
+            new.update(busy=True, bit=params.pulse_counter_width - 2, acc=term)
+        elif state.busy and not update:
+            new.update(bit=state.bit - 1, acc=2 * state.acc + term)
+        elif update:
+            new.update(busy=False)
+            total = state.count + 2 * state.acc + term
+            ovf = (up > pmax) | (down > pmax) | (total > params.count_max) | (total < params.count_min)
+            clipped = total.clip(params.count_min, params.count_max)
+            scaled = state.threshold * params.weight_one
+            spikes = clipped >= scaled
+            count = clipped - scaled * spikes
+    if update:
         new.update(spikes=spikes, spike_valid=True, count=count, overflow=state.overflow | ovf)
         up = down = _zeros(params.n_neurons)
-    new.update(up=up, down=down, clear=boundary)
+    new.update(up=up, down=down, clear=update)
