@@ -264,7 +264,9 @@ class NeuronArray(wiring.Component):
             drain = Signal(p.sync_stages, name="window_hist")
             with m.If(self.window | drain.any()):
                 m.d.sync += drain.eq(Cat(self.window, drain[:-1]))
-            sync_en = Signal(name="sync_en")
+            # "clocked": the synchronisers are clocked at the coming edge (a name that sorts
+            # before the submodules' aliases of it, so it keeps it when flattened)
+            sync_en = Signal(name="clocked")
             m.d.comb += sync_en.eq(self.window | drain.any())
         rises = []
         for name, pins in (("exc", self.exc_pulse), ("inh", self.inh_pulse)):
