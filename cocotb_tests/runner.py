@@ -121,13 +121,15 @@ def _digest(*parts: str) -> str:
 
 def _rtl_digest() -> str:
     """Hash of the RTL generator sources: a new export whenever the RTL changes."""
-    return _digest(*(f.read_text() for f in sorted((ROOT / "rtl").glob("*.py"))))
+    return _digest(*(f.read_text() for f in sorted((ROOT / "rtl").glob("*.py"))),
+                   *(f.read_text() for f in sorted((ROOT / "rtl" / "hdl").glob("*.v"))))
 
 
 def export_dut(params, out_dir: Path, gate: bool = False) -> Path:
     """``td_neuron_array.v`` for ``params`` in ``out_dir``, exported with ``rtl.export``, or
-    with ``gate`` its Yosys gate-level netlist (``rtl.netlist``); reused while the RTL
-    sources and the configuration are unchanged."""
+    with ``gate`` its clock-gated Yosys gate-level netlist (``rtl.netlist``, clock-gate cells
+    and their model included); reused while the RTL sources and the configuration are
+    unchanged."""
     from rtl.export import write_verilog  # noqa: PLC0415
     from rtl.netlist import write_netlist  # noqa: PLC0415
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -136,7 +138,7 @@ def export_dut(params, out_dir: Path, gate: bool = False) -> Path:
     path = out_dir / "td_neuron_array.v"
     if path.exists() and stamp.exists() and stamp.read_text() == key:
         return path
-    path = write_netlist(params, out_dir) if gate else write_verilog(params, out_dir)
+    path = write_netlist(params, out_dir, gated=True) if gate else write_verilog(params, out_dir)
     stamp.write_text(key)
     return path
 
