@@ -307,12 +307,15 @@ class NeuronArray(wiring.Component):
             spike.eq(count >= scaled),
             base.eq(Mux(boundary & spike, count - scaled, count)),
         ]
-        # the count changes only with a pulse edge or a step: its clock-gate enable
+        # the count and its flag change only with a pulse edge or a step: one clock-gate
+        # enable for both (the flag as "flag | clipped", not a condition of its own)
+        clipped = (nxt > p.count_max) | (nxt < p.count_min)
         with m.If(self.enable & (rise_e | rise_i | boundary)):
+            m.d.sync += self.overflow[i].eq(self.overflow[i] | clipped)
             with m.If(nxt > p.count_max):
-                m.d.sync += [count.eq(p.count_max), self.overflow[i].eq(1)]
+                m.d.sync += count.eq(p.count_max)
             with m.Elif(nxt < p.count_min):
-                m.d.sync += [count.eq(p.count_min), self.overflow[i].eq(1)]
+                m.d.sync += count.eq(p.count_min)
             with m.Else():
                 m.d.sync += count.eq(nxt)
         return count, spike
@@ -416,10 +419,11 @@ class NeuronArray(wiring.Component):
                                    Mux(total < p.count_min, p.count_min, total)))
         spike = Signal(name=f"spike{i}")
         m.d.comb += spike.eq(clipped >= scaled)
+        # count and flag on the shared update enable: one clock gate for the whole array
+        ovf = sat_e | sat_i | (total > p.count_max) | (total < p.count_min)
         with m.If(update):
-            m.d.sync += count.eq(Mux(spike, clipped - scaled, clipped))
-            with m.If(sat_e | sat_i | (total > p.count_max) | (total < p.count_min)):
-                m.d.sync += self.overflow[i].eq(1)
+            m.d.sync += [count.eq(Mux(spike, clipped - scaled, clipped)),
+                         self.overflow[i].eq(self.overflow[i] | ovf)]
         return count, spike
 
     def _read_mux(self, counts: list[Signal]):
