@@ -25,7 +25,8 @@ testbench writes into its log into one bar on screen.
 
 Command line (what ``make sim`` calls)::
 
-    python -m cocotb_tests.runner --sim icarus [--waves] [--gate] [--suite scoreboard,frontend,mnist]
+    python -m cocotb_tests.runner --sim icarus [--waves] [--gate] [--arch sync|sync-gated|pulse]
+        [--suite scoreboard,frontend,mnist]
 """
 
 from __future__ import annotations
@@ -368,7 +369,10 @@ def main(argv=None) -> int:
                     help="MNIST images through the RTL (>= 1)")
     ap.add_argument("--timeout", type=float, default=1800.0, help="wall-clock limit, s")
     ap.add_argument("--gate", action="store_true",
-                    help="simulate the Yosys gate-level netlist instead of the RTL")
+                    help="simulate the clock-gated Yosys gate-level netlist instead of the RTL")
+    ap.add_argument("--arch", default="sync", choices=("sync", "sync-gated", "pulse"),
+                    help="architecture of the td model's array in the mnist and frontend "
+                         "suites (the scoreboard runs every architecture)")
     args = ap.parse_args(argv)
     msg = missing(args.sim)
     if msg:
@@ -385,15 +389,15 @@ def main(argv=None) -> int:
                 print(f"error: unknown suite {name!r}; choose from {SUITES}", file=sys.stderr)
                 return 2
             if name == "mnist":
-                config = suites._mnist_build(args.sim, 1, suites.MNIST_SUB)[1]["config"]
+                config = suites._mnist_build(args.sim, 1, suites.MNIST_SUB, args.arch)[1]["config"]
                 config += ("_gate" if args.gate else "") + ("_waves" if args.waves else "")
                 with follow_progress([log_path(args.sim, config, "tb_mnist")], args.images,
                                      f"MNIST through the RTL on {args.sim}"):
                     suites.run_mnist(args.sim, waves=args.waves, images=args.images, progress=True,
-                                     gate=args.gate)
+                                     gate=args.gate, arch=args.arch)
             else:
                 getattr(suites, f"run_{name}")(args.sim, waves=args.waves, images=args.images,
-                                               gate=args.gate)
+                                               gate=args.gate, arch=args.arch)
     except _WallClockTimeout:
         print(f"error: simulation exceeded the wall-clock limit of {args.timeout:.0f} s",
               file=sys.stderr)

@@ -377,3 +377,70 @@ def totals(record: dict) -> dict:
     per step and per pulse, per neuron."""
     return {f"{part}_{key}": sum(record[part][key].values())
             for part in ("per_step", "per_pulse") for key in ("toggles", "clock_pin_toggles")}
+
+
+#: the td model's array (behavioral.td.TDParams.array: 14-bit counters, threshold 16 in 5 bits)
+#: in each architecture and option that ``python -m rtl.activity`` reports, 8 neurons
+TD_WIDTHS = {"counter_width": 14, "threshold_width": 5}
+REPORT_CONFIGS = {
+    "sync": ArrayParams(n_neurons=8, **TD_WIDTHS),
+    "sync, window gate": ArrayParams(n_neurons=8, clock_gating=True, **TD_WIDTHS),
+    "sync, window gate, trim": ArrayParams(n_neurons=8, clock_gating=True, trim_bits=12,
+                                           shared_threshold=False, **TD_WIDTHS),
+    "pulse": ArrayParams(n_neurons=8, counter="pulse", **TD_WIDTHS),
+    "pulse, trim": ArrayParams(n_neurons=8, counter="pulse", trim_bits=12,
+                               shared_threshold=False, **TD_WIDTHS),
+}
+
+
+def _flops(counts: dict) -> float:
+    return sum(v for k, v in counts.items() if "DFF" in k)
+
+
+def report_row(name: str, r: dict) -> list[str]:
+    """One row of the table ``python -m rtl.activity`` prints."""
+    step, pulse = r["per_step"], r["per_pulse"]
+    cells = r["cells_per_neuron"]
+    gates = sum(cells.values()) - r["flip_flops_per_neuron"] - r["clock_gates_per_neuron"]
+    return [name, f"{gates:.1f}", f"{r['flip_flops_per_neuron']:.2f}",
+            f"{r['clock_gates_per_neuron']:.2f}",
+            f"{_flops(step['clock_pin_toggles']):.0f}",
+            f"{step['clock_pin_toggles'].get(CLOCK_GATE_CELL, 0):.0f}",
+            f"{sum(step['toggles'].values()):.1f}",
+            f"{_flops(pulse['clock_pin_toggles']):.2f}", f"{sum(pulse['toggles'].values()):.2f}"]
+
+
+REPORT_HEADER = ["architecture", "gates/neuron", "flip-flops/neuron", "clock gates/neuron",
+                 "step: flip-flop clock-pin toggles", "step: clock-gate clock-pin toggles",
+                 "step: logic toggles", "pulse: flip-flop clock-pin toggles",
+                 "pulse: logic toggles"]
+
+
+def main(argv=None) -> int:
+    """Activity of every :data:`REPORT_CONFIGS` array on the default :class:`StepStimulus`:
+    a table (per neuron) and ``results/rtl_activity.json`` (the full :func:`breakdown`)."""
+    import argparse
+
+    from golden.files import write_json
+    from golden.pipeline import results_dir
+    from golden.table import markdown_table
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--steps", type=int, default=StepStimulus.steps, help="time steps simulated")
+    args = ap.parse_args(argv)
+    stim = StepStimulus(steps=args.steps)
+    rows, out = [], {}
+    for name, params in REPORT_CONFIGS.items():
+        r = breakdown(params, stim)
+        out[name] = r
+        rows.append(report_row(name, r))
+        print(f"{name}: done", flush=True)
+    path = write_json(results_dir() / "rtl_activity.json", out)
+    print(markdown_table(REPORT_HEADER, rows))
+    print(f"per neuron, {stim.steps} steps of {stim.step_cycles} cycles, window {stim.window_cycles} "
+          f"cycles, {stim.exc_pulses} + {stim.inh_pulses} pulses per step; clock-pin toggles "
+          f"count both edges; written {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -129,9 +129,9 @@ set pulse_groups {{}}
 foreach pol {{exc inh}} {{
   for {{set i 0}} {{$i < {n}}} {{incr i}} {{
     set group [list ${{pol}}_pulse_$i]
-    create_clock -name ${{pol}}_pulse_$i -period $PULSE_PERIOD [get_ports "${{pol}}_pulse\[$i\]"]
+    create_clock -name ${{pol}}_pulse_$i -period $PULSE_PERIOD [get_ports "${{pol}}_pulse\\[$i\\]"]
     # bit 0 toggles on the rising pin edge, bit k on the falling edge of bit k-1
-    set source [get_ports "${{pol}}_pulse\[$i\]"]
+    set source [get_ports "${{pol}}_pulse\\[$i\\]"]
     for {{set k 0}} {{$k < {b}}} {{incr k}} {{
       set q [ripple_pin ${{pol}}${{i}}_q$k]
       if {{$k == 0}} {{

@@ -393,7 +393,8 @@ class NeuronArray(wiring.Component):
         up_s = Signal(b, name=f"up{i}")
         down_s = Signal(b, name=f"down{i}")
         m.d.comb += [up_s.eq(Mux(sat_e, pmax, up)), down_s.eq(Mux(sat_i, pmax, down))]
-        width = max(p.count_bits, b + p.weight_width) + 3
+        # |count| < 2**(count_bits - 1), |up w| < 2**(b + weight_width): the exact width
+        width = max(p.count_bits, b + p.weight_width + 1) + 1
         total = Signal(signed(width), name=f"total{i}")
         if not p.trimmed:
             update = boundary
@@ -406,8 +407,8 @@ class NeuronArray(wiring.Component):
             update = last
             # this edge's Horner term and the accumulated higher bits
             term = Signal(signed(p.weight_width + 1), name=f"term{i}")
-            m.d.comb += term.eq(Mux(up_s.bit_select(index, 1), w_e, 0)
-                                - Mux(down_s.bit_select(index, 1), w_i, 0))
+            m.d.comb += term.eq(Mux(self._bit(up_s, index), w_e, 0)
+                                - Mux(self._bit(down_s, index), w_i, 0))
             acc = Signal(signed(b + p.weight_width + 1), name=f"acc{i}")
             with m.If(start):
                 m.d.sync += acc.eq(term)
@@ -425,6 +426,12 @@ class NeuronArray(wiring.Component):
             m.d.sync += [count.eq(Mux(spike, clipped - scaled, clipped)),
                          self.overflow[i].eq(self.overflow[i] | ovf)]
         return count, spike
+
+    @staticmethod
+    def _bit(value, index):
+        """Bit ``index`` (a signal) of ``value``: an OR of ANDs with the decoded index (a
+        variable shift would be written as a truncated ``>>``)."""
+        return Cat(*(value[k] & (index == k) for k in range(len(value)))).any()
 
     def _read_mux(self, counts: list[Signal]):
         """``counts[sel]`` (0 for ``sel >= N``) as a balanced tree of 2:1 multiplexers, one

@@ -60,8 +60,8 @@ class ArrayParams:
         Neurons in the array (each with one excitatory and one inhibitory pulse input).
     counter_width : int, in [2, 62] (bits)
         Integer bits of each neuron's signed two's-complement counter: it holds
-        ``-2**(counter_width-1)`` to ``2**(counter_width-1)`` pulses (less one LSB) and
-        saturates at both ends (sticky overflow flag), never wraps.
+        ``-2**(counter_width-1)`` to ``2**(counter_width-1) - 1`` pulses and saturates at both
+        ends (sticky overflow flag), never wraps (with trim in steps of ``2**-trim_bits``).
     threshold_width : int, in [2, counter_width - 1] (bits)
         Width of the unsigned threshold register(s): thresholds ``0 .. threshold_max`` pulses.
         At most ``counter_width - 1`` so that every threshold fits in the counter's positive
@@ -135,8 +135,10 @@ class ArrayParams:
 
     @property
     def count_max(self) -> int:
-        """Highest counter value, in counter LSBs: ``2**(count_bits-1) - 1``."""
-        return (1 << (self.count_bits - 1)) - 1
+        """Highest counter value, in counter LSBs: ``2**(counter_width-1) - 1`` pulses, i.e.
+        ``(2**(counter_width-1) - 1) 2**trim_bits`` (the same rail in pulses with and without
+        trim: weights at their reset value give exactly the untrimmed arithmetic)."""
+        return ((1 << (self.counter_width - 1)) - 1) << self.trim_bits
 
     @property
     def threshold_max(self) -> int:
