@@ -334,7 +334,7 @@ class NeuronArray(wiring.Component):
         if not p.trimmed or b == 1:
             return boundary, None
         busy = Signal(name="busy")
-        bit = Signal(range(b), name="bit")
+        bit = Signal(range(b), name="serial_bit")
         start, last = Signal(name="start"), Signal(name="last")
         m.d.comb += [start.eq(boundary & ~busy), last.eq(busy & (bit == 0))]
         with m.If(start):

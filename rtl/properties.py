@@ -42,10 +42,11 @@ from __future__ import annotations
 from .params import ArrayParams
 
 
-def _common(p: ArrayParams, valid: str) -> tuple[list[str], list[str], list[str]]:
+def _common(p: ArrayParams, valid: str, update: str = "f_boundary"
+            ) -> tuple[list[str], list[str], list[str]]:
     """Shadows and assertions of P4 to P7 (shared by both architectures): declarations,
     statements of the shadow block on ``posedge clk``, and assertions (true after every
-    ``clk`` edge where ``valid`` holds)."""
+    ``clk`` edge where ``valid`` holds; ``update``: the last edge updated the spikes)."""
     n, a, t = p.n_neurons, p.sel_width, p.threshold_width
     n_th = 1 if p.shared_threshold else n
     decl = ["reg f_rst = 1'b0, f_boundary = 1'b0, f_th_we = 1'b0;",
@@ -78,8 +79,8 @@ def _common(p: ArrayParams, valid: str) -> tuple[list[str], list[str], list[str]
                               f"f_w_{pol}{k}));")
                 checks.append(f"if ({valid} && f_rst) assert (w_{pol}{k} == {ww}'d{p.weight_one});")
     # P4, P6
-    checks += [f"if ({valid} && !f_rst) assert (spike_valid == f_boundary);",
-               f"if ({valid} && !f_rst && !f_boundary) assert (spikes == f_spikes);",
+    checks += [f"if ({valid} && !f_rst) assert (spike_valid == {update});",
+               f"if ({valid} && !f_rst && !{update}) assert (spikes == f_spikes);",
                f"if ({valid} && f_rst) assert (count0 == 0 && overflow == 0 && spikes == 0 "
                f"&& !spike_valid);"]
     return decl, upd, checks
@@ -101,6 +102,13 @@ def _sext(x: int, value: str, width: int) -> str:
 
 def _zext(x: int, value: str, width: int) -> str:
     return f"$signed({{{x - width}'d0, {value}}})"
+
+
+def _times(value: str, bits: range, weight: str, shift: int = 0) -> str:
+    """``(value >> shift) * weight`` for the bits ``bits`` of ``value``, written as a sum of
+    shifted weights (a multiplier is hard for the solver; this is linear)."""
+    terms = [f"({value}[{j}] ? ({weight} <<< {j - shift}) : 0)" for j in bits]
+    return "(" + " + ".join(terms) + ")" if terms else "0"
 
 
 def sync_properties(p: ArrayParams) -> str:
@@ -149,7 +157,8 @@ def sync_properties(p: ArrayParams) -> str:
              f"wire signed [{x - 1}:0] f_sum = f_base + f_d;",
              f"wire signed [{x - 1}:0] f_clip = f_sum > {cmax} ? {cmax} : (f_sum < {cmin} ? {cmin} : f_sum);"]
     checks += [
-        # P1
+        # P1 (the range also holds the induction: the register has codes above count_max)
+        f"if (f_past) assert (f_now >= {cmin} && f_now <= {cmax});",
         f"if (f_past && !f_rst && f_en) assert (f_now - f_base >= -f_wi && f_now - f_base <= f_we);",
         "if (f_past && !f_rst && !f_en) assert (count0 == f_count);",
         # P2
@@ -167,17 +176,22 @@ def sync_properties(p: ArrayParams) -> str:
 
 def pulse_properties(p: ArrayParams) -> str:
     """Q1, Q2 and P4 to P7 for a ``"pulse"`` array (see the module docstring); needs
-    ``clk2fflogic``."""
+    ``clk2fflogic``. With the bit-serial multiply (trim) the update comes ``step_latency``
+    edges after the step edge; the pins are quiet and the weights unwritten meanwhile (the
+    contract's quiet window, assumed)."""
     b, cb, ww = p.pulse_counter_width, p.count_bits, max(p.weight_width, 1)
     x, cmax, cmin, th = _widths(p)
-    decl, upd, checks = _common(p, "f_rose")
+    serial = p.step_latency > 0
+    decl, upd, checks = _common(p, "f_rose", "f_upd")
+    sat = 1 << b
     decl += ["reg f_clk = 1'b0;                 // clk at the previous instant",
              "reg f_exc_pin = 1'b0, f_inh_pin = 1'b0;",
              f"reg [{b}:0] f_pe = 0, f_pi = 0;   // rising pin edges since clear, saturated",
              f"reg [{cb - 1}:0] f_count = 0, f_count_g = 0;", "reg f_ovf = 1'b0, f_clear_g = 1'b0;",
-             f"reg [{b}:0] f_up = 0, f_down = 0;   // ... at the instant before the last clk edge",
+             "// the step's ripple counts and count, as the multiply's first edge saw them",
+             f"reg [{b}:0] f_up = 0, f_down = 0;", f"reg [{cb - 1}:0] f_cnt = 0;",
+             "reg f_upd = 1'b0;                 // the last clk edge updated counts and spikes",
              "reg f_init = 1'b0;"]
-    sat = 1 << b
     glob = ["f_init <= 1'b1;", "f_clk <= clk;", "f_exc_pin <= exc_pulse[0];",
             "f_inh_pin <= inh_pulse[0];", "f_pe <= f_pe_now;", "f_pi <= f_pi_now;",
             "f_count_g <= count0;", "f_clear_g <= clear;"]
@@ -193,33 +207,74 @@ def pulse_properties(p: ArrayParams) -> str:
     else:
         we = wi = f"{x}'sd1"
     lines += [f"wire signed [{x - 1}:0] f_now = {_sext(x, 'count0', cb)};",
-              f"wire signed [{x - 1}:0] f_prev = {_sext(x, 'f_count', cb)};",
+              f"wire signed [{x - 1}:0] f_prev = {_sext(x, 'f_cnt', cb)};",
               f"wire signed [{x - 1}:0] f_th = {th};",
               f"wire signed [{x - 1}:0] f_we = {we};",
               f"wire signed [{x - 1}:0] f_wi = {wi};",
               f"wire [{b}:0] f_upc = f_up > {b + 1}'d{sat - 1} ? {b + 1}'d{sat - 1} : f_up;",
               f"wire [{b}:0] f_downc = f_down > {b + 1}'d{sat - 1} ? {b + 1}'d{sat - 1} : f_down;",
-              f"wire signed [{x - 1}:0] f_sum = f_prev + {_zext(x, 'f_upc', b + 1)} * f_we "
-              f"- {_zext(x, 'f_downc', b + 1)} * f_wi;",
+              f"wire signed [{x - 1}:0] f_sum = f_prev + {_times('f_upc', range(b), 'f_we')} "
+              f"- {_times('f_downc', range(b), 'f_wi')};",
               f"wire signed [{x - 1}:0] f_clip = f_sum > {cmax} ? {cmax} : (f_sum < {cmin} ? {cmin} : f_sum);",
               "wire f_spk = f_clip >= f_th;"]
-    # the f_* of _common are clocked by clk itself (clk2fflogic samples them at its edges)
-    upd += ["f_count <= count0;", "f_ovf <= overflow[0];", "f_up <= f_pe_now;",
-            "f_down <= f_pi_now;"]
+    upd += ["f_count <= count0;", "f_ovf <= overflow[0];"]
+    if serial:
+        # the multiply's sequencer, from the ports: started by a step edge while idle, the
+        # update at its last edge
+        lat = p.step_latency
+        decl += ["reg f_busy = 1'b0;", f"reg [{max(1, lat.bit_length()) - 1}:0] f_left = 0;"]
+        lines.append("wire f_start = enable && step && !f_busy;")
+        upd += ["if (rst) begin",
+                "  f_busy <= 1'b0; f_upd <= 1'b0;",
+                "end else begin",
+                f"  f_upd <= f_busy && f_left == 0;",
+                "  if (f_start) begin",
+                f"    f_busy <= 1'b1; f_left <= {lat - 1};",
+                "    f_up <= f_pe_now; f_down <= f_pi_now; f_cnt <= count0;",
+                "  end else if (f_busy) begin",
+                "    if (f_left == 0) f_busy <= 1'b0; else f_left <= f_left - 1;",
+                "  end",
+                "end"]
+        accw = b + p.weight_width + 1
+        # the accumulator after the edge that leaves f_left: the higher bits' products (one
+        # assertion per f_left: constant shifts)
+        acc_checks = [f"if (f_init && f_busy && f_left == {k}) assert ({_sext(x, 'acc0', accw)} == "
+                      f"{_times('f_upc', range(k + 1, b), 'f_we', k + 1)} - "
+                      f"{_times('f_downc', range(k + 1, b), 'f_wi', k + 1)});" for k in range(lat)]
+        checks += [
+            # the quiet window spans the multiply: no pin edge, no trim write
+            "if (f_init && f_busy) assume (!f_e_rise && !f_i_rise);",
+            "if (f_busy || (enable && step)) assume (!tr_we);",
+            # the sequencer follows the shadow, the accumulator holds the higher bits'
+            # products (Horner), the counts, the count and the weights stay as the first edge
+            # saw them
+            "if (f_init) assert (busy == f_busy);",
+            f"if (f_init && f_busy) assert (serial_bit == f_left && f_left < {lat});",
+            *acc_checks,
+            "if (f_init && f_busy) assert (f_pe_now == f_up && f_pi_now == f_down && count0 == f_cnt);",
+            "if (f_init && f_busy) assert (w_exc0 == f_w_exc0 && w_inh0 == f_w_inh0);",
+        ]
+    else:
+        upd += ["f_upd <= !rst && enable && step;", "f_up <= f_pe_now;", "f_down <= f_pi_now;",
+                "f_cnt <= count0;"]
     ok = "f_rose && !f_rst"
     checks += [
         # the quiet window, shrunk to the clock edge: no pin edge at the instant clk rises
         "if (f_init && clk && !f_clk) assume (exc_pulse[0] == f_exc_pin && inh_pulse[0] == f_inh_pin);",
+        # no clock edge before the first instant (every register starts from its initial value)
+        "if (!f_init) assume (!clk);",
         # Q1 at every instant
         f"if (f_init) assert (exc0_sat == (f_pe_now == {b + 1}'d{sat}) && (exc0_sat || f_qe == f_pe_now));",
         f"if (f_init) assert (inh0_sat == (f_pi_now == {b + 1}'d{sat}) && (inh0_sat || f_qi == f_pi_now));",
+        # the range (holds the induction: the register has codes above count_max)
+        f"if (f_init) assert (f_now >= {cmin} && f_now <= {cmax});",
         # Q2 at the clk edges
-        f"if ({ok}) assert (clear == f_boundary);",
-        f"if ({ok} && f_boundary) assert (f_now == (f_spk ? f_clip - f_th : f_clip));",
-        f"if ({ok} && f_boundary) assert (spikes[0] == f_spk);",
-        f"if ({ok} && f_boundary) assert (overflow[0] == (f_ovf || f_sum != f_clip || "
+        f"if ({ok}) assert (clear == f_upd);",
+        f"if ({ok} && f_upd) assert (f_now == (f_spk ? f_clip - f_th : f_clip));",
+        f"if ({ok} && f_upd) assert (spikes[0] == f_spk);",
+        f"if ({ok} && f_upd) assert (overflow[0] == (f_ovf || f_sum != f_clip || "
         f"f_up == {b + 1}'d{sat} || f_down == {b + 1}'d{sat}));",
-        f"if ({ok} && !f_boundary) assert (count0 == f_count && overflow[0] == f_ovf);",
+        f"if ({ok} && !f_upd) assert (count0 == f_count && overflow[0] == f_ovf);",
         "if (f_rose && f_rst) assert (clear);",
         # between clk edges the clk domain holds
         "if (f_init && !f_rose) assert (count0 == f_count_g && clear == f_clear_g);",
