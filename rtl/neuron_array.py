@@ -392,7 +392,11 @@ class NeuronArray(wiring.Component):
         pmax = Const(p.pulse_max, b)
         up_s = Signal(b, name=f"up{i}")
         down_s = Signal(b, name=f"down{i}")
-        m.d.comb += [up_s.eq(Mux(sat_e, pmax, up)), down_s.eq(Mux(sat_i, pmax, down))]
+        # operand isolation: the update's adders see the ripple counts only in the cycles that
+        # use them (the step edge's, the multiply's), not at every pulse
+        reading = boundary if seq is None else boundary | seq[1]
+        m.d.comb += [up_s.eq(Mux(reading, Mux(sat_e, pmax, up), 0)),
+                     down_s.eq(Mux(reading, Mux(sat_i, pmax, down), 0))]
         # |count| < 2**(count_bits - 1), |up w| < 2**(b + weight_width): the exact width
         width = max(p.count_bits, b + p.weight_width + 1) + 1
         total = Signal(signed(width), name=f"total{i}")
