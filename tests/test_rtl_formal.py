@@ -96,7 +96,7 @@ PULSE_MUTANTS = {
                                   r"assign \1 = rst ? 1'h1 : (boundary | clear);"),
     "Q1 bit 1 counts rising edges": (r"always @\(negedge exc0_q0, posedge clear\)",
                                      "always @(posedge exc0_q0, posedge clear)"),
-    "Q2 saturation ignored": (r"assign up0 = exc0_sat \? 3'h7 :", "assign up0 = 1'b0 ? 3'h7 :"),
+    "Q2 saturation ignored": (r"assign (_\d+_) = exc0_sat \? 3'h7 :", r"assign \1 = 1'b0 ? 3'h7 :"),
     "Q1 ripple counter not cleared": (r"always @\(posedge exc_pulse, posedge clear\)\n    if \(clear\) "
                                       r"exc0_q0 <= 1'h0;",
                                       "always @(posedge exc_pulse)\n    if (1'b0) exc0_q0 <= 1'h0;"),
