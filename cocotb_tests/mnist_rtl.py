@@ -34,7 +34,11 @@ at the synchroniser's rated rate (1 cycle high, 1 cycle low) into the DUT's ``ex
 ``inh_pulse`` pins. With ``P`` the largest count of the window and ``S`` the synchroniser depth,
 the last pulse is first sampled ``2P`` edges after the load edge and counted ``S`` edges later;
 the next strobe comes ``2P + S + 1`` edges after the load edge, so every pulse is counted in
-its own step (the timing contract of ``docs/rtl.md`` / ``rtl.neuron_array``).
+its own step (the timing contract of ``docs/rtl.md`` / ``rtl.neuron_array``). With the window
+gate the wrapper holds ``window`` high while a generator is busy. In the ``"pulse"``
+architecture the last pulse rises two edges before the strobe (the quiet window) and the next
+load comes one edge after the strobe, so the first pulse of the next window rises after the
+edge that releases the ripple counters' clear.
 """
 
 from __future__ import annotations
@@ -84,10 +88,14 @@ def wrapper_verilog(params, m: int, count_bits: int, period_ns: float = PERIOD_N
     neuron index ``a * n_neurons + i`` for neuron ``i`` of instance ``a``), one pulse
     generator per neuron and polarity (see the module docstring) and the clock generator
     (period ``period_ns``, ns)."""
-    n, w, tw, sw, cw = (params.n_neurons, params.counter_width, params.threshold_width,
+    n, w, tw, sw, cw = (params.n_neurons, params.count_bits, params.threshold_width,
                         params.sel_width, count_bits)
-    if not params.shared_threshold:
-        raise ValueError("the MNIST wrapper uses a shared threshold (TDParams.array)")
+    if not params.shared_threshold or params.trimmed:
+        raise ValueError("the MNIST wrapper uses a shared threshold and no trim (TDParams.array)")
+    # with the window gate: open while a pulse generator has pulses left or one is high (the
+    # edge that samples the last pulse sees it open; the array drains the synchroniser after)
+    window = (f"\n    .window(load | (|rem_e) | (|rem_i) | (|pe) | (|pi)),"
+              if params.clock_gating else "")
     return f"""// tb_mnist_top: testbench wrapper (cocotb_tests.mnist_rtl), not part of the design.
 // {m} x tb_mnist_slice = td_neuron_array ({params.name}) + its transaction-level pulse generators.
 module tb_mnist_slice (
@@ -137,7 +145,7 @@ module tb_mnist_slice (
     end
   end
   td_neuron_array dut (
-    .clk(clk), .rst(rst), .enable(enable), .step(step), .th_we(th_we), .th_data(th_data),
+    .clk(clk), .rst(rst), .enable(enable), .step(step), .th_we(th_we), .th_data(th_data),{window}
     .sel(sel), .exc_pulse(pe), .inh_pulse(pi), .spikes(spikes), .spike_valid(spike_valid),
     .count_out(count_out), .overflow(overflow), .overflow_any());
 endmodule

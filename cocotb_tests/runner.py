@@ -25,7 +25,8 @@ testbench writes into its log into one bar on screen.
 
 Command line (what ``make sim`` calls)::
 
-    python -m cocotb_tests.runner --sim icarus [--waves] [--gate] [--suite scoreboard,frontend,mnist]
+    python -m cocotb_tests.runner --sim icarus [--waves] [--gate] [--arch sync|sync-gated|pulse]
+        [--suite scoreboard,frontend,mnist]
 """
 
 from __future__ import annotations
@@ -121,13 +122,15 @@ def _digest(*parts: str) -> str:
 
 def _rtl_digest() -> str:
     """Hash of the RTL generator sources: a new export whenever the RTL changes."""
-    return _digest(*(f.read_text() for f in sorted((ROOT / "rtl").glob("*.py"))))
+    return _digest(*(f.read_text() for f in sorted((ROOT / "rtl").glob("*.py"))),
+                   *(f.read_text() for f in sorted((ROOT / "rtl" / "hdl").glob("*.v"))))
 
 
 def export_dut(params, out_dir: Path, gate: bool = False) -> Path:
     """``td_neuron_array.v`` for ``params`` in ``out_dir``, exported with ``rtl.export``, or
-    with ``gate`` its Yosys gate-level netlist (``rtl.netlist``); reused while the RTL
-    sources and the configuration are unchanged."""
+    with ``gate`` its clock-gated Yosys gate-level netlist (``rtl.netlist``, clock-gate cells
+    and their model included); reused while the RTL sources and the configuration are
+    unchanged."""
     from rtl.export import write_verilog  # noqa: PLC0415
     from rtl.netlist import write_netlist  # noqa: PLC0415
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -136,7 +139,7 @@ def export_dut(params, out_dir: Path, gate: bool = False) -> Path:
     path = out_dir / "td_neuron_array.v"
     if path.exists() and stamp.exists() and stamp.read_text() == key:
         return path
-    path = write_netlist(params, out_dir) if gate else write_verilog(params, out_dir)
+    path = write_netlist(params, out_dir, gated=True) if gate else write_verilog(params, out_dir)
     stamp.write_text(key)
     return path
 
@@ -366,7 +369,10 @@ def main(argv=None) -> int:
                     help="MNIST images through the RTL (>= 1)")
     ap.add_argument("--timeout", type=float, default=1800.0, help="wall-clock limit, s")
     ap.add_argument("--gate", action="store_true",
-                    help="simulate the Yosys gate-level netlist instead of the RTL")
+                    help="simulate the clock-gated Yosys gate-level netlist instead of the RTL")
+    ap.add_argument("--arch", default="sync", choices=("sync", "sync-gated", "pulse"),
+                    help="architecture of the td model's array in the mnist and frontend "
+                         "suites (the scoreboard runs every architecture)")
     args = ap.parse_args(argv)
     msg = missing(args.sim)
     if msg:
@@ -383,15 +389,15 @@ def main(argv=None) -> int:
                 print(f"error: unknown suite {name!r}; choose from {SUITES}", file=sys.stderr)
                 return 2
             if name == "mnist":
-                config = suites._mnist_build(args.sim, 1, suites.MNIST_SUB)[1]["config"]
+                config = suites._mnist_build(args.sim, 1, suites.MNIST_SUB, args.arch)[1]["config"]
                 config += ("_gate" if args.gate else "") + ("_waves" if args.waves else "")
                 with follow_progress([log_path(args.sim, config, "tb_mnist")], args.images,
                                      f"MNIST through the RTL on {args.sim}"):
                     suites.run_mnist(args.sim, waves=args.waves, images=args.images, progress=True,
-                                     gate=args.gate)
+                                     gate=args.gate, arch=args.arch)
             else:
                 getattr(suites, f"run_{name}")(args.sim, waves=args.waves, images=args.images,
-                                               gate=args.gate)
+                                               gate=args.gate, arch=args.arch)
     except _WallClockTimeout:
         print(f"error: simulation exceeded the wall-clock limit of {args.timeout:.0f} s",
               file=sys.stderr)

@@ -1,8 +1,9 @@
 """The testbench suites, each a function ``run_<name>(sim, ...)`` shared by pytest and make.
 
-Configurations of the scoreboard (several array shapes, including a tiny counter that reaches
-both rails, a non-power-of-two array with per-neuron thresholds and a deeper synchroniser,
-and the td model's own array shape).
+Configurations of the scoreboard (several array shapes of both counter architectures,
+including tiny counters that reach both rails, non-power-of-two arrays with per-neuron
+thresholds and trim, a deeper synchroniser and the window gate). The MNIST and front-end
+suites run the td model's own array in one of :data:`ARCHS`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,32 @@ SCOREBOARD_CONFIGS = (
                 shared_threshold=False),
     ArrayParams(n_neurons=8, counter_width=5, threshold_width=3, sync_stages=2,
                 shared_threshold=False),
+    ArrayParams(n_neurons=5, counter_width=7, threshold_width=5, sync_stages=3,
+                shared_threshold=False, clock_gating=True, trim_bits=3),
+    # 3-bit counts and 7 pulses per step: every update can pass a rail
+    ArrayParams(n_neurons=4, counter_width=3, threshold_width=2, counter="pulse",
+                pulse_counter_width=3),
+    ArrayParams(n_neurons=3, counter_width=6, threshold_width=3, counter="pulse",
+                pulse_counter_width=3, trim_bits=3, shared_threshold=False),
 )
+#: the scoreboard's configurations per simulator in ``make test``: every one on Icarus
+#: (builds in seconds), on Verilator (a C++ build each) one per architecture with every option
+QUICK_CONFIGS = {"icarus": SCOREBOARD_CONFIGS,
+                 "verilator": (SCOREBOARD_CONFIGS[3], SCOREBOARD_CONFIGS[4], SCOREBOARD_CONFIGS[5])}
+
+#: the td model's array (:meth:`behavioral.td.TDParams.array`) in each architecture the MNIST
+#: and front-end suites run: ArrayParams fields that differ from it
+ARCHS = {"sync": {}, "sync-gated": {"clock_gating": True}, "pulse": {"counter": "pulse"}}
+
+
+def td_array(n_neurons: int, arch: str = "sync"):
+    """The td model's array of ``n_neurons`` in architecture ``arch`` (:data:`ARCHS`)."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    from behavioral.td import TDParams  # noqa: PLC0415
+    if arch not in ARCHS:
+        raise ValueError(f"arch = {arch!r}: choose one of {', '.join(ARCHS)}")
+    return replace(TDParams().array(n_neurons), **ARCHS[arch])
 
 RESULTS = runner.ROOT / "results"
 
@@ -49,37 +75,38 @@ def run_scoreboard(sim: str, waves: bool = False, seed: int | None = SCOREBOARD_
 MNIST_SUB = 64
 
 
-def mnist_array(K: int = 1, n_sub: int = MNIST_SUB):
-    """(ArrayParams, wrapper Verilog, layout) of the MNIST run with ``K`` images in parallel."""
+def mnist_array(K: int = 1, n_sub: int = MNIST_SUB, arch: str = "sync"):
+    """(ArrayParams, wrapper Verilog, layout) of the MNIST run with ``K`` images in parallel
+    on the td model's array in architecture ``arch`` (:data:`ARCHS`)."""
     from behavioral.td import TDParams  # noqa: PLC0415
 
     from .mnist_rtl import layout_for, n_instances, wrapper_verilog  # noqa: PLC0415
     from golden.pipeline import network_options_from_env  # noqa: PLC0415
     # the run's network ($TDSNN_NETWORK, checked against the real one in the testbench)
     sizes = [784, *network_options_from_env().get("hidden", [500]), 10]
-    tdp = TDParams()
-    lay = layout_for(tdp, sizes)
-    params = tdp.array(n_sub)
+    lay = layout_for(TDParams(), sizes)
+    params = td_array(n_sub, arch)
     return params, wrapper_verilog(params, n_instances(K, lay, n_sub), lay.count_bits), lay
 
 
-def _mnist_build(sim: str, K: int, n_sub: int):
+def _mnist_build(sim: str, K: int, n_sub: int, arch: str = "sync"):
     """(ArrayParams, build options) of the MNIST wrapper with ``K`` images in parallel."""
     from .mnist_rtl import WRAPPER_TOP  # noqa: PLC0415
-    params, text, lay = mnist_array(K, n_sub)
+    params, text, lay = mnist_array(K, n_sub, arch)
     hidden = "_".join(map(str, lay.sizes[:-1]))
     config = (f"mnist_k{K}" + ("" if n_sub == MNIST_SUB else f"_n{n_sub}")
-              + ("" if hidden == "500" else f"_h{hidden}"))
+              + ("" if hidden == "500" else f"_h{hidden}") + ("" if arch == "sync" else f"_{arch}"))
     return params, {"top": WRAPPER_TOP, "extra_sources": {f"{WRAPPER_TOP}.v": text},
                     "config": config, "timing": True}
 
 
 def run_mnist(sim: str, waves: bool = False, images: int = 100, start: int = 0, K: int | None = None,
               T: int = 64, progress: bool = False, out: Path | None = None, tag: str = "",
-              n_sub: int = MNIST_SUB, gate: bool = False, **_) -> dict:
-    """``images`` MNIST test images from ``start`` through the RTL; returns the result dict."""
+              n_sub: int = MNIST_SUB, gate: bool = False, arch: str = "sync", **_) -> dict:
+    """``images`` MNIST test images from ``start`` through the RTL (architecture ``arch``);
+    returns the result dict."""
     K = K or 1
-    params, opts = _mnist_build(sim, K, n_sub)
+    params, opts = _mnist_build(sim, K, n_sub, arch)
     bdir = runner.build_dir(sim, opts["config"] + ("_gate" if gate else "")
                             + ("_waves" if waves else ""))
     out = Path(out) if out else bdir / f"mnist{tag}.json"
@@ -97,7 +124,8 @@ def run_mnist(sim: str, waves: bool = False, images: int = 100, start: int = 0, 
 MNIST_BLOCK = 100
 
 
-def mnist_block(sim: str, lo: int, hi: int, T: int, network: str | None) -> dict:
+def mnist_block(sim: str, lo: int, hi: int, T: int, network: str | None,
+                arch: str = "sync") -> dict:
     """Test images ``lo:hi`` through the RTL on ``sim``, in a folder of its own (one task of
     :func:`run_mnist_parallel`; the testbench checks every spike against the golden model).
 
@@ -112,7 +140,7 @@ def mnist_block(sim: str, lo: int, hi: int, T: int, network: str | None) -> dict
     _set_env(NETWORK_ENV, network)
     try:
         runner.setup_env()
-        params, opts = _mnist_build(sim, 1, MNIST_SUB)
+        params, opts = _mnist_build(sim, 1, MNIST_SUB, arch)
         blocks = runner.build_dir(sim, opts["config"]) / "blocks"
         blocks.mkdir(parents=True, exist_ok=True)
         folder = Path(tempfile.mkdtemp(prefix=f"img{lo:05d}-", dir=blocks))
@@ -172,7 +200,7 @@ def merge_mnist(plan: dict, results: dict) -> dict:
 
 def run_mnist_parallel(sim: str, images: int, block: int = MNIST_BLOCK, start: int = 0, T: int = 64,
                        workers: int | None = None, scheduler: str | None = None,
-                       progress: bool = False) -> dict:
+                       progress: bool = False, arch: str = "sync") -> dict:
     """``images`` test images from ``start`` through the RTL, as keyed tasks of ``block``
     images on the distributed engine (:func:`tdsnn.distributed.run_tasks`: ``workers`` local
     processes, default one per core, or the cluster at ``scheduler``), merged by block.
@@ -183,15 +211,16 @@ def run_mnist_parallel(sim: str, images: int, block: int = MNIST_BLOCK, start: i
     from tdsnn.distributed import default_workers, run_tasks  # noqa: PLC0415
     plan = mnist_plan(images, block, start)
     if scheduler is None:      # built here once: this machine's workers find it current
-        params, opts = _mnist_build(sim, 1, MNIST_SUB)
+        params, opts = _mnist_build(sim, 1, MNIST_SUB, arch)
         runner.build(sim, params, **opts)
     network = os.environ.get(NETWORK_ENV)
     t0 = time.perf_counter()
-    rs = run_tasks(mnist_block, {k: (sim, lo, hi, T, network) for k, (lo, hi) in plan.items()},
+    rs = run_tasks(mnist_block, {k: (sim, lo, hi, T, network, arch) for k, (lo, hi) in plan.items()},
                    workers=workers, scheduler=scheduler, progress=progress,
                    desc=f"MNIST through the RTL on {sim} ({block} images/task)")
     out = merge_mnist(plan, rs)
-    out.update({"simulator": sim, "start": start, "tasks": len(plan), "block_images": block,
+    out.update({"simulator": sim, "arch": arch, "start": start, "tasks": len(plan),
+                "block_images": block,
                 "workers": (default_workers() if workers is None else workers)
                 if scheduler is None else None, "scheduler": scheduler, "T": T,
                 "array": out["parts"][0]["array"], "wall_seconds": time.perf_counter() - t0})
@@ -202,16 +231,15 @@ def run_mnist_parallel(sim: str, images: int, block: int = MNIST_BLOCK, start: i
     return out
 
 
-def frontend_params():
-    """The td model's own array shape, 8 neurons."""
-    from behavioral.td import TDParams  # noqa: PLC0415
-    return TDParams().array(8)
+def frontend_params(arch: str = "sync"):
+    """The td model's own array shape, 8 neurons, in architecture ``arch``."""
+    return td_array(8, arch)
 
 
 def run_frontend(sim: str, waves: bool = False, seed: int | None = None, steps: int = 40,
-                 gate: bool = False, **_):
+                 gate: bool = False, arch: str = "sync", **_):
     """The analog front-end testbench (td behavioural CCOs with real timing, cm side by side)."""
     env = {"TB_STEPS": str(steps)}
     if seed is not None:
         env["TB_SEED"] = str(seed)
-    runner.run(sim, frontend_params(), "tb_frontend", env=env, waves=waves, gate=gate)
+    runner.run(sim, frontend_params(arch), "tb_frontend", env=env, waves=waves, gate=gate)

@@ -16,9 +16,14 @@ Tests
   the golden count, i.e. every pulse was counted in its step, and the RTL spikes equal the
   golden ``td`` model's.
 * ``above_rate``: the CCO driven beyond its rated full scale (pulses closer than 2 clock
-  periods, no rate cap): reports generated versus counted pulses per input level (pulses merge
-  in the synchroniser and are lost, as the timing contract says); checks only that the RTL
-  never counts more pulses than were applied.
+  periods, no rate cap): reports generated versus counted pulses per input level (``"sync"``:
+  pulses merge in the synchroniser and are lost, as the timing contract says; ``"pulse"``: the
+  ripple counters count them all up to ``pulse_max``); checks that the RTL never counts more
+  pulses than were applied, and (``"pulse"``) that it counts every one below ``pulse_max``.
+
+The array is the td model's in the architecture the runner built (``TB_PARAMS``): with the
+window gate, ``window`` is high from the start of each CCO window to the falling clock edge
+after its last pulse; ``"pulse"`` strobes a step before reading the counts.
 * ``side_by_side``: the same synaptic input sequence through the RTL-backed ``td`` neuron, the
   current-mirror ``cm`` behavioural model and the ideal I&F neuron; reports each one's spike-
   count error against the ideal neuron (mean absolute, per neuron, over the run).
@@ -102,11 +107,16 @@ def pulse_events(pin, i, t, w):
 async def _play_window(dut, p, events, t_p_ps):
     """Apply the pulse edge events of one CCO window of ``t_p_ps`` (ps), then wait, past the
     window and the last pulse's end, ``S + 2`` cycles for the synchroniser, up to a falling
-    clock edge time (the window began on one)."""
+    clock edge time (the window began on one). With the window gate, ``window`` is high from
+    the window's start to the falling edge after its end."""
+    if p.clock_gating:
+        dut.window.value = 1
     now = await PinDriver(dut, p.n_neurons).play(events)
-    end = max(t_p_ps, now) + (p.sync_stages + 2) * PERIOD_PS
-    end = -(-end // PERIOD_PS) * PERIOD_PS
-    await Timer(end - now, unit="ps")
+    closed = -(-max(t_p_ps, now) // PERIOD_PS) * PERIOD_PS
+    await Timer(closed - now, unit="ps")
+    if p.clock_gating:
+        dut.window.value = 0
+    await Timer((p.sync_stages + 2) * PERIOD_PS, unit="ps")
 
 
 async def _read_counts(dut, p) -> np.ndarray:
@@ -115,14 +125,29 @@ async def _read_counts(dut, p) -> np.ndarray:
     for i in range(p.n_neurons):
         dut.sel.value = i
         await Timer(100, unit="ps")
-        counts.append(_signed(int(dut.count_out.value), p.counter_width))
+        counts.append(_signed(int(dut.count_out.value), p.count_bits))
     return np.array(counts)
+
+
+async def _strobe_step(dut, p) -> np.ndarray:
+    """A step strobe from a falling edge to the next (``step_latency`` more for the
+    update); returns ``spikes``."""
+    dut.step.value = 1
+    # a Timer, not FallingEdge: the Timer before ended exactly at a falling-edge time, where an
+    # edge trigger could still fire in the same time step (a zero-width strobe)
+    await Timer(PERIOD_PS, unit="ps")
+    dut.step.value = 0
+    if p.step_latency:
+        await Timer(p.step_latency * PERIOD_PS, unit="ps")
+    return np.array([(int(dut.spikes.value) >> i) & 1 for i in range(p.n_neurons)], bool)
 
 
 async def _setup(dut, p, n_th):
     Clock(dut.clk, PERIOD_PS, unit="ps", impl="gpi").start(start_high=False)
     for sig in (dut.exc_pulse, dut.inh_pulse, dut.step, dut.th_we, dut.sel):
         sig.value = 0
+    if p.clock_gating:
+        dut.window.value = 1
     dut.enable.value = 1
     dut.rst.value = 1
     await FallingEdge(dut.clk)
@@ -156,12 +181,7 @@ async def drive_step(dut, p, tdp, state, z_e, z_i, rng):
             t, w = edge_times(rng, int(cnt[pin][i]), ph0[pin][i], dphi, t_p_ps, tdp.sigma_jitter)
             events += pulse_events(pin, i, t, w)
     await _play_window(dut, p, events, t_p_ps)
-    dut.step.value = 1
-    # a Timer, not FallingEdge: the Timer above ended exactly at a falling-edge time, where an
-    # edge trigger could still fire in the same time step (a zero-width strobe)
-    await Timer(PERIOD_PS, unit="ps")
-    dut.step.value = 0
-    spk = np.array([(int(dut.spikes.value) >> i) & 1 for i in range(n)], bool)
+    spk = await _strobe_step(dut, p)
     counts = await _read_counts(dut, p)
     await FallingEdge(dut.clk)
     return spk, counts, cnt["e"], cnt["i"], gold[0].numpy().astype(bool), new
@@ -217,7 +237,8 @@ async def above_rate(dut):
     rng = np.random.default_rng(seed + 1)
     n = p.n_neurons
     await _setup(dut, p, p.threshold_max)
-    lines = ["above the rated rate (excitatory CCO only, threshold at its maximum, no inhibition):",
+    lines = [f"above the rated rate ({p.counter}; excitatory CCO only, threshold at its maximum, "
+             f"no inhibition):",
              "  rate/rated   pulses applied   counted   lost %"]
     rows = []
     for frac in (0.75, 1.0, 1.25, 1.5, 2.0):
@@ -237,10 +258,17 @@ async def above_rate(dut):
             t, w = edge_times(rng, int(n_p[i]), ph0[i], max(dphi[i], 1e-9), t_p_ps, tdp.sigma_jitter)
             events += pulse_events("e", i, t, w)
         await _play_window(dut, p, events, t_p_ps)
-        counted = await _read_counts(dut, p)
+        if p.counter == "pulse":      # integrated at the step: counted = count + threshold x spike
+            spk = await _strobe_step(dut, p)
+            counted = await _read_counts(dut, p) + p.threshold_max * spk
+        else:
+            counted = await _read_counts(dut, p)
         await FallingEdge(dut.clk)
         if np.any(counted > n_p):
             raise AssertionError(f"RTL counted more pulses {counted} than applied {n_p} (seed {seed})")
+        if p.counter == "pulse" and np.any(counted != np.minimum(n_p, p.pulse_max)):
+            raise AssertionError(f"ripple counters counted {counted}, applied {n_p} (at most "
+                                 f"{p.pulse_max} count; seed {seed})")
         lost = 100.0 * (1 - counted.sum() / max(n_p.sum(), 1))
         lines.append(f"  {frac:9.2f}   {int(n_p.sum()):14d}   {int(counted.sum()):7d}   {lost:6.1f}")
         rows.append({"rate_over_rated": frac, "applied": int(n_p.sum()),

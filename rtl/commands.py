@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .constraints import DEFAULT_PERIOD_NS
 from .export import DEFAULT_OUT, write_verilog
-from .params import MAX_NEURONS, ArrayParams
+from .params import COUNTERS, MAX_NEURONS, TRIM_BITS_DEFAULT, ArrayParams
 
 #: Configurations that ``tdsnn synth`` reports by default (N neurons, counter, threshold bits).
 SYNTH_CONFIGS = ("1,12,8", "8,12,8", "64,12,8", "64,16,12")
@@ -42,6 +42,20 @@ def add_config_options(p: argparse.ArgumentParser) -> None:
                    help="synchroniser flip-flops per pulse input (>= 2)")
     p.add_argument("--per-neuron-threshold", action="store_true",
                    help="one threshold register per neuron (default: one shared)")
+    p.add_argument("--counter", choices=COUNTERS, default=d.counter,
+                   help="counter architecture: sync (synchronisers into the clk domain, the "
+                        "default) or pulse (ripple counters clocked by the oscillators)")
+    trim = p.add_mutually_exclusive_group()
+    trim.add_argument("--trim", action="store_const", const=TRIM_BITS_DEFAULT, dest="trim_bits",
+                      default=d.trim_bits, help=f"per-CCO trim weights with {TRIM_BITS_DEFAULT} fraction bits "
+                           f"(--trim-bits {TRIM_BITS_DEFAULT})")
+    trim.add_argument("--trim-bits", type=int, default=d.trim_bits,
+                      help="fraction bits F of the trim weights and counters, 0-16 (0: no trim)")
+    p.add_argument("--clock-gating", action="store_true",
+                   help="sync only: a window input; the synchronisers are clocked only in the "
+                        "oscillator window and sync-stages edges after it")
+    p.add_argument("--pulse-counter-width", type=int, default=d.pulse_counter_width,
+                   help="pulse only: bits of each ripple counter, 1-16 (2^B - 1 pulses per step)")
 
 
 def _positive_ns(text: str) -> float:
@@ -57,7 +71,9 @@ def _positive_ns(text: str) -> float:
 def params_from_args(args: argparse.Namespace) -> ArrayParams:
     return ArrayParams(n_neurons=args.neurons, counter_width=args.counter_width,
                        threshold_width=args.threshold_width, sync_stages=args.sync_stages,
-                       shared_threshold=not args.per_neuron_threshold)
+                       shared_threshold=not args.per_neuron_threshold, counter=args.counter,
+                       trim_bits=args.trim_bits, clock_gating=args.clock_gating,
+                       pulse_counter_width=args.pulse_counter_width)
 
 
 def cmd_verilog(args: argparse.Namespace) -> int:

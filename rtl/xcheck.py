@@ -55,8 +55,17 @@ def _check_params(params: ArrayParams) -> None:
 def _tb_params(params: ArrayParams, initial_values: bool) -> dict[str, str]:
     return {"N": str(params.n_neurons), "W": str(params.counter_width),
             "T": str(params.threshold_width), "S": str(params.sync_stages),
-            "A": str(params.sel_width),
+            "A": str(params.sel_width), "F": str(params.trim_bits),
+            "L": str(params.step_latency),
             "XCHECK_FROM": "0.5" if initial_values else f"{NOINIT_XCHECK_FROM_NS:.1f}"}
+
+
+def _tb_defines(params: ArrayParams) -> list[str]:
+    """The testbench's options for ``params`` (see ``rtl/hdl/tb_plain.v``)."""
+    return [name for name, on in (("PER_NEURON_THRESHOLD", not params.shared_threshold),
+                                  ("CLOCK_GATING", params.clock_gating),
+                                  ("TRIM", params.trimmed),
+                                  ("PULSE", params.counter == "pulse")) if on]
 
 
 def _verilator_exe() -> str:
@@ -86,7 +95,7 @@ def run_plain(params: ArrayParams, sim: str, work: Path, *, initial_values: bool
                                 initial_values=initial_values)
     verilog = Path(verilog).resolve()
     tbp = _tb_params(params, initial_values)
-    defines = [] if params.shared_threshold else ["PER_NEURON_THRESHOLD"]
+    defines = _tb_defines(params)
     if sim == "icarus":
         exe = shutil.which("iverilog")
         if exe is None:

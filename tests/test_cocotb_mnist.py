@@ -15,6 +15,10 @@ from cocotb_tests import runner, suites
 #: two cores for Icarus.
 IMAGES = 100
 TASKS = 2
+#: images per simulator through the "pulse" architecture in make test: its ripple counters
+#: (two per neuron, a clock domain per bit) make both simulators slow (docs/performance.md);
+#: make sim-mnist-full ARCH=pulse runs the full test set
+PULSE_IMAGES = {"icarus": 2, "verilator": 4}
 
 
 @pytest.mark.parametrize("sim", list(runner.SIMS))
@@ -31,3 +35,19 @@ def test_mnist_through_rtl(sim):
     print(f"{sim}: {n} images, RTL accuracy {r['rtl_accuracy']:.4f} = golden "
           f"{r['golden_accuracy']:.4f}; {r['cycles_per_second']:.0f} cycles/s per process, "
           f"{r['images_per_second']:.2f} images/s in {r['tasks']} tasks on {r['workers']} workers")
+
+
+@pytest.mark.parametrize("sim", list(runner.SIMS))
+def test_mnist_through_pulse_rtl(sim):
+    """The same check on the "pulse" architecture: the td model's pulse counts (trims at
+    their reset values) drive the ripple counters; every spike and class equals the golden
+    td model's."""
+    msg = runner.missing(sim)
+    if msg:
+        pytest.skip(msg)
+    n = PULSE_IMAGES[sim]
+    r = suites.run_mnist(sim, images=n, arch="pulse")
+    assert r["images"] == n and r["predictions_equal"] == n
+    assert r["spikes_checked"] == n * 64 * 510
+    assert r["array"].endswith("_p7_shared")
+    assert r["rtl_correct"] == r["golden_correct"]

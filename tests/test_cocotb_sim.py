@@ -22,14 +22,24 @@ def _need(sim):
 
 @pytest.mark.parametrize("sim", SIMS)
 def test_scoreboard(sim):
-    """Random pulse trains and step strobes on several array configurations, bit-exact
-    against the cycle-level and step-level golden models, 100 % functional coverage."""
+    """Random pulse trains (``"pulse"``: jittered asynchronous pulses, several per cycle) and
+    step strobes on array configurations of both architectures with every option, bit-exact
+    against the cycle-level and step-level golden models, 100 % functional coverage (every
+    configuration on Icarus, one per architecture with every option on Verilator: see
+    suites.QUICK_CONFIGS; make sim runs all on both)."""
     _need(sim)
-    suites.run_scoreboard(sim)
+    configs = suites.QUICK_CONFIGS[sim]
+    assert {p.counter for p in configs} == {"sync", "pulse"}
+    suites.run_scoreboard(sim, configs=configs)
 
 
-@pytest.mark.parametrize("sim", SIMS)
-def test_frontend(sim):
+#: the front-end testbench per simulator in make test (make sim ARCH=... runs any on either)
+FRONTEND = [(sim, arch) for sim in SIMS for arch in ("sync", "sync-gated", "pulse")
+            if sim == "icarus" or arch != "sync-gated"]
+
+
+@pytest.mark.parametrize("sim, arch", FRONTEND)
+def test_frontend(sim, arch):
     """td behavioural CCOs with asynchronous jittered pulses into the RTL; cm side by side."""
     _need(sim)
-    suites.run_frontend(sim)
+    suites.run_frontend(sim, arch=arch)

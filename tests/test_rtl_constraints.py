@@ -11,7 +11,11 @@ from rtl.params import ArrayParams
 
 CONFIGS = [ArrayParams(n_neurons=1, counter_width=3, threshold_width=2),
            ArrayParams(n_neurons=5, counter_width=6, threshold_width=4, sync_stages=3,
-                       shared_threshold=False)]
+                       shared_threshold=False),
+           ArrayParams(n_neurons=3, counter_width=6, threshold_width=4, clock_gating=True,
+                       trim_bits=4)]
+PULSE = ArrayParams(n_neurons=3, counter_width=6, threshold_width=4, counter="pulse",
+                    pulse_counter_width=3, trim_bits=2)
 
 
 def cmd_has_delay(line: str) -> bool:
@@ -23,6 +27,8 @@ def _constrained(sdc: str) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for line in sdc.splitlines():
         m = re.match(r"^(\w+) .*\[get_ports (?:\{([^}]*)\}|(\w+))\]", line)
+        if line.startswith("set_max_delay") and "pulse_clocks" in line:
+            continue
         if m:
             cmd = m.group(1) + (" " + line.split()[3] if cmd_has_delay(line) else "")
             names = (m.group(2) or m.group(3)).split()
@@ -97,3 +103,62 @@ def test_mtbf_formula():
         mtbf_seconds(500e6, 500e6, 0, 20e-12, 2, 0.15e-9)
     with pytest.raises(ValueError, match="no resolution time"):
         mtbf_seconds(500e6, 500e6, 50e-12, 20e-12, 2, 2.5e-9)
+
+
+def test_pulse_inputs_are_clocks_with_the_quiet_window_constrained(tmp_path):
+    """"pulse": the synchronous ports as for "sync"; each pulse input a clock and each ripple
+    stage a divided clock, one asynchronous group per pin, the transfer to clk bounded by
+    QUIET_TIME and the clear cut."""
+    path = write_verilog(PULSE, tmp_path)
+    sdc = path.with_suffix(".sdc").read_text()
+    c = _constrained(sdc)
+    kinds = port_widths(PULSE)
+    assert sorted(c["set_input_delay"]) == sorted(n for n, (k, _) in kinds.items() if k == "sync_in")
+    assert "set_max_delay $PULSE_MAX_DELAY" not in sdc
+    # the loops name every pin of both polarities and every ripple flip-flop net
+    assert "foreach pol {exc inh}" in sdc and "$i < 3" in sdc and "$k < 3" in sdc
+    assert 'create_clock -name ${pol}_pulse_$i -period $PULSE_PERIOD' in sdc
+    assert "[ripple_pin ${pol}${i}_q$k]" in sdc and "-divide_by 2" in sdc and "-edges {2 4 6}" in sdc
+    text = path.read_text()
+    for pol in ("exc", "inh"):
+        for i in range(3):
+            for k in range(3):
+                assert re.search(rf"reg {pol}{i}_q{k} = ", text), (pol, i, k)   # the nets exist
+    assert "set_clock_groups -asynchronous {*}$group_args" in sdc
+    assert "set_max_delay $QUIET_TIME -from [get_clocks $pulse_clocks] -to [get_clocks clk]" in sdc
+    assert "set_false_path -from [get_clocks clk] -to [get_clocks $pulse_clocks]" in sdc
+    assert "async_reg" not in text
+
+
+def test_pulse_sdc_runs_in_tcl(tmp_path):
+    """The Tcl of the pulse section (loops, the ripple_pin proc) evaluated with stand-ins for
+    the SDC commands: the clocks, groups and bounds it declares."""
+    tclsh = __import__("shutil").which("tclsh")
+    if tclsh is None:
+        pytest.skip("tclsh missing")
+    import subprocess
+    stubs = """
+proc get_ports {p} { return "port:$p" }
+proc get_nets {n} { return "net:$n" }
+proc get_pins {args} { return "pin:[lindex $args 1]" }
+proc get_clocks {c} { return $c }
+proc create_clock {args} { puts "clock [lindex $args 1] [lindex $args end]" }
+proc create_generated_clock {args} { puts "generated [lindex $args 1] [lrange $args 2 end]" }
+proc set_clock_groups {args} { puts "groups [llength $args]" }
+proc set_max_delay {args} { puts "max_delay [lindex $args 0]" }
+proc set_false_path {args} { puts "false_path" }
+proc set_input_delay {args} {}
+proc set_output_delay {args} {}
+"""
+    sdc = sdc_text(PULSE)
+    (tmp_path / "t.tcl").write_text(stubs + sdc)
+    run = subprocess.run([tclsh, str(tmp_path / "t.tcl")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout.splitlines()
+    clocks = [ln for ln in out if ln.startswith("clock ")]
+    assert len(clocks) == 1 + 2 * 3 and "clock exc_pulse_2 port:exc_pulse[2]" in clocks
+    generated = [ln for ln in out if ln.startswith("generated")]
+    assert len(generated) == 2 * 3 * 3
+    assert any("inh1_q2" in ln and "pin:net:inh1_q1" in ln for ln in generated)
+    assert "groups 13" in out                      # -asynchronous + 6 x (-group list)
+    assert "max_delay 2" in out and "false_path" in out

@@ -15,6 +15,11 @@ CONFIGS = [
     ArrayParams(n_neurons=5, counter_width=6, threshold_width=4, sync_stages=3,
                 shared_threshold=False),
     ArrayParams(n_neurons=64, counter_width=16, threshold_width=12, shared_threshold=False),
+    ArrayParams(n_neurons=5, counter_width=6, threshold_width=4, shared_threshold=False,
+                clock_gating=True, trim_bits=12),
+    ArrayParams(n_neurons=3, counter="pulse"),
+    ArrayParams(n_neurons=5, counter_width=14, threshold_width=5, counter="pulse", trim_bits=12,
+                shared_threshold=False),
 ]
 
 
@@ -48,7 +53,7 @@ def test_lint_reports_a_real_warning(tmp_path):
     assert run.returncode != 0 and "UNUSEDSIGNAL" in run.stderr
 
 
-@pytest.mark.parametrize("params", CONFIGS[:3], ids=[p.name for p in CONFIGS[:3]])
+@pytest.mark.parametrize("params", CONFIGS[:3] + CONFIGS[4:], ids=[p.name for p in CONFIGS[:3] + CONFIGS[4:]])
 def test_no_latches(params):
     assert latches(params) == []
 
@@ -87,3 +92,39 @@ def test_export_has_no_always_star_and_optional_initial_values(tmp_path):
     def body(t):
         return re.sub(r" = [0-9]+'h[0-9a-f]+;", ";", t[t.index("module "):])
     assert body(bare) == body(text)
+
+
+def test_ports_of_each_architecture_and_option():
+    def ports(p):
+        return set(re.search(r"^module td_neuron_array\((.*)\);", verilog_text(p), re.M)
+                   .group(1).split(", "))
+    base = ports(ArrayParams(n_neurons=3))
+    assert ports(ArrayParams(n_neurons=3, clock_gating=True)) == base | {"window"}
+    assert ports(ArrayParams(n_neurons=3, trim_bits=4)) == base | {"tr_we", "tr_sel", "tr_inh",
+                                                                  "tr_data"}
+    assert ports(ArrayParams(n_neurons=3, counter="pulse")) == base
+    text = verilog_text(ArrayParams(n_neurons=3, trim_bits=4))
+    assert "input [5:0] tr_data;" in text and "output [15:0] count_out;" in text
+    assert "reg [5:0] w_exc2 = 6'h10;" in text                  # reset value 2^F
+
+
+def test_pulse_export_has_ripple_counters_on_the_pins():
+    text = verilog_text(ArrayParams(n_neurons=2, counter="pulse", pulse_counter_width=3))
+    assert "always @(posedge exc_pulse[1], posedge clear)" in text
+    assert "always @(negedge exc1_q0, posedge clear)" in text
+    assert "always @(negedge inh0_q2, posedge clear)" in text      # the carry-out flag
+    assert "exc_sync" not in text and "async_reg" not in text       # no synchroniser
+
+
+def test_cli_architecture_options(tmp_path, capsys):
+    from tdsnn.cli import main
+    assert main(["verilog", "--counter", "pulse", "--trim", "--per-neuron-threshold",
+                 "--neurons", "3", "--out", str(tmp_path)]) == 0
+    text = (tmp_path / "td_neuron_array.v").read_text()
+    assert "counter=pulse, trim_bits=12" in text and "shared_threshold=False" in text
+    assert main(["verilog", "--clock-gating", "--trim-bits", "3", "--out", str(tmp_path)]) == 0
+    assert "clock_gating=True" in (tmp_path / "td_neuron_array.v").read_text()
+    assert main(["verilog", "--counter", "pulse", "--clock-gating", "--out", str(tmp_path)]) == 2
+    assert "needs counter = 'sync'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["verilog", "--trim", "--trim-bits", "4", "--out", str(tmp_path)])

@@ -210,3 +210,110 @@ def test_reset_wins_over_step_at_the_same_edge():
     rtl = run_both(P, stim)
     assert rtl.spikes[7, 0] and rtl.count_out[7] == 1
     assert rtl.spike_valid[10] == 0 and not rtl.spikes[10].any() and rtl.count_out[10] == 0
+
+
+# ---- the other architecture and the options -------------------------------------------------
+
+# (params, cycles): every option, both architectures; amaranth.sim against the cycle model
+OPTION_CONFIGS = [
+    (ArrayParams(n_neurons=3, counter_width=5, threshold_width=3, clock_gating=True), 2000),
+    (ArrayParams(n_neurons=3, counter_width=6, threshold_width=3, sync_stages=3, trim_bits=3,
+                 shared_threshold=False, clock_gating=True), 2000),
+    (ArrayParams(n_neurons=3, counter_width=4, threshold_width=2, counter="pulse",
+                 pulse_counter_width=3), 1500),
+    (ArrayParams(n_neurons=3, counter_width=6, threshold_width=3, counter="pulse",
+                 pulse_counter_width=4, trim_bits=3, shared_threshold=False), 1500),
+    (ArrayParams(n_neurons=2, counter_width=6, threshold_width=3, counter="pulse",
+                 pulse_counter_width=1, trim_bits=2), 1000),
+]
+
+
+@pytest.mark.parametrize("index", range(len(OPTION_CONFIGS)),
+                         ids=[p.name for p, _ in OPTION_CONFIGS])
+def test_random_differential_options(index):
+    params, cycles = OPTION_CONFIGS[index]
+    seed = BASE_SEED + 100 + index
+    rng = np.random.default_rng(seed)
+    stim = random_stimulus(params, cycles, rng, step_period=int(rng.integers(6, 24)),
+                           p_rst=0.002, p_disable=0.03, p_th_write=0.02, p_tr_write=0.03)
+    ref = ref_run(params, stim)
+    rtl = rtl_run(params, stim)
+    mismatch = rtl.first_mismatch(ref)
+    assert mismatch is None, f"{params.name}, seed {seed} (rerun with RTL_SEED): {mismatch}"
+    assert ref.spike_valid.sum() > 20 and len(np.unique(ref.count_out)) > 3, f"seed {seed}"
+
+
+PP = ArrayParams(n_neurons=2, counter_width=5, threshold_width=3, counter="pulse",
+                 pulse_counter_width=3)                                # counts -16..15, 7/step
+
+
+def test_pulse_counts_between_clears_and_integrates_at_the_step():
+    stim = Stimulus.idle(PP, 20)
+    write_threshold(stim, 0, 3)
+    stim.exc[2:5, 0] = [2, 3, 1]         # 6 pulses, several per cycle
+    stim.inh[3, 0] = 2
+    stim.step[5] = 1                     # pulses of cycle 5 itself are in this step
+    stim.exc[5, 0] = 1
+    stim.exc[6, 0] = 4                   # the cycle after the update: clear, discarded
+    stim.exc[7, 0] = 1                   # next step
+    stim.step[10] = 1
+    rtl = run_both(PP, stim)
+    assert rtl.count_out[4] == 0                         # nothing integrated before the step
+    # 7 - 2 = 5 >= 3: spike, residue 2; then 1 pulse: 3 >= 3, spike, 0
+    assert rtl.spikes[5, 0] and rtl.count_out[5] == 2
+    assert rtl.spikes[10, 0] and rtl.count_out[10] == 0
+
+
+def test_pulse_ripple_counter_saturates_with_the_flag_not_a_wrap():
+    stim = Stimulus.idle(PP, 10)
+    stim.exc[1:3, 0] = 4                 # 8 pulses > 7: the ripple counter wraps to 0 ...
+    stim.step[4] = 1
+    rtl = run_both(PP, stim)
+    # ... read as 7 = threshold_max: a spike (a wrapped 0 would not), residue 0, flag raised
+    assert rtl.spikes[4, 0] and rtl.count_out[4] == 0
+    assert rtl.overflow[4].tolist() == [True, False]
+
+
+def test_pulse_step_with_enable_low_keeps_the_pulses():
+    stim = Stimulus.idle(PP, 12)
+    stim.exc[1, 0] = 2
+    stim.enable[3] = 0
+    stim.step[3] = 1                     # dropped: no update, no clear
+    stim.exc[4, 0] = 1
+    stim.step[6] = 1
+    rtl = run_both(PP, stim)
+    assert rtl.spike_valid.tolist().count(1) == 1 and rtl.count_out[6] == 3
+
+
+def test_trimmed_pulse_update_takes_pulse_counter_width_edges():
+    p = ArrayParams(n_neurons=2, counter_width=6, threshold_width=3, counter="pulse",
+                    pulse_counter_width=4, trim_bits=2, shared_threshold=False)
+    stim = Stimulus.idle(p, 20)
+    stim.tr_we[0], stim.tr_sel[0], stim.tr_inh[0], stim.tr_data[0] = 1, 0, 0, 6   # 1.5 pulses
+    stim.tr_we[1], stim.tr_sel[1], stim.tr_inh[1], stim.tr_data[1] = 1, 1, 1, 2   # 0.5 pulse
+    stim.exc[2, 0], stim.exc[2, 1], stim.inh[2, 1] = 3, 2, 3
+    stim.step[4] = 1
+    stim.step[5] = 1                     # dropped: the multiply is running
+    stim.sel[:] = 1
+    rtl = run_both(p, stim)
+    update = 4 + p.step_latency
+    assert rtl.spike_valid.nonzero()[0].tolist() == [update]
+    assert rtl.count_out[update] == 2 * 4 - 3 * 2 and rtl.count_out[update - 1] == 0
+
+
+P_CG = ArrayParams(n_neurons=2, counter_width=5, threshold_width=3, clock_gating=True)
+
+
+def test_window_gate_holds_the_synchronisers():
+    stim = Stimulus.idle(P_CG, 40)
+    stim.window[:] = 0
+    pulses(stim, "exc", 0, [2])                       # window closed: never sampled
+    stim.window[10:12] = 1
+    pulses(stim, "exc", 0, [11], width=1)             # sampled at the last window edge ...
+    stim.window[20:30] = 1
+    pulses(stim, "exc", 1, [24, 26])
+    rtl = run_both(P_CG, stim)
+    # ... counted in the S drain edges; neuron 1's pulses while open
+    assert rtl.count_out[11 + S] == 1 and rtl.count_out[-1] == 1
+    stim.sel[:] = 1
+    assert run_both(P_CG, stim).count_out[-1] == 2
