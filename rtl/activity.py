@@ -45,9 +45,11 @@ class PulseStimulus:
         return sum(len(range(8, self.cycles, p)) for p in (self.exc_period, self.inh_period))
 
 
-def testbench(params: ArrayParams, p: PulseStimulus) -> str:
+def testbench(params: ArrayParams, p: PulseStimulus, depth: int = 0) -> str:
     """Verilog testbench of a one-neuron array (port widths from ``params``): reset,
-    threshold write, then the pulse trains and the step strobe."""
+    threshold write, then the pulse trains and the step strobe. ``depth``: the VCD's
+    ``$dumpvars`` depth under the array (0: every level; 1: the array's own nets, not the
+    insides of library cells)."""
     if p.threshold > params.threshold_max:
         raise ValueError(f"PulseStimulus.threshold = {p.threshold}: the array holds "
                          f"0 .. {params.threshold_max}")
@@ -66,7 +68,7 @@ module tb;
   always #1 clk = ~clk;
   initial begin
     $dumpfile("activity.vcd");
-    $dumpvars(0, dut);
+    $dumpvars({depth}, dut);
     for (t = 0; t < {p.cycles}; t = t + 1) begin
       rst <= (t < 2);
       th_we <= (t == 3);
@@ -114,6 +116,68 @@ def vcd_transitions(text: str, skip: tuple[str, ...] = INPUTS) -> int:
     return n
 
 
+def vcd_bit_transitions(text: str, skip: tuple[str, ...] = INPUTS) -> dict[str, int]:
+    """0 <-> 1 changes per bit (``name`` or ``name[i]``) in a VCD dump of one scope, every
+    variable whose name is not in ``skip``; the first value of each bit is not a change."""
+    bits: dict[str, list[str]] = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        tok = line.split()
+        if tok[:1] == ["$var"] and tok[4] not in skip and tok[3] not in bits:
+            width, name = int(tok[2]), tok[4]
+            if width == 1:
+                bits[tok[3]] = [name]
+            else:
+                msb, lsb = (int(x) for x in tok[5].strip("[]").split(":"))
+                step = -1 if msb >= lsb else 1
+                bits[tok[3]] = [f"{name}[{i}]" for i in range(msb, lsb + step, step)]
+        if tok[:1] == ["$enddefinitions"]:
+            break
+    counts = {name: 0 for names in bits.values() for name in names}
+    last: dict[str, str] = {}
+    for line in lines:
+        if not line or line[0] in "#$":
+            continue
+        if line[0] in "bB":
+            value, code = line[1:].split()
+        else:
+            value, code = line[0], line[1:].strip()
+        if code not in bits:
+            continue
+        names = bits[code]
+        value = value.rjust(len(names), "0" if value[0] in "01" else value[0])
+        before = last.get(code)
+        if before is not None:
+            for name, a, b in zip(names, before, value):
+                if a != b and a in "01" and b in "01":
+                    counts[name] += 1
+        last[code] = value
+    return counts
+
+
+def simulate_activity(netlist: str, params: ArrayParams, stim: PulseStimulus,
+                      sources: tuple[str, ...] = (), include_dirs: tuple[str, ...] = (),
+                      depth: int = 0, workdir: Path | None = None) -> str:
+    """Run the stimulus on a netlist of a one-neuron array in Icarus (``sources``: further
+    Verilog files, e.g. a cell library's models; ``include_dirs``: ``-I`` folders); the VCD
+    text."""
+    if params.n_neurons != 1:
+        raise ValueError(f"simulate_activity: n_neurons = {params.n_neurons}; the testbench "
+                         f"drives a one-neuron array")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(workdir) if workdir is not None else Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "netlist.v").write_text(netlist)
+        (work / "tb.v").write_text(testbench(params, stim, depth))
+        compile_ = (["iverilog", "-g2012", "-o", "tb.vvp"]
+                    + [f"-I{d}" for d in include_dirs] + ["tb.v", "netlist.v", *sources])
+        for cmd in (compile_, ["vvp", "-n", "tb.vvp"]):
+            proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise RuntimeError(f"{' '.join(cmd)} failed in {work}: {proc.stdout}{proc.stderr}")
+        return (work / "activity.vcd").read_text()
+
+
 def transitions_per_count(params: ArrayParams | None = None, stim: PulseStimulus | None = None,
                           workdir: Path | None = None) -> dict:
     """Run the one-neuron gate-level netlist on ``stim``; ``transitions``, ``counts`` and
@@ -123,15 +187,5 @@ def transitions_per_count(params: ArrayParams | None = None, stim: PulseStimulus
         raise ValueError(f"transitions_per_count: n_neurons = {params.n_neurons}; the "
                          f"testbench drives a one-neuron array")
     stim = stim or PulseStimulus()
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(workdir) if workdir is not None else Path(tmp)
-        work.mkdir(parents=True, exist_ok=True)
-        (work / "netlist.v").write_text(netlist_text(params))
-        (work / "tb.v").write_text(testbench(params, stim))
-        for cmd in (["iverilog", "-g2012", "-o", "tb.vvp", "tb.v", "netlist.v"],
-                    ["vvp", "-n", "tb.vvp"]):
-            proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise RuntimeError(f"{' '.join(cmd)} failed in {work}: {proc.stdout}{proc.stderr}")
-        n = vcd_transitions((work / "activity.vcd").read_text())
+    n = vcd_transitions(simulate_activity(netlist_text(params), params, stim, workdir=workdir))
     return {"transitions": n, "counts": stim.counts(), "per_count": n / stim.counts()}
