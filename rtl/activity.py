@@ -1,13 +1,15 @@
 """Switching activity of the synthesised ``td_neuron_array``: logic transitions per count.
 
-The gate-level netlist (:mod:`rtl.netlist`, Yosys generic gates) of a one-neuron array runs
-in Icarus Verilog on a regular pulse stimulus (excitatory pulses at one rate, inhibitory at
-another, a step strobe at a fixed period, the threshold written once after reset) and dumps
-every net to a VCD file. Each 0 <-> 1 change of a net that a gate or flip-flop drives (every
-net but the clock and the input ports) is one logic transition; their number divided by the
-counts (pulses delivered) is the counter's transitions per count, the figure
-:mod:`spice.cost` prices with the fan-out-4 energy per transition. The simulation has no gate
-delays, so glitches are not in it (a lower estimate of the combinational part).
+A gate-level netlist of a one-neuron array (:mod:`rtl.netlist`, Yosys generic gates, or the
+array mapped to a cell library, :mod:`rtl.techmap`, simulated with the cells' functional
+models) runs in Icarus Verilog on a regular pulse stimulus (excitatory pulses at one rate,
+inhibitory at another, a step strobe at a fixed period, the threshold written once after
+reset) and dumps its nets to a VCD file. Each 0 <-> 1 change of a net that a gate or
+flip-flop drives (every net but the clock and the input ports) is one logic transition:
+:func:`transitions_per_count` counts them all, divided by the counts (pulses delivered);
+:func:`vcd_bit_transitions` counts them per net bit, which :mod:`spice.digital_cost` prices
+with each net's driver and load. The simulation has no gate delays, so glitches are not in it
+(a lower estimate of the combinational part).
 """
 
 from __future__ import annotations
