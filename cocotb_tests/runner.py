@@ -25,8 +25,8 @@ testbench writes into its log into one bar on screen.
 
 Command line (what ``make sim`` calls)::
 
-    python -m cocotb_tests.runner --sim icarus [--waves] [--gate] [--arch sync|sync-gated|pulse]
-        [--suite scoreboard,frontend,mnist]
+    python -m cocotb_tests.runner --sim icarus [--waves] [--gate | --sky130]
+        [--arch sync|sync-gated|pulse] [--suite scoreboard,frontend,mnist]
 """
 
 from __future__ import annotations
@@ -126,22 +126,50 @@ def _rtl_digest() -> str:
                    *(f.read_text() for f in sorted((ROOT / "rtl" / "hdl").glob("*.v"))))
 
 
-def export_dut(params, out_dir: Path, gate: bool = False) -> Path:
+def export_dut(params, out_dir: Path, gate: bool | str = False) -> Path:
     """``td_neuron_array.v`` for ``params`` in ``out_dir``, exported with ``rtl.export``, or
     with ``gate`` its clock-gated Yosys gate-level netlist (``rtl.netlist``, clock-gate cells
-    and their model included); reused while the RTL sources and the configuration are
+    and their model included), or with a cell library (:func:`gate_library`) its netlist
+    mapped to that library's cells (``rtl.techmap``) and ``cells.v`` beside it (the cells'
+    functional models); reused while the RTL sources, the library and the configuration are
     unchanged."""
     from rtl.export import write_verilog  # noqa: PLC0415
     from rtl.netlist import write_netlist  # noqa: PLC0415
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = out_dir / "export.stamp"
-    key = _digest(_rtl_digest(), repr(params), str(gate))
+    library = gate_library(gate) if isinstance(gate, str) else None
+    key = _digest(_rtl_digest(), repr(params), str(gate),
+                  library["fingerprint"] if library else "")
     path = out_dir / "td_neuron_array.v"
     if path.exists() and stamp.exists() and stamp.read_text() == key:
         return path
-    path = write_netlist(params, out_dir, gated=True) if gate else write_verilog(params, out_dir)
+    if library:
+        from spice.digital_cost import cell_models, mapped_netlist  # noqa: PLC0415
+        text, cells = mapped_netlist(library, params)
+        models, _ = cell_models(cells)
+        (out_dir / "cells.v").write_text(models)
+        path.write_text(text)
+    else:
+        path = write_netlist(params, out_dir, gated=True) if gate else write_verilog(params, out_dir)
     stamp.write_text(key)
     return path
+
+
+def gate_library(gate: str) -> dict:
+    """The cell library of a gate-level run: ``"sky130"`` (the library ``make liberty``
+    builds), or the folder of a characterised library record."""
+    from spice.liberty import library, read_library  # noqa: PLC0415
+    return library(progress=True) if gate == "sky130" else read_library(Path(gate))
+
+
+def gate_tag(gate: bool | str) -> str:
+    """Folder suffix of a gate-level build: ``_gate`` (Yosys' generic gates), ``_sky130``
+    (the default library) or ``_cells<name>`` (a library folder)."""
+    if not gate:
+        return ""
+    if gate is True:
+        return "_gate"
+    return "_sky130" if gate == "sky130" else f"_cells{Path(gate).name}"
 
 
 def build_dir(sim: str, config: str) -> Path:
@@ -165,16 +193,24 @@ def build(sim: str, params, **options):
 
 def _build(sim: str, params, *, top: str = "td_neuron_array", extra_sources: dict[str, str] | None = None,
            config: str | None = None, waves: bool = False, timing: bool = False,
-           gate: bool = False):
+           gate: bool | str = False):
     from cocotb_tools.runner import get_runner  # noqa: PLC0415
+    if isinstance(gate, str) and sim != "icarus":
+        raise RuntimeError(f"a cell-library gate-level run needs Icarus (the cells' functional "
+                           f"models are Verilog primitives), not {sim}")
     msg = missing(sim)
     if msg:
         raise RuntimeError(msg)
-    config = (config or params.name) + ("_gate" if gate else "")
+    config = (config or params.name) + gate_tag(gate)
     bdir = build_dir(sim, config + ("_waves" if waves else ""))
     bdir.mkdir(parents=True, exist_ok=True)
-    sources = [export_dut(params, BUILD_ROOT / "verilog" / (params.name + ("_gate" if gate else "")),
+    sources = [export_dut(params, BUILD_ROOT / "verilog" / (params.name + gate_tag(gate)),
                           gate)]
+    includes = []
+    if isinstance(gate, str):
+        from spice.digital_cost import cell_models  # noqa: PLC0415
+        sources.append(sources[0].with_name("cells.v"))
+        includes = list(cell_models(())[1])
     for name, text in (extra_sources or {}).items():
         path = bdir / name
         if not path.exists() or path.read_text() != text:
@@ -204,7 +240,8 @@ def _build(sim: str, params, *, top: str = "td_neuron_array", extra_sources: dic
         log = bdir / "build.log"
         try:
             runner.build(sources=sources, hdl_toplevel=top, build_dir=bdir, build_args=args,
-                         timescale=TIMESCALE, waves=waves, always=True, log_file=log)
+                         includes=includes, timescale=TIMESCALE, waves=waves, always=True,
+                         log_file=log)
         except RuntimeError as err:
             raise RuntimeError(f"{sim} build of {config} failed ({err}); log {log}:\n"
                                f"{log_tail(log)}") from None
@@ -216,7 +253,7 @@ def _build(sim: str, params, *, top: str = "td_neuron_array", extra_sources: dic
 def run(sim: str, params, module: str, *, top: str = "td_neuron_array",
         extra_sources: dict[str, str] | None = None, config: str | None = None,
         testcase: str | None = None, env: dict[str, str] | None = None, waves: bool = False,
-        seed: int | None = None, tag: str = "", timing: bool = False, gate: bool = False,
+        seed: int | None = None, tag: str = "", timing: bool = False, gate: bool | str = False,
         test_dir: Path | None = None) -> Path:
     """Build (if needed) and run the cocotb module ``cocotb_tests.<module>`` against ``top``.
 
@@ -373,7 +410,22 @@ def main(argv=None) -> int:
     ap.add_argument("--arch", default="sync", choices=("sync", "sync-gated", "pulse"),
                     help="architecture of the td model's array in the mnist and frontend "
                          "suites (the scoreboard runs every architecture)")
+    ap.add_argument("--sky130", action="store_true",
+                    help="simulate the netlist mapped to the sky130 cell library ('make liberty') "
+                         "with the cells' functional models (Icarus only)")
     args = ap.parse_args(argv)
+    if args.sky130:
+        if args.sim != "icarus":
+            print("error: --sky130 runs on Icarus only (--sim icarus): the cells' functional "
+                  "models are Verilog primitives", file=sys.stderr)
+            return 2
+        if args.suite == ",".join(SUITES):
+            args.suite = "scoreboard,frontend"
+        if "mnist" in args.suite:
+            print("error: --sky130 runs the scoreboard and frontend suites (--suite "
+                  "scoreboard,frontend)", file=sys.stderr)
+            return 2
+        args.gate = "sky130"
     msg = missing(args.sim)
     if msg:
         print(f"error: {msg}", file=sys.stderr)
@@ -390,7 +442,7 @@ def main(argv=None) -> int:
                 return 2
             if name == "mnist":
                 config = suites._mnist_build(args.sim, 1, suites.MNIST_SUB, args.arch)[1]["config"]
-                config += ("_gate" if args.gate else "") + ("_waves" if args.waves else "")
+                config += gate_tag(args.gate) + ("_waves" if args.waves else "")
                 with follow_progress([log_path(args.sim, config, "tb_mnist")], args.images,
                                      f"MNIST through the RTL on {args.sim}"):
                     suites.run_mnist(args.sim, waves=args.waves, images=args.images, progress=True,
@@ -404,7 +456,8 @@ def main(argv=None) -> int:
         return 3
     finally:
         signal.alarm(0)
-    print(f"{args.sim}{' (gate level)' if args.gate else ''}: suites {args.suite} passed in "
+    print(f"{args.sim}{' (gate level)' if args.gate else ''}"
+          f"{' (sky130 cells)' if args.gate == 'sky130' else ''}: suites {args.suite} passed in "
           f"{time.perf_counter() - t0:.1f} s"
           + (f"; waveforms in {BUILD_ROOT / args.sim}/*_waves/" if args.waves else ""))
     return 0

@@ -107,7 +107,7 @@ def run_mnist(sim: str, waves: bool = False, images: int = 100, start: int = 0, 
     returns the result dict."""
     K = K or 1
     params, opts = _mnist_build(sim, K, n_sub, arch)
-    bdir = runner.build_dir(sim, opts["config"] + ("_gate" if gate else "")
+    bdir = runner.build_dir(sim, opts["config"] + runner.gate_tag(gate)
                             + ("_waves" if waves else ""))
     out = Path(out) if out else bdir / f"mnist{tag}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -2,10 +2,12 @@
 
 Two measurements on gate-level netlists simulated in Icarus Verilog:
 
-* :func:`transitions_per_count` (the energy table's figure so far): the ungated netlist of a
-  one-neuron array (:mod:`rtl.netlist`) on a regular pulse stimulus; every 0 <-> 1 change of
-  a net that a gate or flip-flop drives (every net but the clock and the input ports), divided
-  by the pulses delivered.
+* :func:`transitions_per_count`: the ungated netlist of a one-neuron array (:mod:`rtl.netlist`)
+  on a regular pulse stimulus (:func:`simulate_activity`, which also runs the array mapped to a
+  cell library, :mod:`rtl.techmap`, with the cells' functional models); every 0 <-> 1 change
+  of a net that a gate or flip-flop drives (every net but the clock and the input ports),
+  divided by the pulses delivered. :func:`vcd_bit_transitions` counts them per net bit, which
+  :mod:`spice.digital_cost` prices with each net's driver and load.
 * :func:`activity` / :func:`breakdown` (both architectures, any option): the **clock-gated**
   netlist (``rtl.netlist`` with ``gated=True``: one clock-gate cell per enable group) written
   cell by cell (``write_verilog -noexpr``, Yosys' generic cells, simulated with Yosys'
@@ -61,9 +63,11 @@ class PulseStimulus:
         return sum(len(range(8, self.cycles, p)) for p in (self.exc_period, self.inh_period))
 
 
-def testbench(params: ArrayParams, p: PulseStimulus) -> str:
+def testbench(params: ArrayParams, p: PulseStimulus, depth: int = 0) -> str:
     """Verilog testbench of a one-neuron array (port widths from ``params``): reset,
-    threshold write, then the pulse trains and the step strobe."""
+    threshold write, then the pulse trains and the step strobe. ``depth``: the VCD's
+    ``$dumpvars`` depth under the array (0: every level; 1: the array's own nets, not the
+    insides of library cells)."""
     if p.threshold > params.threshold_max:
         raise ValueError(f"PulseStimulus.threshold = {p.threshold}: the array holds "
                          f"0 .. {params.threshold_max}")
@@ -82,7 +86,7 @@ module tb;
   always #1 clk = ~clk;
   initial begin
     $dumpfile("activity.vcd");
-    $dumpvars(0, dut);
+    $dumpvars({depth}, dut);
     for (t = 0; t < {p.cycles}; t = t + 1) begin
       rst <= (t < 2);
       th_we <= (t == 3);
@@ -98,7 +102,7 @@ endmodule
 """
 
 
-def _vcd_bits(text: str, skip: tuple[str, ...] = ()) -> dict[str, int]:
+def vcd_bit_transitions(text: str, skip: tuple[str, ...] = INPUTS) -> dict[str, int]:
     """0 <-> 1 changes per bit in a VCD dump: ``{"name" or "name[i]": changes}`` for every
     variable whose name is not in ``skip``; the first value of each bit (from x) is not a
     change."""
@@ -146,7 +150,7 @@ def _vcd_bits(text: str, skip: tuple[str, ...] = ()) -> dict[str, int]:
 def vcd_transitions(text: str, skip: tuple[str, ...] = INPUTS) -> int:
     """0 <-> 1 changes in a VCD dump, bit by bit, over every variable whose name is not in
     ``skip``; the first value of each bit (from x) is not a transition."""
-    return sum(_vcd_bits(text, skip).values())
+    return sum(vcd_bit_transitions(text, skip).values())
 
 
 def _run_icarus(work: Path, sources: list[str]) -> None:
@@ -154,6 +158,24 @@ def _run_icarus(work: Path, sources: list[str]) -> None:
         proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed in {work}: {proc.stdout}{proc.stderr}")
+
+
+def simulate_activity(netlist: str, params: ArrayParams, stim: PulseStimulus,
+                      sources: tuple[str, ...] = (), include_dirs: tuple[str, ...] = (),
+                      depth: int = 0, workdir: Path | None = None) -> str:
+    """Run the stimulus on a netlist of a one-neuron array in Icarus (``sources``: further
+    Verilog files, e.g. a cell library's models; ``include_dirs``: ``-I`` folders); the VCD
+    text."""
+    if params.n_neurons != 1:
+        raise ValueError(f"simulate_activity: n_neurons = {params.n_neurons}; the testbench "
+                         f"drives a one-neuron array")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(workdir) if workdir is not None else Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "netlist.v").write_text(netlist)
+        (work / "tb.v").write_text(testbench(params, stim, depth))
+        _run_icarus(work, [*(f"-I{d}" for d in include_dirs), "tb.v", "netlist.v", *sources])
+        return (work / "activity.vcd").read_text()
 
 
 def transitions_per_count(params: ArrayParams | None = None, stim: PulseStimulus | None = None,
@@ -165,13 +187,7 @@ def transitions_per_count(params: ArrayParams | None = None, stim: PulseStimulus
         raise ValueError(f"transitions_per_count: {params.name}; the testbench drives a "
                          f"one-neuron 'sync' array without window gate or trim (see activity())")
     stim = stim or PulseStimulus()
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(workdir) if workdir is not None else Path(tmp)
-        work.mkdir(parents=True, exist_ok=True)
-        (work / "netlist.v").write_text(netlist_text(params))
-        (work / "tb.v").write_text(testbench(params, stim))
-        _run_icarus(work, ["tb.v", "netlist.v"])
-        n = vcd_transitions((work / "activity.vcd").read_text())
+    n = vcd_transitions(simulate_activity(netlist_text(params), params, stim, workdir=workdir))
     return {"transitions": n, "counts": stim.counts(), "per_count": n / stim.counts()}
 
 
@@ -317,7 +333,7 @@ def activity(params: ArrayParams, stim: StepStimulus | None = None,
         (work / "netlist.v").write_text(netlist)
         (work / "tb.v").write_text(step_testbench(params, stim))
         _run_icarus(work, ["tb.v", "netlist.v", str(CLOCK_GATE), str(_simcells())])
-        changes = _vcd_bits((work / "activity.vcd").read_text())
+        changes = vcd_bit_transitions((work / "activity.vcd").read_text(), skip=())
     cells = _cells(netlist)
     by_type = Counter(t for t, _ in cells)
     toggles, clock_pins = Counter(), Counter()

@@ -98,3 +98,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="folder of Monte Carlo records for the mean and worst-chip error "
                         "(default: results/montecarlo)")
     p.set_defaults(func=cmd_energy)
+
+    from .lib_commands import register as register_library_commands
+    register_library_commands(sub)

@@ -12,16 +12,13 @@ Constants (each with its source; docs/spice.md "Energy and area" repeats them):
   stacked MOM capacitor in the lower metals (the density the cm model's 100 fF, "about 10 um
   x 10 um in 28 nm", already assumes; MIM and MOM options of 22-28 nm processes offer
   1-2 fF/um^2); not placed over the devices;
-* td's digital cells: the Yosys cell count (:mod:`rtl.area`, NanGate 45 nm cell areas) scaled
-  by ``(L_min / 45 nm)^2`` to the card's node (ideal area scaling; published SRAM cells moved
-  by 0.27x from 45 to 22 nm: 0.346 -> 0.092 um^2) and divided by a placement utilisation of
-  :data:`UTILISATION` = 0.7 (rtl.area: typically 0.6-0.8);
-* energy per logic transition ``E_cycle / 2`` from :func:`spice.energy.gate_energy` (a
-  fan-out-4 inverter of the card, simulated); the counter's energy per count is the measured
-  transitions per count of the synthesised neuron (:mod:`rtl.activity`: gate-level netlist in
-  Icarus, every net but the clock and the inputs) times ``E_cycle / 2``; the clock: each
-  flip-flop's clock input is one ``E_cycle`` per clock cycle, running only during the CCO
-  window ``t_p`` of each step (a clock gated outside it);
+* td's digital half (:mod:`spice.digital_cost`): the neuron array mapped to a cell library
+  characterised with ngspice (the sky130_fd_sc_hd cells on the card's process,
+  :func:`digital_library`): the cells' areas placed at :data:`UTILISATION` = 0.7; the energy
+  per count from the gate-level activity of the pulse trains, each net's toggles priced with
+  its driver's internal energy and the switched load; the clock energy per cycle of the
+  flip-flops' clock pins, running only during the CCO window ``t_p`` of each step (a clock
+  gated outside it); the cells' leakage over the whole step;
 * the step rate: cm's ``t_step`` = 1 us for both neurons (the td CCO window of 250 ns is a
   quarter of that step).
 """
@@ -41,8 +38,6 @@ from .mismatch import TD_VARIANT
 GATE_PITCH_PER_LMIN = 90e-9 / 22e-9   # contacted gate pitch / L_min (Intel 22 nm: 90 nm)
 ANALOG_OVERHEAD = 2.0                 # layout / summed device footprints (rule of thumb)
 CAP_DENSITY = 1e-15 / 1e-12           # F/m^2: 1 fF/um^2 (stacked MOM, lower metals)
-NANGATE_NODE = 45e-9                  # m: the node of rtl.area's cell areas
-UTILISATION = 0.7                     # placed digital block: cell area / utilisation
 COMPANION_TD_UW = 0.230               # uW per td neuron, the companion study (reference only)
 
 _DEVICE = re.compile(r"^\s*M\S*\s.*?\bW=(\S+)\s+L=(\S+)", re.IGNORECASE | re.MULTILINE)
@@ -97,15 +92,17 @@ def td_analog_area(oscillator) -> Area:
     return netlist_area(netlist(oscillator, 1e-6, 1e-9), oscillator.card.l_min).scaled(2.0)
 
 
-def td_digital_area(l_min: float, n_neurons: int = 64) -> dict:
-    """Per neuron: placed digital area (m^2) at the card's node, gates and flip-flops."""
-    from behavioral.td import TDParams
-    from rtl.area import digital_area
-    a = digital_area(TDParams().array(n_neurons))
-    scale = (l_min / NANGATE_NODE) ** 2
-    return {"area": a.per_neuron_um2 * 1e-12 * scale / UTILISATION,
-            "cell_area_45nm_um2": a.per_neuron_um2, "gates": a.gates / n_neurons,
-            "flip_flops": a.flip_flops / n_neurons, "array_neurons": n_neurons}
+def digital_library(card, jobs: int = 1, progress: bool = True) -> dict:
+    """The cell library a card's td neuron is priced with: SkyWater's own sky130_fd_sc_hd
+    library when the card's models are the sky130 ones (:mod:`spice.sky130`'s cache), else
+    the same cells moved to the card (:func:`spice.charlib.card_process`); characterised or
+    read from the cache."""
+    from . import sky130
+    from .charlib import card_process, sky130_process
+    from .liberty import library
+    on_sky130 = Path(card.models).resolve().is_relative_to(sky130.cache_dir().resolve())
+    process = sky130_process() if on_sky130 else card_process(card)
+    return library(process, jobs=jobs, progress=progress)
 
 
 # ---- event counts from the network ---------------------------------------------------------
@@ -180,18 +177,21 @@ def charge_per_pulse(rows: np.ndarray, k: np.ndarray, t_p: float) -> np.ndarray:
     return np.interp(np.asarray(k, float) / t_p, f[order], q[order])
 
 
-def td_energy(counts: dict, ring_rows: np.ndarray, e_cycle: float, digital: dict, vdd: float,
-              t_p: float, f_clk: float) -> dict:
+def td_energy(counts: dict, ring_rows: np.ndarray, digital: dict, vdd: float, t_p: float,
+              f_clk: float, t_step: float) -> dict:
     """Energy per inference (J) of td by part: the oscillators (pulses x charge per pulse at
-    their rate), the counter's logic (``digital["transitions_per_count"]`` per pulse: the
+    their rate), the counter's logic (``digital["energy_per_count"]["total"]`` per pulse: the
     spikes' subtractions are in that measured figure), the flip-flops' clock during the CCO
-    window of every neuron-step."""
+    window of every neuron-step (``digital["clock_energy_per_cycle"]["total"]`` per neuron and
+    cycle), the cells' leakage (``digital["leakage_w"]`` per neuron) over every step."""
     hist = np.asarray(counts["pulse_histogram"], float)   # per image, (2, max_pulses + 1)
     k = np.arange(hist.shape[1])
     q = charge_per_pulse(ring_rows, k, t_p)
+    steps = counts["neuron_steps"]
     parts = {"oscillators": vdd * float((hist * k * q).sum()),
-             "counter": counts["pulses"] * digital["transitions_per_count"] * e_cycle / 2,
-             "clock": counts["neuron_steps"] * digital["flip_flops"] * f_clk * t_p * e_cycle}
+             "counter": counts["pulses"] * digital["energy_per_count"]["total"],
+             "clock": steps * f_clk * t_p * digital["clock_energy_per_cycle"]["total"],
+             "leakage": steps * t_step * digital["leakage_w"]}
     return parts | {"total": sum(parts.values())}
 
 

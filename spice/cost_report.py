@@ -3,13 +3,15 @@ and td, with their error; JSON, CSV, Markdown and the accuracy-versus-cost figur
 
 The supply charges come from :mod:`spice.energy` (ngspice transients of this card), the event
 counts from the network run on a seeded random subset of the test images with each variant
-(:class:`spice.cost.EventCounter`), the areas from :mod:`spice.cost`. The error is the Monte
+(:class:`spice.cost.EventCounter`), the areas from :mod:`spice.cost`, td's digital terms from
+the cell library characterised on this card (:mod:`spice.digital_cost`). The error is the Monte
 Carlo's mean and worst chip where a Monte Carlo record of the variant exists
 (:func:`spice.cost.chip_errors`), else the nominal chip of this run.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -25,12 +27,13 @@ from golden.files import write_atomic
 from golden.pipeline import provenance
 from golden.snn import evaluate
 from golden.table import markdown_table
-from rtl.activity import transitions_per_count
 
 from . import cost
 from .characterise import CharParams, characterise, mirror_designs
 from .comparator import ComparatorParams
-from .energy import PulseParams, comparator_charge, gate_energy, mirror_charge, oscillator_charge
+from .digital_cost import digital_cost
+from .energy import PulseParams, comparator_charge, mirror_charge, oscillator_charge
+from .liberty import UTILISATION
 from .mismatch import TD_VARIANT
 from .oscillator import OscillatorParams
 
@@ -40,7 +43,7 @@ IMAGES_DEFAULT = 200   # seeded random test images for the event counts (per-ima
 
 def circuit_costs(cp: CharParams, designs: dict, folder: Path) -> dict:
     """Every ngspice energy figure of the card: mirror charge ratios per variant, the
-    comparator's static current and spike charge, the ring's charge per pulse, E_cycle."""
+    comparator's static current and spike charge, the ring's charge per pulse."""
     cm = cp.cm_params()
     pulse = PulseParams(cm.i_unit, cm.t_p, cm.c_m, (cm.v_th + cm.v_reset) / 2)
     out = {"pulse": {"i_in": pulse.i_in, "t_p": pulse.t_p, "v_mem": pulse.v_mem},
@@ -50,8 +53,7 @@ def circuit_costs(cp: CharParams, designs: dict, folder: Path) -> dict:
                                            folder / "comparator"),
            "ring": oscillator_charge(OscillatorParams(card=cp.card), RING_CURRENTS,
                                      folder / "ring").tolist(),
-           "ring_columns": ["i_ctrl (A)", "f (Hz)", "charge per pulse (C)"],
-           "e_cycle": gate_energy(cp.card, folder / "gate", f=TDParams().f_clk)}
+           "ring_columns": ["i_ctrl (A)", "f (Hz)", "charge per pulse (C)"]}
     return out
 
 
@@ -74,7 +76,7 @@ def _count(prepared, model, x, y, T: int, seed: int, max_pulses: int, progress: 
 def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64, limit: int | None = None,
         images: int | None = IMAGES_DEFAULT, seed: int = 0, ode_substeps: int = 2,
         spice_json: Path | None = None, montecarlo_dir: Path | None = None,
-        progress: bool = True, options: dict | None = None) -> dict:
+        progress: bool = True, options: dict | None = None, jobs: int | None = None) -> dict:
     """Characterise (cached), simulate the energies, count events per variant, write
     ``out/energy/``; returns the record.
 
@@ -82,7 +84,8 @@ def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64, limit: i
     ``montecarlo_dir``, else the nominal chip of ``spice_json`` (``tdsnn spice``'s results,
     more images than the event counts need), else the nominal chip of this run's subset; both
     only when run on this data set. The record names the data set, the network and
-    ``options`` (:func:`golden.pipeline.provenance`)."""
+    ``options`` (:func:`golden.pipeline.provenance`). ``jobs``: ngspice runs at a time when the
+    card's cell library is characterised (default: one per core)."""
     start = time.perf_counter()
     cp = cp or CharParams()
     folder = Path(out) / "energy"
@@ -96,9 +99,8 @@ def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64, limit: i
     vdd, q_unit = cp.card.vdd, cm.i_unit * cm.t_p
     x, y = _subset(prepared, limit, images)
     comparator = ComparatorParams(card=cp.card, c_m=cp.c_m)
-    activity = transitions_per_count(TDParams().array(1), workdir=folder / "activity")
-    digital = cost.td_digital_area(cp.card.l_min) | {
-        "transitions_per_count": activity["per_count"], "activity_run": activity}
+    record = cost.digital_library(cp.card, jobs=jobs or os.cpu_count() or 1, progress=progress)
+    digital = digital_cost(record, td.array(1), 1e9 / td.f_clk, workdir=folder / "activity")
     data = prepared.config["data"]
     nominal = cost.nominal_errors(spice_json, T, data)
 
@@ -121,10 +123,10 @@ def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64, limit: i
                   f"on {len(y)} images", flush=True)
     err, counts = _count(prepared, TDNeuron(td), x, y, T, seed, td.max_pulses, progress)
     analog = cost.td_analog_area(OscillatorParams(card=cp.card))
-    energy = cost.td_energy(counts, np.array(circuits["ring"]), circuits["e_cycle"], digital,
-                            vdd, td.t_p, td.f_clk)
-    variants["td"] = _entry("td", TD_VARIANT, analog.total, digital["area"], analog, energy,
-                            counts, error("td", TD_VARIANT, err), cm.t_step)
+    energy = cost.td_energy(counts, np.array(circuits["ring"]), digital, vdd, td.t_p, td.f_clk,
+                            cm.t_step)
+    variants["td"] = _entry("td", TD_VARIANT, analog.total, digital["area_um2"] * 1e-12, analog,
+                            energy, counts, error("td", TD_VARIANT, err), cm.t_step)
     record = {"T": T, "n_images": len(y), "sampled": len(y) < len(prepared.test_y),
               **provenance(prepared, options),
               "seed": seed, "ode_substeps": ode_substeps, "card": summary["card"],
@@ -149,7 +151,7 @@ def constants() -> dict:
     return {"gate_pitch_per_lmin": cost.GATE_PITCH_PER_LMIN,
             "analog_overhead": cost.ANALOG_OVERHEAD,
             "cap_density_fF_per_um2": cost.CAP_DENSITY * 1e3,
-            "nangate_node_m": cost.NANGATE_NODE, "utilisation": cost.UTILISATION,
+            "utilisation": UTILISATION,
             "companion_td_uw": cost.COMPANION_TD_UW}
 
 
@@ -169,7 +171,7 @@ def table_rows(record: dict) -> list[list[str]]:
 
 
 def markdown(record: dict) -> str:
-    c, k = record["circuits"], record["constants"]
+    c, k, d = record["circuits"], record["constants"], record["digital"]
     td = record["variants"]["td"]
     ring = np.array(c["ring"])
     parts = "; ".join(f"{name}: " + ", ".join(f"{p} {v / e['energy']['total'] * 100:.0f} %"
@@ -190,15 +192,17 @@ def markdown(record: dict) -> str:
             f"comparator static current {c['comparator']['i_static'] * 1e6:.2f} uA, charge per "
             f"spike {c['comparator']['q_spike'] * 1e15:.1f} fC; ring charge per pulse "
             f"{ring[:, 2].min() * 1e15:.0f}-{ring[:, 2].max() * 1e15:.0f} fC over "
-            f"{ring[:, 1].min() * 1e-6:.0f}-{ring[:, 1].max() * 1e-6:.0f} MHz; fan-out-4 "
-            f"inverter {c['e_cycle'] * 1e15:.2f} fJ per cycle; td counter "
-            f"{record['digital']['gates']:.0f} gates + {record['digital']['flip_flops']:.0f} "
-            f"flip-flops per neuron ({record['digital']['array_neurons']}-neuron array), "
-            f"{record['digital']['transitions_per_count']:.1f} logic transitions per count "
-            f"(gate-level simulation). "
+            f"{ring[:, 1].min() * 1e-6:.0f}-{ring[:, 1].max() * 1e-6:.0f} MHz; td's digital half "
+            f"on the cell library {d['process']}: {d['cells_per_neuron']:.0f} cells, "
+            f"{d['flip_flops_per_neuron']:.1f} flip-flops, {d['cell_area_um2']:.1f} um^2 of "
+            f"cells per neuron ({d['array_neurons']}-neuron array), "
+            f"{d['energy_per_count']['total'] * 1e15:.1f} fJ per count "
+            f"({d['toggles_per_count']:.1f} net toggles, gate-level simulation), "
+            f"{d['clock_energy_per_cycle']['total'] * 1e15:.1f} fJ of clock per cycle, "
+            f"{d['leakage_w'] * 1e9:.2f} nW of leakage. "
             f"Constants: gate pitch {k['gate_pitch_per_lmin']:.2f} L_min, analog overhead "
             f"{k['analog_overhead']:g}x, capacitors {k['cap_density_fF_per_um2']:g} fF/um^2, "
-            f"digital cells scaled from 45 nm at utilisation {k['utilisation']:g}. The companion "
+            f"digital cells placed at utilisation {k['utilisation']:g}. The companion "
             f"study reports {k['companion_td_uw']} uW per td neuron; this td: "
             f"{td['power_per_neuron'] * 1e6:.3f} uW.\n\n"
             "![error versus area and energy](energy/accuracy_cost.png)")

@@ -18,10 +18,9 @@ bias generators (cascode gate bias, V_th and V_reset references) and the synapse
 * td oscillator (:func:`oscillator_charge`): the current-starved ring of
   :mod:`spice.oscillator` at several control currents -> charge per output pulse over whole
   periods (control mirror, starving devices, stage loads, output inverter).
-* a gate toggle (:func:`gate_netlist`): an inverter at the ring's sizes (L_min, NMOS 0.1 um,
-  PMOS 0.2 um) driving four copies of itself (fan-out 4), square-wave input -> supply energy
-  per full output cycle (``E_cycle``, a rise and a fall). The td counter's energy per count
-  and its clock energy are priced with it (:mod:`spice.cost`).
+
+The td neuron's digital half (counter, clock, leakage) is priced from a characterised cell
+library instead (:mod:`spice.digital_cost`).
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .card import DeviceCard
 from .comparator import ComparatorParams
 from .mirror import MirrorParams, _si
 from .ngspice import control_block, run
@@ -162,29 +160,3 @@ def oscillator_charge(o: OscillatorParams, currents, workdir: Path, periods: int
         q = supply_charge(t, r["i(vdd)"], up[0], up[-1]) / (len(up) - 1)
         rows.append((float(i), f, q))
     return np.array(rows)
-
-
-# ---- a logic gate toggle -----------------------------------------------------------------------
-
-def gate_netlist(card: DeviceCard, f: float = 500e6, cycles: int = 4) -> str:
-    """Transient: inverter ``D`` (supply ``Vdd``) driving four inverters (supply ``Vdl``), the
-    input a square wave at ``f`` (Hz, 20 ps edges) from an ideal source."""
-    n, p, l1 = card.nmos, card.pmos, _si(card.l_min)
-    half = 1 / (2 * f)
-    lines = ["* energy per cycle of a fan-out-4 inverter (the ring's inverter size)",
-             card.include(), f"Vdd vdd 0 {_si(card.vdd)}",
-             f"Vdl vdl 0 {_si(card.vdd)}",
-             f"Vin a 0 PULSE(0 {_si(card.vdd)} 0 20p 20p {_si(half - 20e-12)} {_si(2 * half)})",
-             f"MDP y a vdd vdd {p} W=2e-07 L={l1}", f"MDN y a 0 0 {n} W=1e-07 L={l1}"]
-    for k in range(4):
-        lines += [f"MLP{k} z{k} y vdl vdl {p} W=2e-07 L={l1}",
-                  f"MLN{k} z{k} y 0 0 {n} W=1e-07 L={l1}"]
-    lines.append(control_block(f"tran 1p {_si(cycles / f)}", "out.txt", ["i(vdd)"]))
-    return "\n".join(lines + [".end", ""])
-
-
-def gate_energy(card: DeviceCard, workdir: Path, f: float = 500e6, cycles: int = 4) -> float:
-    """``E_cycle`` (J): supply energy of the driver per full cycle (rise and fall) into its
-    fan-out of four, averaged over the last ``cycles - 1`` cycles (the first one settles)."""
-    r = run(gate_netlist(card, f, cycles), workdir, name="energy_gate", card=card).vectors
-    return card.vdd * supply_charge(r["time"], r["i(vdd)"], 1 / f, cycles / f) / (cycles - 1)

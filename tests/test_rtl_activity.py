@@ -6,7 +6,7 @@ import pytest
 
 from behavioral.td import TDParams
 from rtl.activity import (PulseStimulus, StepStimulus, breakdown, totals, transitions_per_count,
-                          vcd_transitions)
+                          vcd_bit_transitions, vcd_transitions)
 from rtl.params import ArrayParams
 from rtl.synth import synth_stats
 
@@ -46,6 +46,13 @@ def test_vcd_transitions_counts_bits_not_clock_or_inputs():
     # a: x->0 (not counted), 0->1, 1->0 = 2; q: x->000 (not), 000->101 (2 bits),
     # 101->011 (zero-extended: 2 bits) = 4; the clock and the input port are left out
     assert vcd_transitions(VCD) == 6
+
+
+def test_vcd_bit_transitions_per_bit():
+    counts = vcd_bit_transitions(VCD)
+    # q: 000 -> 101 flips bits 2 and 0; 101 -> 011 flips bits 2 and 1
+    assert counts == {"a": 2, "q[2]": 2, "q[1]": 1, "q[0]": 1}
+    assert sum(counts.values()) == vcd_transitions(VCD)
 
 
 def test_stimulus_keeps_the_synchroniser_contract():

@@ -104,11 +104,14 @@ def test_energy_arithmetic():
     hist = np.zeros((2, 63))
     hist[0, 10], hist[1, 60] = 3.0, 1.0
     td = {"pulses": 90.0, "spikes": 5.0, "neuron_steps": 1000.0, "pulse_histogram": hist}
-    digital = {"gates": 250.0, "flip_flops": 20.0, "transitions_per_count": 30.0}
-    e = cost.td_energy(td, rows, 1e-15, digital, 0.8, 250e-9, 500e6)
+    digital = {"energy_per_count": {"total": 15e-15}, "clock_energy_per_cycle": {"total": 20e-15},
+               "leakage_w": 2e-9}
+    e = cost.td_energy(td, rows, digital, 0.8, 250e-9, 500e6, 1e-6)
     assert e["oscillators"] == pytest.approx(0.8 * (30 * 200e-15 + 60 * 100e-15))
-    assert e["counter"] == pytest.approx(90 * 30 * 0.5e-15)
-    assert e["clock"] == pytest.approx(1000 * 20 * 125 * 1e-15)
+    assert e["counter"] == pytest.approx(90 * 15e-15)
+    assert e["clock"] == pytest.approx(1000 * 125 * 20e-15)      # 125 cycles in each window
+    assert e["leakage"] == pytest.approx(1000 * 1e-6 * 2e-9)     # the whole step
+    assert e["total"] == pytest.approx(sum(v for k, v in e.items() if k != "total"))
 
 
 def test_event_counter_sums_the_td_pulses():
@@ -194,12 +197,14 @@ def test_table_formats(tmp_path):
     png = cost_report.plot_accuracy_cost(rec, tmp_path / "f.png")
     assert png.stat().st_size > 10_000
     rec |= {"sampled": True, "t_step": 1e-6, "constants": cost_report.constants(),
-            "digital": {"gates": 250.0, "flip_flops": 22.0, "array_neurons": 64,
-                        "transitions_per_count": 33.0},
+            "digital": {"process": "lib", "cells_per_neuron": 250.0,
+                        "flip_flops_per_neuron": 22.0, "cell_area_um2": 300.0,
+                        "array_neurons": 64, "energy_per_count": {"total": 15e-15},
+                        "toggles_per_count": 33.0, "clock_energy_per_cycle": {"total": 2e-13},
+                        "leakage_w": 2e-9},
             "circuits": {"mirror": {"simple_L3": {"p": {"ratio": 1.9}, "n": {"ratio": 1.0}}},
                          "comparator": {"i_static": 1.9e-6, "q_spike": 30e-15},
-                         "ring": [[1e-6, 24e6, 211e-15], [1e-5, 241e6, 134e-15]],
-                         "e_cycle": 1.15e-15}}
+                         "ring": [[1e-6, 24e6, 211e-15], [1e-5, 241e6, 134e-15]]}}
     md = cost_report.markdown(rec).splitlines()
     assert md[0].startswith("| variant") and "error worst chip (%)" in md[0]
     assert len([ln for ln in md if ln.startswith("| ")]) == 1 + 4
