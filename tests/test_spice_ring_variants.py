@@ -162,7 +162,7 @@ def test_designs_pair_the_instances_and_share_the_smaller_full_scale():
 def small_run(tmp_path_factory):
     """One variant, both polarities, 2 instances, a tiny grid: real ngspice."""
     root = tmp_path_factory.mktemp("rings")
-    grid = RingGrid(fi=(0.5, 1.0), mc=(1.0,), window=(1.0,), shared=((1.0, 0.5),))
+    grid = RingGrid(fi=(0.1, 0.25, 1.0), mc=(1.0,), window=(0.25,), shared=((0.25, 0.1),))
     res = characterise_all(CARD, FullScaleRule(), MismatchParams(samples=2), ["ring"], root,
                            progress=False, grid=grid)
     return res, root, grid
@@ -221,3 +221,18 @@ def test_td_variants_option_refuses_an_unknown_variant_before_any_work(isolated,
     assert main(["spice", "--td-variants", "--ring-variants", "ring,m7"]) == 2
     err = capsys.readouterr().err
     assert "'m7' is unknown" in err and "m30_s10_c1" in err and err.count("\n") == 1
+
+
+def test_a_ring_below_its_off_devices_leakage_stalls_and_counts_as_gain_zero(tmp_path,
+                                                                           monkeypatch):
+    """2 nA into the 1 fF variant: the starving devices' current no longer beats the leakage
+    of the off devices, no edge comes (one attempt, to keep the test short)."""
+    import spice.mismatch as mm
+    from spice.ring_variants import gain_stats
+    monkeypatch.setattr(mm, "RING_ATTEMPTS", 1)
+    o = oscillator("m30_s10_c1", "exc")
+    assert mm.ring_frequencies(o, np.zeros((1, len(ring_devices(o)))), 2e-9, 5e5,
+                               tmp_path).tolist() == [0.0]
+    s = gain_stats(np.array([0.0, 0.9, 1.0, 1.1]))
+    assert s["stalled"] == 1 and s["min"] == 0.0
+    assert s["log_mean"] == pytest.approx(np.log([0.9, 1.0, 1.1]).mean())
