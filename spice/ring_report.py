@@ -90,7 +90,8 @@ def ring_rows(res: dict) -> list[dict]:
                    "inl_endpoint_pct_fs": r["linearity"]["inl_endpoint_pct_fs"],
                    "q_pulse_mid_fc": _fi_at(r, 0.5, "q_pulse") * 1e15,
                    "q_pulse_low_fc": _fi_at(r, 0.02, "q_pulse") * 1e15,
-                   "q_buffer_low_fc": _fi_at(r, 0.02, "q_buffer") * 1e15}
+                   "q_buffer_low_fc": _fi_at(r, 0.02, "q_buffer") * 1e15,
+                   "standby_na": v["standby"][pol]["i_a"] * 1e9 if "standby" in v else None}
             for x, s in zip(r["mc"]["fractions"], st):
                 row[f"sigma_{x:g}fs"] = s["sigma"]
             for x, ls in zip(r["mc"]["fractions"], r["breakdown"]["linear_sigma"]):
@@ -98,8 +99,11 @@ def ring_rows(res: dict) -> list[dict]:
             (d1, s1), (d2, s2) = top_devices(r, 0.25 if 0.25 in r["mc"]["fractions"] else
                                              r["mc"]["fractions"][0])
             row |= {"top1": f"{d1} {s1 * 100:.0f}%", "top2": f"{d2} {s2 * 100:.0f}%"}
-            errs = [abs(e) for w in r["window"] for e in w["error_cycles"] if e == e]
-            row["window_error_max_cycles"] = max(errs) if errs else float("nan")
+            for w in r["window"]:
+                x = w["currents_a"][0] / r["full_scale"]["i"]
+                e = [v for v in w["error_cycles"] if v == v]
+                row[f"window_error_{x:.2g}fs"] = float(np.mean(e)) if e else float("nan")
+            row["edges_while_off"] = sum(w["edges_while_off"] for w in r["window"])
             rows.append(row)
     return rows
 
@@ -120,6 +124,12 @@ def design_rows(res: dict) -> list[dict]:
             row[f"sigma_ei_diff_{x:g}fs"] = 0.0
         rows.append(row)
     return rows
+
+
+def v0_window(res: dict) -> list[float]:
+    """The window fractions of full scale (of the first variant's exc ring)."""
+    r = next(iter(res["variants"].values()))["exc"]
+    return [w["currents_a"][0] / r["full_scale"]["i"] for w in r["window"]]
 
 
 def _fmt(x, spec=".3f") -> str:
@@ -155,16 +165,25 @@ def markdown(res: dict, mirrors: dict | None) -> str:
                      *(f"{r[f'sigma_{x:g}fs']:.4f}" for x in shown),
                      f"{r[f'linear_sigma_{mid:g}fs']:.4f}", r["top1"], r["top2"],
                      f"{r['q_pulse_mid_fc']:.1f}", f"{r['q_pulse_low_fc']:.1f}",
-                     _fmt(r["window_error_max_cycles"], ".2f")])
+                     _fmt(r["standby_na"], ".2f"),
+                     " / ".join(_fmt(v, "+.2f") for k, v in r.items()
+                                if k.startswith("window_error_")),
+                     str(r["edges_while_off"])])
     out.append("## Rings per polarity\n\n" + markdown_table(
         ["variant", "ring", "area (um^2)", "of it devices", "full scale (uA)", "f_fs (MHz)",
          "R^2", "INL (% FS)", *(f"sigma gain {x:g} FS" for x in shown),
          f"linearised sigma {mid:g} FS", f"top device {mid:g} FS", "second",
-         "Q/pulse 0.5 FS (fC)", "Q/pulse 0.02 FS (fC)", "window error max (cycles)"], rows)
+         "Q/pulse 0.5 FS (fC)", "Q/pulse 0.02 FS (fC)", "standby (nA)",
+         "window error (cycles) at " + " / ".join(f"{x:g}" for x in v0_window(res)) + " FS",
+         "edges while off"], rows)
         + "\n\nsigma: standard deviation of f / f_nominal over the instances at that fraction "
           "of the ring's own full scale; linearised: from the per-device breakdown (+-1 sigma "
           "of each device alone); top device: largest share of the linearised variance. "
-          "Window error: phase advance per 250 ns window (steps of 1 us) against f t_p.")
+          "Window error: phase advance per 250 ns window (steps of 1 us) against f t_p, mean "
+          "over the windows after the first; standby: supply current with no control current "
+          "(DC: a ring stopped for long); edges while off: rising output edges after a "
+          "window closed (a ring running on, or a stopped ring's output drifting through the "
+          "buffer's threshold).")
     rows = []
     for name, v in res["variants"].items():
         two, sh = v["two_ring"], v["shared"]
@@ -294,18 +313,23 @@ def figures(res: dict, mirrors: dict | None, folder: Path) -> list[Path]:
                 for pol, mk in (("p", "^"), ("n", "v")):
                     ax.scatter(d["area"]["devices"] * 1e12, d["stats"][pol][c]["sigma"],
                                marker=mk, facecolors="none", edgecolors=ps.colour("cm"))
-                ax.annotate(name.replace("simple_", "s").replace("cascode_", "c"),
+                ax.annotate(name.replace("simple_", "simple ").replace("cascode_", "casc. "),
                             (d["area"]["devices"] * 1e12, d["stats"]["n"][c]["sigma"]),
-                            fontsize=6, color=ps.colour("cm"))
-            ax.scatter([], [], marker="o", facecolors="none", edgecolors=ps.colour("cm"),
-                       label=f"cm mirrors at {mu[c]:.2g} unit")
+                            xytext=(4, 2), textcoords="offset points", fontsize=6,
+                            color=ps.colour("cm"))
+            if ax is axes[0][0]:
+                ax.scatter([], [], marker="o", facecolors="none", edgecolors=ps.colour("cm"),
+                           label="cm mirrors")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("device area of the gain path per neuron (um^2; two rings / both mirrors)")
         ax.set_ylabel("gain sigma (f or I_out over nominal)")
-        ax.set_title(f"rings at {x:g} of full scale (~{u:.2g} input unit)")
+        ax.set_title(f"rings at {x:g} of full scale (~{u:.2g} input unit)"
+                     + (f", mirrors at {mu[c]:.2g} unit" if mirrors else ""))
         ax.grid(True, which="both", alpha=0.3)
-    ps.legend_outside(axes[0][-1])
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    axes[0][-1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                       frameon=False, fontsize=8)
     ps.caption(fig, "Filled: td ring variants (^ excitatory ring, v inhibitory); open: cm mirrors "
                     "(^ E / PMOS, v I / NMOS). Area: device footprints with the layout overhead "
                     "(spice.cost), load capacitors not included.")
@@ -327,8 +351,10 @@ def figures(res: dict, mirrors: dict | None, folder: Path) -> list[Path]:
     ps.legend_outside(ax)
     if mirrors:
         ax = axes[0][1]
-        mcol = _colours(list(mirrors["variants"]))
-        for name, d in mirrors["variants"].items():
+        simple = [n for n in mirrors["variants"] if n.startswith("simple")]
+        mcol = _colours(simple)
+        for name in simple:
+            d = mirrors["variants"][name]
             for pol, ls in (("p", "-"), ("n", "--")):
                 ax.plot(mirrors["units"], [s["sigma"] for s in d["stats"][pol]], ls,
                         color=mcol[name], label=name if pol == "p" else None)
@@ -336,7 +362,7 @@ def figures(res: dict, mirrors: dict | None, folder: Path) -> list[Path]:
         ax.set_yscale("log")
         ax.set_xlabel("input current (input units)")
         ax.set_ylabel("gain sigma")
-        ax.set_title("cm mirrors (solid E / PMOS, dashed I / NMOS)")
+        ax.set_title("cm simple mirrors (solid E / PMOS, dashed I / NMOS; cascodes: table)")
         ax.grid(True, which="both", alpha=0.3)
         ps.legend_outside(ax)
     paths.append(ps.save_figure(fig, folder / "sigma_vs_current.png"))

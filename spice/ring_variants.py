@@ -517,6 +517,26 @@ def characterise_ring(name: str, polarity: str, card: DeviceCard | None = None,
     return r
 
 
+def standby_current(o: OscillatorParams, cache_root: Path | None = None) -> dict:
+    """Supply current (A) of the ring with no control current: the DC operating point (the
+    state a ring reaches when it stays stopped; stage 0 guided low, stage 1 high), cached.
+    Between its windows a ring draws this; most of it is the output buffer, whose input is
+    left between the rails (``v_x0``, V)."""
+    from .characterise import cache_root_or_default, cached, fingerprint_of
+    from .ngspice import control_block
+    vdd = _si(o.card.vdd)
+    text = "\n".join(["* ring oscillator with no control current: supply current",
+                      f".include {o.card.models}", f"Vdd vdd 0 {vdd}", *elements(o, "0"),
+                      f".nodeset v(x0)=0 v(x1)={vdd}",
+                      control_block("op", "out.txt", ["i(vdd)", "v(x0)"]), ".end", ""])
+    fp = fingerprint_of("ring standby", o.card.fingerprint(), text)
+
+    def make(work: Path, folder: Path) -> dict:
+        r = run(text, work, name="standby").vectors
+        return {"i_a": -float(r["i(vdd)"][0]), "v_x0": float(r["v(x0)"][0])}
+    return cached(cache_root_or_default(cache_root) / "td_standby", fp, make)
+
+
 # ---- the two neuron designs of a variant ------------------------------------------------------
 
 def gains_at(r: dict, currents) -> np.ndarray:
@@ -563,7 +583,8 @@ def characterise_all(card: DeviceCard | None = None, rule: FullScaleRule = FullS
                      mp: MismatchParams | None = None, names=None, cache_root: Path | None = None,
                      progress: bool = True, grid: RingGrid = RingGrid()) -> dict:
     """Every variant of ``names`` (default all of :data:`VARIANTS`), both polarities (each
-    cached) and their designs: ``{"variants": {name: {"exc", "inh", "two_ring", "shared"}},
+    cached), their standby currents (:func:`standby_current`) and their designs:
+    ``{"variants": {name: {"exc", "inh", "standby", "two_ring", "shared"}},
     "ngspice_cpu_s", "wall_s"}`` (the CPU time summed over the results as they were made,
     cached or not). A progress bar counts the ring transients of the Monte Carlo and the
     breakdowns."""
@@ -583,6 +604,10 @@ def characterise_all(card: DeviceCard | None = None, rule: FullScaleRule = FullS
             r = {p: characterise_ring(n, p, card, rule, mp, cache_root, bar.update, grid)
                  for p in POLARITIES}
             out[n] = r | designs(r["exc"], r["inh"])
+            sb = {p: standby_current(oscillator(n, p, card), cache_root) for p in POLARITIES}
+            out[n]["standby"] = {p: {k: v[k] for k in ("i_a", "v_x0")} for p, v in sb.items()}
+            out[n]["two_ring"]["standby_a"] = sb["exc"]["i_a"] + sb["inh"]["i_a"]
+            out[n]["shared"]["standby_a"] = sb["exc"]["i_a"]
     return {"variants": out, "rule": asdict(rule), "rule_text": rule.describe(),
             "mismatch": {"a_vt_n": mp.a_vt_n, "a_vt_p": mp.a_vt_p, "instances": mp.samples,
                          "seed": mp.seed},
