@@ -236,3 +236,14 @@ def test_a_ring_below_its_off_devices_leakage_stalls_and_counts_as_gain_zero(tmp
     s = gain_stats(np.array([0.0, 0.9, 1.0, 1.1]))
     assert s["stalled"] == 1 and s["min"] == 0.0
     assert s["log_mean"] == pytest.approx(np.log([0.9, 1.0, 1.1]).mean())
+
+
+def test_standby_current_is_mostly_the_output_buffer(tmp_path):
+    """With no control current the stopped ring leaves the buffer's input between the rails:
+    the minimum-length buffer leaks through it, one four times longer (the other variants')
+    by far less."""
+    from spice.ring_variants import standby_current
+    short = standby_current(oscillator("ring", "exc"), tmp_path)
+    long = standby_current(oscillator("m3_s3_c10", "exc"), tmp_path)
+    assert 0 < long["i_a"] < short["i_a"] / 10
+    assert 0 < short["v_x0"] < CARD.vdd
