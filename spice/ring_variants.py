@@ -42,7 +42,7 @@ Two neuron designs per variant (:func:`designs`):
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,9 +50,8 @@ import numpy as np
 from .card import DeviceCard
 from .energy import supply_charge
 from .mirror import _si
-from .mismatch import (MismatchParams, draw_shifts, ring_devices, ring_frequencies,
-                       ring_gain_curves)
-from .ngspice import NgspiceError, run
+from .mismatch import MismatchParams, ring_devices, ring_frequencies, ring_gain_curves
+from .ngspice import NgspiceError, control_block, run
 from .oscillator import POLARITIES, OscillatorParams, edges, elements, netlist
 
 FORMAT = 1                   # bump when a stored quantity changes meaning
@@ -254,7 +253,7 @@ def device_roles(o: OscillatorParams) -> dict[str, str]:
     return out
 
 
-# ---- the named set: a structured grid, not tuned (docs/spice.md "Ring variants") ------------
+# ---- the named set: a structured grid (docs/spice.md, "The td front end as a design space") --
 
 def _k(l_mult: float) -> dict:
     """Length ``l_mult`` L_min with today's W/L (0.4 um at 3 L_min): the same overdrive."""
@@ -346,7 +345,6 @@ def window_netlist(o: OscillatorParams, levels: list[tuple[float, float]], t_end
     for t, i in levels[1:]:
         pts += [(t - EDGE / 2, pts[-1][1]), (t + EDGE / 2, i)]
     pwl = "PWL(" + " ".join(f"{_si(t)} {_si(i)}" for t, i in pts) + ")"
-    from .ngspice import control_block
     lines = [f"* ring oscillator ({o.polarity}) with windows of control current",
              f".include {o.card.models}", f"Vdd vdd 0 {_si(o.card.vdd)}",
              *elements(o, pwl), f".ic v(x0)=0 v(x1)={_si(o.card.vdd)}",
@@ -523,7 +521,6 @@ def standby_current(o: OscillatorParams, cache_root: Path | None = None) -> dict
     Between its windows a ring draws this; most of it is the output buffer, whose input is
     left between the rails (``v_x0``, V)."""
     from .characterise import cache_root_or_default, cached, fingerprint_of
-    from .ngspice import control_block
     vdd = _si(o.card.vdd)
     text = "\n".join(["* ring oscillator with no control current: supply current",
                       f".include {o.card.models}", f"Vdd vdd 0 {vdd}", *elements(o, "0"),
