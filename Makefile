@@ -117,6 +117,10 @@ SPICE_OPTS ?=
 spice: $(STAMP) ngspice ## ngspice characterisation and transient validation, error vs mirror length (results/spice/)
 	$(VENV)/bin/tdsnn spice $(SPICE_OPTS)
 
+.PHONY: td-variants
+td-variants: $(STAMP) ngspice ## td front-end design space: ring variants per polarity, Monte Carlo over currents, shared ring, mirrors' sigma vs current (results/spice/td_variants/)
+	$(VENV)/bin/tdsnn spice --td-variants $(SPICE_OPTS)
+
 .PHONY: energy
 energy: $(STAMP) ngspice iverilog ## area, energy per inference and power per neuron of each cm variant and td vs error (results/energy/)
 	$(VENV)/bin/tdsnn energy $(SPICE_OPTS)

@@ -205,7 +205,7 @@ def card_process(card, cells: tuple[Cell, ...] = CELLS, temp: float = 25.0,
     return CellProcess(
         name=f"{Path(card.models).stem}_{card.vdd:g}V_{temp:g}C_sky130_fd_sc_hd_shrunk".replace(
             ".", "p").replace("-", "_"),
-        vdd=card.vdd, temp=temp, deck=f".include {card.models}\n", spiceinit="",
+        vdd=card.vdd, temp=temp, deck=card.sanitised() + "\n", spiceinit="",
         netlists=tuple(netlists.items()), areas=tuple(areas.items()),
         slews=_grid(SKY130_SLEWS[0] * s, SKY130_SLEWS[1] * s, points),
         loads=_grid(SKY130_LOADS[0] * s, SKY130_LOADS[1] * s, points),

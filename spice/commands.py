@@ -31,6 +31,8 @@ def cmd_spice(args: argparse.Namespace) -> int:
 
     from .report import run
     cp = CharParams(card=card_from_args(args))
+    if args.td_variants:
+        return cmd_td_variants(args, cp, results_dir() / "spice" / "td_variants")
     if args.characterise_only:
         from .report import characterise_only
         print(characterise_only(cp, results_dir() / "spice"))
@@ -40,6 +42,19 @@ def cmd_spice(args: argparse.Namespace) -> int:
     print((results_dir() / "spice" / "spice.md").read_text())
     print(f"characterisation {data['characterisation']['seconds']:.1f} s; "
           f"wrote {results_dir() / 'spice'}")
+    return 0
+
+
+def cmd_td_variants(args: argparse.Namespace, cp: CharParams, folder: Path) -> int:
+    from .mismatch import MismatchParams
+    from .ring_report import run
+    from .ring_variants import FullScaleRule
+    names = args.ring_variants.split(",") if args.ring_variants else None
+    rule = FullScaleRule(min_phase=args.ring_min_phase or None,
+                         max_frequency=args.ring_max_frequency)
+    out = run(cp, folder, names, MismatchParams(samples=args.ring_instances), rule)
+    print((folder / "td_variants.md").read_text())
+    print(f"ngspice CPU {out['rings']['ngspice_cpu_s']:.0f} s for the ring variants; wrote {folder}")
     return 0
 
 
@@ -78,6 +93,26 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(results/spice/characterisation.json, validation.png), no network")
     p.add_argument("--ode-substeps", type=int, default=None,
                    help="RK4 sub-steps per pulse of cm's table mode (default: cm's own)")
+    from golden.options import int_at_least
+
+    from .ring_variants import VARIANTS
+    p.add_argument("--td-variants", action="store_true",
+                   help="only the td front-end design space: every ring-oscillator variant per "
+                        "polarity (f-I, full scale, charge per pulse, area, Pelgrom Monte Carlo "
+                        "over a current grid with a per-device variance breakdown, window "
+                        "effects), the shared-ring design and the cm mirrors' gain spread "
+                        "versus current (results/spice/td_variants/; cached)")
+    p.add_argument("--ring-variants", default=None,
+                   help=f"comma-separated ring variants for --td-variants (default: all: "
+                        f"{', '.join(VARIANTS)})")
+    p.add_argument("--ring-instances", type=int_at_least(2), default=200,
+                   help="Monte Carlo instances per ring (and mirror) for --td-variants")
+    p.add_argument("--ring-min-phase", type=float, default=2e-9,
+                   help="full-scale contract of --td-variants: shortest output phase (s; one "
+                        "500 MHz clock period for the synchroniser; 0: no such limit)")
+    p.add_argument("--ring-max-frequency", type=float, default=None,
+                   help="full-scale contract of --td-variants: highest output frequency (Hz; "
+                        "a pulse-clocked counter's toggle rate)")
     p.set_defaults(func=cmd_spice)
 
     from .cost_report import IMAGES_DEFAULT

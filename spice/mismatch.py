@@ -4,22 +4,29 @@ Every MOSFET of a circuit instance gets its own threshold shift drawn from Pelgr
 ``sigma(V_T) = A_VT / sqrt(W L)`` (``A_VT`` per device type, :class:`MismatchParams`), passed
 to ngspice as the BSIM4 instance parameter ``delvto`` (added to the model's signed ``vth0``:
 a positive shift weakens an NMOS and strengthens a PMOS; the draws are symmetric, so only the
-magnitude matters). The circuits are the ones :mod:`spice.characterise` sized, unchanged:
+magnitude matters). The standard normals are keyed by the circuit and the device's role (its
+name in the netlist) and the instance index, never by the design (:func:`draw_shifts`):
+instance ``k`` of every mirror variant, or of every ring variant of one polarity, has the
+same normals scaled by its own devices' sigmas, so designs compare instance by instance.
+The circuits are the ones :mod:`spice.characterise` sized, unchanged:
 their netlist text is wrapped in a ``.subckt`` with one ``delvto`` parameter per device, and
 many instances share one netlist and one ngspice run (instance 0 nominal, no shifts).
 
 Measured per instance:
 
 * mirror gain, per variant and polarity (``p``: the excitatory PMOS mirror, ``n``: the
-  inhibitory NMOS mirror): output current over the nominal instance's output current, at one
-  input unit of current (cm's ``i_unit``) with the membrane at mid-swing
-  ``(V_reset + V_th) / 2`` (DC operating point);
+  inhibitory NMOS mirror): output current over the nominal instance's output current with the
+  membrane at mid-swing ``(V_reset + V_th) / 2``, over a grid of input currents
+  (:data:`MIRROR_UNITS` input units, one DC sweep, the same draws at every current) and at one
+  input unit (cm's ``i_unit``, a point of that grid);
 * comparator input offset (V): trip point (output crossing VDD/2 in a DC sweep of the
   membrane input) minus ``V_th``; it includes the topology's systematic offset;
 * oscillator gain: frequency over the nominal ring's, at the control current ``osc_current``
-  (transient, ``PERIODS`` periods after one of settling; the rings run ``RINGS_PER_RUN`` to a
-  netlist, since transient instances share ngspice's time step; a netlist with a ring too
-  slow for the simulated time runs again for twice as long).
+  (transient from the operating point, ``PERIODS`` periods after ``SETTLE_PERIODS``, steps
+  of at most 1/``RING_STEPS_PER_PERIOD`` of the guessed period; the rings run
+  ``RINGS_PER_RUN`` to a netlist, since transient instances share ngspice's time step; rings
+  too slow for the simulated time run again for twice as long). :func:`ring_gain_curves`
+  measures any ring over a grid of currents from the same draws (:mod:`spice.ring_variants`).
 
 The results are cached under the characterisation's folder (``artifacts/spice/<fp>/mismatch/
 <mismatch fp>/``) with the mechanism of :func:`spice.characterise.cached`.
@@ -42,14 +49,19 @@ from .characterise import (CharParams, cached, characterise, fingerprint_of, mir
 from .comparator import ComparatorParams
 from .mirror import L_MULTIPLES, POLARITIES, MirrorParams, _si
 from .ngspice import NgspiceError, control_block, run
-from .oscillator import OscillatorParams
+from .oscillator import OscillatorParams, edges, elements
 from .oscillator import netlist as ring_netlist
 
-FORMAT = 3          # bump when a measured quantity changes meaning
-RINGS_PER_RUN = 10  # transient rings per netlist (they share the time step: more is not cheaper)
-PERIODS = 4         # oscillator periods measured after one period of settling
+FORMAT = 4          # bump when a measured quantity changes meaning
+RINGS_PER_RUN = 2   # transient rings per netlist (they share the time step: more is not cheaper)
+SETTLE_PERIODS = 1  # output periods left out: the ring starts from its operating point
+PERIODS = 3         # output periods measured (a noiseless transient: each period is the same)
+RING_SLACK = 1.5    # simulated time / the time the guessed frequency needs
+RING_ATTEMPTS = 4   # runs of a ring too slow for the simulated time, each twice as long
+#: largest transient step per guessed period: the nominal frequency is 0.2 % above its value at
+#: 1000 steps per period, an instance's frequency over it within 0.02 % of the value at 100
+RING_STEPS_PER_PERIOD = 50
 COMPARATOR_STEP = 5e-4   # V: DC sweep step of the comparator input (trip interpolated within it)
-RING_STEP = 50e-12       # s: largest transient step; periods agree with 20 ps within 0.03 %
 
 #: variant names in the characterisation's order
 VARIANTS = tuple(variant_name(lm, c) for c in (False, True) for lm in L_MULTIPLES)
@@ -130,13 +142,26 @@ def shiftable(name: str, ports: str, elements: list[str], card: DeviceCard
     return "\n".join([f".subckt {name} {ports} params: {params}", *body, ".ends"]), devices
 
 
-def draw_shifts(devices: list[Device], mp: MismatchParams, n: int, stream: str) -> np.ndarray:
-    """Threshold shifts (V), ``(n + 1, n_devices)``: row 0 nominal, rows 1..n Pelgrom draws,
-    from a generator seeded by ``mp.seed`` and ``stream`` (the quantity's name)."""
-    key = int.from_bytes(hashlib.sha256(f"{mp.seed} {stream}".encode()).digest()[:8], "little")
+def normals(circuit: str, role: str, seed: int, n: int) -> np.ndarray:
+    """``n`` standard normals of device ``role`` of ``circuit``, instance by instance: a
+    generator keyed by (``seed``, ``circuit``, ``role``) only, so instance ``k`` of every design
+    of the circuit draws the same number for the device of that role (paired designs), and the
+    first ``n`` instances are the same whatever the total."""
+    key = hashlib.sha256(f"{seed} {circuit} {role}".encode()).digest()[:8]
+    return np.random.default_rng(int.from_bytes(key, "little")).standard_normal(n)
+
+
+def draw_shifts(devices: list[Device], mp: MismatchParams, n: int, circuit: str) -> np.ndarray:
+    """Threshold shifts (V), ``(n + 1, n_devices)``: row 0 nominal, rows 1..n Pelgrom draws.
+
+    Device ``d``'s column is :func:`normals` of (``circuit``, ``d.name``) times its own
+    ``sigma(V_T) = A_VT / sqrt(W L)``: the standard normals are keyed by the circuit (e.g.
+    ``mirror_p``, ``ring_exc``) and the device's role (its name in the netlist, the same in
+    every design of that circuit), never by the design, so designs are compared instance by
+    instance on the same draws."""
     sig = np.array([mp.sigma_vt(d.polarity, d.w, d.l) for d in devices])
-    z = np.random.default_rng(key).standard_normal((n, len(devices)))
-    return np.vstack([np.zeros(len(devices)), z * sig])
+    z = np.stack([normals(circuit, d.name, mp.seed, n) for d in devices], axis=1)
+    return np.vstack([np.zeros(len(devices)), z.reshape(n, len(devices)) * sig])
 
 
 def instance(k: int, ports: str, name: str, devices: list[Device], shifts: np.ndarray) -> str:
@@ -146,34 +171,57 @@ def instance(k: int, ports: str, name: str, devices: list[Device], shifts: np.nd
 
 # ---- mirrors ---------------------------------------------------------------------------------
 
-def mirror_netlist(m: MirrorParams, mp: MismatchParams, i_in: float, v_mem: float,
-                   stream: str, output: str = "out.txt") -> str:
-    """Nominal + ``mp.samples`` instances of mirror ``m`` fed ``i_in`` (A), outputs at ``v_mem``."""
+#: input currents of the mirror gain curves, in input units: 6 per decade from 10^-1.5 to
+#: 10^0.5 (0.032 to 3.2 units; 0.1, 0.32, 1 and 3.2 units exactly on the grid)
+MIRROR_UNITS = tuple(10 ** (k / 6 - 1.5) for k in range(13))
+
+
+def mirror_netlist(m: MirrorParams, mp: MismatchParams, currents: tuple[float, float, int],
+                   v_mem: float, output: str = "out.txt") -> str:
+    """Nominal + ``mp.samples`` instances of mirror ``m``, outputs held at ``v_mem`` (V), the
+    input current of every instance ``exp(v(lc))`` A with ``v(lc)`` swept so that the current
+    runs over ``currents = (first, last, points)`` (A, log grid): one DC sweep, the same
+    threshold draws at every current."""
     elements = m.subckt().splitlines()[1:-1]
     sub, devices = shiftable(f"mirror_{m.polarity}", "in out vdd vb", elements, m.card)
-    shifts = draw_shifts(devices, mp, mp.samples, stream)
-    lines = [f"* mismatch: {stream}, {mp.samples} instances + nominal", m.card.include(),
+    shifts = draw_shifts(devices, mp, mp.samples, f"mirror_{m.polarity}")
+    first, last, points = currents
+    lines = [f"* mismatch: {m.polarity.upper()} mirror W={_si(m.w)} L={_si(m.l)}, "
+             f"{mp.samples} instances + nominal", m.card.include(),
              sub, f"Vdd vdd 0 {_si(m.card.vdd)}", f"Vb vb 0 {_si(m.v_casc)}",
-             f"Vmem mem 0 {_si(v_mem)}"]
+             f"Vmem mem 0 {_si(v_mem)}", "Vlc lc 0 0"]
     for k, s in enumerate(shifts):
-        lines.append(m.input_source(f"I{k}", f"in{k}", i_in))
+        # the synapse current as in MirrorParams.input_source: drawn out of a PMOS diode,
+        # pushed into an NMOS one
+        a, b = (f"in{k}", "0") if m.polarity == "p" else ("vdd", f"in{k}")
+        lines.append(f"B{k} {a} {b} I=exp(v(lc))")
         lines.append(f"Vo{k} mem o{k} 0" if m.polarity == "n" else f"Vo{k} o{k} mem 0")
         lines.append(instance(k, f"in{k} o{k} vdd vb", f"mirror_{m.polarity}", devices, s))
+    step = np.log(last / first) / (points - 1)
     vectors = [f"i(vo{k})" for k in range(len(shifts))]
-    lines.append(control_block(f"dc Vmem {_si(v_mem)} {_si(v_mem)} 0.1", output, vectors))
+    lines.append(control_block(f"dc Vlc {np.log(first):.12g} {np.log(last) + step / 2:.12g} "
+                               f"{step:.12g}", output, vectors))
     return "\n".join(lines + [".end", ""])
 
 
-def mirror_gains(m: MirrorParams, mp: MismatchParams, i_in: float, v_mem: float, stream: str,
-                 workdir: Path) -> np.ndarray:
-    """Gains (1) of ``mp.samples`` instances relative to the nominal one."""
-    r = run(mirror_netlist(m, mp, i_in, v_mem, stream), workdir, name=f"mc_{stream}",
-            card=m.card)
-    out = np.array([r.vectors[f"i(vo{k})"][0] for k in range(mp.samples + 1)])
-    if not out[0] > 0:
-        raise NgspiceError(f"{stream}: nominal mirror output {out[0]:.3g} A at {v_mem:.3f} V, "
-                           f"expected a positive current")
-    return out[1:] / out[0]
+def mirror_gain_curves(m: MirrorParams, mp: MismatchParams, currents: np.ndarray, v_mem: float,
+                       stream: str, workdir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Input currents (A, as swept) and the gains (1), ``(mp.samples, len(currents))``: each
+    instance's output current over the nominal instance's at the same input current.
+    ``currents`` must be a log grid (equal ratios)."""
+    currents = np.asarray(currents, float)
+    r = run(mirror_netlist(m, mp, (currents[0], currents[-1], len(currents)), v_mem),
+            workdir, name=f"mc_{stream}", card=m.card)
+    i_in = np.exp(r.vectors["v-sweep"])
+    if len(i_in) != len(currents) or not np.allclose(i_in, currents, rtol=1e-6):
+        raise NgspiceError(f"{stream}: the DC sweep ran over {len(i_in)} currents "
+                           f"{i_in[[0, -1]] if len(i_in) else []}, expected {len(currents)} "
+                           f"from {currents[0]:.4g} to {currents[-1]:.4g} A")
+    out = np.stack([r.vectors[f"i(vo{k})"] for k in range(mp.samples + 1)])
+    if not (out[0] > 0).all():
+        raise NgspiceError(f"{stream}: nominal mirror output {out[0].min():.3g} A at "
+                           f"{v_mem:.3f} V, expected a positive current at every input")
+    return i_in, out[1:] / out[0]
 
 
 # ---- comparator ------------------------------------------------------------------------------
@@ -215,56 +263,87 @@ def comparator_offsets(c: ComparatorParams, mp: MismatchParams, workdir: Path,
 
 # ---- oscillator ------------------------------------------------------------------------------
 
-_MEAS = re.compile(r"^per(\d+)\s*=\s*(\S+)", re.M)
-
-
-def ring_mc_netlist(o: OscillatorParams, shifts: np.ndarray, first: int,
-                    devices_sub: tuple[str, list[Device]], t_end: float) -> str:
-    """Rings ``first .. first + len(shifts) - 1`` (their control current is in the elements of
-    ``devices_sub``); ``meas`` of their periods."""
-    sub, devices = devices_sub
+def ring_mc_netlist(o: OscillatorParams, shifts: np.ndarray, i_ctrl: float, t_end: float,
+                    t_max: float, output: str = "out.txt") -> str:
+    """One ring per row of ``shifts`` (V, one column per MOSFET of the ring in netlist order),
+    each with its own control source of ``i_ctrl`` (A); transient from the operating point
+    (stages 0 and 1 held at 0 and VDD) until ``t_end`` with steps of at most ``t_max`` (s);
+    writes every ring's output ``v(out<k>)``."""
+    sub, devices = shiftable("ring", "vdd out", elements(o, _si(i_ctrl)), o.card)
     vdd = _si(o.card.vdd)
-    lines = [f"* mismatch: ring oscillators {first}..{first + len(shifts) - 1}",
+    lines = [f"* mismatch: {len(shifts)} ring oscillators ({o.polarity}) at {_si(i_ctrl)} A",
              o.card.include(), sub, f"Vdd vdd 0 {vdd}"]
-    ks = range(first, first + len(shifts))
-    lines += [instance(k, f"vdd out{k}", "ring", devices, s) for k, s in zip(ks, shifts)]
-    lines.append(".ic " + " ".join(f"v(x{k}.x0)=0 v(x{k}.x1)={vdd}" for k in ks))
-    half = _si(o.card.vdd / 2)
-    lines += [".control", "set num_threads=1", f"tran {_si(RING_STEP)} {_si(t_end)} uic"]
-    lines += [f"meas tran per{k} trig v(out{k}) val={half} rise=2 targ v(out{k}) val={half} "
-              f"rise={2 + PERIODS}" for k in ks]
-    return "\n".join(lines + [".endc", ".end", ""])
+    lines += [instance(k, f"vdd out{k}", "ring", devices, s) for k, s in enumerate(shifts)]
+    lines.append(".ic " + " ".join(f"v(x{k}.x0)=0 v(x{k}.x1)={vdd}" for k in range(len(shifts))))
+    lines.append(control_block(f"tran {_si(t_max)} {_si(t_end)} 0 {_si(t_max)}", output,
+                               [f"v(out{k})" for k in range(len(shifts))]))
+    return "\n".join(lines + [".end", ""])
+
+
+def ring_devices(o: OscillatorParams) -> list[Device]:
+    """The MOSFETs of ``o`` in netlist order (the columns of its threshold shifts)."""
+    return shiftable("ring", "vdd out", elements(o, "0"), o.card)[1]
+
+
+def ring_frequencies(o: OscillatorParams, shifts: np.ndarray, i_ctrl: float, f_guess: float,
+                     workdir: Path) -> np.ndarray:
+    """Frequency (Hz) of one ring per row of ``shifts`` at ``i_ctrl`` (A): the mean of
+    :data:`PERIODS` periods after :data:`SETTLE_PERIODS` (interpolated output crossings of
+    VDD/2). ``f_guess`` (Hz) sets the step (:data:`RING_STEPS_PER_PERIOD` per period) and the
+    simulated time; rings too slow for it run again with twice the time, up to
+    :data:`RING_ATTEMPTS` times. A ring still short of periods then gets the frequency of the
+    periods it has (one at least, after its first rising edge), or 0 when it has none: it has
+    stalled (near the bottom of the range, the starving devices' current no longer beats the
+    leakage of the off devices)."""
+    f = np.full(len(shifts), np.nan)
+    pending, span = np.arange(len(shifts)), (SETTLE_PERIODS + PERIODS + 1) * RING_SLACK
+    for attempt in range(RING_ATTEMPTS):
+        last = attempt == RING_ATTEMPTS - 1
+        for first in range(0, len(pending), RINGS_PER_RUN):
+            ks = pending[first:first + RINGS_PER_RUN]
+            r = run(ring_mc_netlist(o, shifts[ks], i_ctrl, span / f_guess,
+                                    1 / (f_guess * RING_STEPS_PER_PERIOD)),
+                    workdir, name="mc_ring", card=o.card).vectors
+            for j, k in enumerate(ks):
+                up, _ = edges(r["time"], r[f"v(out{j})"], o.card.vdd / 2)
+                if len(up) > SETTLE_PERIODS + PERIODS:
+                    up = up[SETTLE_PERIODS:SETTLE_PERIODS + PERIODS + 1]
+                    f[k] = PERIODS / (up[-1] - up[0])
+                elif last:
+                    f[k] = (len(up) - 2) / (up[-1] - up[1]) if len(up) >= 3 else 0.0
+        pending = np.nonzero(np.isnan(f))[0]
+        if len(pending) == 0:
+            break
+        span *= 2
+    return f
+
+
+def ring_gain_curves(o: OscillatorParams, mp: MismatchParams, currents, f_guess,
+                     workdir: Path, progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """Nominal frequencies (Hz, one per control current of ``currents``, A) and the gains
+    ``f / f_nominal`` of ``mp.samples`` instances, ``(mp.samples, len(currents))``, every
+    current from the same threshold draws (circuit ``ring_<polarity>``). ``f_guess``: a
+    frequency estimate (Hz) per current; ``progress``: called with the instances done."""
+    shifts = draw_shifts(ring_devices(o), mp, mp.samples, f"ring_{o.polarity}")
+    f_nom, gains = [], []
+    for i, fg in zip(currents, f_guess):
+        f = ring_frequencies(o, shifts, float(i), float(fg), workdir)
+        if not f[0] > 0:
+            raise NgspiceError(f"ring oscillator ({o.polarity}) at {i:.3g} A: the nominal ring "
+                               f"does not oscillate (logs in {workdir})")
+        f_nom.append(f[0])
+        gains.append(f[1:] / f[0])
+        if progress is not None:
+            progress(len(shifts))
+    return np.array(f_nom), np.stack(gains, axis=1)
 
 
 def ring_gains(o: OscillatorParams, mp: MismatchParams, i_ctrl: float, workdir: Path
                ) -> tuple[float, np.ndarray]:
     """Nominal frequency (Hz) and the instances' frequencies over it at ``i_ctrl`` (A)."""
-    elements = [ln for ln in ring_netlist(o, i_ctrl, 1e-9).splitlines()
-                if re.match(r"^(M|CL|Ic)", ln)]
-    devices_sub = shiftable("ring", "vdd out", elements, o.card)
-    shifts = draw_shifts(devices_sub[1], mp, mp.samples, "oscillator")
     f_guess = 2.5e13 * i_ctrl               # Hz/A, the 10 fF design point (spice.oscillator)
-    periods = {}
-    for first in range(0, len(shifts), RINGS_PER_RUN):
-        chunk = shifts[first:first + RINGS_PER_RUN]
-        t_end = (PERIODS + 2) * 1.25 / f_guess   # room for rings 25 % slower than the guess
-        for attempt in range(3):
-            try:
-                r = run(ring_mc_netlist(o, chunk, first, devices_sub, t_end), workdir,
-                        outputs=(), name="mc_ring", card=o.card)
-                break
-            except NgspiceError as err:   # a ring too slow: ngspice's measure failed
-                if "measure" not in str(err) or attempt == 2:
-                    raise
-                t_end *= 2
-        found = {int(k): float(v) for k, v in _MEAS.findall(r.log)}
-        for k in range(first, first + len(chunk)):
-            if k not in found:
-                raise NgspiceError(f"ring oscillator instance {k}: no period in the log "
-                                   f"{workdir / 'mc_ring.log'}")
-            periods[k] = found[k]
-    f = np.array([PERIODS / periods[k] for k in range(len(shifts))])
-    return float(f[0]), f[1:] / f[0]
+    f_nom, g = ring_gain_curves(o, mp, [i_ctrl], [f_guess], workdir)
+    return float(f_nom[0]), g[:, 0]
 
 
 # ---- the whole Monte Carlo -------------------------------------------------------------------
@@ -273,7 +352,8 @@ def fingerprint(cp: CharParams, mp: MismatchParams, summary: dict, parts: tuple[
                 ) -> str:
     return fingerprint_of(
         f"mismatch format {FORMAT}", summary["fingerprint"], repr(sorted(asdict(mp).items())),
-        repr((RINGS_PER_RUN, PERIODS, COMPARATOR_STEP)), repr(parts),
+        repr((RINGS_PER_RUN, SETTLE_PERIODS, PERIODS, RING_SLACK, RING_STEPS_PER_PERIOD,
+              COMPARATOR_STEP, MIRROR_UNITS)), repr(parts),
         ring_netlist(OscillatorParams(card=cp.card), 1e-6, 1e-9),
         "\n".join(ComparatorParams(card=cp.card).body()))
 
@@ -305,9 +385,12 @@ def montecarlo(cp: CharParams | None = None, mp: MismatchParams | None = None,
     cm variant: its mirrors and the comparator; ``ring``: the ring oscillator); or its cached
     result.
 
-    Returns ``samples`` (``{"mirror": {variant: {"p": [...], "n": [...]}}, "comparator_offset_v":
-    [...], "oscillator_gain": [...]}``, the circuits run), ``sigma`` (:func:`stats` of each),
-    the operating points, ``cm_tables``, ``dir``, ``seconds`` and ``cached``.
+    Returns ``samples`` (``{"mirror": {variant: {"p": [...], "n": [...]}}, "mirror_curves":
+    {variant: {"p": [[...]], "n": [[...]]}}, "comparator_offset_v": [...], "oscillator_gain":
+    [...]}``: ``mirror`` the gains at one input unit, ``mirror_curves`` each instance's gains
+    over ``mirror_curve_units`` (input units, :data:`MIRROR_UNITS`), from the same draws),
+    ``sigma`` (:func:`stats` of each; ``mirror_curves``: one per current), the operating
+    points, ``cm_tables``, ``dir``, ``seconds`` and ``cached``; only the circuits run.
     """
     cp, parts = selection(cp or CharParams(), variant)
     mp = mp or MismatchParams()
@@ -317,16 +400,23 @@ def montecarlo(cp: CharParams | None = None, mp: MismatchParams | None = None,
     def make(work: Path, folder: Path) -> dict:
         cm = cp.cm_params()
         v_mid = (cm.v_reset + cm.v_th) / 2
-        mirrors, mirror_stats = {}, {}
+        mirrors, mirror_stats, curves, curve_stats = {}, {}, {}, {}
+        grid = cm.i_unit * np.array(MIRROR_UNITS)
+        at_unit = int(np.argmin(np.abs(np.log(grid / cm.i_unit))))
         for name, pair in mirror_designs(summary, cp.card).items():
-            mirrors[name], mirror_stats[name] = {}, {}
+            mirrors[name], mirror_stats[name], curves[name], curve_stats[name] = {}, {}, {}, {}
             for pol, m in pair.items():
-                g = mirror_gains(m, mp, cm.i_unit, v_mid, f"{name}_{pol}", work / "mirrors")
-                mirrors[name][pol], mirror_stats[name][pol] = g.tolist(), stats(g)
+                _, g = mirror_gain_curves(m, mp, grid, v_mid, f"{name}_{pol}",
+                                             work / "mirrors")
+                mirrors[name][pol] = g[:, at_unit].tolist()
+                mirror_stats[name][pol] = stats(g[:, at_unit])
+                curves[name][pol] = g.tolist()
+                curve_stats[name][pol] = [stats(g[:, j]) for j in range(g.shape[1])]
             if progress:
                 print(f"  mismatch {name}: gain sigma P {mirror_stats[name]['p']['sigma']:.4f}, "
                       f"N {mirror_stats[name]['n']['sigma']:.4f}", flush=True)
-        samples, sigma = {"mirror": mirrors}, {"mirror": mirror_stats}
+        samples = {"mirror": mirrors, "mirror_curves": curves}
+        sigma = {"mirror": mirror_stats, "mirror_curves": curve_stats}
         op = {"mirror_i_in_a": cm.i_unit, "mirror_v_mem_v": v_mid}
         if "comparator" in parts:
             comp = ComparatorParams(card=cp.card)
@@ -351,6 +441,7 @@ def montecarlo(cp: CharParams | None = None, mp: MismatchParams | None = None,
                                             "sigma_vt": mp.sigma_vt(pol, pair[pol]["w"], pair[pol]["l"])}
                                       for pol in POLARITIES}
                                for name, pair in summary["designs"].items()},
+                "mirror_curve_units": list(MIRROR_UNITS),
                 "samples": samples, "sigma": sigma, "dir": str(folder)}
 
     # the tables live in the characterisation's folder (verified there), not in this one

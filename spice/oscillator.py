@@ -14,6 +14,9 @@ synapse current enters (as in the current-mirror neuron):
 
 Five stages; inverters at L_min (NMOS 0.1 um, PMOS 0.2 um); the starving devices and the
 control mirror at 3 L_min (0.4 um NMOS, 0.8 um PMOS: a 1:1 copy of I_ctrl into every stage).
+These are the defaults of :class:`OscillatorParams`; the control mirror's, the starving
+devices' and the output buffer's sizes are parameters (the variants of
+:mod:`spice.ring_variants`).
 Each stage drives ``c_load``: first-order sizing ``C_L = I_fs / (2 N f_fs VDD)`` for a full
 scale of 20 uA at 250 MHz is 10 fF. The full scale is then measured: the control current at
 which the shorter of the output's high and low phases equals one clock period of the RTL's
@@ -47,6 +50,11 @@ HEADER = "x,f_rel"
 POLARITIES = ("exc", "inh")
 
 
+#: PMOS over NMOS width of every device pair of the ring (the card's PMOS carries about half
+#: the NMOS current per width at equal overdrive)
+P_OVER_N = 2.0
+
+
 @dataclass(frozen=True)
 class OscillatorParams:
     """Current-starved ring oscillator (widths m, capacitance F, clock Hz).
@@ -59,6 +67,14 @@ class OscillatorParams:
     f_clk : float, Hz; the RTL's default clock (the timing contract).
     polarity : str; ``"exc"`` (control current drawn from a PMOS diode) or ``"inh"`` (pushed
         into an NMOS diode).
+    l_ctrl, w_ctrl : float; control mirror (input diode, its copy, the second diode): length in
+        units of ``card.l_min``, NMOS width in m (PMOS :data:`P_OVER_N` times it).
+    l_starve, w_starve : float; the starving devices, as ``l_ctrl``, ``w_ctrl``.
+    w_buffer, l_buffer : float; the output inverter: NMOS width in m (PMOS :data:`P_OVER_N`
+        times it), length in units of ``card.l_min``.
+
+    The defaults are the ring as first sized (module doc): the control mirror and the starving
+    devices at 3 L_min, 0.4 um (NMOS), the inverters and the buffer at the minimum.
     """
 
     card: DeviceCard = field(default_factory=DeviceCard)
@@ -66,37 +82,76 @@ class OscillatorParams:
     c_load: float = 10e-15   # F: 20 uA / (2 x 5 x 250 MHz x 0.8 V), see the module doc
     f_clk: float = 500e6     # Hz: TDParams.f_clk
     polarity: str = "inh"
+    l_ctrl: float = 3.0      # L_min: 3 L_min keeps the drain-induced part of the copy small
+    w_ctrl: float = 0.4e-6   # m: a 1:1 copy of I_ctrl into every stage
+    l_starve: float = 3.0    # L_min: as the control mirror (one unit device per type)
+    w_starve: float = 0.4e-6  # m
+    w_buffer: float = 0.1e-6  # m: the ring's own inverter size
+    l_buffer: float = 1.0    # L_min
 
     def __post_init__(self) -> None:
         if self.n_stages < 3 or self.n_stages % 2 == 0:
             raise ValueError(f"OscillatorParams.n_stages = {self.n_stages}: an odd number >= 3")
         if self.polarity not in POLARITIES:
             raise ValueError(f"OscillatorParams.polarity = {self.polarity!r}: one of {POLARITIES}")
+        for name in ("l_ctrl", "l_starve", "l_buffer"):
+            if not 1.0 <= getattr(self, name) <= 100.0:
+                raise ValueError(f"OscillatorParams.{name} = {getattr(self, name)!r}: a length "
+                                 "in units of L_min, in [1, 100]")
+        for name in ("w_ctrl", "w_starve", "w_buffer"):
+            if not 0.0 < getattr(self, name) <= 1e-4:
+                raise ValueError(f"OscillatorParams.{name} = {getattr(self, name)!r} m: must be "
+                                 "in (0, 1e-4]")
+        if not 0.0 < self.c_load <= 1e-12:
+            raise ValueError(f"OscillatorParams.c_load = {self.c_load!r} F: must be in (0, 1e-12]")
+
+
+def elements(o: OscillatorParams, i_ctrl: str, buffer_supply: str = "vdd") -> list[str]:
+    """The ring's element lines: the control source (value ``i_ctrl``, a SPICE current value or
+    waveform), the control mirror, the stages with their loads and the output buffer (its
+    PMOS source on node ``buffer_supply``, to measure its supply current apart)."""
+    c, l1 = o.card, _si(o.card.l_min)
+    n, p = c.nmos, c.pmos
+    lc, ls = _si(o.l_ctrl * c.l_min), _si(o.l_starve * c.l_min)
+    wcn, wcp = _si(o.w_ctrl), _si(P_OVER_N * o.w_ctrl)
+    wsn, wsp = _si(o.w_starve), _si(P_OVER_N * o.w_starve)
+    if o.polarity == "inh":
+        lines = [f"Ic vdd nb {i_ctrl}", f"MND nb nb 0 0 {n} W={wcn} L={lc}",
+                 f"MNM pb nb 0 0 {n} W={wcn} L={lc}", f"MPD pb pb vdd vdd {p} W={wcp} L={lc}"]
+    else:
+        lines = [f"Ic pb 0 {i_ctrl}", f"MPD pb pb vdd vdd {p} W={wcp} L={lc}",
+                 f"MPM nb pb vdd vdd {p} W={wcp} L={lc}", f"MND nb nb 0 0 {n} W={wcn} L={lc}"]
+    for k in range(o.n_stages):
+        a, b = f"x{k}", f"x{(k + 1) % o.n_stages}"
+        lines += [f"MPS{k} sp{k} pb vdd vdd {p} W={wsp} L={ls}",
+                  f"MPI{k} {b} {a} sp{k} vdd {p} W=2e-07 L={l1}",
+                  f"MNI{k} {b} {a} sn{k} 0 {n} W=1e-07 L={l1}",
+                  f"MNS{k} sn{k} nb 0 0 {n} W={wsn} L={ls}",
+                  f"CL{k} {b} 0 {_si(o.c_load)}"]
+    lb, vb = _si(o.l_buffer * c.l_min), buffer_supply
+    return lines + [f"MBP out x0 {vb} {vb} {p} W={_si(P_OVER_N * o.w_buffer)} L={lb}",
+                    f"MBN out x0 0 0 {n} W={_si(o.w_buffer)} L={lb}"]
 
 
 def netlist(o: OscillatorParams, i_ctrl: float, t_end: float,
-            vectors: tuple[str, ...] = ("v(out)",)) -> str:
-    """Transient of the ring at ``i_ctrl`` (A) until ``t_end`` (s), writing ``vectors``."""
-    c, l1, l3 = o.card, _si(o.card.l_min), _si(3 * o.card.l_min)
-    n, p = c.nmos, c.pmos
+            vectors: tuple[str, ...] = ("v(out)",), t_max: float | None = None,
+            buffer_supply: bool = False) -> str:
+    """Transient of the ring at ``i_ctrl`` (A) until ``t_end`` (s), writing ``vectors``.
+
+    ``t_max`` None: 5 ps steps from the initial condition (``uic``), as first characterised;
+    else steps of at most ``t_max`` (s) from the operating point with the initial condition
+    held (the bias nodes start settled). ``buffer_supply``: the output buffer on its own
+    supply source ``Vdb`` (node ``vdb``, at VDD), so that ``i(vdb)`` is its current."""
+    c = o.card
     lines = [f"* current-starved ring oscillator ({o.polarity}), {o.n_stages} stages, "
              f"I_ctrl = {_si(i_ctrl)} A", c.include(), f"Vdd vdd 0 {_si(c.vdd)}"]
-    if o.polarity == "inh":
-        lines += [f"Ic vdd nb {_si(i_ctrl)}", f"MND nb nb 0 0 {n} W=4e-07 L={l3}",
-                  f"MNM pb nb 0 0 {n} W=4e-07 L={l3}", f"MPD pb pb vdd vdd {p} W=8e-07 L={l3}"]
-    else:
-        lines += [f"Ic pb 0 {_si(i_ctrl)}", f"MPD pb pb vdd vdd {p} W=8e-07 L={l3}",
-                  f"MPM nb pb vdd vdd {p} W=8e-07 L={l3}", f"MND nb nb 0 0 {n} W=4e-07 L={l3}"]
-    for k in range(o.n_stages):
-        a, b = f"x{k}", f"x{(k + 1) % o.n_stages}"
-        lines += [f"MPS{k} sp{k} pb vdd vdd {p} W=8e-07 L={l3}",
-                  f"MPI{k} {b} {a} sp{k} vdd {p} W=2e-07 L={l1}",
-                  f"MNI{k} {b} {a} sn{k} 0 {n} W=1e-07 L={l1}",
-                  f"MNS{k} sn{k} nb 0 0 {n} W=4e-07 L={l3}",
-                  f"CL{k} {b} 0 {_si(o.c_load)}"]
-    lines += [f"MBP out x0 vdd vdd {p} W=2e-07 L={l1}", f"MBN out x0 0 0 {n} W=1e-07 L={l1}",
-              f".ic v(x0)=0 v(x1)={_si(c.vdd)}",
-              control_block(f"tran 5p {_si(t_end)} uic", "out.txt", list(vectors))]
+    if buffer_supply:
+        lines.append(f"Vdb vdb 0 {_si(c.vdd)}")
+    lines += elements(o, _si(i_ctrl), "vdb" if buffer_supply else "vdd")
+    analysis = (f"tran 5p {_si(t_end)} uic" if t_max is None
+                else f"tran {_si(t_max)} {_si(t_end)} 0 {_si(t_max)}")
+    lines += [f".ic v(x0)=0 v(x1)={_si(c.vdd)}",
+              control_block(analysis, "out.txt", list(vectors))]
     return "\n".join(lines + [".end", ""])
 
 
@@ -113,6 +168,17 @@ def measure(t: np.ndarray, v: np.ndarray, vdd: float, settle: float) -> tuple[fl
     period = float(np.diff(up).mean())
     high = float((dn - up[:len(dn)]).mean())
     return 1 / period, high, period - high
+
+
+def edges(t: np.ndarray, v: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Times (s) at which ``v`` crosses ``level`` upwards and downwards, each interpolated
+    linearly between the two simulator points around it."""
+    t, v = np.asarray(t, float), np.asarray(v, float)
+    out = []
+    for k in (np.nonzero((v[:-1] < level) & (v[1:] >= level))[0],
+              np.nonzero((v[:-1] >= level) & (v[1:] < level))[0]):
+        out.append(t[k] + (level - v[k]) * (t[k + 1] - t[k]) / (v[k + 1] - v[k]))
+    return out[0], out[1]
 
 
 def sweep(o: OscillatorParams, currents, workdir: Path, periods: int = 20) -> np.ndarray:
