@@ -288,10 +288,13 @@ def evaluate(net: SpikingNetwork, model: NeuronModel, images: torch.Tensor, labe
              device: torch.device | str | None = None) -> Evaluation:
     """Accuracy of ``model`` in network ``net`` on ``images`` (N, n_in) in [0, 1].
 
-    The run is deterministic and does not depend on ``batch_size``: every random draw is
-    keyed by ``seed`` and the image's index in ``images``. ``device``: where the step loop
-    runs (default: :func:`golden.compute.device`, set by ``--device``); the predictions are
-    returned on the CPU.
+    The run is deterministic and does not depend on ``batch_size`` or the device: every
+    random draw is keyed by ``seed`` and the image's index in ``images``, and the layer inputs
+    are exact (a model whose compiled kernels agree with its eager functions only to a
+    tolerance, cm, may move within that tolerance where a batch is too small to compile,
+    :data:`golden.compute.FUSE_MIN_ELEMENTS`). ``device``: where the step loop runs (default:
+    :func:`golden.compute.device`, set by ``--device``); the predictions are returned on the
+    CPU.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size = {batch_size!r}: must be >= 1")
