@@ -17,9 +17,8 @@ sub-steps per pulse.
 
 Targets (CPU, full test set, T = 64): ideal <= 1.0 s, opamp <= 2 s, td <= 4 s, cm <= 20 s
 (equations and table mode).
-Every run also checks its error and predictions against the reference recorded before the
-evaluator's speed-up (``tests/data/predictions.json``, when the network is the one it was
-recorded with). ``--cm-step-halving`` adds the cm integrator check: the test error of the
+Every run also checks its error and predictions against the reference
+(``tests/data/predictions.json``, when the network is the stored one it was recorded with). ``--cm-step-halving`` adds the cm integrator check: the test error of the
 default solver against halved sub-steps with every triode neuron refined.
 
 Peer: with snnTorch installed (``pip install -e '.[bench]'``) the ideal model is also run as
@@ -41,7 +40,7 @@ import torch
 
 from golden import compute, peer
 from golden.pipeline import prepare, results_dir
-from golden.snn import evaluate
+from golden.snn import evaluate, grid_weights
 from golden.table import markdown_table
 from tdsnn.reproduce import TABLE_SUBSTEPS   # as the spice stage of make reproduce
 
@@ -55,12 +54,13 @@ REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "data" / "prediction
 
 
 def fingerprint(net) -> str:
-    """sha256 of the network's weights and biases (float32 bytes, layer by layer)."""
+    """sha256 of the network's weights and biases as the evaluator sees them (on its grid,
+    :func:`golden.snn.grid_weights`: int64 bytes, layer by layer)."""
     h = hashlib.sha256()
     for w, b in zip(net.weights, net.biases):
-        h.update(w.to(torch.float32).contiguous().numpy().tobytes())
+        h.update(grid_weights(w).to(torch.int64).contiguous().numpy().tobytes())
         if b is not None:
-            h.update(b.to(torch.float32).contiguous().numpy().tobytes())
+            h.update(grid_weights(b).to(torch.int64).contiguous().numpy().tobytes())
     return h.hexdigest()
 
 

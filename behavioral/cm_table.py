@@ -11,7 +11,6 @@ edges.
 
 from __future__ import annotations
 
-import ctypes
 import functools
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from golden import compute, native
+from golden import compute
 
 HEADER = "v_V,i_A,dv_dq_V_per_C"
 
@@ -53,12 +52,6 @@ class CMTable:
         nv = len(self.v)
         pad = torch.zeros(nv, dtype=self.base.dtype, device=self.base.device)
         return torch.cat([self.base[nv:], pad]), torch.cat([self.slope[nv:], pad])
-
-    @functools.cached_property
-    def pairs(self) -> torch.Tensor:
-        """``base`` and ``slope`` interleaved, (ni * nv, 2): the C kernel reads both of a grid
-        point as one 64-bit value."""
-        return torch.stack([self.base, self.slope], 1).contiguous()
 
     @functools.cached_property
     def _bounds(self):
@@ -101,18 +94,8 @@ def _columns(table: CMTable, i: torch.Tensor, sign: float) -> tuple[torch.Tensor
     excitatory current ``i``, -1: the inhibitory one, ``-i`` in the table; ``i`` in A, >= 0)
     and the weight ``b`` of the one above: linear interpolation in ``I`` among the columns of
     that sign, clamped to their range (a path never borrows the other mirror's columns; a
-    table with one sign only is used for both). On a CPU with AVX-512 a C kernel computes
-    them (the same operations in one loop)."""
+    table with one sign only is used for both)."""
     lo, hi = table._bounds[1 if sign > 0 else 2]
-    lib = _c_kernels()
-    if lib is not None and compute.fusing() and i.device.type == "cpu" \
-            and i.dtype == torch.float32 and table.i.device.type == "cpu":
-        i = i.contiguous()
-        col, b = torch.empty(i.shape, dtype=torch.int32), torch.empty_like(i)
-        lib.cm_table_columns(col.data_ptr(), b.data_ptr(), i.data_ptr(), int(sign < 0),
-                             table.i.data_ptr(), len(table.i), len(table.v), lo, hi,
-                             i.numel(), torch.get_num_threads())
-        return col, b
     i = i.clamp(lo, hi) if sign > 0 else (-i).clamp(lo, hi)
     ki = torch.bucketize(i, table.i).clamp_(1, len(table.i) - 1)
     i0, i1 = table.i[ki - 1], table.i[ki]
@@ -223,61 +206,14 @@ def _uniform_rk4(v, i_e, i_i, col_e, b_e, col_i, b_i, base, slope, base_next, sl
     return v
 
 
-_RK4_C = Path(__file__).with_name("cm_table_rk4.c")
-
-
-@functools.cache
-def _c_kernels():
-    """The C kernels ``cm_table_rk4.c`` (:mod:`golden.native`), or ``None`` on a CPU without
-    AVX-512 (as torch detects it) or without a C compiler."""
-    if not native.has_avx512():
-        return None
-    lib = native.load(_RK4_C, ("-mavx512f",))
-    if lib is None:
-        return None
-    ptr, i32, i64, f32 = ctypes.c_void_p, ctypes.c_int32, ctypes.c_int64, ctypes.c_float
-    lib.cm_table_rk4.argtypes = [ptr] * 9 + [i32, i64] + [f32] * 6 + [i32, i32]
-    lib.cm_table_rk4.restype = ctypes.c_int
-    lib.cm_table_columns.argtypes = [ptr] * 3 + [i32, ptr, i32, i32, f32, f32, i64, i32]
-    lib.cm_table_columns.restype = None
-    return lib
-
-
-def _native_rk4(table: CMTable, v, i_e, i_i, col_e, b_e, col_i, b_i, dt: float, n: int):
-    """:func:`_uniform_rk4` by the C kernel (the same operations in the same order, the table
-    read with vector gathers), on torch's threads; ``None`` where that kernel is not available
-    or the tensors are not float32 on the CPU."""
-    lib = _c_kernels()
-    args = [x.contiguous() for x in (v, i_e, i_i, col_e, b_e, col_i, b_i)]
-    dtypes = [x.dtype for x in args]
-    if lib is None or table.pairs.device.type != "cpu" \
-            or any(x.device.type != "cpu" or x.numel() != v.numel() for x in args) \
-            or dtypes != [torch.float32] * 3 + [torch.int32, torch.float32] * 2:
-        return None
-    out = torch.empty_like(args[0])
-    v_lo, v_hi = table.v_range
-    bad = lib.cm_table_rk4(out.data_ptr(), *(x.data_ptr() for x in args), table.pairs.data_ptr(),
-             len(table.v), v.numel(), v_lo, v_hi, 1.0 / table.v_step, dt / 2, dt, dt / 6, n,
-             torch.get_num_threads())
-    if bad:
-        raise ValueError("cm table mode: the rate was asked at a NaN membrane voltage (NaN or "
-                         "infinite membranes or currents); the table lookup needs numbers")
-    return out
-
-
 def rk4_pulse(table: CMTable, v: torch.Tensor, i_e: torch.Tensor, i_i: torch.Tensor,
               dt: float, n: int) -> torch.Tensor:
     """Membrane (V) after ``n`` classical RK4 sub-steps of ``dt`` (s) of :func:`table_rate`
     from ``v`` (V), for the currents ``i_e``, ``i_i`` (A, >= 0). On a uniform voltage axis the
-    sub-steps are one kernel: on a CPU with AVX-512 the C kernel (:func:`_native_rk4`), else
-    the fused one (:func:`_uniform_rk4`); with fusing off (``--eager``) and on a non-uniform
-    axis operation by operation."""
+    sub-steps are one fused kernel (:func:`_uniform_rk4`, run eagerly with fusing off); on a
+    non-uniform axis operation by operation."""
     if table.v_step > 0:
         (col_e, b_e), (col_i, b_i) = _CACHE.get(table, i_e, i_i)
-        if compute.fusing():
-            out = _native_rk4(table, v, i_e, i_i, col_e, b_e, col_i, b_i, dt, n)
-            if out is not None:
-                return out
         v_lo, v_hi = table.v_range
         return _uniform_rk4(v, i_e, i_i, col_e, b_e, col_i, b_i, table.base, table.slope,
                             *table.next_column, v_lo, v_hi, 1.0 / table.v_step, len(table.v),

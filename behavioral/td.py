@@ -7,14 +7,30 @@ current each drive a current-controlled oscillator (CCO). Over one step a CCO ad
 
 for an input of ``z`` input units (``z_full`` = the CCO's full-scale input), with a per-neuron,
 per-CCO gain ``k ~ 1 + sigma_gain_rel N(0, 1)`` drawn once per chip, plus jitter: a random walk
-of ``sigma_jitter`` cycles rms per cycle, i.e. ``sigma_jitter sqrt(dphi) N(0, 1)``, drawn per
-image, layer, step and CCO (:mod:`golden.noise`: an image's pulses do not depend on its
-batch). Every completed cycle is one pulse; the unfinished phase stays in the oscillator for
-the next step.
+of ``sigma_jitter`` cycles rms per cycle, i.e. ``sigma_jitter sqrt(dphi)`` cycles rms times a
+unit draw, per image, layer, step, neuron and CCO. Every completed cycle is one pulse; the
+unfinished phase stays in the oscillator for the next step.
 The synchroniser resolves pulses at most every 2 clock periods, so a CCO can deliver at most
 ``max_pulses = floor(f_clk t_p / 2)`` pulses per step: pulses above that rate are lost and
 counted (``rate_violations``). The CCO is sized so that its full scale is that rate,
 ``z_full = max_pulses / N_th`` input units.
+
+Exact by construction. The advance ``dphi`` and the jitter amplitude are computed once per
+input, operation by operation in float32 (each torch element-wise operation is one correctly
+rounded IEEE operation on the CPU and on CUDA; divisions are written as multiplications by a
+constant, since CUDA divides a tensor by a number through its reciprocal), then converted to
+fixed point: int64 counts of 2^-:data:`PHASE_BITS` cycle (an exact multiplication by a power
+of two and one rounding, :func:`fixed_point`). The step itself is integer only: the jitter
+draw is :func:`golden.noise.irwin_hall_of` of a SplitMix64 hash (the sum of four 16-bit
+fields: mean 0, a known variance; a step's phase error is itself a sum of many cycles'
+jitter), scaled by the fixed-point amplitude; the phase, the pulses (``phase >> 32``), the
+rate limit, the lost pulses and the counter (:func:`rtl.reference.counter_step`) follow in
+integers. So eager, compiled, CPU, GPU and a numpy transcription give the same bits.
+
+The draws are keyed by ``(noise_seed, image, layer, step, neuron, CCO)`` and not by the chip
+(``seed`` keys only the gain mismatch): chips evaluated on the same images share their jitter
+draws (common random numbers), so a comparison of chips is paired and their differences are
+the mismatch alone.
 
 Digital part: the per-step pulse counts ``up`` (excitatory) and ``down`` (inhibitory), integers
 per neuron per step, are exactly the input of the RTL neuron array; the counter, the threshold
@@ -24,13 +40,10 @@ state. Its range checks are guaranteed once, by :class:`TDParams` (a threshold t
 holds) and by construction (counts start at 0 and stay saturated; pulses are >= 0).
 
 Cost: with constant coding the first layer's input is the same tensor at every step, so its
-phase advance and jitter amplitude are computed once (:class:`AdvanceCache`); the jitter's
+fixed-point advance and amplitude are computed once (:class:`AdvanceCache`); the jitter's
 counters are computed once per layer (:class:`golden.noise.Counters`); the draws, both CCOs and
-the counter of a step are one fused kernel (:func:`golden.compute.fused`), the same operations
-in the same order as run one by one; the counter and the pulse counts are int32 where a step's
-arithmetic fits (:attr:`TDParams.count_dtype`), and the step's pulse totals are summed in the
-kernel. On a CPU with AVX-512 that kernel is a hand-vectorised C++ loop with the same bits
-(:mod:`behavioral.td_native`).
+the counter of a step are one fused kernel (:func:`golden.compute.fused`); the counter and the
+pulse counts are int32 where a step's arithmetic fits (:attr:`TDParams.count_dtype`).
 """
 
 from __future__ import annotations
@@ -43,13 +56,29 @@ import torch
 
 from golden import compute
 from golden.neuron import IdealParams, IdealState, ideal_step, state_device
-from golden.noise import Counters, bits_at, normal_of, stream_key
+from golden.noise import IRWIN_HALL_VARIANCE, Counters, bits_at, irwin_hall_of, stream_key
 from rtl.params import ArrayParams
 from rtl.reference import counter_step
 
-from . import td_native
 from .td_table import check_table, transfer
 from .validate import check_int, check_range
+
+#: fractional bits of the fixed-point phase: phase, advance and jitter are int64 counts of
+#: 2^-32 cycle, a resolution far below a cycle's jitter (0.01 cycle rms)
+PHASE_BITS = 32
+#: advances saturate at this many cycles per step (phase + advance + jitter stay within int64);
+#: :class:`TDParams` keeps ``max_pulses`` below it, so a saturated advance still fills the rate
+#: limit, and only the count of lost pulses stops there
+ADVANCE_MAX = 1 << 30
+#: jitter amplitudes saturate at this many cycles rms (draw x amplitude stays within int64);
+#: ``sigma_jitter sqrt(dphi)`` reaches it only far beyond the rate limit
+AMPLITUDE_MAX = 1 << 12
+#: fractional bits of the fixed-point amplitude below the phase's: the amplitude is an int64
+#: count of 2^-(32 + 16) cycle per standard deviation of the draw
+AMPLITUDE_BITS = 16
+#: purpose tag of the jitter streams (:func:`golden.noise.stream_key`; the evaluator's input
+#: spikes and arrival slots are 1 and 2)
+JITTER_STREAM = 3
 
 
 @dataclass(frozen=True)
@@ -67,7 +96,8 @@ class TDParams:
     f_clk : float, Hz; digital clock of the synchroniser and counter.
     t_p : float, s; input window per step during which the CCOs run.
     sync_stages : int; flip-flops of the pulse synchroniser.
-    seed : int; chip seed (gain mismatch) and jitter seed.
+    seed : int; chip seed: the gain mismatch.
+    noise_seed : int; seed of the jitter draws, shared by every chip (common random numbers).
     ideal : bool; when True the neuron is exactly the ideal I&F neuron.
     table : str or None; CSV of a characterised CCO transfer (replaces the ``alpha`` form).
     table_inh : str or None; CSV of the inhibitory CCO when it differs from the excitatory one
@@ -84,6 +114,7 @@ class TDParams:
     t_p: float = 250e-9          # s: CCO window of a 1 us step: 62 resolvable pulses > 3.5 units x 16
     sync_stages: int = 2         # the usual two-flip-flop synchroniser (the RTL allows >= 2)
     seed: int = 0
+    noise_seed: int = 0
     ideal: bool = False
     table: str | None = None     # CSV of a characterised CCO (behavioral.td_table): replaces alpha
     table_inh: str | None = None  # CSV of the inhibitory CCO (per-polarity characterisation)
@@ -98,9 +129,11 @@ class TDParams:
         check_range(o, "sigma_jitter", self.sigma_jitter, "cycles/cycle", 0.0, None)
         check_range(o, "f_clk", self.f_clk, "Hz", 0.0, None, lo_open=True)
         check_range(o, "t_p", self.t_p, "s", 0.0, None, lo_open=True)
-        check_range(o, "f_clk * t_p", self.f_clk * self.t_p, "clock periods", 2.0, None)
+        check_range(o, "f_clk * t_p", self.f_clk * self.t_p, "clock periods", 2.0,
+                    2.0 * ADVANCE_MAX, hi_open=True)
         check_int(o, "sync_stages", self.sync_stages, "flip-flops", 2, 8)
         check_int(o, "seed", self.seed, "", 0)
+        check_int(o, "noise_seed", self.noise_seed, "", 0)
         if self.table_inh is not None and self.table is None:
             raise ValueError(f"TDParams.table_inh = {self.table_inh!r} needs table (the "
                              "excitatory CCO's CSV) too")
@@ -151,7 +184,8 @@ class TDParams:
 class TDState:
     """State of a layer of td neurons.
 
-    phase_e, phase_i : float (batch, n), cycles in [0, 1): unfinished CCO phase.
+    phase_e_fixed, phase_i_fixed : int64 (batch, n), 2^-32 cycle, in [0, 2^32): unfinished CCO
+        phase in fixed point (:attr:`phase_e`, :attr:`phase_i`: the same in cycles).
     count : integer (batch, n) of :attr:`TDParams.count_dtype`, pulses: the up/down counter.
     overflow : bool (batch, n): sticky counter-saturation flag.
     gain_e, gain_i : float (n,): per-neuron CCO gain factors (mismatch).
@@ -163,8 +197,8 @@ class TDState:
     pulses : int64 (): pulses delivered to the counter so far.
     """
 
-    phase_e: torch.Tensor
-    phase_i: torch.Tensor
+    phase_e_fixed: torch.Tensor
+    phase_i_fixed: torch.Tensor
     count: torch.Tensor
     overflow: torch.Tensor
     gain_e: torch.Tensor
@@ -177,72 +211,128 @@ class TDState:
     t: int
     pulses: torch.Tensor
 
+    @property
+    def phase_e(self) -> torch.Tensor:
+        """The excitatory CCO's unfinished phase, float64 cycles in [0, 1) (exact)."""
+        return self.phase_e_fixed.to(torch.float64) * 2.0 ** -PHASE_BITS
+
+    @property
+    def phase_i(self) -> torch.Tensor:
+        """The inhibitory CCO's unfinished phase, float64 cycles in [0, 1) (exact)."""
+        return self.phase_i_fixed.to(torch.float64) * 2.0 ** -PHASE_BITS
+
 
 def phase_advance(p: TDParams, z, gain):
     """CCO phase advance (cycles) in one step for input ``z`` (units) and relative ``gain``,
     before jitter: ``K I t_p (1 - alpha I / I_full)``, or with ``table`` the characterised
-    transfer at ``z / z_full`` times the full-scale advance. Works on tensors and numpy arrays."""
+    transfer at ``z / z_full`` times the full-scale advance. Works on tensors and numpy arrays;
+    on float32 tensors every operation is one IEEE rounding (no division by a number: CUDA
+    would multiply by its reciprocal), the same bits on every device."""
+    per_unit = p.n_th / p.theta
     if p.table is not None:
-        return (p.n_th / p.theta) * p.z_full * gain * transfer(p.table, z / p.z_full)
-    return (p.n_th / p.theta) * z * gain * (1 - p.alpha * z / p.z_full)
+        return per_unit * p.z_full * gain * transfer(p.table, z * (1.0 / p.z_full))
+    return per_unit * z * gain * (1 - z * (p.alpha / p.z_full))
+
+
+def fixed_point(x: torch.Tensor, bits: int, limit: float) -> torch.Tensor:
+    """``x`` (float32) in int64 units of 2^-``bits``, clamped to ``[0, limit]`` (in ``x``'s
+    units): ``round(x 2^bits)``, the exact scaling by a power of two then one rounding (half
+    to even), in float64 (exact for the float32 ``x``)."""
+    scaled = x.to(torch.float64).mul_(2.0 ** bits).round_()
+    return scaled.clamp_(0.0, limit * 2.0 ** bits).to(torch.int64)
+
+
+def isqrt(n: torch.Tensor) -> torch.Tensor:
+    """``floor(sqrt(n))`` of the int64 ``n`` (>= 0, < 2^62), exactly: a float64 estimate
+    (torch's CPU ``sqrt`` is not correctly rounded, but within a few ulp: the estimate is off
+    by at most one) corrected by integer comparisons."""
+    r = n.to(torch.float64).sqrt_().floor_().to(torch.int64)
+    r = r - (r * r > n).to(torch.int64)
+    return r + ((r + 1) * (r + 1) <= n).to(torch.int64)
+
+
+#: the amplitude's scale: cycles rms -> 2^-(32 + 16) cycle per standard deviation of the draw
+_PER_SIGMA = 2.0 ** (PHASE_BITS + AMPLITUDE_BITS) / math.sqrt(IRWIN_HALL_VARIANCE)
+#: the amplitude's limit in its units
+_AMPLITUDE_LIMIT = AMPLITUDE_MAX * _PER_SIGMA
 
 
 class AdvanceCache:
-    """Phase advance (cycles) and jitter amplitude (cycles rms) of the last few inputs: an input
-    given again unchanged (the same tensor object, not modified in place since, with the same
-    gain tensor and the same parameter object: the two CCOs may differ) reuses them. Constant coding gives the first layer the same input every step.
-    The cache holds the tensors, so their memory cannot pass to another tensor meanwhile."""
+    """Fixed-point phase advance and jitter amplitude of the last few inputs: an input given
+    again unchanged (the same tensor object, not modified in place since, with the same gain
+    tensor and the same parameter object: the two CCOs may differ) reuses them. Constant coding
+    gives the first layer the same input every step. The cache holds the tensors, so their
+    memory cannot pass to another tensor meanwhile."""
 
     def __init__(self, size: int = 4):
         self.size = size
         self.entries: list[tuple] = []
 
     def advance(self, p: TDParams, z: torch.Tensor, gain: torch.Tensor):
-        """``(dphi, amp)``: :func:`phase_advance` and ``sigma_jitter sqrt(dphi)`` (None without
-        jitter) for input ``z`` (input units) and per-neuron ``gain``."""
+        """:func:`advance_fixed` of input ``z`` (input units) and per-neuron ``gain``."""
         for k, entry in enumerate(self.entries):
             pp, zz, version, g, out = entry
             if pp is p and zz is z and version == z._version and g is gain:
                 self.entries = [entry] + self.entries[:k] + self.entries[k + 1:]  # most recent first
                 return out
-        out = _advance(p, z, gain)
+        out = advance_fixed(p, z, gain)
         self.entries = [(p, z, z._version, gain, out)] + self.entries[:self.size - 1]
         return out
 
 
-def _advance(p: TDParams, z: torch.Tensor, gain: torch.Tensor):
-    dphi = phase_advance(p, z, gain)
-    amp = p.sigma_jitter * dphi.clamp(min=0).sqrt() if p.sigma_jitter > 0 else None
-    return dphi, amp
+def advance_fixed(p: TDParams, z: torch.Tensor, gain: torch.Tensor):
+    """``(advance, amplitude)`` in fixed point for input ``z`` (input units) and per-neuron
+    ``gain``: :func:`phase_advance` in int64 units of 2^-32 cycle (clamped to ``[0,``
+    :data:`ADVANCE_MAX` ``]`` cycles), and the jitter amplitude ``sigma_jitter sqrt(dphi)``
+    (cycles rms, at most :data:`AMPLITUDE_MAX`) in int64 units of 2^-48 cycle per standard
+    deviation of :func:`golden.noise.irwin_hall_of` (None without jitter), from the integer
+    square root of the fixed-point advance (:func:`isqrt`; its relative resolution is
+    2^-16 / sqrt(dphi)). Each operation is one IEEE rounding or exact, so every device gives
+    the same integers."""
+    dphi = phase_advance(p, z.to(torch.float32), gain.to(torch.float32))
+    advance = fixed_point(dphi, PHASE_BITS, ADVANCE_MAX)
+    if p.sigma_jitter == 0:
+        return advance, None
+    # sigma sqrt(advance 2^-32) cycles rms = sigma 2^-16 isqrt(advance); times _PER_SIGMA
+    per_root = p.sigma_jitter * 2.0 ** -(PHASE_BITS // 2) * _PER_SIGMA
+    scaled = isqrt(advance).to(torch.float64).mul_(per_root).round_()
+    return advance, scaled.clamp_(0.0, _AMPLITUDE_LIMIT).to(torch.int64)
 
 
-def _cco(max_pulses: int, phase: torch.Tensor, dphi: torch.Tensor, amp: torch.Tensor | None,
-         key: torch.Tensor, base: torch.Tensor, dtype: torch.dtype):
-    """Pulses emitted (integers of ``dtype``), new phase and pulses lost to the rate limit (per
-    element, float), for the phase advance ``dphi`` (cycles) and the jitter amplitude ``amp``
-    (cycles rms); the jitter is the stream ``key`` (0-dim int64) of :mod:`golden.noise` on the
-    counters ``base``, keyed by image."""
-    total = normal_of(bits_at(key, base)).mul_(amp).add_(dphi) if amp is not None else dphi.clone()
-    total = total.clamp_(min=0).add_(phase)
-    pulses = torch.floor(total)
-    lost = (pulses - max_pulses).clamp_(min=0)
-    return pulses.clamp(max=max_pulses).to(dtype), total.sub_(pulses), lost
+def _cco(max_pulses: int, phase: torch.Tensor, advance: torch.Tensor,
+         amplitude: torch.Tensor | None, key: torch.Tensor, base: torch.Tensor):
+    """Pulses emitted (int64, at most ``max_pulses``), the new phase and the pulses lost to the
+    rate limit, for the fixed-point ``phase``, ``advance`` and ``amplitude``
+    (:func:`advance_fixed`); the jitter is the stream ``key`` (0-dim int64) of
+    :mod:`golden.noise` on the counters ``base``, keyed by image. Integers only: the jitter
+    ``draw x amplitude`` rounded to 2^-32 cycle, ``advance + jitter`` clamped at 0 (a CCO
+    does not run backwards), the completed cycles ``phase >> 32`` and the remainder."""
+    total = advance
+    if amplitude is not None:
+        draw = irwin_hall_of(bits_at(key, base))
+        jitter = (draw * amplitude + (1 << (AMPLITUDE_BITS - 1))) >> AMPLITUDE_BITS
+        total = (total + jitter).clamp(min=0)
+    total = total + phase
+    pulses = total >> PHASE_BITS
+    lost = (pulses - max_pulses).clamp(min=0)
+    return pulses.clamp(max=max_pulses), total & ((1 << PHASE_BITS) - 1), lost
 
 
 @compute.fused
-def _pulses_and_count(phase_e, phase_i, dphi_e, amp_e, dphi_i, amp_i, key_e, key_i, base, count,
+def _pulses_and_count(phase_e, phase_i, adv_e, amp_e, adv_i, amp_i, key_e, key_i, base, count,
                       overflow, n_th: int, count_min: int, count_max: int, max_pulses: int):
     """Both CCOs (:func:`_cco`) and the counter (:func:`rtl.reference.counter_step`) of one step:
     ``(spikes, phase_e, phase_i, count, overflow, up, down, sent, lost)``: ``count``, ``up`` and
     ``down`` of ``count``'s dtype (:attr:`TDParams.count_dtype`), ``sent`` the pulses delivered
-    to the counter and ``lost`` those lost to the rate limit (int64 totals). One fused
-    kernel (:func:`golden.compute.fused`): the draws, the CCOs, the counter and the totals in
-    one pass over memory, and a second over ``up`` and ``down`` for ``sent`` (the C++ backend
-    fuses one reduction into a loop). ``lost`` is summed in float64: exact below 2^53 pulses."""
-    up, phase_e, lost_e = _cco(max_pulses, phase_e, dphi_e, amp_e, key_e, base, count.dtype)
-    down, phase_i, lost_i = _cco(max_pulses, phase_i, dphi_i, amp_i, key_i, base, count.dtype)
+    to the counter and ``lost`` those lost to the rate limit (int64 totals). Integer only, so
+    the fused kernel (:func:`golden.compute.fused`) and the eager function give the same bits
+    by construction; fused, the draws, the CCOs, the counter and the totals are one pass over
+    memory."""
+    up, phase_e, lost_e = _cco(max_pulses, phase_e, adv_e, amp_e, key_e, base)
+    down, phase_i, lost_i = _cco(max_pulses, phase_i, adv_i, amp_i, key_i, base)
+    up, down = up.to(count.dtype), down.to(count.dtype)
     spikes, new_count, flags = counter_step(count, up, down, n_th, count_min, count_max)
-    lost = (lost_e + lost_i).sum(dtype=torch.float64).to(torch.int64)
+    lost = (lost_e + lost_i).sum()
     sent = (up.to(torch.int64) + down).sum()
     return (spikes.to(torch.float32), phase_e, phase_i, new_count.to(count.dtype),
             overflow | flags, up, down, sent, lost)
@@ -259,22 +349,21 @@ def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
 
     Steps 1 (counter) to 3 are :func:`rtl.reference.counter_step`. With ``ideal=True`` this is
     :func:`golden.neuron.ideal_step` on an ``IdealState``. ``cache`` (the neuron's
-    :class:`AdvanceCache`) reuses the phase advance of an input given again.
+    :class:`AdvanceCache`) reuses the fixed-point advance of an input given again.
     """
     if p.ideal:
         return ideal_step(IdealParams(p.theta, "subtract"), state, i_exc, i_inh)
     if i_exc.dim() == 3:
         i_exc, i_inh = i_exc.sum(0), i_inh.sum(0)
-    advance = cache.advance if cache is not None else _advance
+    advance = cache.advance if cache is not None else advance_fixed
     dev = state.count.device
-    keys = [torch.tensor(stream_key(p.seed, state.layer, state.t, cco), device=dev)
-            for cco in (0, 1)]
-    (dphi_e, amp_e), (dphi_i, amp_i) = (advance(p, i_exc, state.gain_e),
-                                        advance(p.inhibitory, i_inh, state.gain_i))
-    args = (state.phase_e, state.phase_i, dphi_e, amp_e, dphi_i, amp_i, *keys, state.draws.base,
-            state.count, state.overflow, p.n_th, *p.counter_range, p.max_pulses)
-    kernel = td_native.pulses_and_count if td_native.applies(*args) else _pulses_and_count
-    spikes, phase_e, phase_i, count, overflow, up, down, sent, lost = kernel(*args)
+    keys = [torch.tensor(stream_key(p.noise_seed, JITTER_STREAM, state.layer, state.t, cco),
+                         device=dev) for cco in (0, 1)]
+    (adv_e, amp_e), (adv_i, amp_i) = (advance(p, i_exc, state.gain_e),
+                                      advance(p.inhibitory, i_inh, state.gain_i))
+    spikes, phase_e, phase_i, count, overflow, up, down, sent, lost = _pulses_and_count(
+        state.phase_e_fixed, state.phase_i_fixed, adv_e, amp_e, adv_i, amp_i, *keys,
+        state.draws.base, state.count, state.overflow, p.n_th, *p.counter_range, p.max_pulses)
     return spikes, TDState(
         phase_e, phase_i, count, overflow, state.gain_e, state.gain_i, up, down,
         state.lost + lost, state.draws, state.layer, state.t + 1, state.pulses + sent)
@@ -308,7 +397,7 @@ class TDNeuron:
             raise ValueError(f"image_ids has shape {tuple(ids.shape)}: expected ({batch},)")
         gen = torch.Generator().manual_seed(1_000_003 * p.seed + layer)
         gains = (1 + p.sigma_gain_rel * torch.randn(2, n_neurons, generator=gen)).to(dev)
-        zeros = torch.zeros(batch, n_neurons, device=dev)
+        zeros = torch.zeros(batch, n_neurons, dtype=torch.int64, device=dev)
         zi = torch.zeros(batch, n_neurons, dtype=self.layer_params(layer).count_dtype, device=dev)
         flags = torch.zeros(batch, n_neurons, dtype=torch.bool, device=dev)
         lost = torch.zeros((), dtype=torch.int64, device=dev)

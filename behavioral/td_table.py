@@ -50,7 +50,8 @@ def transfer(path: str, x):
     xs, fs = load_transfer(path)
     slope = (fs[-1] - fs[-2]) / (xs[-1] - xs[-2])
     if isinstance(x, torch.Tensor):
-        xt, ft = torch.tensor(xs, dtype=x.dtype), torch.tensor(fs, dtype=x.dtype)
+        xt = torch.tensor(xs, dtype=x.dtype, device=x.device)
+        ft = torch.tensor(fs, dtype=x.dtype, device=x.device)
         k = torch.bucketize(x.clamp(min=0.0), xt).clamp(1, len(xs) - 1)
         x0, x1, f0, f1 = xt[k - 1], xt[k], ft[k - 1], ft[k]
         inside = f0 + (f1 - f0) * (x.clamp(min=0.0) - x0) / (x1 - x0)

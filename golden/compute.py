@@ -10,20 +10,22 @@ thread per process, which is never slow; ``--threads N`` asks for ``N`` (``0``: 
 default, one per core). The figures of both are in ``docs/performance.md``.
 
 Devices. ``cpu``, ``cuda`` (the first CUDA device; an error that says so when torch has no
-CUDA) or ``auto`` (CUDA when available, else the CPU). The whole step loop runs on the device;
-the random draws are integer arithmetic (:mod:`golden.noise`) and give the same bits on
-either, and per-chip mismatch is drawn on the CPU and copied, so a run on a GPU differs from
-the CPU run only where float summation order flips a tie.
+CUDA) or ``auto`` (CUDA when available, else the CPU). The whole step loop runs on the device.
+The layer inputs are exact sums (:mod:`golden.snn`), the random draws integer arithmetic
+(:mod:`golden.noise`), the ideal, op-amp and td models single IEEE operations or integers,
+and per-chip mismatch is drawn on the CPU and copied: those give the same bits on either
+device by construction. cm's solver calls ``exp``, ``log`` and ``tanh``, whose last bits
+depend on the maths library: it agrees to its tolerance (``behavioral.cm.FAST_PATH_TOL``).
 
 Fused kernels. A model's step that is a long chain of element-wise operations (td: the jitter
-hash, Box-Muller, the CCOs and the counter) costs one pass over memory per operation when run
-operation by operation. :func:`fused` compiles such a function with ``torch.compile`` into one
-loop per output (C++ on the CPU, Triton on a GPU), once per process (about 15-30 s; the
-compiled code is cached on disk by torch for later processes). The compiled kernel performs the
-same operations in the same order and precision (no fast-math, no contraction into FMA), so it
-gives the same bits as the eager function; tests compare the two. ``--eager`` (or
-:func:`set_fused`) runs the functions operation by operation, as does a failed compilation
-(no C++ compiler, no Triton: a warning says so).
+hash, the CCOs and the counter) costs one pass over memory per operation when run operation by
+operation. :func:`fused` compiles such a function with ``torch.compile`` into one loop per
+output (C++ on the CPU, Triton on a GPU), once per process (about 15-30 s; the compiled code is
+cached on disk by torch for later processes). An integer kernel (td's step) gives the bits of
+the eager function by construction; a float kernel (cm's solver) the same formulas to the
+model's tolerance (the compiler's maths functions and multiply-adds may differ in the last
+bit); tests compare the two. ``--eager`` (or :func:`set_fused`) runs the functions operation
+by operation, as does a failed compilation (no C++ compiler, no Triton: a warning says so).
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ _device = torch.device("cpu")
 
 #: :func:`fused` functions run compiled from this many elements (their first argument's); a
 #: smaller step is over in well under a millisecond operation by operation, not worth seconds of
-#: compilation (the tests' small batches stay eager)
+#: compilation (the tests' small batches stay eager). A speed threshold only: td's results do
+#: not depend on it, cm's within its tolerance
 FUSE_MIN_ELEMENTS = 1 << 15
 
 _fuse = True
@@ -94,7 +97,7 @@ def set_fused(on: bool) -> None:
 
 
 def fusing() -> bool:
-    """Whether :func:`fused` functions (and the models' C kernels) run compiled, not eagerly."""
+    """Whether :func:`fused` functions run compiled, not eagerly."""
     return _fuse
 
 
@@ -117,7 +120,7 @@ def fused(fn):
             return compiled(*args)
         except Exception as e:  # no C++ compiler, no Triton: the eager function computes the same
             warnings.warn(f"{fn.__qualname__}: torch.compile failed ({type(e).__name__}: {e}); "
-                          "running it operation by operation (same results, slower)")
+                          "running it operation by operation (slower)")
             compiled = False
             FALLBACKS.append(fn.__qualname__)
             return fn(*args)
@@ -126,27 +129,12 @@ def fused(fn):
 
 
 def compile_fused(fn):
-    """``torch.compile(fn, dynamic=True)`` as :func:`fused` uses it: ``expm1`` as eager's
-    (:func:`_eager_expm1`), and the kernels' thread count left to the OpenMP runtime. Otherwise
-    inductor writes the process's thread count at compile time into the C++: a kernel compiled
-    at one thread runs on one thread at two (measured: cm's triode solver at 1.35 s against
-    1.32 s per 1000 images), and the on-disk cache hands that kernel to later processes
-    whatever their ``--threads``."""
-    _eager_expm1()
+    """``torch.compile(fn, dynamic=True)`` as :func:`fused` uses it, the kernels' thread count
+    left to the OpenMP runtime. Otherwise inductor writes the process's thread count at compile
+    time into the C++: a kernel compiled at one thread runs on one thread at two (measured: cm's
+    triode solver at 1.35 s against 1.32 s per 1000 images), and the on-disk cache hands that
+    kernel to later processes whatever their ``--threads``."""
     return torch.compile(fn, dynamic=True, options={"cpp.dynamic_threads": True})
-
-
-def _eager_expm1() -> None:
-    """Let inductor's vectorised C++ call the ``expm1`` of torch's eager kernels (Sleef, within
-    1 ulp) rather than ``exp(x) - 1``, which loses the low bits near 0 (measured: 948 of 1034
-    values in [-0.2, 0] differ): the fused kernels then give the eager bits."""
-    try:
-        from torch._inductor.codegen.cpp import CppVecOverrides
-    except ImportError as e:  # a torch other than the pinned one: the tests of the kernels say
-        warnings.warn(f"torch {torch.__version__}: {e}; compiled kernels may compute expm1 "
-                      "differently from --eager in the last bit")
-        return
-    CppVecOverrides.expm1 = staticmethod(lambda x: f"{x}.expm1()")
 
 
 def describe() -> str:
@@ -166,8 +154,8 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=DEVICES, default="cpu",
                    help="where the step loop runs (default cpu; auto: CUDA when available)")
     p.add_argument("--eager", action="store_true",
-                   help="no torch.compile of the fused step kernels (same results, slower; "
-                        "saves the compile time of a short run)")
+                   help="no torch.compile of the fused step kernels (slower; saves the compile "
+                        "time of a short run; td the same bits, cm within its tolerance)")
 
 
 def apply(args: argparse.Namespace) -> None:

@@ -14,6 +14,15 @@ Each layer's input is split into excitatory and inhibitory parts,
 step)``, keyed by image); analog inputs (constant coding, biases) are spread evenly over the
 slots.
 
+Exact inputs. The weights and biases are quantised once to multiples of 2^-24 input units
+(:data:`WEIGHT_GRID_BITS`; a float32 weight of magnitude >= 0.5 is on that grid already, a
+smaller one moves by at most 2^-25, below the float32 rounding of the sums they enter), and a
+constant-coded pixel is taken as its 8-bit level ``k`` (``round(255 x)``, :data:`INPUT_LEVELS`;
+MNIST's pixels are exactly ``k / 255``). A layer's input is then an integer sum of integer
+products, formed in float64 where every partial sum is an integer below 2^53, so it is exact
+in any summation order (any BLAS, batch size or device), and one multiplication by a constant
+and one rounding to float32 give the current (:func:`layer_input`).
+
 Every random draw is keyed by the image's index in the data set (``first_image`` + its row):
 an image gets the same spikes whatever batch it is evaluated in and whatever the batch size.
 
@@ -69,27 +78,57 @@ class SNNRun:
     counters: dict[str, int] = field(default_factory=dict)
 
 
+#: weights and biases are multiples of 2^-WEIGHT_GRID_BITS input units in the evaluator
+WEIGHT_GRID_BITS = 24
+#: a constant-coded input is one of the levels k / INPUT_LEVELS, k = 0 .. INPUT_LEVELS (8-bit pixels)
+INPUT_LEVELS = 255
+#: the largest integer every partial sum of a layer input must stay below to be exact in float64
+_EXACT = 2.0 ** 53
+
+
+def grid_weights(w: torch.Tensor) -> torch.Tensor:
+    """``w`` (input units) on the evaluator's grid, in grid units: float64 integers
+    ``round(w 2^24)`` (half to even). ``grid_weights(w) * 2^-24`` is a float32 value for any
+    float32 ``w``, so quantising twice changes nothing."""
+    return w.to(torch.float64).mul(2.0 ** WEIGHT_GRID_BITS).round_()
+
+
+def on_grid(net: SpikingNetwork) -> SpikingNetwork:
+    """``net`` with its weights and biases on the evaluator's grid (float32, exact): the
+    network the evaluator runs, as a network (e.g. to store it)."""
+    def q(x):
+        return None if x is None else (grid_weights(x) * 2.0 ** -WEIGHT_GRID_BITS).float()
+    return SpikingNetwork(tuple(q(w) for w in net.weights), tuple(q(b) for b in net.biases),
+                          net.scales, {**net.meta, "weight_grid_bits": WEIGHT_GRID_BITS})
+
+
 @dataclass(frozen=True)
 class _Layer:
     """One layer's constants for :func:`layer_input`, computed once per run: the transposed
-    positive and negative weight parts in float64 (``(n_in, n_out)`` views) and the bias parts
-    (input units, or None)."""
+    positive and negative weight parts (``(n_in, n_out)`` views) and the bias parts, in grid
+    units (:func:`grid_weights`: float64 integers; biases None without), and ``magnitude``, the
+    largest sum of a neuron's absolute weights and bias (grid units): every partial sum of its
+    input is below ``magnitude`` times the largest input level."""
 
     w_pos: torch.Tensor
     w_neg: torch.Tensor
     b_pos: torch.Tensor | None
     b_neg: torch.Tensor | None
+    magnitude: float
 
     @classmethod
     def of(cls, w: torch.Tensor, bias: torch.Tensor | None, device: torch.device) -> "_Layer":
-        w = w.to(device)
-        wp, wn = w.clamp(min=0), (-w).clamp(min=0)
+        w = grid_weights(w)
+        total = w.abs().sum(1)
         if bias is None:
             bp = bn = None
         else:
-            bias = bias.to(device)
-            bp, bn = bias.clamp(min=0), (-bias).clamp(min=0)
-        return cls(wp.to(torch.float64).T, wn.to(torch.float64).T, bp, bn)
+            bias = grid_weights(bias)
+            total = total + bias.abs()
+            bp, bn = bias.clamp(min=0).to(device), (-bias).clamp(min=0).to(device)
+        w = w.to(device)
+        wp, wn = w.clamp(min=0), (-w).clamp(min=0)
+        return cls(wp.T, wn.T, bp, bn, float(total.max()))
 
 
 def layer_constants(net: SpikingNetwork, device: torch.device | str = "cpu") -> list[_Layer]:
@@ -118,29 +157,48 @@ def slot_parts(s: torch.Tensor, base: torch.Tensor, key: torch.Tensor, n_slots: 
 def layer_input(s: torch.Tensor, layer: _Layer, n_slots: int, analog: bool,
                  slot_stream: tuple[int, noise.Counters] | None = None
                  ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Excitatory and inhibitory input of one layer for one step (see module docstring).
+    """Excitatory and inhibitory input (float32, input units) of one layer for one step (see
+    the module docstring): ``(batch, n_out)``, or ``(n_slots, batch, n_out)`` with
+    ``n_slots > 1`` (analog inputs: the same tensor expanded over the slots).
 
-    ``slot_stream`` = (stream key, counters of the layer's inputs) of the arrival-slot draws
-    (spikes with ``n_slots > 1`` only).
+    ``s`` (batch, n_in): spikes (0/1) or, when ``analog``, intensities in [0, 1] (taken as
+    their 8-bit levels ``round(255 s)``). ``slot_stream`` = (stream key, counters of the
+    layer's inputs) of the arrival-slot draws (spikes with ``n_slots > 1`` only).
 
-    The weighted sums are formed in float64 and rounded to float32: a float32 matrix product
-    rounds differently for different batch sizes (blocking, matrix-vector for one row), which
-    would make an image's currents, and rarely its spikes, depend on its batch.
+    Exact by construction: the sums of integer levels times grid weights are integers below
+    2^53 (checked), so float64 forms them exactly in any order; the current is then
+    ``numerator x scale`` rounded to float32, with the integer numerator ``sum + bias``
+    (``sum + 255 bias`` for analog inputs, ``n_slots sum + bias`` per slot for slotted
+    spikes) and the constant ``scale`` (2^-24, over 255 for analog inputs, over ``n_slots``
+    where the input is spread over the slots): the same bits on every device and batch.
     """
-    wp, wn = layer.w_pos, layer.w_neg
-    s64 = s.to(torch.float64) if n_slots == 1 or analog else None   # slot_parts converts
-    if n_slots == 1:
-        i_exc, i_inh = (s64 @ wp).to(torch.float32), (s64 @ wn).to(torch.float32)
-    elif analog:
-        i_exc = ((s64 @ wp).to(torch.float32) / n_slots).expand(n_slots, -1, -1)
-        i_inh = ((s64 @ wn).to(torch.float32) / n_slots).expand(n_slots, -1, -1)
-    else:
+    levels = INPUT_LEVELS if analog else 1
+    per_slot = n_slots if n_slots > 1 and not analog else 1
+    if max(levels, per_slot) * layer.magnitude >= _EXACT:
+        raise ValueError(f"layer input: a neuron's absolute weights sum to {layer.magnitude:g} "
+                         f"x 2^-{WEIGHT_GRID_BITS} input units; times {max(levels, per_slot)} "
+                         "(input levels or slots) that must stay below 2^53 to be summed exactly")
+    scale = 2.0 ** -WEIGHT_GRID_BITS
+    if analog:
+        x = torch.round(s.to(torch.float32) * float(INPUT_LEVELS)).to(torch.float64)
+        scale = scale / (INPUT_LEVELS * n_slots)
+    elif n_slots > 1:
         key, counters = slot_stream
-        parts = slot_parts(s, counters.base, torch.tensor(key, device=s.device), n_slots)
-        i_exc, i_inh = (parts @ wp).to(torch.float32), (parts @ wn).to(torch.float32)
-    if layer.b_pos is not None:
-        i_exc = i_exc + layer.b_pos / n_slots
-        i_inh = i_inh + layer.b_neg / n_slots
+        x = slot_parts(s, counters.base, torch.tensor(key, device=s.device), n_slots)
+        scale = scale / n_slots
+    else:
+        x = s.to(torch.float64)
+    sums = []
+    for w, b in ((layer.w_pos, layer.b_pos), (layer.w_neg, layer.b_neg)):
+        total = x @ w                                     # exact: integers below 2^53
+        if per_slot > 1:
+            total = total.mul_(per_slot)                  # exact: below 2^53 (checked)
+        if b is not None:
+            total = total.add_(b * levels)
+        sums.append(total.mul_(scale).to(torch.float32))
+    i_exc, i_inh = sums
+    if analog and n_slots > 1:
+        i_exc, i_inh = i_exc.expand(n_slots, -1, -1), i_inh.expand(n_slots, -1, -1)
     return i_exc, i_inh
 
 
@@ -236,10 +294,13 @@ def evaluate(net: SpikingNetwork, model: NeuronModel, images: torch.Tensor, labe
              device: torch.device | str | None = None) -> Evaluation:
     """Accuracy of ``model`` in network ``net`` on ``images`` (N, n_in) in [0, 1].
 
-    The run is deterministic and does not depend on ``batch_size``: every random draw is
-    keyed by ``seed`` and the image's index in ``images``. ``device``: where the step loop
-    runs (default: :func:`golden.compute.device`, set by ``--device``); the predictions are
-    returned on the CPU.
+    The run is deterministic and does not depend on ``batch_size`` or the device: every
+    random draw is keyed by ``seed`` and the image's index in ``images``, and the layer inputs
+    are exact (a model whose compiled kernels agree with its eager functions only to a
+    tolerance, cm, may move within that tolerance where a batch is too small to compile,
+    :data:`golden.compute.FUSE_MIN_ELEMENTS`). ``device``: where the step loop runs (default:
+    :func:`golden.compute.device`, set by ``--device``); the predictions are returned on the
+    CPU.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size = {batch_size!r}: must be >= 1")

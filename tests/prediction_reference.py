@@ -1,13 +1,15 @@
 """The reference predictions that pin the evaluator's arithmetic (tests/data/predictions.json).
 
-``python -m tests.prediction_reference`` evaluates every neuron model (default parameters) on
-a seeded subset of the test set, with constant and Bernoulli coding at T = 64, and writes the
-predictions, together with a fingerprint of the network they were made with. With ``--full``
-it also records each model's error on the full test set (constant coding, T = 64) and a hash
-of its 10,000 predictions. ``--models a,b`` records only those models and keeps the other
-entries of the file. The file in the repository was written by the evaluator before its
-speed-up; a test (``tests/test_prediction_reference.py``) checks that today's evaluator gives
-the same predictions.
+They are made with a network stored in the repository, :data:`NETWORK` (the default
+784-500-10 network on the evaluator's weight grid, :func:`golden.snn.on_grid`, as int32 grid
+units), so that no training (whose result depends on the CPU's kernels) is involved: the test
+(``tests/test_prediction_reference.py``) holds on any CPU. ``python -m tests.prediction_reference``
+evaluates every neuron model (default parameters) on a seeded subset of the test set, with
+constant and Bernoulli coding at T = 64, and writes the predictions, with the fingerprint of
+the network. With ``--full`` it also records each model's error on the full test set (constant
+coding, T = 64) and a hash of its 10,000 predictions. ``--models a,b`` records only those
+models and keeps the other entries of the file. ``--store-network`` first replaces
+:data:`NETWORK` by the default network as trained here (then record every model).
 
 ``cm-table`` is the cm neuron in table mode as ``behavioral.bench`` runs it (the design at the
 card's VDD, 2 RK4 sub-steps per pulse) with the table :data:`TABLE`: a byte-for-byte copy of
@@ -25,22 +27,63 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from behavioral.bench import fingerprint, predictions_hash, table_sha256
+from golden.network import SpikingNetwork
+from golden.snn import WEIGHT_GRID_BITS, grid_weights
 
 PATH = Path(__file__).parent / "data" / "predictions.json"
+NETWORK = Path(__file__).parent / "data" / "network.npz"
 TABLE = Path(__file__).parent / "data" / "cm_table_simple_L3.csv"
 MODELS = ("ideal", "cm", "opamp", "td", "cm-table")
 CODINGS = ("constant", "bernoulli")
 SUBSET_SEED, SUBSET_SIZE, T = 12, 300, 64
 
 
-def subset(prepared) -> tuple[torch.Tensor, torch.Tensor]:
-    """The seeded subset of the test set: images and labels (their order is the draw order)."""
+def store_network(net: SpikingNetwork, path: Path = NETWORK) -> Path:
+    """Write ``net`` on the evaluator's grid: per layer ``w<l>`` (and ``b<l>``) as int32 grid
+    units (2^-24 input units), and the normalisation ``scales``."""
+    arrays = {"scales": np.array(net.scales, dtype=np.float64)}
+    for l, (w, b) in enumerate(zip(net.weights, net.biases)):
+        for name, x in ((f"w{l}", w), (f"b{l}", b)):
+            if x is not None:
+                units = grid_weights(x)
+                if units.abs().max() >= 2 ** 31:
+                    raise ValueError(f"{name}: |weight| up to {float(units.abs().max()):g} grid "
+                                     "units does not fit int32")
+                arrays[name] = units.numpy().astype(np.int32)
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+def stored_network(path: Path = NETWORK) -> SpikingNetwork:
+    """The network :func:`store_network` wrote (float32 weights, exactly the grid values)."""
+    with np.load(path) as data:
+        n_layers = sum(1 for k in data.files if k.startswith("w"))
+
+        def layer(name):
+            if name not in data.files:
+                return None
+            return torch.from_numpy(data[name].astype(np.float64) * 2.0 ** -WEIGHT_GRID_BITS).float()
+        return SpikingNetwork(tuple(layer(f"w{l}") for l in range(n_layers)),
+                              tuple(layer(f"b{l}") for l in range(n_layers)),
+                              tuple(float(s) for s in data["scales"]), {"stored": path.name})
+
+
+def test_set() -> tuple[torch.Tensor, torch.Tensor]:
+    """The test images (float32 (N, 784) in [0, 1]) and labels, without training anything."""
+    from golden.data import load_dataset
+    return load_dataset().test.tensors()
+
+
+def subset(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The seeded subset of the test set ``x``, ``y``: images and labels (their order is the
+    draw order)."""
     gen = torch.Generator().manual_seed(SUBSET_SEED)
-    idx = torch.randperm(len(prepared.test_y), generator=gen)[:SUBSET_SIZE]
-    return prepared.test_x[idx], prepared.test_y[idx]
+    idx = torch.randperm(len(y), generator=gen)[:SUBSET_SIZE]
+    return x[idx], y[idx]
 
 
 def model(name: str):
@@ -57,21 +100,30 @@ def model(name: str):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from golden.pipeline import prepare
     from golden.snn import evaluate
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true", help="also the full test set (slow)")
     ap.add_argument("--models", default=",".join(MODELS),
                     help="comma-separated models to record (the file's other entries are kept)")
+    ap.add_argument("--store-network", action="store_true",
+                    help=f"first store the default network as trained here in {NETWORK.name}")
+    ap.add_argument("--predictions", type=Path, default=None,
+                    help="with --full: also write the full test set's predictions (JSON, a "
+                         "string of digits per model) for a paired comparison with another "
+                         "revision")
     args = ap.parse_args(argv)
     models = args.models.split(",")
     unknown = sorted(set(models) - set(MODELS))
     if unknown:
         ap.error(f"--models: unknown {unknown}; allowed: {MODELS}")
-    p = prepare(progress=False)
-    x, y = subset(p)
-    out = {"how": "python -m tests.prediction_reference --full", "network": fingerprint(p.net),
+    if args.store_network:
+        from golden.pipeline import prepare
+        print(f"wrote {store_network(prepare(progress=False).net)}")
+    net = stored_network()
+    test_x, test_y = test_set()
+    x, y = subset(test_x, test_y)
+    out = {"how": "python -m tests.prediction_reference --full", "network": fingerprint(net),
            "subset_seed": SUBSET_SEED, "subset_size": SUBSET_SIZE, "T": T, "subset": {}}
     if set(models) != set(MODELS) and PATH.exists():
         old = json.loads(PATH.read_text())
@@ -82,13 +134,15 @@ def main(argv: list[str] | None = None) -> int:
         out["cm_table_sha256"] = table_sha256(TABLE)
     for coding in CODINGS:
         for name in models:
-            ev = evaluate(p.net, model(name), x, y, T, coding, progress=False)
+            ev = evaluate(net, model(name), x, y, T, coding, progress=False)
             out["subset"][f"{name}/{coding}"] = "".join(str(int(c)) for c in ev.predictions)
             print(f"subset {name} {coding}: error {ev.error_pct:.2f} %  {ev.seconds:.1f} s")
+    full = {}
     if args.full:
         out.setdefault("full", {})
         for name in models:
-            ev = evaluate(p.net, model(name), p.test_x, p.test_y, T, progress=False)
+            ev = evaluate(net, model(name), test_x, test_y, T, progress=False)
+            full[name] = "".join(str(int(c)) for c in ev.predictions)
             out["full"][name] = {"error_pct": ev.error_pct,
                                  "predictions_sha256": predictions_hash(ev.predictions)}
             if name == "cm-table":
@@ -97,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     PATH.parent.mkdir(exist_ok=True)
     PATH.write_text(json.dumps(out, indent=1) + "\n")
     print(f"wrote {PATH}")
+    if args.predictions is not None and full:
+        args.predictions.write_text(json.dumps(full) + "\n")
+        print(f"wrote {args.predictions}")
     return 0
 
 

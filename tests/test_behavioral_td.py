@@ -60,7 +60,8 @@ def test_counter_type_is_int32_where_a_step_fits_and_gives_the_int64_counts():
     assert TDParams().count_dtype == torch.int32
     assert TDParams(counter_width=31).count_dtype == torch.int32   # 2^30 - 1 + 62 fits
     assert TDParams(counter_width=32).count_dtype == torch.int64   # 2^31 - 1 + 62 does not
-    assert TDParams(t_p=10.0).count_dtype == torch.int64           # 2.5e9 pulses per step
+    with pytest.raises(ValueError, match=r"TDParams\.f_clk \* t_p = 5000000000\.0 clock"):
+        TDParams(t_p=10.0)            # 2.5e9 pulses a step: beyond the fixed-point advance
     p = replace(TDParams(counter_width=8), seed=3)                 # saturates within a few steps
     m = TDNeuron(p)
     st32 = m.init_state(4, 30, 0)

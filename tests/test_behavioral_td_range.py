@@ -12,15 +12,16 @@ from golden.snn import evaluate
 
 
 def test_input_peaks_of_a_tiny_network_by_hand():
-    # layer 0, constant coding: E = 2*0.5 + 1*1.0 = 2.0, I = 3*1.0 = 3.0 (neuron 1)
+    # layer 0, constant coding: E = 2*0.4 + 1*1.0 = 1.8, I = 3*1.0 = 3.0 (neuron 1); pixels
+    # are 8-bit levels (golden.snn.INPUT_LEVELS): 0.4 = 102/255 is one
     w0 = torch.tensor([[2.0, 1.0], [0.0, -3.0]])
     # layer 1 sees layer 0's spikes (0/1): E at most 0.7 + 0.4, I at most 0.9
     w1 = torch.tensor([[0.7, 0.4], [-0.9, 0.2]])
     net = SpikingNetwork((w0, w1), (None, None), (1.0, 1.0))
-    x = torch.tensor([[0.5, 1.0]])
+    x = torch.tensor([[0.4, 1.0]])
     peaks = input_peaks(net, x, T=8)
-    assert peaks[0] == pytest.approx((2.0, 3.0))
-    # neuron 0 of layer 0 (2 units/step) spikes every step, neuron 1 never (inhibited)
+    assert peaks[0] == pytest.approx((1.8, 3.0))
+    # neuron 0 of layer 0 (1.8 units/step) spikes every step, neuron 1 never (inhibited)
     assert peaks[1] == pytest.approx((0.7, 0.9))
 
 

@@ -1,22 +1,28 @@
-"""The cm neuron's fused (torch.compile) kernels give the bits of the same functions run eagerly.
+"""The cm neuron's fused (torch.compile) kernels agree with the same functions run eagerly to
+the solver's tolerance.
 
 :func:`behavioral.cm._closed_form` (closed form and saturation test),
 :func:`behavioral.cm._triode_kernel` (gather, triode entry, exponential Euler, Richardson) and
 :func:`behavioral.cm._triode_kernel_out` (the same for neurons that start out of saturation) are
-compared with their eager functions, and :func:`behavioral.cm.advance` with fusing on and off,
-on membranes at and near both rails and mid-swing, with zero, tiny, typical and 10 x
-full-scale currents (the grid of ``test_behavioral_cm_fast``) and random states, with error
-estimates on both sides of the refinement threshold ``ode_tol``, and row counts that are not a
-multiple of the vector width (the kernels' masked tail).
+compared with their eager functions, and :func:`behavioral.cm.advance` and whole steps with
+fusing on and off, on membranes at and near both rails and mid-swing, with zero, tiny, typical
+and 10 x full-scale currents (the grid of ``test_behavioral_cm_fast``) and random states, with
+error estimates on both sides of the refinement threshold ``ode_tol``, and row counts that are
+not a multiple of the vector width (the kernels' masked tail). The compiled kernels use the
+compiler's ``exp``, ``log`` and ``tanh`` (a few ulp from eager torch's) and may contract
+multiply-adds, so membranes are compared within :data:`behavioral.cm.FAST_PATH_TOL` (V) and the
+solver's error estimates within the same; flags, counts and spikes must be equal. The slot's
+end (leakage, comparison, reset, unit conversions) has no such function and is compared bit
+for bit.
 """
 
 import pytest
 import torch
 from test_behavioral_cm_fast import stimuli
-from test_fused_kernels import _same, compiled_only, fuse_small  # noqa: F401 (fixture)
+from test_fused_kernels import _close, _same, compiled_only, fuse_small  # noqa: F401 (fixture)
 
-from behavioral.cm import (CMNeuron, CMParams, _closed_form, _enter_triode,
-                          _leak_compare_reset, _to_units, _to_volts, _triode_kernel,
+from behavioral.cm import (FAST_PATH_TOL, CMNeuron, CMParams, _closed_form, _enter_triode,
+                          _leak_compare_reset, _phi, _to_units, _to_volts, _triode_kernel,
                           _triode_kernel_out, advance, cm_step, pulse_drive)
 from golden import compute
 
@@ -46,26 +52,30 @@ def test_cm_kernels_compiled_equal_eager(fuse_small):
     d = pulse_drive(P, ie, ii)
     args = (v, d.a, d.b, d.gain, d.vd_n, d.v_hi)
     v1, starts_out, leaves = _closed_form(*args)
-    _same((v1, starts_out, leaves), _closed_form.__wrapped__(*args))
+    _close((v1, starts_out, leaves), _closed_form.__wrapped__(*args), FAST_PATH_TOL)
     assert not (starts_out & leaves).any()
     starts_out, leaves = starts_out.view(-1).nonzero().squeeze(1), leaves.view(-1).nonzero().squeeze(1)
     idx = torch.cat([starts_out, leaves]).sort().values
     assert 100 < len(starts_out) and 100 < len(leaves) and len(idx) < v.numel()
     lo, hi, a, b = d.fields[:4].index_select(1, idx)
     eargs = (v.view(-1)[idx], v1.view(-1)[idx], lo, hi, a, b, d.t)
-    _same(compute.fused(_enter_triode)(*eargs), _enter_triode(*eargs))  # with its log
+    v_b, t_r = compute.fused(_enter_triode)(*eargs)                     # with its log
+    want_v, want_t = _enter_triode(*eargs)
+    _close((v_b,), (want_v,), FAST_PATH_TOL)
+    _close((t_r,), (want_t,), 1e-6 * d.t)                               # relative to the pulse
     for m in (2, 8):
         for rows in (idx, idx[::3].contiguous(), idx[1:18]):  # 17 rows: a masked vector tail
             kargs = (d.fields, v.view(-1), v1.view(-1), rows, d.t, d.lp, d.ln, P.vdd, m)
             got = _triode_kernel(*kargs)
-            _same(got, _triode_kernel.__wrapped__(*kargs))
+            _close(got, _triode_kernel.__wrapped__(*kargs), FAST_PATH_TOL)
     for m in (2, 8):
         for rows in (starts_out, starts_out[1:18], starts_out[5:6].repeat(2)):  # advance's one row
             oargs = (d.fields, v.view(-1), rows, d.t, d.lp, d.ln, P.vdd, m)
             got = _triode_kernel_out(*oargs)
-            _same(got, _triode_kernel_out.__wrapped__(*oargs))
-            # the same numbers as the general kernel, which enters triode at the start
-            _same(got, _triode_kernel(d.fields, v.view(-1), v1.view(-1), rows, *oargs[3:]))
+            _close(got, _triode_kernel_out.__wrapped__(*oargs), FAST_PATH_TOL)
+            # the numbers of the general kernel, which enters triode at the start
+            _close(got, _triode_kernel(d.fields, v.view(-1), v1.view(-1), rows, *oargs[3:]),
+                   FAST_PATH_TOL)
     err = _triode_kernel(d.fields, v.view(-1), v1.view(-1), idx, d.t, d.lp, d.ln, P.vdd, 2)[1]
     near = err[(err > P.ode_tol / 2) & (err < 2 * P.ode_tol)]
     assert (near > P.ode_tol).any() and (near <= P.ode_tol).any()  # both sides of ode_tol
@@ -81,21 +91,29 @@ def test_cm_advance_and_step_fused_equal_eager(fuse_small):
     spikes, after = cm_step(P, st, e, i)
     compute.set_fused(False)
     try:
-        _same(fused, advance(P, v, d))
+        _close(fused, advance(P, v, d), FAST_PATH_TOL)
         eager_spikes, eager_after = cm_step(P, st, e, i)
     finally:
         compute.set_fused(True)
-    _same((spikes, after.u, after.events), (eager_spikes, eager_after.u, eager_after.events))
+    _same((spikes, after.events), (eager_spikes, eager_after.events))
+    _close((after.u,), (eager_after.u,), FAST_PATH_TOL * P.theta / P.swing)   # input units
     assert int(fused[1]) > 0 and spikes.any() and not spikes.all()
 
 
 @compiled_only
-def test_fused_expm1_is_the_eager_expm1(fuse_small):
-    """The fused kernels call torch's own expm1 (``exp(x) - 1`` would lose the low bits)."""
-    x = -torch.linspace(0.0, 0.5, 100_003)
-    x = torch.cat([x, torch.tensor([-1e-30, -1e-7, -88.0, -100.0, 0.0])])
-    assert torch.equal(compute.fused(lambda t: torch.expm1(t))(x), torch.expm1(x))
-    assert not torch.equal(torch.exp(x) - 1, torch.expm1(x))   # the check can fail
+def test_phi_is_accurate_compiled_and_eager(fuse_small):
+    """``(1 - exp(-x)) / x`` within 4 float32 ulp of the float64 value, from 0 to far beyond
+    the solver's range, compiled and eager (``expm1`` compiled as ``exp(x) - 1`` would be off
+    by up to 100 % near 0: the check can fail)."""
+    x = torch.cat([torch.tensor([0.0, 1e-30, 1e-12, 1e-7, 3e-4, 0.5, 1.0, 20.0, 88.0, 1e4]),
+                   10.0 ** torch.linspace(-9.0, 2.0, 100_003)])
+    x64 = x.double().clamp(min=1e-30)
+    want = -torch.expm1(-x64) / x64
+    ulp = 2.0 ** -23 * want
+    for got in (_phi(x), compute.fused(_phi)(x)):
+        assert float(((got.double() - want).abs() / ulp).max()) <= 4
+    naive = (1 - torch.exp(-x)) / x.clamp(min=1e-30)
+    assert float(((naive.double() - want).abs() / ulp).max()) > 1000
 
 
 @compiled_only

@@ -160,3 +160,56 @@ def test_arrival_slot_of_the_top_draw_keeps_the_previous_rule(monkeypatch):
     i_exc, i_inh = snn.layer_input(torch.ones(1, 3), layer, 4, False,
                                    (0, noise.Counters(torch.arange(1), 3)))
     assert i_exc[:, 0, 0].tolist() == [2.0, 0.0, 4.0, 0.0] and i_inh.abs().sum() == 0
+
+
+def _random_layer(seed: int, n_in: int = 300, n_out: int = 40, bias: bool = True):
+    gen = torch.Generator().manual_seed(seed)
+    w = torch.randn(n_out, n_in, generator=gen) * 0.1
+    b = torch.randn(n_out, generator=gen) * 0.05 if bias else None
+    return w, b, gen
+
+
+@pytest.mark.parametrize("analog, n_slots", [(True, 1), (True, 4), (False, 1), (False, 3)])
+def test_layer_inputs_are_exact_in_any_summation_order(analog, n_slots):
+    """The currents are the same bits for the whole batch, row by row and with the inputs in
+    another order (another summation order), and equal the exact integer numerator times
+    the scale, rounded once (Python integers as the reference)."""
+    from golden import noise, snn
+    w, b, gen = _random_layer(1)
+    x = torch.randint(0, 256, (9, 300), generator=gen).float() / 255 if analog else \
+        (torch.rand(9, 300, generator=gen) < 0.3).float()
+    stream = (7, noise.Counters(torch.arange(9), 300))
+    layer = snn.layer_constants(SpikingNetwork((w,), (b,), (1.0,)))[0]
+    whole = snn.layer_input(x, layer, n_slots, analog, stream)
+    perm = torch.randperm(300, generator=gen)
+    if not analog and n_slots > 1:   # the slot draws follow the input's position: permute the sums
+        parts = snn.slot_parts(x, stream[1].base, torch.tensor(7), n_slots)
+        for lw in (layer.w_pos, layer.w_neg):
+            assert torch.equal(parts[:, :, perm] @ lw[perm], parts @ lw)
+    else:
+        shuffled = snn.layer_constants(SpikingNetwork((w[:, perm],), (b,), (1.0,)))[0]
+        again = snn.layer_input(x[:, perm], shuffled, n_slots, analog, stream)
+        assert all(torch.equal(a, c) for a, c in zip(whole, again))
+    rows = [snn.layer_input(x[r:r + 1], layer, n_slots, analog,
+                            (7, noise.Counters(torch.arange(r, r + 1), 300))) for r in range(9)]
+    for k in range(2):
+        assert torch.equal(torch.cat([r[k] for r in rows], dim=-2), whole[k])
+    if n_slots == 1:                 # the reference: integers, then one multiplication and rounding
+        units = snn.grid_weights(w).long().tolist()
+        bias = snn.grid_weights(b).long().tolist()
+        levels = torch.round(x * 255).long().tolist() if analog else x.long().tolist()
+        scale = 2.0 ** -24 / (255 if analog else 1)
+        for r in (0, 5):
+            for j in (0, 17, 39):
+                num = sum(l * m for l, m in zip(levels[r], units[j]) if m > 0)
+                num += max(bias[j], 0) * (255 if analog else 1)
+                assert whole[0][r, j].item() == float(torch.tensor(float(num) * scale).float())
+
+
+def test_a_layer_too_large_to_sum_exactly_is_refused():
+    from golden import snn
+    w = torch.full((2, 3), 2.0 ** 25)      # 3 x 2^49 grid units x 255 levels > 2^53
+    layer = snn.layer_constants(SpikingNetwork((w,), (None,), (1.0,)))[0]
+    with pytest.raises(ValueError, match="absolute weights sum to .* below 2\\^53"):
+        snn.layer_input(torch.ones(1, 3), layer, 1, True)
+    assert snn.layer_input(torch.ones(1, 3), layer, 1, False)[0][0, 0].item() == 3 * 2.0 ** 25
