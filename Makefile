@@ -145,8 +145,14 @@ digital-cost: $(STAMP) ngspice iverilog ## the td neuron's digital area, switchi
 
 # ---- tests -------------------------------------------------------------------------------
 .PHONY: test
-test: setup ## the test suite (about 10 minutes on 2 cores from a fresh clone)
+test: setup ## ruff and the whole test suite (about 10 minutes on 2 cores from a fresh clone)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
+
+.PHONY: check
+check: $(STAMP) ## the fast lane: ruff and the tests without simulators, ngspice or training (a few minutes)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q -m "not simulator and not spice and not slow"
 
 .PHONY: clean
 clean: ## remove build outputs (keeps .venv, the data cache and artifacts/)

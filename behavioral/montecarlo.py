@@ -6,7 +6,7 @@ Chip ``c`` is the model with seed ``c``: its per-neuron mismatch (the hand-set s
 does not depend on how its images are split into tasks nor on which worker runs them.
 
 One task is one chip x one block of ``block`` consecutive images (:func:`chip_block`); the
-tasks run on the distributed engine (:mod:`tdsnn.distributed`) and are merged per chip.
+tasks run on the distributed engine (:mod:`golden.distributed`) and are merged per chip.
 Outputs (``out_dir/montecarlo/<stem>.*``, :func:`stem`: ``<model>``, ``<model>_<variant>`` for
 a SPICE variant, with the data set's tag for any data set but MNIST): JSON (every chip, the
 statistics, the data set, the network, the options, the run), CSV (one row per chip) and a
@@ -50,8 +50,8 @@ def chip_block(chip: int, lo: int, hi: int, model: str, T: int, coding: str,
 
 def task_plan(chips: int, n_images: int, block: int) -> dict[str, tuple[int, int, int]]:
     """``key -> (chip, lo, hi)``: every chip on every block of images (refused before it is
-    built when the job cannot fit in memory: :func:`tdsnn.distributed.check_job_size`)."""
-    from tdsnn.distributed import check_job_size
+    built when the job cannot fit in memory: :func:`golden.distributed.check_job_size`)."""
+    from golden.distributed import check_job_size
     for name, v, lo in (("chips", chips, 1), ("images", n_images, 1), ("block", block, 1)):
         if not isinstance(v, int) or v < lo:
             raise ValueError(f"Monte Carlo {name} = {v!r}: must be an integer >= {lo}")
@@ -111,14 +111,14 @@ def run(prepared, model: str, chips: int, limit: int | None = None, T: int = 64,
     when None; ``subset``: these test-set indices instead); writes JSON, CSV and PNG under
     ``out_dir/montecarlo`` and returns the record.
 
-    ``workers``/``scheduler``: see :func:`tdsnn.distributed.run_tasks`. ``variant``: the name
+    ``workers``/``scheduler``: see :func:`golden.distributed.run_tasks`. ``variant``: the name
     of the design the ``mismatch`` and ``overrides`` describe (output files and record).
     ``device``: where each task's step loop runs (a :data:`golden.compute.DEVICES` name).
     ``td_range``: td's per-layer range (:class:`behavioral.td_range.TDRange`; None: fixed).
     ``options``: the command's options, recorded. The record names the data set and the
     network (``data``, ``config``); the files are named by :func:`stem`.
     """
-    from tdsnn.distributed import default_workers, run_tasks
+    from golden.distributed import default_workers, run_tasks
 
     if model not in MODELS:
         raise ValueError(f"neuron model {model!r} is unknown; available: {sorted(MODELS)}")

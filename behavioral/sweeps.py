@@ -7,7 +7,7 @@ is 0.2 pp, so quick mode resolves the onset of a collapse, not 0.1 pp effects);
 the evaluator's arrival-slot draw.
 
 Every evaluation (sweep, series, point, chip) on one block of ``block`` images is a keyed task
-of the distributed engine (:mod:`tdsnn.distributed`; ``docs/distributed.md``), merged by key:
+of the distributed engine (:mod:`golden.distributed`; ``docs/distributed.md``), merged by key:
 the random draws are keyed by chip and image, so the tables do not depend on the number of
 workers or on the block size.
 """
@@ -282,14 +282,14 @@ def run(prepared, out_dir: str | Path = "results", full: bool = False, progress:
 
     ``limit``: at most this many images (a short run; default: the mode's number).
     ``block``: images per task; ``workers``/``scheduler``: see
-    :func:`tdsnn.distributed.run_tasks`. The tasks' step loop runs on
+    :func:`golden.distributed.run_tasks`. The tasks' step loop runs on
     :func:`golden.compute.device` (``--device``), one torch thread each. ``sweeps.json``
     records the data set, the network and ``options`` (the command's,
     :func:`golden.pipeline.provenance`).
     """
     from golden import compute
     from golden.pipeline import git_revision, provenance
-    from tdsnn.distributed import default_workers, run_tasks
+    from golden.distributed import default_workers, run_tasks
 
     out = Path(out_dir) / "sweeps"
     n = len(prepared.test_y) if full else QUICK_IMAGES

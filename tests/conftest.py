@@ -9,6 +9,7 @@ only the tests of its accuracy use it. Tests of the mechanics use ``small_prepar
 import numpy as np
 import pytest
 
+from golden import compute
 from golden.data import FILES
 from golden.idx import encode_idx
 
@@ -59,3 +60,14 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("TDSNN_ARTIFACTS", str(tmp_path / "artifacts"))
     monkeypatch.setenv("TDSNN_RESULTS", str(tmp_path / "results"))
     return tmp_path
+
+
+@pytest.fixture
+def fuse_small(monkeypatch):
+    """Compile the fused kernels for the small tensors of these tests too; after the test, no
+    kernel may have fallen back to eager (the warning of a failed compilation comes once per
+    process, so :data:`compiled_only` alone misses an earlier failure)."""
+    monkeypatch.setattr(compute, "FUSE_MIN_ELEMENTS", 0)
+    compute.set_fused(True)
+    yield
+    assert not compute.FALLBACKS, f"compilation failed, ran eagerly: {compute.FALLBACKS}"

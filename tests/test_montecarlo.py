@@ -15,7 +15,7 @@ from golden.snn import evaluate, run_batch
 N_IMAGES, T = 40, 32
 
 
-#: the in-process runs on one torch thread, as the engine runs its tasks (tdsnn.distributed)
+#: the in-process runs on one torch thread, as the engine runs its tasks (golden.distributed)
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
