@@ -71,3 +71,26 @@ def fuse_small(monkeypatch):
     compute.set_fused(True)
     yield
     assert not compute.FALLBACKS, f"compilation failed, ran eagerly: {compute.FALLBACKS}"
+
+
+#: the modules whose tests run a simulator or Yosys, ngspice, or are long for another reason
+#: (marks of `make check`'s fast lane; pyproject.toml declares them)
+MODULE_MARKS = {
+    "simulator": ("test_cocotb_gate", "test_cocotb_logs", "test_cocotb_mnist", "test_cocotb_sim",
+                  "test_cocotb_sky130", "test_rtl_activity", "test_rtl_formal", "test_rtl_fpga",
+                  "test_rtl_sim", "test_rtl_xcheck", "test_techmap_sta", "test_distributed_jobs",
+                  "test_reproduce_stages", "test_reproduce_report", "test_results_record"),
+    "spice": ("test_cache_trust", "test_digital_cost", "test_liberty_cells", "test_liberty_char",
+              "test_montecarlo_area", "test_results_provenance", "test_sky130_data"),
+    "slow": ("test_prediction_reference", "test_behavioral_network", "test_ann_cache"),
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        if module.startswith("test_spice_"):
+            item.add_marker(pytest.mark.spice)
+        for mark, modules in MODULE_MARKS.items():
+            if module in modules:
+                item.add_marker(getattr(pytest.mark, mark))
