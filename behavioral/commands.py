@@ -59,12 +59,21 @@ def cmd_montecarlo(args) -> int:
     from .montecarlo import BLOCK_DEFAULT, run, stem
     check_output_folders(results_dir())
     mismatch, overrides = None, {}
+    if args.trim_bits or args.trim_steps is not None:
+        if args.neuron != "td":
+            raise SystemExit(f"--trim-bits/--trim-steps: only td has trim weights, not "
+                             f"--neuron {args.neuron}")
+        from .td import TDParams
+        trim = {"trim_bits": args.trim_bits, "trim_steps": args.trim_steps}
+        TDParams(**trim)                                         # a clear error before any work
     if args.variant is not None:
         from spice.mismatch import check_variant, chip_setup, montecarlo, write_outputs
         check_variant(args.neuron, args.variant)                 # before the SPICE work
         mc = montecarlo(variant=args.variant)                    # that variant's circuits only
         write_outputs(mc, results_dir() / "mismatch")
         overrides, mismatch = chip_setup(mc, args.neuron, args.variant)
+    if args.trim_bits or args.trim_steps is not None:
+        overrides = {**overrides, **trim}
     prepared = _prepared(args)
     td_range = None
     if args.neuron == "td" and args.td_range == "derived":
@@ -76,7 +85,7 @@ def cmd_montecarlo(args) -> int:
             variant=args.variant, device=args.device, td_range=td_range,
             options=options_record(args), **overrides)
     s = r["statistics"]
-    name = stem(args.neuron, args.variant, r["data"])
+    name = stem(args.neuron, args.variant, r["data"], args.trim_bits)
     print(f"{name}: {s['chips']} chips x {r['n_images']} {r['data']['name']} images: error mean "
           f"{s['mean_pct']:.2f} %, std {s['std_pct']:.2f}, 5th-95th pct {s['p5_pct']:.2f}-"
           f"{s['p95_pct']:.2f} %, worst {s['worst_pct']:.2f} % (chip {s['worst_chip']}); "
@@ -141,6 +150,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="td's rated range per layer: derived from the network's peak input on "
                         "the calibration images (default) or the fixed default (docs/models.md); "
                         "other neurons ignore it")
+    p.add_argument("--trim-bits", type=int, default=0,
+                   help="td: calibrate every chip with per-CCO trim weights of this many "
+                        "fraction bits, 1 to 16 (12 is what calibration needs, docs/models.md; "
+                        "default 0: untrimmed)")
+    p.add_argument("--trim-steps", type=int_at_least(1), default=None,
+                   help="td with --trim-bits: steps of each CCO's calibration measurement "
+                        "(default: 2000, or fewer where the read-out holds fewer)")
     add_engine_options(p)
     p.set_defaults(func=cmd_montecarlo)
     p = sub.add_parser("bench-models", help="seconds per model on the test set at T=64")

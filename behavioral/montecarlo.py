@@ -156,6 +156,7 @@ def run(prepared, model: str, chips: int, limit: int | None = None, T: int = 64,
                    "first N of the test set" if limit else "full test set"),
         "mismatch": ("hand-set sigmas of the model's parameters" if mismatch is None
                      else mismatch.source or "given distributions"),
+        "calibration": calibration_record(reference),
         "params": params_dict(reference), "overrides": overrides, "statistics": stats,
         "chips": [{k: c[k] for k in ("chip", "error_pct", "correct", "n_images", "counters")}
                   for c in per_chip],
@@ -164,26 +165,43 @@ def run(prepared, model: str, chips: int, limit: int | None = None, T: int = 64,
                 "scheduler": scheduler, "device": device, "wall_seconds": wall,
                 "git_revision": git_revision()}}
     out = Path(out_dir) / "montecarlo"
-    name = stem(model, variant, data)
+    name = stem(model, variant, data, overrides.get("trim_bits", 0))
     write_json(out / f"{name}.json", record)
     counter_names = sorted({k for c in per_chip for k in c["counters"]})
     write_csv(out / f"{name}.csv", ["chip", "error_pct", "correct", "n_images"] + counter_names,
               [[c["chip"], f"{c['error_pct']:.4f}", c["correct"], c["n_images"]]
                + [c["counters"].get(k, 0) for k in counter_names] for c in per_chip])
+    trim = overrides.get("trim_bits", 0)
     histogram(per_chip, stats, out / f"{name}.png",
-              f"{ps.label(model)}{'' if variant is None else ' ' + variant}: test error of "
+              f"{ps.label(model)}{'' if variant is None else ' ' + variant}"
+              f"{f', trimmed ({trim} bits)' if trim else ''}: test error of "
               f"{chips} chips ({len(y)} {data['name']} test images, T = {T})", model)
     record["predictions"] = {c["chip"]: c["predictions"] for c in per_chip}
     return record
 
 
-def stem(model: str, variant: str | None, data: dict) -> str:
-    """The name of a Monte Carlo's files: ``<model>[_<variant>]``, then for any data set but
-    MNIST ``@<name>-<first 8 hex digits of its test set's SHA-256>`` (:func:`golden.pipeline.
-    data_tag`), so that runs on two data sets never overwrite each other."""
+def stem(model: str, variant: str | None, data: dict, trim_bits: int = 0) -> str:
+    """The name of a Monte Carlo's files: ``<model>[_<variant>][_trim<F>]`` (``_trim<F>``: td
+    calibrated with ``F`` trim bits), then for any data set but MNIST ``@<name>-<first 8 hex
+    digits of its test set's SHA-256>`` (:func:`golden.pipeline.data_tag`), so that runs on two
+    data sets, or trimmed and untrimmed, never overwrite each other."""
     from golden.pipeline import data_tag
     tag = data_tag(data)
-    return (model if variant is None else f"{model}_{variant}") + (f"@{tag}" if tag else "")
+    return ((model if variant is None else f"{model}_{variant}")
+            + (f"_trim{trim_bits}" if trim_bits else "") + (f"@{tag}" if tag else ""))
+
+
+def calibration_record(model) -> str:
+    """How the chips of ``model`` are calibrated, for the record: ``"untrimmed"`` or the trim
+    (td with ``trim_bits > 0``: :mod:`behavioral.calibration`)."""
+    p = model.params
+    if getattr(p, "trim_bits", 0) == 0 or getattr(p, "ideal", False):
+        return "untrimmed"
+    from .calibration import REFERENCE_THETAS
+    steps = "default steps" if p.trim_steps is None else f"{p.trim_steps} steps"
+    return (f"trimmed: per-CCO weights of {p.trim_bits} fraction bits, measured over "
+            f"{steps} (per layer: behavioral.calibration) at {REFERENCE_THETAS:g} threshold(s) "
+            f"per step")
 
 
 def histogram(per_chip: list[dict], stats: dict, path: Path, title: str, model: str) -> Path:
