@@ -84,15 +84,17 @@ sweeps: $(STAMP) ## quick accuracy sweeps and the cm decomposition (results/swee
 
 # Monte Carlo over chips (docs/distributed.md): NEURON, CHIPS, VARIANT (a SPICE design: chips
 # drawn from its ngspice mismatch Monte Carlo), LIMIT (images), TD_RANGE (derived or fixed),
+# TRIM_BITS (td: calibrate every chip with per-CCO trim weights of that many bits, e.g. 12),
 # WORKERS (local processes, default one per core) or SCHEDULER (a running Dask cluster; also
 # for sweeps and sim-mnist-full).
 NEURON ?= td
 CHIPS  ?= 20
 
 .PHONY: montecarlo
-montecarlo: $(STAMP) ## error over CHIPS chips of NEURON (results/montecarlo/; VARIANT=, LIMIT=, TD_RANGE=, WORKERS= or SCHEDULER=)
+montecarlo: $(STAMP) ## error over CHIPS chips of NEURON (results/montecarlo/; VARIANT=, LIMIT=, TD_RANGE=, TRIM_BITS=, WORKERS= or SCHEDULER=)
 	$(VENV)/bin/tdsnn montecarlo --neuron $(NEURON) --chips $(CHIPS) $(if $(LIMIT),--limit $(LIMIT)) \
 	    $(if $(VARIANT),--variant $(VARIANT)) $(if $(TD_RANGE),--td-range $(TD_RANGE)) \
+	    $(if $(TRIM_BITS),--trim-bits $(TRIM_BITS)) \
 	    $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 # the optional `bench` extra (the snnTorch peer of bench-models; no further dependencies)

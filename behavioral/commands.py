@@ -61,7 +61,7 @@ def cmd_montecarlo(args) -> int:
     mismatch, overrides = None, {}
     if args.trim_bits or args.trim_steps is not None:
         if args.neuron != "td":
-            raise SystemExit(f"--trim-bits/--trim-steps: only td has trim weights, not "
+            raise ValueError(f"--trim-bits/--trim-steps: only td has trim weights, not "
                              f"--neuron {args.neuron}")
         from .td import TDParams
         trim = {"trim_bits": args.trim_bits, "trim_steps": args.trim_steps}
@@ -102,7 +102,7 @@ def cmd_bench(args) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     from golden.commands import add_network_options
-    from golden.options import int_at_least, steps
+    from golden.options import int_at_least, int_in_range, steps
     from golden.distributed import add_options as add_engine_options
     p = sub.add_parser("characterise", help="f-I curves and increment-vs-state of every neuron model")
     p.set_defaults(func=cmd_characterise)
@@ -150,7 +150,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="td's rated range per layer: derived from the network's peak input on "
                         "the calibration images (default) or the fixed default (docs/models.md); "
                         "other neurons ignore it")
-    p.add_argument("--trim-bits", type=int, default=0,
+    p.add_argument("--trim-bits", type=int_in_range(0, 16), default=0,
                    help="td: calibrate every chip with per-CCO trim weights of this many "
                         "fraction bits, 1 to 16 (12 is what calibration needs, docs/models.md; "
                         "default 0: untrimmed)")

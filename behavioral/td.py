@@ -38,6 +38,9 @@ comparator and the reset by subtraction are :func:`rtl.reference.counter_step`, 
 the RTL's golden model (:func:`rtl.reference.step_counts`), called here unchanged on the torch
 state. Its range checks are guaranteed once, by :class:`TDParams` (a threshold the counter
 holds) and by construction (counts start at 0 and stay saturated; pulses are >= 0).
+With trim (``trim_bits > 0``) the counter is the RTL's trimmed one,
+:func:`rtl.reference.array_step` with per-CCO weights that :mod:`behavioral.calibration`
+measures once per chip and layer (counts then in ``2^-trim_bits`` pulse).
 
 Cost: with constant coding the first layer's input is the same tensor at every step, so its
 fixed-point advance and amplitude are computed once (:class:`AdvanceCache`); the jitter's
