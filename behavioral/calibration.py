@@ -14,7 +14,8 @@ excitatory pulse as ``+w_e`` and each inhibitory one as ``-w_i`` in units of ``2
    pulse gets ``weight_max``).
 
 ``N`` is the model's own CCO (:func:`behavioral.td._cco`: the chip's gain, the transfer of its
-polarity, the rate limit, its jitter), started at phase 0 and run ``K`` steps; the jitter is
+polarity, the rate limit, its jitter), started at phase 0 and run ``K`` steps (:func:`measure`
+computes the loop's integers many steps at a time); the jitter is
 its own stream, keyed by ``(noise_seed, CALIBRATION_STREAM, chip seed, layer, step)`` with the
 CCO (0 excitatory, 1 inhibitory) and the neuron as the counter: a purpose tag and a key length
 that no evaluation stream has, so calibration draws never coincide with the evaluation's, and
@@ -37,9 +38,9 @@ from dataclasses import dataclass
 
 import torch
 
-from golden.noise import Counters, stream_key
+from golden.noise import Counters, bits_at, irwin_hall_of, stream_key
 
-from .td import PHASE_BITS, TDParams, _cco, advance_fixed
+from .td import AMPLITUDE_BITS, PHASE_BITS, TDParams, advance_fixed
 
 #: purpose tag of the calibration's jitter streams (the evaluator's input spikes and arrival
 #: slots are 1 and 2, the td evaluation jitter :data:`behavioral.td.JITTER_STREAM` = 3)
@@ -87,26 +88,61 @@ def nominal_count(p: TDParams, steps: int) -> int:
     return (int(advance[0]) * steps) >> PHASE_BITS
 
 
-def measure(p: TDParams, gain_e: torch.Tensor, gain_i: torch.Tensor, layer: int,
-            steps: int) -> torch.Tensor:
-    """Pulse counts (int64 (2, n): excitatory, inhibitory) of the CCOs with per-neuron gains
-    ``gain_e``, ``gain_i`` ((n,)) of layer ``layer`` driven by the reference current for
-    ``steps`` steps from phase 0: the model's own CCO step with its jitter and rate limit, on
-    the calibration's streams (module docstring)."""
+def step_keys(p: TDParams, layer: int, steps: range, device=None) -> torch.Tensor:
+    """The calibration's stream keys of ``steps`` (int64 (len(steps), 1, 1))."""
+    keys = [stream_key(p.noise_seed, CALIBRATION_STREAM, p.seed, layer, k) for k in steps]
+    return torch.tensor(keys, dtype=torch.int64, device=device).view(-1, 1, 1)
+
+
+def reference_advance(p: TDParams, gain_e: torch.Tensor, gain_i: torch.Tensor):
+    """``(advance, amplitude)`` (int64 (2, n); amplitude None without jitter) of the CCOs with
+    gains ``gain_e``, ``gain_i`` at the reference current (:func:`behavioral.td.advance_fixed`,
+    each polarity with its own transfer), and the counters' ``base`` (CCO x n + neuron)."""
     n, dev = gain_e.shape[0], gain_e.device
     z = reference_input(p, n, dev)
     (adv_e, amp_e), (adv_i, amp_i) = (advance_fixed(p, z, gain_e),
                                       advance_fixed(p.inhibitory, z, gain_i))
-    advance = torch.stack([adv_e, adv_i])
     amplitude = None if amp_e is None else torch.stack([amp_e, amp_i])
-    base = Counters(torch.arange(2, device=dev), n).base      # counter: CCO x n + neuron
-    phase = torch.zeros(2, n, dtype=torch.int64, device=dev)
-    count = torch.zeros(2, n, dtype=torch.int64, device=dev)
-    for k in range(steps):
-        key = torch.tensor(stream_key(p.noise_seed, CALIBRATION_STREAM, p.seed, layer, k),
-                           device=dev)
-        pulses, phase, _ = _cco(p.max_pulses, phase, advance, amplitude, key, base)
-        count += pulses
+    return torch.stack([adv_e, adv_i]), amplitude, Counters(torch.arange(2, device=dev), n).base
+
+
+#: steps drawn at once by :func:`measure` (memory: 8 int64 of (CHUNK, 2, n) at most)
+CHUNK = 256
+
+
+def measure(p: TDParams, gain_e: torch.Tensor, gain_i: torch.Tensor, layer: int,
+            steps: int) -> torch.Tensor:
+    """Pulse counts (int64 (2, n): excitatory, inhibitory) of the CCOs with per-neuron gains
+    ``gain_e``, ``gain_i`` ((n,)) of layer ``layer`` driven by the reference current for
+    ``steps`` steps from phase 0, on the calibration's streams (module docstring).
+
+    This is :func:`behavioral.td._cco` stepped ``steps`` times (``tests/test_calibration.py``
+    checks it against that loop), computed :data:`CHUNK` steps at a time: the phase after step
+    ``k`` of a chunk is the running sum ``S_k`` of the phase before it and each step's
+    ``max(advance + jitter, 0)`` (2^-32 cycle), so step ``k`` emits ``(S_k >> 32) - (S_(k-1) >>
+    32)`` pulses, of which at most ``max_pulses`` reach the counter, and leaves the phase
+    ``S_k mod 2^32``. A step over ``M = max_pulses + 1`` cycles is first reduced by whole
+    cycles to below ``M + 1``: it still delivers ``max_pulses`` and leaves the same phase, and
+    the sums stay far within int64. The same integers as the loop."""
+    advance, amplitude, base = reference_advance(p, gain_e, gain_i)
+    one = 1 << PHASE_BITS
+    saturating = (p.max_pulses + 1) * one
+    phase = torch.zeros_like(advance)
+    count = torch.zeros_like(advance)
+    for lo in range(0, steps, CHUNK):
+        ks = range(lo, min(lo + CHUNK, steps))
+        per_step = advance.expand(len(ks), *advance.shape)
+        if amplitude is not None:
+            draw = irwin_hall_of(bits_at(step_keys(p, layer, ks, advance.device), base))
+            jitter = (draw * amplitude + (1 << (AMPLITUDE_BITS - 1))) >> AMPLITUDE_BITS
+            per_step = (per_step + jitter).clamp(min=0)
+        per_step = torch.where(per_step >= saturating,
+                               saturating + ((per_step - saturating) & (one - 1)), per_step)
+        sums = phase + per_step.cumsum(0)
+        pulses = torch.diff(sums >> PHASE_BITS, dim=0,
+                            prepend=torch.zeros_like(phase).unsqueeze(0))
+        count += pulses.clamp(max=p.max_pulses).sum(0)
+        phase = sums[-1] & (one - 1)
     return count
 
 

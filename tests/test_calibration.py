@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 import torch
 
-from behavioral.calibration import (CALIBRATION_STREAM, STEPS_DEFAULT, calibrate, measure,
-                                    nominal_count, trim_weights)
+from behavioral.calibration import (CALIBRATION_STREAM, CHUNK, STEPS_DEFAULT, calibrate,
+                                    measure, nominal_count, reference_advance, step_keys,
+                                    trim_weights)
 from behavioral.mismatch import CharacterisedChip, Empirical, Mismatch
-from behavioral.td import JITTER_STREAM, PulseRecorder, TDNeuron, TDParams
+from behavioral.td import JITTER_STREAM, PulseRecorder, TDNeuron, TDParams, _cco
 from golden.neuron import IdealNeuron, IdealParams
 from golden.snn import evaluate
 from golden.stats import paired_counts
@@ -61,6 +62,25 @@ def test_residual_gain_error_is_within_the_quantisation_and_noise_bound(jitter):
     got = float(res.pow(2).mean().sqrt())
     assert 0.75 < got / rms < 1.3, (got, rms)     # 600 CCOs: the rms is known to about 3 %
     assert got < 2e-4                              # a fifth of the 0.1 % residual aimed at
+
+
+@pytest.mark.parametrize("jitter", [0.01, 0.3, 0.0])
+def test_measurement_is_the_model_cco_stepped(jitter):
+    """:func:`measure` (many steps at once) equals the td model's own CCO step, one step at a
+    time: gains from none to over the rate limit (4.5 x 16 > 62 pulses) and absurd (a step
+    of 10^7 cycles), a large jitter that crosses cycles, a length that is not whole chunks."""
+    p = TDParams(trim_bits=F, sigma_jitter=jitter, seed=2, noise_seed=3)
+    gains = torch.tensor([0.0, 1e-4, 0.3, 0.97, 1.0, 1.6, 3.8, 3.9, 4.5, 6e5])
+    steps = CHUNK + 37
+    advance, amplitude, base = reference_advance(p, gains, gains.flip(0))
+    phase = torch.zeros_like(advance)
+    want = torch.zeros_like(advance)
+    for k in range(steps):
+        pulses, phase, _ = _cco(p.max_pulses, phase, advance, amplitude,
+                                step_keys(p, 2, range(k, k + 1)).view(()), base)
+        want += pulses
+    assert torch.equal(measure(p, gains, gains.flip(0), 2, steps), want)
+    assert want[0, -1] == p.max_pulses * steps and want[0, 0] == 0
 
 
 def test_weights_round_the_ratio_and_clamp_to_the_register():
