@@ -102,8 +102,8 @@ def cmd_bench(args) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     from golden.commands import add_network_options
-    from golden.options import int_at_least, int_in_range, steps
     from golden.distributed import add_options as add_engine_options
+    from golden.options import int_at_least, int_in_range, steps
     p = sub.add_parser("characterise", help="f-I curves and increment-vs-state of every neuron model")
     p.set_defaults(func=cmd_characterise)
     p = sub.add_parser("compare", help="ANN, ideal, cm, opamp, td on the test set (comparison.json)")

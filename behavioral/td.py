@@ -455,7 +455,7 @@ class TDNeuron:
         self.params = params or TDParams()
         self.layers = tuple(layers)
         self._advances = AdvanceCache()
-        from .calibration import TrimCache   # the calibration procedure runs this model
+        from .calibration import TrimCache  # the calibration procedure runs this model
         self._trims = TrimCache()
 
     def layer_params(self, layer: int) -> TDParams:

@@ -14,9 +14,17 @@ import numpy as np
 import pytest
 import torch
 
-from behavioral.calibration import (CALIBRATION_STREAM, CHUNK, STEPS_DEFAULT, calibrate,
-                                    measure, nominal_count, reference_advance, step_keys,
-                                    trim_weights)
+from behavioral.calibration import (
+    CALIBRATION_STREAM,
+    CHUNK,
+    STEPS_DEFAULT,
+    calibrate,
+    measure,
+    nominal_count,
+    reference_advance,
+    step_keys,
+    trim_weights,
+)
 from behavioral.mismatch import CharacterisedChip, Empirical, Mismatch
 from behavioral.td import JITTER_STREAM, PulseRecorder, TDNeuron, TDParams, _cco
 from golden.neuron import IdealNeuron, IdealParams
