@@ -194,14 +194,17 @@ def stem(model: str, variant: str | None, data: dict, trim_bits: int = 0) -> str
 def calibration_record(model) -> str:
     """How the chips of ``model`` are calibrated, for the record: ``"untrimmed"`` or the trim
     (td with ``trim_bits > 0``: :mod:`behavioral.calibration`)."""
-    p = model.params
+    inner = getattr(model, "model", model)          # a characterised chip: its model
+    p = inner.params
     if getattr(p, "trim_bits", 0) == 0 or getattr(p, "ideal", False):
         return "untrimmed"
     from .calibration import REFERENCE_THETAS
-    steps = "default steps" if p.trim_steps is None else f"{p.trim_steps} steps"
-    return (f"trimmed: per-CCO weights of {p.trim_bits} fraction bits, measured over "
-            f"{steps} (per layer: behavioral.calibration) at {REFERENCE_THETAS:g} threshold(s) "
-            f"per step")
+    layers = getattr(inner, "layers", ())
+    steps = (", ".join(f"layer {k}: {q.calibration_steps}" for k, q in enumerate(layers))
+             + f", later layers: {p.calibration_steps}" if layers
+             else f"{p.calibration_steps} in every layer")
+    return (f"trimmed: per-CCO weights of {p.trim_bits} fraction bits (behavioral.calibration), "
+            f"measured at {REFERENCE_THETAS:g} threshold(s) per step over steps {steps}")
 
 
 def histogram(per_chip: list[dict], stats: dict, path: Path, title: str, model: str) -> Path:

@@ -187,7 +187,9 @@ def test_trimmed_chips_say_so_and_are_the_trimmed_model(prepared, tmp_path):
     plain = montecarlo.run(prepared, "td", 2, **kw, **overrides)
     out = tmp_path / "montecarlo"
     record = json.loads((out / "td_ring_trim12.json").read_text())
-    assert record["calibration"].startswith("trimmed: per-CCO weights of 12 fraction bits")
+    assert record["calibration"] == ("trimmed: per-CCO weights of 12 fraction bits (behavioral."
+                                     "calibration), measured at 1 threshold(s) per step over "
+                                     "steps 2000 in every layer")
     assert record["params"]["trim_bits"] == 12 and (out / "td_ring_trim12.csv").is_file()
     assert json.loads((out / "td_ring.json").read_text())["calibration"] == "untrimmed"
     chip = chip_model("td", 1, m, trim_bits=12)
