@@ -14,6 +14,9 @@ The synchroniser resolves pulses at most every 2 clock periods, so a CCO can del
 ``max_pulses = floor(f_clk t_p / 2)`` pulses per step: pulses above that rate are lost and
 counted (``rate_violations``). The CCO is sized so that its full scale is that rate,
 ``z_full = max_pulses / N_th`` input units.
+Each non-ideality has its own switch (:mod:`behavioral.td_mechanisms`): ``rate_limit``, and
+``residual_phase`` (``"reset"``: the unfinished phase is lost at each window's end) beside
+the parameters whose ideal value switches a mechanism off.
 
 Exact by construction. The advance ``dphi`` and the jitter amplitude are computed once per
 input, operation by operation in float32 (each torch element-wise operation is one correctly
@@ -79,6 +82,13 @@ AMPLITUDE_MAX = 1 << 12
 #: fractional bits of the fixed-point amplitude below the phase's: the amplitude is an int64
 #: count of 2^-(32 + 16) cycle per standard deviation of the draw
 AMPLITUDE_BITS = 16
+#: the pulse limit per CCO per step with the rate limit switched off (``rate_limit=False``): above
+#: any step's pulses (a saturated advance, :data:`ADVANCE_MAX`, plus the largest jitter, a few
+#: :data:`AMPLITUDE_MAX`), so it never binds; T <= 2^24 steps of it stay within a 62-bit counter
+UNLIMITED_PULSES = 1 << 31
+#: what happens to a CCO's unfinished phase at the end of a window: carried into the next one
+#: (the design) or lost (an oscillator restarted at every window)
+RESIDUAL_PHASE = ("kept", "reset")
 #: purpose tag of the jitter streams (:func:`golden.noise.stream_key`; the evaluator's input
 #: spikes and arrival slots are 1 and 2)
 JITTER_STREAM = 3
@@ -110,6 +120,9 @@ class TDParams:
         trimmed array, ``rtl.params.ArrayParams.trim_bits``; :mod:`behavioral.calibration`).
     trim_steps : int or None, steps; length of the calibration measurement per CCO (None:
         :attr:`calibration_steps`' default).
+    rate_limit : bool; pulses above ``max_pulses`` per step are lost (False: none is lost; the
+        CCO's full scale ``z_full`` stays, so ``alpha`` keeps its meaning).
+    residual_phase : str, one of :data:`RESIDUAL_PHASE`; the unfinished phase at a window's end.
     """
 
     n_th: int = 16               # pulses: 1/16-unit resolution; the phase residue keeps the rest
@@ -128,6 +141,8 @@ class TDParams:
     table_inh: str | None = None  # CSV of the inhibitory CCO (per-polarity characterisation)
     trim_bits: int = 0           # no trim; rtl.params.TRIM_BITS_DEFAULT (12) is what calibration needs
     trim_steps: int | None = None  # None: behavioral.calibration.STEPS_DEFAULT, or what the read-out holds
+    rate_limit: bool = True      # the synchroniser cannot resolve more: pulses above it are lost
+    residual_phase: str = "kept"  # a ring oscillator stopped at the window's end keeps its phase
 
     def __post_init__(self) -> None:
         o = "TDParams"
@@ -152,6 +167,11 @@ class TDParams:
         if self.trim_steps is not None:
             check_int(o, "trim_steps", self.trim_steps, "steps", 1,
                       self.readout_steps if self.trim_bits else None)
+        if not isinstance(self.rate_limit, bool):
+            raise ValueError(f"TDParams.rate_limit = {self.rate_limit!r}: must be True or False")
+        if self.residual_phase not in RESIDUAL_PHASE:
+            raise ValueError(f"TDParams.residual_phase = {self.residual_phase!r}: allowed values "
+                             f"are {RESIDUAL_PHASE}")
         if self.table_inh is not None and self.table is None:
             raise ValueError(f"TDParams.table_inh = {self.table_inh!r} needs table (the "
                              "excitatory CCO's CSV) too")
@@ -172,6 +192,12 @@ class TDParams:
         return math.floor(self.f_clk * self.t_p / 2)
 
     @property
+    def pulse_limit(self) -> int:
+        """Pulses per CCO per step above which pulses are lost: ``max_pulses``, or
+        :data:`UNLIMITED_PULSES` without the rate limit."""
+        return self.max_pulses if self.rate_limit else UNLIMITED_PULSES
+
+    @property
     def z_full(self) -> float:
         """Full-scale CCO input (input units): the rate limit."""
         return self.max_pulses * self.theta / self.n_th
@@ -189,7 +215,7 @@ class TDParams:
         and ``count - down w`` (a step's widest intermediates, ``w`` at most the largest trim
         weight) fit in it, else int64."""
         lo, hi = self.counter_range
-        step = self.max_pulses * self.array(1).weight_max
+        step = self.pulse_limit * self.array(1).weight_max
         i32 = torch.iinfo(torch.int32)
         fits = hi + step <= i32.max and lo - step >= i32.min
         return torch.int32 if fits else torch.int64
@@ -431,11 +457,13 @@ def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
     ccos = (state.phase_e_fixed, state.phase_i_fixed, adv_e, amp_e, adv_i, amp_i, *keys,
             state.draws.base, state.count, state.overflow)
     if weights is None:
-        out = _pulses_and_count(*ccos, p.n_th, *p.counter_range, p.max_pulses)
+        out = _pulses_and_count(*ccos, p.n_th, *p.counter_range, p.pulse_limit)
     else:
         out = _pulses_and_trimmed_count(*ccos, *weights, p.n_th, p.trim_bits, *p.counter_range,
-                                        p.max_pulses)
+                                        p.pulse_limit)
     spikes, phase_e, phase_i, count, overflow, up, down, sent, lost = out
+    if p.residual_phase == "reset":
+        phase_e, phase_i = torch.zeros_like(phase_e), torch.zeros_like(phase_i)
     return spikes, TDState(
         phase_e, phase_i, count, overflow, state.gain_e, state.gain_i, up, down,
         state.lost + lost, state.draws, state.layer, state.t + 1, state.pulses + sent)

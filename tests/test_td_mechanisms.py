@@ -1,0 +1,134 @@
+"""td's mechanism switches (behavioral.td_mechanisms): each switch does what its name says, and
+with every switch off the td neuron is the ideal neuron at N_th pulses per threshold."""
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from behavioral.td import TDNeuron, TDParams
+from behavioral.td_mechanisms import ALTERNATIVES, MECHANISMS, with_mechanisms
+from golden.neuron import IdealNeuron, IdealParams, IdealState, ideal_step
+from golden.snn import run_batch
+from tests import prediction_reference as ref
+
+DEFAULT = TDParams()
+
+
+def layer(p, z_e, z_i, steps):
+    """A layer of len(z_e) td neurons (one image) driven ``steps`` steps by constant inputs:
+    (spikes per step, final state)."""
+    m = TDNeuron(p)
+    st = m.init_state(1, len(z_e), 0)
+    e, i = torch.tensor([z_e], dtype=torch.float32), torch.tensor([z_i], dtype=torch.float32)
+    spikes = []
+    for _ in range(steps):
+        s, st = m.step(st, e, i)
+        spikes.append(s[0])
+    return torch.stack(spikes), st
+
+
+def test_all_on_is_the_design_and_unknown_names_are_refused():
+    assert with_mechanisms(DEFAULT, MECHANISMS) == DEFAULT
+    off = with_mechanisms(DEFAULT, ())
+    assert (off.sigma_jitter, off.alpha, off.sigma_gain_rel, off.rate_limit) == (0.0, 0.0, 0.0, False)
+    assert off.residual_phase == "kept" and off.n_th == DEFAULT.n_th and off.t_p == DEFAULT.t_p
+    with pytest.raises(ValueError, match="unknown td mechanisms.*'leak'"):
+        with_mechanisms(DEFAULT, ("jitter", "leak"))
+    with pytest.raises(ValueError, match="residual_phase = 'lost'"):
+        TDParams(residual_phase="lost")
+    with pytest.raises(ValueError, match="rate_limit = 1"):
+        TDParams(rate_limit=1)
+
+
+def test_rate_limit_switch():
+    z = 2 * DEFAULT.z_full          # twice the rated full scale: half the pulses are lost
+    on = with_mechanisms(DEFAULT, ("rate_limit",))
+    _, st_on = layer(on, [z], [0.0], 4)
+    _, st_off = layer(with_mechanisms(DEFAULT, ()), [z], [0.0], 4)
+    assert st_on.up.item() == DEFAULT.max_pulses and st_on.lost.item() > 0
+    assert st_off.lost.item() == 0 and st_off.up.item() == 2 * DEFAULT.max_pulses
+
+
+def test_saturation_switch():
+    # 3 units of inhibition a step: -48 pulses a step reach the 14-bit counter's -8192 in 171 steps
+    steps = 200
+    _, st_on = layer(with_mechanisms(DEFAULT, ("saturation",)), [0.0], [3.0], steps)
+    _, st_off = layer(with_mechanisms(DEFAULT, ()), [0.0], [3.0], steps)
+    assert st_on.overflow.item() and st_on.count.item() == -2 ** (DEFAULT.counter_width - 1)
+    assert not st_off.overflow.item() and st_off.count.item() == -48 * steps
+
+
+def test_window_phase_switch():
+    # 0.75 pulse a step (exact in binary): a reset phase never completes a cycle, a kept one
+    # completes floor(0.75 t)
+    z = 0.75 / DEFAULT.n_th
+    _, st_reset = layer(with_mechanisms(DEFAULT, ("window_phase",)), [z], [0.0], 10)
+    _, st_kept = layer(with_mechanisms(DEFAULT, ()), [z], [0.0], 10)
+    assert st_reset.pulses.item() == 0 and st_kept.pulses.item() == 7
+
+
+@pytest.mark.parametrize("mechanism", ["jitter", "nonlinearity", "gain_mismatch"])
+def test_analog_switches_change_pulses_only_when_on(mechanism):
+    z = torch.tensor([0.1 * k for k in range(1, 36)], dtype=torch.float32)  # the rated range
+    steps, n_th, zeros = 8, DEFAULT.n_th, [0.0] * len(z)
+
+    def net_pulses(p):          # excitatory pulses into the counter: count + N_th x spikes
+        spikes, st = layer(p, z.tolist(), zeros, steps)
+        return st.count[0].double() + n_th * spikes.sum(0).double()
+
+    off = net_pulses(with_mechanisms(DEFAULT, ()))
+    assert torch.equal(off, torch.floor(z.double() * n_th * steps))
+    assert not torch.equal(net_pulses(with_mechanisms(DEFAULT, (mechanism,))), off)
+
+
+class QuantisedIdeal:
+    """The ideal I&F neuron (:func:`golden.neuron.ideal_step`, reset by subtraction) fed, each
+    step, its excitatory and inhibitory input quantised to 1/N_th of a threshold with the
+    remainder carried: ``(floor(N_th E_t) - floor(N_th E_(t-1))) / N_th`` for the cumulative
+    input ``E_t`` (in 2^-32 of a pulse: the float32 input times N_th is exact, its fixed point
+    too on the evaluator's grid)."""
+
+    name, n_slots = "quantised-ideal", 1
+
+    def __init__(self, n_th: int):
+        self.n_th = n_th
+
+    def init_state(self, batch, n, layer, image_ids=None):
+        zeros = torch.zeros(batch, n, dtype=torch.int64)
+        return IdealState(torch.zeros(batch, n)), zeros, zeros.clone()
+
+    def step(self, state, i_exc, i_inh):
+        v, cum_e, cum_i = state
+        fixed = [(z.double() * self.n_th * 2.0 ** 32).round().to(torch.int64) for z in (i_exc, i_inh)]
+        new_e, new_i = cum_e + fixed[0], cum_i + fixed[1]
+        up = (new_e >> 32) - (cum_e >> 32)
+        down = (new_i >> 32) - (cum_i >> 32)
+        spikes, v = ideal_step(IdealParams(1.0, "subtract"), v, up.float() / self.n_th,
+                               down.float() / self.n_th)
+        return spikes, (v, new_e, new_i)
+
+    def membrane(self, state):
+        return state[0].v
+
+    def counters(self, state):
+        return {}
+
+
+@pytest.fixture(scope="module")
+def images():
+    x, _ = ref.test_set()
+    return ref.stored_network(), x[:200]
+
+
+@pytest.mark.parametrize("n_th", [4, 16])
+def test_every_switch_off_is_the_ideal_neuron_at_n_th_pulses_per_threshold(images, n_th):
+    net, x = images
+    T = 16
+    td = TDNeuron(with_mechanisms(replace(DEFAULT, n_th=n_th), ()))
+    got = run_batch(net, td, x, T)
+    want = run_batch(net, QuantisedIdeal(n_th), x, T)
+    assert torch.equal(got.counts, want.counts)
+    assert torch.equal(got.predictions[T], want.predictions[T])
+    ideal = run_batch(net, IdealNeuron(), x, T)
+    assert not torch.equal(got.counts, ideal.counts)   # the quantisation is there: N_th matters
