@@ -78,8 +78,13 @@ characterise: $(STAMP) ## f-I curves and increment-vs-state of every model (resu
 	$(VENV)/bin/tdsnn characterise
 
 .PHONY: sweeps
-sweeps: $(STAMP) ## quick accuracy sweeps and the cm decomposition (results/sweeps/; FULL=1: long; WORKERS= or SCHEDULER=)
+sweeps: $(STAMP) ## quick accuracy sweeps, the cm and the td decomposition (results/sweeps/; FULL=1: long; WORKERS= or SCHEDULER=)
 	$(VENV)/bin/tdsnn sweep $(if $(FULL),--full) \
+	    $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+.PHONY: td-decomposition
+td-decomposition: $(STAMP) ## td error by mechanism (one at a time, all but one; design and stressed) and vs N_th and window (results/sweeps/td_*; FULL=1: all images; LIMIT=, WORKERS= or SCHEDULER=)
+	$(VENV)/bin/tdsnn sweep --only td_decomposition,td_resolution $(if $(FULL),--full) $(if $(LIMIT),--limit $(LIMIT)) \
 	    $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 # Monte Carlo over chips (docs/distributed.md): NEURON, CHIPS, VARIANT (a SPICE design: chips

@@ -8,6 +8,8 @@ import argparse
 from golden import compute
 from golden.pipeline import results_dir
 
+from .td_decomposition import SETTINGS as TD_SETTINGS
+
 
 def _prepared(args):
     from golden.commands import prepare_from_args
@@ -47,9 +49,13 @@ def cmd_sweep(args) -> int:
     task_plan(1, 1, 1, args.only)   # the names checked before any work
     r = run(_prepared(args), results_dir(), full=args.full, limit=args.limit, names=args.only,
             block=BLOCK_DEFAULT if args.block is None else args.block, workers=args.workers,
-            scheduler=args.scheduler, options=options_record(args))
+            scheduler=args.scheduler, options=options_record(args), td_settings=args.td_settings)
     if "cm_decomposition" in r:
         print((results_dir() / "sweeps" / "cm_decomposition.md").read_text())
+    for setting in r.get("td", {}).get("decomposition", {}):
+        print((results_dir() / "sweeps" / f"td_decomposition_{setting}.md").read_text())
+    if r.get("td", {}).get("resolution"):
+        print((results_dir() / "sweeps" / "td_resolution.md").read_text())
     print(f"{r['n_images']} images; wrote {results_dir() / 'sweeps'}")
     return 0
 
@@ -100,6 +106,15 @@ def cmd_bench(args) -> int:
                  "--device", args.device] + (["--limit", str(args.limit)] if args.limit else []))
 
 
+def _td_settings(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(","))
+    bad = [n for n in names if n not in TD_SETTINGS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"td settings {list(bad or names)}: choose from "
+                                         f"{list(TD_SETTINGS)}")
+    return names
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     from golden.commands import add_network_options
     from golden.distributed import add_options as add_engine_options
@@ -119,16 +134,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="td's rated range per layer: derived from the network's peak input on "
                         "the calibration images (default) or the fixed default (docs/models.md)")
     p.set_defaults(func=cmd_compare)
-    p = sub.add_parser("sweep", help="accuracy sweeps and the cm error decomposition")
+    p = sub.add_parser("sweep", help="accuracy sweeps, the cm and the td error decomposition")
     add_network_options(p)
     p.add_argument("--full", action="store_true", help="all 10,000 images and 5 chips (long)")
     p.add_argument("--limit", type=int_at_least(1), default=None,
                    help="at most N images (default: 500, with --full all)")
     p.add_argument("--only", type=lambda t: [n.strip() for n in t.split(",")], default=None,
                    metavar="NAMES", help="comma-separated sweeps, e.g. vdd,cm_decomposition "
-                                         "(default: every sweep and the cm decomposition)")
+                                         "or td_decomposition,td_resolution (default: every "
+                                         "sweep, the cm and the td decomposition)")
     p.add_argument("--block", type=int_at_least(1), default=None,
                    help="images per task (default 500)")
+    p.add_argument("--td-settings", type=_td_settings, default=tuple(TD_SETTINGS),
+                   metavar="NAMES", help="the td decomposition's settings, comma-separated: "
+                   + "; ".join(f"{k}: T = {T}, N_th = {n}, t_p = {tp * 1e9:g} ns"
+                               for k, (T, n, tp) in TD_SETTINGS.items()) + " (default: both)")
     add_engine_options(p)
     p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("montecarlo", help="test error over many chips of one model (mismatch Monte Carlo)")

@@ -41,7 +41,6 @@ from golden.neuron import IdealNeuron
 from golden.snn import run_batch
 from golden.stats import paired_counts, wilson_interval
 
-from . import plot_style as ps
 from .report import write_csv, write_json, write_markdown
 from .td import TDNeuron, TDParams
 from .td_mechanisms import ALTERNATIVES, MECHANISMS, with_mechanisms
@@ -88,12 +87,17 @@ def _model(mechanisms, params: TDParams | None):
     return IdealNeuron() if mechanisms is None else TDNeuron(with_mechanisms(params, mechanisms))
 
 
-def cases(names=NAMES) -> dict[tuple[str, str], tuple]:
-    """``(group, label) -> (mechanisms, params, T)``; groups ``decomposition/<setting>`` and
-    ``resolution``."""
+def cases(names=NAMES, settings=tuple(SETTINGS)) -> dict[tuple[str, str], tuple]:
+    """``(group, label) -> (mechanisms, params, T)``; groups ``decomposition/<setting>`` (for
+    each of ``settings``) and ``resolution``."""
+    unknown = [s for s in settings if s not in SETTINGS]
+    if unknown or not settings:
+        raise ValueError(f"td decomposition settings {unknown or list(settings)}: choose from "
+                         f"{list(SETTINGS)}")
     out = {}
     if "td_decomposition" in names:
-        for setting, (T, n_th, t_p) in SETTINGS.items():
+        for setting in settings:
+            T, n_th, t_p = SETTINGS[setting]
             for label, mechs in decomposition_cases().items():
                 out[(f"decomposition/{setting}", label)] = (mechs, _design(n_th, t_p), T)
     if "td_resolution" in names:
@@ -102,10 +106,13 @@ def cases(names=NAMES) -> dict[tuple[str, str], tuple]:
     return out
 
 
-def task_plan(n_images: int, block: int, names=NAMES) -> dict[str, tuple]:
+def task_plan(n_images: int, block: int, names=NAMES, settings=tuple(SETTINGS)) -> dict[str, tuple]:
     """``key -> (group, label, lo, hi)``: every case on every block of images."""
+    for what, v in (("images", n_images), ("block", block)):
+        if not isinstance(v, int) or v < 1:
+            raise ValueError(f"td decomposition {what} = {v!r}: must be an integer >= 1")
     return {f"{g}|{label}|img{lo:05d}": (g, label, lo, min(lo + block, n_images))
-            for (g, label) in cases(names) for lo in range(0, n_images, block)}
+            for (g, label) in cases(names, settings) for lo in range(0, n_images, block)}
 
 
 def case_block(group: str, label: str, lo: int, hi: int, device: str = "cpu", *, net, images):
@@ -231,6 +238,7 @@ LABELS = {"jitter": "CCO jitter", "nonlinearity": "CCO f-I bend\n(alpha)",
 def plot_decomposition(table: dict, setting: str, n: int, path: Path, data_name: str) -> Path:
     """Bars: each mechanism alone (the others off) and the design with that mechanism toggled;
     lines: the ideal neuron, every mechanism off and the design."""
+    from . import plot_style as ps
     T, n_th, t_p = SETTINGS[setting]
     fig, ax = ps.new_figure(f"Time-domain neuron: error of each mechanism ({setting} setting)",
                             "", ps.error_label(n), figsize=(8.6, 4.4))
@@ -263,6 +271,8 @@ def plot_resolution(table: dict, n: int, path: Path, data_name: str) -> Path:
     """Error versus N_th (window scaled: same full scale) and versus the window t_p (N_th 16),
     each point annotated with its pulses per inference."""
     import matplotlib.pyplot as plt
+
+    from . import plot_style as ps
     fig, axes = plt.subplots(1, 2, figsize=(10.0, 4.2))
     ideal = table["ideal"]["error_pct"]
     highest = max(r["high"] for r in table.values())
@@ -336,8 +346,8 @@ def write_outputs(summary: dict, n: int, out: Path, data_name: str) -> list[Path
 
 
 def run(net, images: torch.Tensor, labels: torch.Tensor, out: Path, data_name: str,
-        names=NAMES, block: int = 500, workers: int | None = None, scheduler: str | None = None,
-        progress: bool = True, device: str = "cpu") -> dict:
+        names=NAMES, settings=tuple(SETTINGS), block: int = 500, workers: int | None = None,
+        scheduler: str | None = None, progress: bool = True, device: str = "cpu") -> dict:
     """The td decomposition and resolution sweeps ``names`` on ``images``: tables and figures
     under ``out`` (:func:`write_outputs`) and ``td_decomposition.json``; returns the summary."""
     from tdsnn.distributed import run_tasks
@@ -345,7 +355,7 @@ def run(net, images: torch.Tensor, labels: torch.Tensor, out: Path, data_name: s
     if unknown:
         raise ValueError(f"td sweeps {unknown}: choose from {NAMES}")
     n = len(labels)
-    plan = task_plan(n, block, names)
+    plan = task_plan(n, block, names, settings)
     start = time.perf_counter()
     results = run_tasks(case_block, {k: (*v, device) for k, v in plan.items()},
                         {"net": net, "images": images}, workers=workers, scheduler=scheduler,

@@ -1,0 +1,115 @@
+"""td's decomposition tables (behavioral.td_decomposition) on a few images: their shape, the
+pairing, the rows that must equal a direct evaluation, and that a block split changes nothing."""
+
+import numpy as np
+import pytest
+import torch
+
+from behavioral import sweeps, td_decomposition as tdd
+from behavioral.td import TDNeuron
+from behavioral.td_mechanisms import ALTERNATIVES, MECHANISMS, with_mechanisms
+from golden.snn import run_batch
+from tests import prediction_reference as ref
+from tests.test_td_mechanisms import QuantisedIdeal
+
+N_IMAGES = 200
+
+
+@pytest.fixture(scope="module")
+def data():
+    x, y = ref.test_set()
+    return ref.stored_network(), x[:N_IMAGES], y[:N_IMAGES]
+
+
+@pytest.fixture(scope="module")
+def stressed(data, tmp_path_factory):
+    net, x, y = data
+    out = tmp_path_factory.mktemp("td")
+    return out, tdd.run(net, x, y, out, "MNIST", names=("td_decomposition",),
+                        settings=("stressed",), block=N_IMAGES, workers=0, progress=False)
+
+
+def test_the_stressed_setting_is_short_and_keeps_the_full_scale():
+    T, n_th, t_p = tdd.SETTINGS["stressed"]
+    design = tdd.cases(("td_decomposition",), ("default",))[("decomposition/default", "all")][1]
+    stress = tdd.cases(("td_decomposition",), ("stressed",))[("decomposition/stressed", "all")][1]
+    assert T < tdd.SETTINGS["default"][0] and stress.n_th < design.n_th
+    assert stress.z_full == pytest.approx(design.z_full, rel=0.01)
+
+
+def test_decomposition_table_shape_and_pairing(stressed):
+    out, s = stressed
+    table = s["decomposition"]["stressed"]
+    assert list(table) == list(tdd.decomposition_cases())
+    assert len(table) == 2 + len(MECHANISMS + ALTERNATIVES) + len(MECHANISMS) + 2
+    for label, r in table.items():
+        assert r["low"] <= r["error_pct"] <= r["high"]
+        assert r["error_pct"] == pytest.approx(100 * r["wrong"] / N_IMAGES)
+        d = r["vs_none"]
+        assert d["diff_pp"] == pytest.approx(r["error_pct"] - table["none"]["error_pct"])
+        assert d["diff_pp"] == pytest.approx(100 * (d["only_first"] - d["only_second"]) / N_IMAGES)
+    assert table["none"]["vs_none"]["p"] == 1.0 and table["all"]["vs_all"]["diff_pp"] == 0.0
+    assert table["ideal"]["pulses_per_image"] == 0 and table["none"]["pulses_per_image"] > 0
+    # the phase reset loses the unfinished phase of every window: fewer pulses
+    assert table["only window_phase"]["pulses_per_image"] < table["none"]["pulses_per_image"]
+    rows = (out / "td_decomposition_stressed.md").read_text().splitlines()
+    assert sum(1 for r in rows if r.startswith("| ")) == len(table) + 1
+    assert (out / "td_decomposition_stressed.png").stat().st_size > 0
+    assert not (out / "td_resolution.md").exists()
+
+
+def test_rows_equal_direct_evaluations(data, stressed):
+    net, x, y = data
+    table = stressed[1]["decomposition"]["stressed"]
+    T = tdd.SETTINGS["stressed"][0]
+    design = tdd.cases(("td_decomposition",), ("stressed",))[("decomposition/stressed", "all")][1]
+    for label, model in (("all", TDNeuron(design)),
+                         ("none", QuantisedIdeal(design.n_th)),
+                         ("only jitter", TDNeuron(with_mechanisms(design, ("jitter",))))):
+        run = run_batch(net, model, x, T)
+        wrong = int((run.predictions[T] != y).sum())
+        assert table[label]["wrong"] == wrong, label
+    run = run_batch(net, TDNeuron(design), x, T)
+    pulses = sum(v for k, v in run.counters.items() if k.startswith("pulses_L"))
+    assert table["all"]["pulses_per_image"] == pulses / N_IMAGES
+
+
+def test_resolution_table_and_block_split(data, tmp_path):
+    net, x, y = data
+    n = 12
+    whole = tdd.run(net, x[:n], y[:n], tmp_path / "a", "MNIST", names=("td_resolution",),
+                    block=n, workers=0, progress=False)
+    split = tdd.run(net, x[:n], y[:n], tmp_path / "b", "MNIST", names=("td_resolution",),
+                    block=5, workers=0, progress=False)
+    drop = lambda s: {k: v for k, v in s.items() if k != "run"}   # noqa: E731
+    assert drop(whole) == drop(split)
+    res = whole["resolution"]
+    assert list(res) == list(tdd.resolution_cases())
+    n_th = [res[f"n_th={k}"] for k in tdd.N_TH_VALUES]
+    assert [r["n_th"] for r in n_th] == list(tdd.N_TH_VALUES)
+    # the pulses per inference grow with the resolution (the energy proxy)
+    assert all(a["pulses_per_image"] < b["pulses_per_image"] for a, b in zip(n_th, n_th[1:]))
+    # the shortest window's full scale (15 pulses / 16) is below the network's input: pulses lost
+    assert res["t_p=62.5ns"]["lost_per_image"] > 0 and res["t_p=250ns"]["max_pulses"] == 62
+    assert (tmp_path / "a" / "td_resolution.png").stat().st_size > 0
+
+
+def test_merge_refuses_a_block_counted_twice_or_missing():
+    plan = tdd.task_plan(10, 5, ("td_decomposition",), ("stressed",))
+    results = {k: (np.zeros(hi - lo, np.int8), 1, 0, 0) for k, (_, _, lo, hi) in plan.items()}
+    assert tdd.merge(plan, results, 10)[("decomposition/stressed", "none")]["pulses"] == 2
+    first = sorted(plan)[0]
+    with pytest.raises(RuntimeError, match="counted twice"):
+        tdd.merge(plan | {"again": plan[first]}, results | {"again": results[first]}, 10)
+    with pytest.raises(RuntimeError, match="results for"):
+        tdd.merge(plan, {k: v for k, v in results.items() if k != first}, 10)
+
+
+def test_bad_names_and_settings_are_refused():
+    with pytest.raises(ValueError, match=r"\['td_decompositon'\]: choose from"):
+        sweeps.split_names(["vdd", "td_decompositon"])
+    assert sweeps.split_names(["vdd", "td_resolution"]) == (["vdd"], ["td_resolution"])
+    with pytest.raises(ValueError, match=r"settings \['hard'\]: choose from"):
+        tdd.task_plan(10, 5, settings=("hard",))
+    with pytest.raises(ValueError, match="block = 0"):
+        tdd.task_plan(10, 0)
