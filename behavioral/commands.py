@@ -147,8 +147,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="images per task (default 500)")
     p.add_argument("--td-settings", type=_td_settings, default=tuple(TD_SETTINGS),
                    metavar="NAMES", help="the td decomposition's settings, comma-separated: "
-                   + "; ".join(f"{k}: T = {T}, N_th = {n}, t_p = {tp * 1e9:g} ns"
-                               for k, (T, n, tp) in TD_SETTINGS.items()) + " (default: both)")
+                   + "; ".join(f"{k}: T = {T}, N_th = {n}, t_p = {tp * 1e9:g} ns, first-layer "
+                               f"input x {s}" for k, (T, n, tp, s) in TD_SETTINGS.items())
+                   + " (default: both)")
     add_engine_options(p)
     p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("montecarlo", help="test error over many chips of one model (mismatch Monte Carlo)")

@@ -1,4 +1,5 @@
-"""Accuracy against swept non-idealities (tables and plots), and the cm error decomposition.
+"""Accuracy against swept non-idealities (tables and plots), the cm error decomposition, and
+(by :mod:`behavioral.td_decomposition`) the td error decomposition and resolution sweeps.
 
 Quick mode (default): ``QUICK_IMAGES`` (500) test images drawn at random with seed 0, T = 64,
 2 seeded chips where randomness enters (about 6 minutes on an idle 2-core machine; one image

@@ -9,12 +9,14 @@ over the images and is paired (same images, same jitter draws: McNemar's exact t
 paired difference interval) against "none", and an all-but-one row also against "all" (what
 removing that mechanism alone would save).
 
-Two settings (:data:`SETTINGS`): the design (T = 64, N_th = 16, t_p = 250 ns) and a stressed
-one that makes the mechanisms visible: T = 16 (a quarter of the steps: each pulse and each
-error of a CCO weighs four times as much in the output counts) and N_th = 8 with t_p = 125 ns
-(half the pulses per threshold at the same full-scale input, 31 pulses / 8 = 3.9 units a step
-as the design's 62 / 16: the same CCO in half the window, so the rate limit and ``alpha`` keep
-their meaning while the quantisation and the jitter per pulse double).
+Two settings (:data:`SETTINGS`): the design (T = 64, N_th = 16, t_p = 250 ns, the network as
+converted) and a stressed one that makes the mechanisms visible: T = 16 (a quarter of the
+steps: each pulse and each error of a CCO weighs four times as much in the output counts) and
+the first layer's input scaled by 4 (:func:`scaled_input`: its weights and bias times 4, exact
+on the evaluator's weight grid). The first layer's peak input, about 3.5 units a step, then
+reaches about 14, far past the CCO's rated full scale (3.9 units a step): the rate limit, the
+bend of the f-I curve and the gain mismatch act on every strongly driven neuron. (Lower N_th
+alone does not stress the analog mechanisms; the resolution sweep shows N_th.) The ideal neuron is evaluated in the same scaled network: every row is paired.
 
 Resolution (:func:`resolution_cases`), at T = 64: error versus pulses per threshold
 ``N_TH_VALUES`` with the window scaled with N_th (t_p = N_th / 16 x 250 ns: the full scale, about
@@ -37,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from golden.network import SpikingNetwork
 from golden.neuron import IdealNeuron
 from golden.snn import run_batch
 from golden.stats import paired_counts, wilson_interval
@@ -45,8 +48,8 @@ from .report import write_csv, write_json, write_markdown
 from .td import TDNeuron, TDParams
 from .td_mechanisms import ALTERNATIVES, MECHANISMS, with_mechanisms
 
-#: name -> (T steps, pulses per threshold, window t_p in s)
-SETTINGS = {"default": (64, 16, 250e-9), "stressed": (16, 8, 125e-9)}
+#: name -> (T steps, pulses per threshold, window t_p in s, first-layer input scale)
+SETTINGS = {"default": (64, 16, 250e-9, 1), "stressed": (16, 16, 250e-9, 4)}
 N_TH_VALUES = (4, 8, 16, 32)
 #: s: windows of 15, 31, 62 (the design) and 125 resolvable pulses a step at f_clk = 500 MHz
 T_P_VALUES = (62.5e-9, 125e-9, 250e-9, 500e-9)
@@ -54,6 +57,20 @@ T_P_VALUES = (62.5e-9, 125e-9, 250e-9, 500e-9)
 T_RESOLUTION = 64
 #: the sweep names of :func:`run` (``tdsnn sweep --only``)
 NAMES = ("td_decomposition", "td_resolution")
+
+
+def scaled_input(net: SpikingNetwork, scale: int) -> SpikingNetwork:
+    """``net`` with its first layer's weights and bias times ``scale`` (a power of two, so
+    exact on the evaluator's weight grid)."""
+    if not isinstance(scale, int) or scale < 1 or scale & (scale - 1):
+        raise ValueError(f"input scale = {scale!r}: must be a power of two >= 1 (exact on the "
+                         "weight grid)")
+    if scale == 1:
+        return net
+    b0 = net.biases[0]
+    return replace(net, weights=(net.weights[0] * scale, *net.weights[1:]),
+                   biases=(None if b0 is None else b0 * scale, *net.biases[1:]),
+                   meta={**net.meta, "input_scale": scale})
 
 
 def decomposition_cases() -> dict[str, tuple[str, ...] | None]:
@@ -88,8 +105,8 @@ def _model(mechanisms, params: TDParams | None):
 
 
 def cases(names=NAMES, settings=tuple(SETTINGS)) -> dict[tuple[str, str], tuple]:
-    """``(group, label) -> (mechanisms, params, T)``; groups ``decomposition/<setting>`` (for
-    each of ``settings``) and ``resolution``."""
+    """``(group, label) -> (mechanisms, params, T, input scale)``; groups
+    ``decomposition/<setting>`` (for each of ``settings``) and ``resolution``."""
     unknown = [s for s in settings if s not in SETTINGS]
     if unknown or not settings:
         raise ValueError(f"td decomposition settings {unknown or list(settings)}: choose from "
@@ -97,12 +114,12 @@ def cases(names=NAMES, settings=tuple(SETTINGS)) -> dict[tuple[str, str], tuple]
     out = {}
     if "td_decomposition" in names:
         for setting in settings:
-            T, n_th, t_p = SETTINGS[setting]
+            T, n_th, t_p, scale = SETTINGS[setting]
             for label, mechs in decomposition_cases().items():
-                out[(f"decomposition/{setting}", label)] = (mechs, _design(n_th, t_p), T)
+                out[(f"decomposition/{setting}", label)] = (mechs, _design(n_th, t_p), T, scale)
     if "td_resolution" in names:
         for label, (_, mechs, p) in resolution_cases().items():
-            out[("resolution", label)] = (mechs, p, T_RESOLUTION)
+            out[("resolution", label)] = (mechs, p, T_RESOLUTION, 1)
     return out
 
 
@@ -119,8 +136,8 @@ def case_block(group: str, label: str, lo: int, hi: int, device: str = "cpu", *,
     """One task: ``(predictions int8, pulses, lost pulses, counter-saturated neurons)`` of case
     ``(group, label)`` on images ``lo:hi`` of ``images`` (their indices key the jitter draws),
     the step loop on ``device``; totals over the block's images and every layer."""
-    mechs, params, T = cases()[(group, label)]
-    run = run_batch(net, _model(mechs, params), images[lo:hi].to(device), T, "constant",
+    mechs, params, T, scale = cases()[(group, label)]
+    run = run_batch(scaled_input(net, scale), _model(mechs, params), images[lo:hi].to(device), T, "constant",
                     seed=0, first_image=lo)
     c = run.counters
     pulses = sum(v for k, v in c.items() if k.startswith("pulses_L"))
@@ -239,7 +256,7 @@ def plot_decomposition(table: dict, setting: str, n: int, path: Path, data_name:
     """Bars: each mechanism alone (the others off) and the design with that mechanism toggled;
     lines: the ideal neuron, every mechanism off and the design."""
     from . import plot_style as ps
-    T, n_th, t_p = SETTINGS[setting]
+    T, n_th, t_p, scale = SETTINGS[setting]
     fig, ax = ps.new_figure(f"Time-domain neuron: error of each mechanism ({setting} setting)",
                             "", ps.error_label(n), figsize=(8.6, 4.4))
     names = MECHANISMS + ALTERNATIVES
@@ -262,7 +279,7 @@ def plot_decomposition(table: dict, setting: str, n: int, path: Path, data_name:
     ps.error_axis(ax, n, highest)
     ps.legend_outside(ax)
     ps.caption(fig, f"{n} {data_name} test images, T = {T}, N_th = {n_th}, t_p = {t_p * 1e9:g} ns, "
-                    "one chip (seed 0). Error bars: 95 % Wilson interval over the images; the "
+                    f"first-layer input x {scale}, one chip (seed 0). Error bars: 95 % Wilson interval over the images; the "
                     "tables pair every case with 'none' and 'all' (McNemar).")
     return ps.save_figure(fig, path, has_caption=True)
 
@@ -316,13 +333,14 @@ def write_outputs(summary: dict, n: int, out: Path, data_name: str) -> list[Path
     """CSV, Markdown and PNG of every table in ``summary`` under ``out`` (the sweeps folder)."""
     paths = []
     for setting, table in summary["decomposition"].items():
-        T, n_th, t_p = SETTINGS[setting]
+        T, n_th, t_p, scale = SETTINGS[setting]
         rows = decomposition_rows(table)
         stem = out / f"td_decomposition_{setting}"
         paths += [write_csv(stem.with_suffix(".csv"), DECOMPOSITION_HEADER, rows),
                   write_markdown(stem.with_suffix(".md"),
                                  f"td error decomposition ({setting}: T = {T}, N_th = {n_th}, "
-                                 f"t_p = {t_p * 1e9:g} ns)", DECOMPOSITION_HEADER, rows,
+                                 f"t_p = {t_p * 1e9:g} ns, first-layer input x {scale})",
+                                 DECOMPOSITION_HEADER, rows,
                                  f"{n} {data_name} test images, one chip (seed 0). 'none': every "
                                  "mechanism off, the ideal neuron at N_th pulses per threshold "
                                  "('ideal' against it: the quantisation's cost); 'only X': X on, "
@@ -360,7 +378,7 @@ def run(net, images: torch.Tensor, labels: torch.Tensor, out: Path, data_name: s
     results = run_tasks(case_block, {k: (*v, device) for k, v in plan.items()},
                         {"net": net, "images": images}, workers=workers, scheduler=scheduler,
                         progress=progress, desc=f"td decomposition ({n} images)")
-    summary = {"n_images": n, "settings": {k: dict(zip(("T", "n_th", "t_p_s"), v))
+    summary = {"n_images": n, "settings": {k: dict(zip(("T", "n_th", "t_p_s", "input_scale"), v))
                                            for k, v in SETTINGS.items()},
                "T_resolution": T_RESOLUTION, "chip_seed": 0, "noise_seed": 0,
                **summarise(merge(plan, results, n), labels),

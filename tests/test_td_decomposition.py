@@ -29,12 +29,15 @@ def stressed(data, tmp_path_factory):
                         settings=("stressed",), block=N_IMAGES, workers=0, progress=False)
 
 
-def test_the_stressed_setting_is_short_and_keeps_the_full_scale():
-    T, n_th, t_p = tdd.SETTINGS["stressed"]
-    design = tdd.cases(("td_decomposition",), ("default",))[("decomposition/default", "all")][1]
-    stress = tdd.cases(("td_decomposition",), ("stressed",))[("decomposition/stressed", "all")][1]
-    assert T < tdd.SETTINGS["default"][0] and stress.n_th < design.n_th
-    assert stress.z_full == pytest.approx(design.z_full, rel=0.01)
+def test_the_stressed_setting_is_shorter_and_drives_the_first_layer_harder(data):
+    net = data[0]
+    T, n_th, t_p, scale = tdd.SETTINGS["stressed"]
+    assert T < tdd.SETTINGS["default"][0] and scale > 1
+    scaled = tdd.scaled_input(net, scale)
+    assert torch.equal(scaled.weights[0], net.weights[0] * scale)
+    assert scaled.weights[1] is net.weights[1] and tdd.scaled_input(net, 1) is net
+    with pytest.raises(ValueError, match="input scale = 3: must be a power of two"):
+        tdd.scaled_input(net, 3)
 
 
 def test_decomposition_table_shape_and_pairing(stressed):
@@ -61,7 +64,8 @@ def test_decomposition_table_shape_and_pairing(stressed):
 def test_rows_equal_direct_evaluations(data, stressed):
     net, x, y = data
     table = stressed[1]["decomposition"]["stressed"]
-    T = tdd.SETTINGS["stressed"][0]
+    T, *_, scale = tdd.SETTINGS["stressed"]
+    net = tdd.scaled_input(net, scale)
     design = tdd.cases(("td_decomposition",), ("stressed",))[("decomposition/stressed", "all")][1]
     for label, model in (("all", TDNeuron(design)),
                          ("none", QuantisedIdeal(design.n_th)),
