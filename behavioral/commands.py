@@ -54,8 +54,8 @@ def cmd_sweep(args) -> int:
         print((results_dir() / "sweeps" / "cm_decomposition.md").read_text())
     for setting in r.get("td", {}).get("decomposition", {}):
         print((results_dir() / "sweeps" / f"td_decomposition_{setting}.md").read_text())
-    if r.get("td", {}).get("resolution"):
-        print((results_dir() / "sweeps" / "td_resolution.md").read_text())
+    for setting in r.get("td", {}).get("resolution", {}):
+        print((results_dir() / "sweeps" / f"td_resolution_{setting}.md").read_text())
     print(f"{r['n_images']} images; wrote {results_dir() / 'sweeps'}")
     return 0
 

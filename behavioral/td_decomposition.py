@@ -18,7 +18,7 @@ reaches about 14, far past the CCO's rated full scale (3.9 units a step): the ra
 bend of the f-I curve and the gain mismatch act on every strongly driven neuron. (Lower N_th
 alone does not stress the analog mechanisms; the resolution sweep shows N_th.) The ideal neuron is evaluated in the same scaled network: every row is paired.
 
-Resolution (:func:`resolution_cases`), at T = 64: error versus pulses per threshold
+Resolution (:func:`resolution_cases`), in each setting: error versus pulses per threshold
 ``N_TH_VALUES`` with the window scaled with N_th (t_p = N_th / 16 x 250 ns: the full scale, about
 3.9 units a step, stays, so the sweep is the resolution alone), for the design and with every
 mechanism off; and error versus the window ``T_P_VALUES`` at N_th = 16 (a shorter window lowers
@@ -53,8 +53,6 @@ SETTINGS = {"default": (64, 16, 250e-9, 1), "stressed": (16, 16, 250e-9, 4)}
 N_TH_VALUES = (4, 8, 16, 32)
 #: s: windows of 15, 31, 62 (the design) and 125 resolvable pulses a step at f_clk = 500 MHz
 T_P_VALUES = (62.5e-9, 125e-9, 250e-9, 500e-9)
-#: the T of the resolution sweeps (the design's)
-T_RESOLUTION = 64
 #: the sweep names of :func:`run` (``tdsnn sweep --only``)
 NAMES = ("td_decomposition", "td_resolution")
 
@@ -106,7 +104,7 @@ def _model(mechanisms, params: TDParams | None):
 
 def cases(names=NAMES, settings=tuple(SETTINGS)) -> dict[tuple[str, str], tuple]:
     """``(group, label) -> (mechanisms, params, T, input scale)``; groups
-    ``decomposition/<setting>`` (for each of ``settings``) and ``resolution``."""
+    ``decomposition/<setting>`` and ``resolution/<setting>`` for each of ``settings``."""
     unknown = [s for s in settings if s not in SETTINGS]
     if unknown or not settings:
         raise ValueError(f"td decomposition settings {unknown or list(settings)}: choose from "
@@ -118,8 +116,10 @@ def cases(names=NAMES, settings=tuple(SETTINGS)) -> dict[tuple[str, str], tuple]
             for label, mechs in decomposition_cases().items():
                 out[(f"decomposition/{setting}", label)] = (mechs, _design(n_th, t_p), T, scale)
     if "td_resolution" in names:
-        for label, (_, mechs, p) in resolution_cases().items():
-            out[("resolution", label)] = (mechs, p, T_RESOLUTION, 1)
+        for setting in settings:
+            T, *_, scale = SETTINGS[setting]
+            for label, (_, mechs, p) in resolution_cases().items():
+                out[(f"resolution/{setting}", label)] = (mechs, p, T, scale)
     return out
 
 
@@ -190,29 +190,31 @@ def _row(case: dict, wrong: set, n: int) -> dict:
 
 
 def summarise(merged: dict, labels: torch.Tensor) -> dict:
-    """The decomposition tables (per setting) and the resolution table from :func:`merge`."""
+    """The decomposition and the resolution tables (per setting) from :func:`merge`."""
     y = labels.numpy().astype(np.int64)
     n = len(y)
     wrong = {k: _wrong(c, y) for k, c in merged.items()}
     out: dict = {"decomposition": {}, "resolution": {}}
     for setting in SETTINGS:
         g = f"decomposition/{setting}"
-        if (g, "none") not in merged:
+        if (g, "none") in merged:
+            out["decomposition"][setting] = {
+                label: {**_row(merged[(g, label)], wrong[(g, label)], n),
+                        "vs_none": _paired(wrong[(g, label)], wrong[(g, "none")], n),
+                        "vs_all": _paired(wrong[(g, label)], wrong[(g, "all")], n)}
+                for label in decomposition_cases()}
+        g = f"resolution/{setting}"
+        if (g, "ideal") not in merged:
             continue
-        out["decomposition"][setting] = {
-            label: {**_row(merged[(g, label)], wrong[(g, label)], n),
-                    "vs_none": _paired(wrong[(g, label)], wrong[(g, "none")], n),
-                    "vs_all": _paired(wrong[(g, label)], wrong[(g, "all")], n)}
-            for label in decomposition_cases()}
-    if ("resolution", "ideal") in merged:
+        table = out["resolution"][setting] = {}
         for label, (series, _, p) in resolution_cases().items():
-            k = ("resolution", label)
+            k = (g, label)
             row = {**_row(merged[k], wrong[k], n), "series": series,
-                   "vs_ideal": _paired(wrong[k], wrong[("resolution", "ideal")], n)}
+                   "vs_ideal": _paired(wrong[k], wrong[(g, "ideal")], n)}
             if p is not None:
                 row.update(n_th=p.n_th, t_p_ns=p.t_p * 1e9, max_pulses=p.max_pulses,
                            full_scale_units=p.z_full)
-            out["resolution"][label] = row
+            table[label] = row
     return out
 
 
@@ -284,7 +286,7 @@ def plot_decomposition(table: dict, setting: str, n: int, path: Path, data_name:
     return ps.save_figure(fig, path, has_caption=True)
 
 
-def plot_resolution(table: dict, n: int, path: Path, data_name: str) -> Path:
+def plot_resolution(table: dict, setting: str, n: int, path: Path, data_name: str) -> Path:
     """Error versus N_th (window scaled: same full scale) and versus the window t_p (N_th 16),
     each point annotated with its pulses per inference."""
     import matplotlib.pyplot as plt
@@ -322,8 +324,10 @@ def plot_resolution(table: dict, n: int, path: Path, data_name: str) -> Path:
         ax.set_title(title, fontsize=10)
         ax.grid(True, alpha=0.3)
         ps.error_axis(ax, n, highest)
-        ax.legend(fontsize=7.5, frameon=False, loc="upper right")
-    ps.caption(fig, f"{n} {data_name} test images, T = {T_RESOLUTION}, one chip (seed 0); pulses "
+        ax.legend(fontsize=7.5, frameon=False, loc="lower right")
+    T, *_, scale = SETTINGS[setting]
+    ps.caption(fig, f"{n} {data_name} test images, T = {T}, first-layer input x {scale} ({setting} "
+                    "setting), one chip (seed 0); pulses "
                     "per inference: both CCOs of every neuron of every layer, per image (the "
                     "energy proxy). Left: t_p = N_th / 16 x 250 ns. Error bars: 95 % Wilson interval.")
     return ps.save_figure(fig, path, has_caption=True)
@@ -348,18 +352,20 @@ def write_outputs(summary: dict, n: int, out: Path, data_name: str) -> list[Path
                                  "paired error difference (row minus reference), McNemar's exact "
                                  "p."),
                   plot_decomposition(table, setting, n, stem.with_suffix(".png"), data_name)]
-    if summary["resolution"]:
-        rows = resolution_rows(summary["resolution"])
-        stem = out / "td_resolution"
+    for setting, table in summary["resolution"].items():
+        T, *_, scale = SETTINGS[setting]
+        rows = resolution_rows(table)
+        stem = out / f"td_resolution_{setting}"
         paths += [write_csv(stem.with_suffix(".csv"), RESOLUTION_HEADER, rows),
                   write_markdown(stem.with_suffix(".md"), "td error versus pulses per threshold "
-                                 "and oscillator window", RESOLUTION_HEADER, rows,
-                                 f"{n} {data_name} test images, T = {T_RESOLUTION}, one chip "
+                                 f"and oscillator window ({setting}: T = {T}, first-layer input "
+                                 f"x {scale})", RESOLUTION_HEADER, rows,
+                                 f"{n} {data_name} test images, one chip "
                                  "(seed 0). 'n_th=K': the design at K pulses per threshold with "
                                  "the window scaled (t_p = K / 16 x 250 ns, the same full scale); "
                                  "'none': every mechanism off; 't_p=..': the design at N_th = 16. "
                                  "Pulses / image: both CCOs, every layer (the energy proxy)."),
-                  plot_resolution(summary["resolution"], n, stem.with_suffix(".png"), data_name)]
+                  plot_resolution(table, setting, n, stem.with_suffix(".png"), data_name)]
     return paths
 
 
@@ -380,7 +386,7 @@ def run(net, images: torch.Tensor, labels: torch.Tensor, out: Path, data_name: s
                         progress=progress, desc=f"td decomposition ({n} images)")
     summary = {"n_images": n, "settings": {k: dict(zip(("T", "n_th", "t_p_s", "input_scale"), v))
                                            for k, v in SETTINGS.items()},
-               "T_resolution": T_RESOLUTION, "chip_seed": 0, "noise_seed": 0,
+               "chip_seed": 0, "noise_seed": 0,
                **summarise(merge(plan, results, n), labels),
                "run": {"tasks": len(plan), "block_images": block,
                        "wall_seconds": time.perf_counter() - start}}

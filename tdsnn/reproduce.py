@@ -161,10 +161,11 @@ def _td_section(td: dict, sweeps: Path) -> str:
     for setting in td["decomposition"]:
         out.append(_body(sweeps / f"td_decomposition_{setting}.md")
                    + f"\n\n![td decomposition, {setting}](sweeps/td_decomposition_{setting}.png)")
-    if td["resolution"]:
-        out.append("### td error versus pulses per threshold and window\n\n"
-                   + _body(sweeps / "td_resolution.md")
-                   + "\n\n![td error versus N_th and t_p](sweeps/td_resolution.png)")
+    for setting in td["resolution"]:
+        out.append(f"### td error versus pulses per threshold and window ({setting})\n\n"
+                   + _body(sweeps / f"td_resolution_{setting}.md")
+                   + f"\n\n![td error versus N_th and t_p, {setting}]"
+                     f"(sweeps/td_resolution_{setting}.png)")
     return "\n\n".join(out)
 
 

@@ -58,7 +58,7 @@ def test_decomposition_table_shape_and_pairing(stressed):
     rows = (out / "td_decomposition_stressed.md").read_text().splitlines()
     assert sum(1 for r in rows if r.startswith("| ")) == len(table) + 1
     assert (out / "td_decomposition_stressed.png").stat().st_size > 0
-    assert not (out / "td_resolution.md").exists()
+    assert not (out / "td_resolution_stressed.md").exists()
 
 
 def test_rows_equal_direct_evaluations(data, stressed):
@@ -81,13 +81,13 @@ def test_rows_equal_direct_evaluations(data, stressed):
 def test_resolution_table_and_block_split(data, tmp_path):
     net, x, y = data
     n = 12
-    whole = tdd.run(net, x[:n], y[:n], tmp_path / "a", "MNIST", names=("td_resolution",),
-                    block=n, workers=0, progress=False)
-    split = tdd.run(net, x[:n], y[:n], tmp_path / "b", "MNIST", names=("td_resolution",),
-                    block=5, workers=0, progress=False)
+    kw = dict(names=("td_resolution",), settings=("stressed",), workers=0, progress=False)
+    whole = tdd.run(net, x[:n], y[:n], tmp_path / "a", "MNIST", block=n, **kw)
+    split = tdd.run(net, x[:n], y[:n], tmp_path / "b", "MNIST", block=5, **kw)
     drop = lambda s: {k: v for k, v in s.items() if k != "run"}   # noqa: E731
     assert drop(whole) == drop(split)
-    res = whole["resolution"]
+    assert list(whole["resolution"]) == ["stressed"] and not whole["decomposition"]
+    res = whole["resolution"]["stressed"]
     assert list(res) == list(tdd.resolution_cases())
     n_th = [res[f"n_th={k}"] for k in tdd.N_TH_VALUES]
     assert [r["n_th"] for r in n_th] == list(tdd.N_TH_VALUES)
@@ -95,7 +95,7 @@ def test_resolution_table_and_block_split(data, tmp_path):
     assert all(a["pulses_per_image"] < b["pulses_per_image"] for a, b in zip(n_th, n_th[1:]))
     # the shortest window's full scale (15 pulses / 16) is below the network's input: pulses lost
     assert res["t_p=62.5ns"]["lost_per_image"] > 0 and res["t_p=250ns"]["max_pulses"] == 62
-    assert (tmp_path / "a" / "td_resolution.png").stat().st_size > 0
+    assert (tmp_path / "a" / "td_resolution_stressed.png").stat().st_size > 0
 
 
 def test_merge_refuses_a_block_counted_twice_or_missing():
@@ -117,3 +117,11 @@ def test_bad_names_and_settings_are_refused():
         tdd.task_plan(10, 5, settings=("hard",))
     with pytest.raises(ValueError, match="block = 0"):
         tdd.task_plan(10, 0)
+
+
+def test_the_report_section_shows_the_tables_written(stressed):
+    from tdsnn.reproduce import _td_section
+    out, s = stressed
+    md = _td_section(s, out)
+    assert "### td error decomposition" in md and "(sweeps/td_decomposition_stressed.png)" in md
+    assert "| only rate_limit" in md and "td_resolution" not in md
