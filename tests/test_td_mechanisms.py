@@ -41,6 +41,22 @@ def test_all_on_is_the_design_and_unknown_names_are_refused():
         TDParams(rate_limit=1)
 
 
+#: the parameters each switch sets
+FIELDS = {"jitter": {"sigma_jitter"}, "nonlinearity": {"alpha"}, "rate_limit": {"rate_limit"},
+          "saturation": {"counter_width"}, "gain_mismatch": {"sigma_gain_rel"}}
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_all_but_one_changes_only_that_mechanism(mechanism):
+    others = tuple(m for m in MECHANISMS if m != mechanism)
+    p = with_mechanisms(DEFAULT, others)
+    changed = {k for k in DEFAULT.__dataclass_fields__ if getattr(p, k) != getattr(DEFAULT, k)}
+    assert changed == FIELDS[mechanism]
+    only = with_mechanisms(DEFAULT, (mechanism,))
+    off = with_mechanisms(DEFAULT, ())
+    assert {k for k in FIELDS[mechanism] if getattr(only, k) != getattr(off, k)} == FIELDS[mechanism]
+
+
 def test_rate_limit_switch():
     z = 2 * DEFAULT.z_full          # twice the rated full scale: half the pulses are lost
     on = with_mechanisms(DEFAULT, ("rate_limit",))
