@@ -254,35 +254,53 @@ LABELS = {"jitter": "CCO jitter", "nonlinearity": "CCO f-I bend\n(alpha)",
           "gain_mismatch": "CCO gain\nmismatch", "window_phase": "phase reset\neach window\n(not in design)"}
 
 
+def mechanism_costs(table: dict) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """mechanism -> {"alone": cost of X with the others off (only X minus none), "in_design":
+    cost of X in the design (all minus all but X; the phase reset: all + it minus all)}, each
+    ``(pp, low, high)``: the paired difference and its 95 % interval."""
+    out = {}
+    for m in MECHANISMS + ALTERNATIVES:
+        a = table[f"only {m}"]["vs_none"]
+        if m in MECHANISMS:       # all minus all-but-X: the negated pairing of all-but-X with all
+            d = table[f"all but {m}"]["vs_all"]
+            design = (0.0 - d["diff_pp"], 0.0 - d["high"], 0.0 - d["low"])
+        else:
+            d = table["all + window_phase"]["vs_all"]
+            design = (d["diff_pp"], d["low"], d["high"])
+        out[m] = {"alone": (a["diff_pp"], a["low"], a["high"]), "in_design": design}
+    return out
+
+
 def plot_decomposition(table: dict, setting: str, n: int, path: Path, data_name: str) -> Path:
-    """Bars: each mechanism alone (the others off) and the design with that mechanism toggled;
-    lines: the ideal neuron, every mechanism off and the design."""
+    """Bars: each mechanism's paired error cost alone (the others off) and in the design (the
+    design with it minus the design without it), with their paired 95 % intervals."""
     from . import plot_style as ps
     T, n_th, t_p, scale = SETTINGS[setting]
-    fig, ax = ps.new_figure(f"Time-domain neuron: error of each mechanism ({setting} setting)",
-                            "", ps.error_label(n), figsize=(8.6, 4.4))
-    names = MECHANISMS + ALTERNATIVES
-    toggled = [f"all but {m}" for m in MECHANISMS] + ["all + window_phase"]
+    fig, ax = ps.new_figure(f"Time-domain neuron: error cost of each mechanism ({setting} setting)",
+                            "", "error cost, paired (pp)", figsize=(8.6, 4.4))
+    costs = mechanism_costs(table)
+    names = list(costs)
     x = np.arange(len(names))
-    highest = 0.0
-    for j, (rows, name, colour) in enumerate((
-            ([f"only {m}" for m in names], "only this mechanism on", ps.colour("td")),
-            (toggled, "the design with this mechanism toggled", "#9ecae1"))):
-        r = [table[k] for k in rows]
-        v = np.array([q["error_pct"] for q in r])
-        err = np.array([[q["error_pct"] - q["low"] for q in r], [q["high"] - q["error_pct"] for q in r]])
+    for j, (key, name, colour) in enumerate((
+            ("alone", "alone (only it on) minus none", ps.colour("td")),
+            ("in_design", "in the design: all minus all but it\n(phase reset: all with it minus all)",
+             "#9ecae1"))):
+        v = np.array([costs[m][key][0] for m in names])
+        err = np.array([[costs[m][key][0] - costs[m][key][1] for m in names],
+                        [costs[m][key][2] - costs[m][key][0] for m in names]])
         ax.bar(x + (j - 0.5) * 0.38, v, 0.38, yerr=err, capsize=3, color=colour, label=name)
-        highest = max(highest, max(q["high"] for q in r))
-    for label, style in (("ideal", ":"), ("none", "--"), ("all", "-")):
-        ax.axhline(table[label]["error_pct"], color="#555555", linestyle=style, linewidth=1,
-                   label={"ideal": "ideal neuron", "none": f"every mechanism off (N_th = {n_th})",
-                          "all": "the design (all on)"}[label])
+    ax.axhline(0.0, color="#333333", linewidth=0.8)
     ax.set_xticks(x, [LABELS[m] for m in names], fontsize=7.5)
-    ps.error_axis(ax, n, highest)
+    one = 100 / n
+    low, high = ax.get_ylim()
+    ax.set_ylim(min(low, -5 * one), max(high, 5 * one))
     ps.legend_outside(ax)
-    ps.caption(fig, f"{n} {data_name} test images, T = {T}, N_th = {n_th}, t_p = {t_p * 1e9:g} ns, "
-                    f"first-layer input x {scale}, one chip (seed 0). Error bars: 95 % Wilson interval over the images; the "
-                    "tables pair every case with 'none' and 'all' (McNemar).")
+    r = {k: table[k]["error_pct"] for k in ("ideal", "none", "all")}
+    ps.caption(fig, f"{n} {data_name} test images (1 image = {one:.2g} pp), T = {T}, N_th = {n_th}, "
+                    f"t_p = {t_p * 1e9:g} ns, first-layer input x {scale}, one chip (seed 0). "
+                    f"Errors: ideal {r['ideal']:.2f} %, every mechanism off {r['none']:.2f} %, the "
+                    f"design {r['all']:.2f} %. Error bars: 95 % paired interval (same images, same "
+                    "draws); the table gives McNemar's p.")
     return ps.save_figure(fig, path, has_caption=True)
 
 
@@ -390,6 +408,7 @@ def run(net, images: torch.Tensor, labels: torch.Tensor, out: Path, data_name: s
                **summarise(merge(plan, results, n), labels),
                "run": {"tasks": len(plan), "block_images": block,
                        "wall_seconds": time.perf_counter() - start}}
+    summary["costs"] = {k: mechanism_costs(t) for k, t in summary["decomposition"].items()}
     write_outputs(summary, n, out, data_name)
     write_json(out / "td_decomposition.json", summary)
     return summary

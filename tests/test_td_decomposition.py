@@ -55,6 +55,14 @@ def test_decomposition_table_shape_and_pairing(stressed):
     assert table["ideal"]["pulses_per_image"] == 0 and table["none"]["pulses_per_image"] > 0
     # the phase reset loses the unfinished phase of every window: fewer pulses
     assert table["only window_phase"]["pulses_per_image"] < table["none"]["pulses_per_image"]
+    costs = s["costs"]["stressed"]
+    assert list(costs) == list(MECHANISMS + ALTERNATIVES)
+    for m in MECHANISMS:
+        want = table["all"]["error_pct"] - table[f"all but {m}"]["error_pct"]
+        assert costs[m]["in_design"][0] == pytest.approx(want, abs=1e-9)
+        assert costs[m]["alone"][0] == pytest.approx(
+            table[f"only {m}"]["error_pct"] - table["none"]["error_pct"], abs=1e-9)
+        assert costs[m]["in_design"][1] <= costs[m]["in_design"][0] <= costs[m]["in_design"][2]
     rows = (out / "td_decomposition_stressed.md").read_text().splitlines()
     assert sum(1 for r in rows if r.startswith("| ")) == len(table) + 1
     assert (out / "td_decomposition_stressed.png").stat().st_size > 0
