@@ -222,8 +222,13 @@ def _fmt_ci(r: dict) -> str:
     return f"{r['error_pct']:.2f} ({r['low']:.2f}-{r['high']:.2f})"
 
 
+def _fmt_p(p: float) -> str:
+    """McNemar's p; below the smallest float64 it underflows to 0: shown as a bound."""
+    return f"p = {p:.2g}" if p > 0 else "p < 1e-300"
+
+
 def _fmt_pair(d: dict) -> str:
-    return f"{d['diff_pp']:+.2f} ({d['low']:+.2f} to {d['high']:+.2f}), p = {d['p']:.2g}"
+    return f"{d['diff_pp']:+.2f} ({d['low']:+.2f} to {d['high']:+.2f}), {_fmt_p(d['p'])}"
 
 
 DECOMPOSITION_HEADER = ["case", "error % (95 % CI)", "vs none: pp (95 % CI), McNemar p",
@@ -235,7 +240,7 @@ RESOLUTION_HEADER = ["case", "N_th", "t_p (ns)", "pulses / step (max)", "full sc
 
 def decomposition_rows(table: dict) -> list[list[str]]:
     return [[label, _fmt_ci(r), _fmt_pair(r["vs_none"]),
-             f"{r['vs_all']['diff_pp']:+.2f}, p = {r['vs_all']['p']:.2g}",
+             f"{r['vs_all']['diff_pp']:+.2f}, {_fmt_p(r['vs_all']['p'])}",
              f"{r['pulses_per_image']:.0f}", f"{r['lost_per_image']:.1f}", str(r["overflow_neurons"])]
             for label, r in table.items()]
 
@@ -312,7 +317,6 @@ def plot_resolution(table: dict, setting: str, n: int, path: Path, data_name: st
     from . import plot_style as ps
     fig, axes = plt.subplots(1, 2, figsize=(10.0, 4.2))
     ideal = table["ideal"]["error_pct"]
-    highest = max(r["high"] for r in table.values())
     for ax, series, key, xlabel, title in (
             (axes[0], ("n_th", "n_th none"), "n_th", "pulses per threshold N_th",
              "Error versus resolution (full scale kept)"),
@@ -341,8 +345,10 @@ def plot_resolution(table: dict, setting: str, n: int, path: Path, data_name: st
         ax.set_xlabel(xlabel)
         ax.set_title(title, fontsize=10)
         ax.grid(True, alpha=0.3)
-        ps.error_axis(ax, n, highest)
-        ax.legend(fontsize=7.5, frameon=False, loc="lower right")
+        # each panel its own scale, with room above the points for the legend and the notes
+        highest = max(r["high"] for r in table.values() if r["series"] in series + ("ideal",))
+        ps.error_axis(ax, n, 1.5 * highest)
+        ax.legend(fontsize=7.5, frameon=False, loc="upper center")
     T, *_, scale = SETTINGS[setting]
     ps.caption(fig, f"{n} {data_name} test images, T = {T}, first-layer input x {scale} ({setting} "
                     "setting), one chip (seed 0); pulses "
