@@ -26,7 +26,7 @@ the full scale ``max_pulses / N_th``: the rate limit). Each point carries the pu
 inference (both CCOs, every layer, per image: the energy proxy) and the pulses lost.
 
 One chip (seed 0: the gain mismatch draw) and the jitter draws of noise seed 0, constant
-coding. Every case on a block of images is a keyed task of :mod:`tdsnn.distributed`, merged by
+coding. Every case on a block of images is a keyed task of :mod:`golden.distributed`, merged by
 key, so the tables do not depend on the workers or the block size.
 """
 
@@ -398,7 +398,7 @@ def run(net, images: torch.Tensor, labels: torch.Tensor, out: Path, data_name: s
         scheduler: str | None = None, progress: bool = True, device: str = "cpu") -> dict:
     """The td decomposition and resolution sweeps ``names`` on ``images``: tables and figures
     under ``out`` (:func:`write_outputs`) and ``td_decomposition.json``; returns the summary."""
-    from tdsnn.distributed import run_tasks
+    from golden.distributed import run_tasks
     unknown = [m for m in names if m not in NAMES]
     if unknown:
         raise ValueError(f"td sweeps {unknown}: choose from {NAMES}")

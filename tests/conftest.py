@@ -82,7 +82,8 @@ MODULE_MARKS = {
                   "test_reproduce_stages", "test_reproduce_report", "test_results_record"),
     "spice": ("test_cache_trust", "test_digital_cost", "test_liberty_cells", "test_liberty_char",
               "test_montecarlo_area", "test_results_provenance", "test_sky130_data"),
-    "slow": ("test_prediction_reference", "test_behavioral_network", "test_ann_cache"),
+    "slow": ("test_prediction_reference", "test_behavioral_network", "test_ann_cache",
+             "test_td_decomposition"),
 }
 
 

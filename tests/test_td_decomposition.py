@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from behavioral import sweeps, td_decomposition as tdd
+from behavioral import sweeps
+from behavioral import td_decomposition as tdd
 from behavioral.td import TDNeuron
 from behavioral.td_mechanisms import ALTERNATIVES, MECHANISMS, with_mechanisms
 from golden.snn import run_batch
 from tests import prediction_reference as ref
-from tests.test_td_mechanisms import QuantisedIdeal
+from tests.quantised_ideal import QuantisedIdeal
 
 N_IMAGES = 200
 
@@ -45,7 +46,7 @@ def test_decomposition_table_shape_and_pairing(stressed):
     table = s["decomposition"]["stressed"]
     assert list(table) == list(tdd.decomposition_cases())
     assert len(table) == 2 + len(MECHANISMS + ALTERNATIVES) + len(MECHANISMS) + 2
-    for label, r in table.items():
+    for r in table.values():
         assert r["low"] <= r["error_pct"] <= r["high"]
         assert r["error_pct"] == pytest.approx(100 * r["wrong"] / N_IMAGES)
         d = r["vs_none"]

@@ -7,10 +7,11 @@ import pytest
 import torch
 
 from behavioral.td import TDNeuron, TDParams
-from behavioral.td_mechanisms import ALTERNATIVES, MECHANISMS, with_mechanisms
-from golden.neuron import IdealNeuron, IdealParams, IdealState, ideal_step
+from behavioral.td_mechanisms import MECHANISMS, with_mechanisms
+from golden.neuron import IdealNeuron
 from golden.snn import run_batch
 from tests import prediction_reference as ref
+from tests.quantised_ideal import QuantisedIdeal
 
 DEFAULT = TDParams()
 
@@ -33,6 +34,8 @@ def test_all_on_is_the_design_and_unknown_names_are_refused():
     off = with_mechanisms(DEFAULT, ())
     assert (off.sigma_jitter, off.alpha, off.sigma_gain_rel, off.rate_limit) == (0.0, 0.0, 0.0, False)
     assert off.residual_phase == "kept" and off.n_th == DEFAULT.n_th and off.t_p == DEFAULT.t_p
+    trimmed = with_mechanisms(replace(DEFAULT, trim_bits=12), ())   # the trim stays as given
+    assert trimmed.trim_bits == 12 and trimmed.counter_width == 62 - 12
     with pytest.raises(ValueError, match="unknown td mechanisms.*'leak'"):
         with_mechanisms(DEFAULT, ("jitter", "leak"))
     with pytest.raises(ValueError, match="residual_phase = 'lost'"):
@@ -96,39 +99,6 @@ def test_analog_switches_change_pulses_only_when_on(mechanism):
     off = net_pulses(with_mechanisms(DEFAULT, ()))
     assert torch.equal(off, torch.floor(z.double() * n_th * steps))
     assert not torch.equal(net_pulses(with_mechanisms(DEFAULT, (mechanism,))), off)
-
-
-class QuantisedIdeal:
-    """The ideal I&F neuron (:func:`golden.neuron.ideal_step`, reset by subtraction) fed, each
-    step, its excitatory and inhibitory input quantised to 1/N_th of a threshold with the
-    remainder carried: ``(floor(N_th E_t) - floor(N_th E_(t-1))) / N_th`` for the cumulative
-    input ``E_t`` (in 2^-32 of a pulse: the float32 input times N_th is exact, its fixed point
-    too on the evaluator's grid)."""
-
-    name, n_slots = "quantised-ideal", 1
-
-    def __init__(self, n_th: int):
-        self.n_th = n_th
-
-    def init_state(self, batch, n, layer, image_ids=None):
-        zeros = torch.zeros(batch, n, dtype=torch.int64)
-        return IdealState(torch.zeros(batch, n)), zeros, zeros.clone()
-
-    def step(self, state, i_exc, i_inh):
-        v, cum_e, cum_i = state
-        fixed = [(z.double() * self.n_th * 2.0 ** 32).round().to(torch.int64) for z in (i_exc, i_inh)]
-        new_e, new_i = cum_e + fixed[0], cum_i + fixed[1]
-        up = (new_e >> 32) - (cum_e >> 32)
-        down = (new_i >> 32) - (cum_i >> 32)
-        spikes, v = ideal_step(IdealParams(1.0, "subtract"), v, up.float() / self.n_th,
-                               down.float() / self.n_th)
-        return spikes, (v, new_e, new_i)
-
-    def membrane(self, state):
-        return state[0].v
-
-    def counters(self, state):
-        return {}
 
 
 @pytest.fixture(scope="module")
