@@ -188,13 +188,14 @@ class TDState:
         phase in fixed point (:attr:`phase_e`, :attr:`phase_i`: the same in cycles).
     count : integer (batch, n) of :attr:`TDParams.count_dtype`, pulses: the up/down counter.
     overflow : bool (batch, n): sticky counter-saturation flag.
-    gain_e, gain_i : float (n,): per-neuron CCO gain factors (mismatch).
+    gain_e, gain_i : float (n,): per-neuron CCO gain factors (mismatch); (batch, n) where the
+        rows are of several chips (:mod:`golden.chips`).
     up, down : integer (batch, n), like ``count``: the last step's pulse counts (the RTL's input).
-    lost : int64 (): pulses lost to the rate limit so far.
+    lost : int64 (batch,): pulses lost to the rate limit so far, per row (image).
     draws : the jitter's counters for these images and neurons (:class:`golden.noise.Counters`,
         keyed by the images' indices).
     layer, t : int: layer index and steps done (key the jitter).
-    pulses : int64 (): pulses delivered to the counter so far.
+    pulses : int64 (batch,): pulses delivered to the counter so far, per row (image).
     """
 
     phase_e_fixed: torch.Tensor
@@ -324,7 +325,7 @@ def _pulses_and_count(phase_e, phase_i, adv_e, amp_e, adv_i, amp_i, key_e, key_i
     """Both CCOs (:func:`_cco`) and the counter (:func:`rtl.reference.counter_step`) of one step:
     ``(spikes, phase_e, phase_i, count, overflow, up, down, sent, lost)``: ``count``, ``up`` and
     ``down`` of ``count``'s dtype (:attr:`TDParams.count_dtype`), ``sent`` the pulses delivered
-    to the counter and ``lost`` those lost to the rate limit (int64 totals). Integer only, so
+    to the counter and ``lost`` those lost to the rate limit (int64 totals per row). Integer only, so
     the fused kernel (:func:`golden.compute.fused`) and the eager function give the same bits
     by construction; fused, the draws, the CCOs, the counter and the totals are one pass over
     memory."""
@@ -332,8 +333,8 @@ def _pulses_and_count(phase_e, phase_i, adv_e, amp_e, adv_i, amp_i, key_e, key_i
     down, phase_i, lost_i = _cco(max_pulses, phase_i, adv_i, amp_i, key_i, base)
     up, down = up.to(count.dtype), down.to(count.dtype)
     spikes, new_count, flags = counter_step(count, up, down, n_th, count_min, count_max)
-    lost = (lost_e + lost_i).sum()
-    sent = (up.to(torch.int64) + down).sum()
+    lost = (lost_e + lost_i).sum(-1)
+    sent = (up.to(torch.int64) + down).sum(-1)
     return (spikes.to(torch.float32), phase_e, phase_i, new_count.to(count.dtype),
             overflow | flags, up, down, sent, lost)
 
@@ -400,7 +401,7 @@ class TDNeuron:
         zeros = torch.zeros(batch, n_neurons, dtype=torch.int64, device=dev)
         zi = torch.zeros(batch, n_neurons, dtype=self.layer_params(layer).count_dtype, device=dev)
         flags = torch.zeros(batch, n_neurons, dtype=torch.bool, device=dev)
-        lost = torch.zeros((), dtype=torch.int64, device=dev)
+        lost = torch.zeros(batch, dtype=torch.int64, device=dev)
         # two phase tensors: the fused step kernel is compiled once for unaliased inputs
         return TDState(zeros, zeros.clone(), zi, flags, gains[0], gains[1], zi, zi, lost,
                        Counters(ids, n_neurons), layer, 0, lost.clone())
@@ -421,8 +422,9 @@ class TDNeuron:
         if self.params.ideal:
             return {}
         k = state.layer
-        return {"overflow_neurons": int(state.overflow.sum()), "rate_violations": int(state.lost),
-                f"lost_L{k}": int(state.lost), f"pulses_L{k}": int(state.pulses)}
+        lost = int(state.lost.sum())
+        return {"overflow_neurons": int(state.overflow.sum()), "rate_violations": lost,
+                f"lost_L{k}": lost, f"pulses_L{k}": int(state.pulses.sum())}
 
 
 class PulseRecorder:

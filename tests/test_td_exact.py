@@ -115,8 +115,8 @@ def test_td_steps_equal_a_numpy_transcription(fuse_small, fused):
     for t, (g, w) in enumerate(zip(got, want)):
         for name, a, b in zip(("spikes", "count", "phase_e", "phase_i", "up", "down"), g, w):
             assert np.array_equal(a.numpy().astype(np.int64), b.astype(np.int64)), (t, name)
-    assert int(st.lost) == lost > 0 and st.overflow.any()
-    assert int(st.pulses) == sum(int(w[4].sum() + w[5].sum()) for w in want)
+    assert int(st.lost.sum()) == lost > 0 and st.overflow.any()
+    assert int(st.pulses.sum()) == sum(int(w[4].sum() + w[5].sum()) for w in want)
 
 
 def _edge_inputs(batch: int, n: int, p: TDParams):

@@ -1,0 +1,72 @@
+"""Chip-batched evaluation (golden/chips.py): every chip of a batched pass equals its lone run."""
+
+import pytest
+import torch
+
+from behavioral.mismatch import Mismatch, Normal, chip_model
+from behavioral.models import build
+from golden.chips import evaluate_chips, run_chips
+from golden.snn import evaluate, run_batch
+
+N_IMAGES, T, CHIPS = 24, 20, (0, 3, 7)
+#: mismatch large enough that the chips' predictions differ on a few images
+BIG = {"td": {"sigma_gain_rel": 0.3, "sigma_jitter": 0.3}, "opamp": {"sigma_offset": 0.08},
+       "ideal": {}}
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _lone_and_batched(net, models, x, coding, seeds, first_image=5):
+    batched = run_chips(net, models, x, T, coding, seeds, checkpoints=(7,), first_image=first_image)
+    lone = [run_batch(net, m, x, T, coding, s, checkpoints=(7,), first_image=first_image)
+            for m, s in zip(models, seeds)]
+    return lone, batched
+
+
+@pytest.mark.parametrize("coding", ["constant", "bernoulli"])
+@pytest.mark.parametrize("name", ["ideal", "opamp", "td"])
+def test_every_chip_equals_its_lone_run(prepared, name, coding):
+    x = prepared.test_x[:N_IMAGES]
+    models = [build(name, **BIG[name]) if name == "ideal" else build(name, seed=c, **BIG[name])
+              for c in CHIPS]
+    for seeds in ([0] * len(CHIPS), list(CHIPS)):          # shared and per-chip input draws
+        lone, batched = _lone_and_batched(prepared.net, models, x, coding, seeds)
+        for a, b in zip(lone, batched):
+            assert torch.equal(a.counts, b.counts)
+            assert a.predictions.keys() == b.predictions.keys()
+            for t in a.predictions:
+                assert torch.equal(a.predictions[t], b.predictions[t])
+            assert a.counters == b.counters
+    if name != "ideal":                                    # the chips differ from each other
+        assert len({tuple(r.counts.flatten().tolist()) for r in batched}) == len(CHIPS)
+
+
+def test_characterised_chips_equal_their_lone_runs(prepared):
+    x = prepared.test_x[:N_IMAGES]
+    mm = Mismatch("td", {"gain_e": Normal(1.0, 0.3), "gain_i": Normal(1.0, 0.3)}, "test")
+    models = [chip_model("td", c, mm, sigma_jitter=0.3) for c in CHIPS]
+    lone, batched = _lone_and_batched(prepared.net, models, x, "constant", list(CHIPS))
+    for a, b in zip(lone, batched):
+        assert torch.equal(a.counts, b.counts) and a.counters == b.counters
+    assert not torch.equal(batched[0].counts, batched[1].counts)
+
+
+def test_evaluate_chips_equals_evaluate(prepared):
+    x, y = prepared.test_x[:N_IMAGES], prepared.test_y[:N_IMAGES]
+    models = [build("td", seed=c, **BIG["td"]) for c in CHIPS]
+    batched = evaluate_chips(prepared.net, models, x, y, T, batch_size=10, progress=False)
+    for m, b in zip(models, batched):
+        a = evaluate(prepared.net, m, x, y, T, batch_size=7, progress=False)
+        assert torch.equal(a.predictions, b.predictions)
+        assert a.accuracy == b.accuracy and a.counters == b.counters
+
+
+@pytest.mark.parametrize("models, match", [
+    (lambda: [], "at least one"),
+    (lambda: [build("td", seed=0), build("td", seed=1, alpha=0.1)], "chip 1 .* another design"),
+    (lambda: [build("td"), build("opamp")], "another design"),
+    (lambda: [build("cm", seed=0), build("cm", seed=1)], "events"),
+])
+def test_chips_that_cannot_share_a_pass_are_refused(small_prepared, models, match):
+    with pytest.raises(ValueError, match=match):
+        run_chips(small_prepared.net, models(), small_prepared.test_x[:3], 2)
