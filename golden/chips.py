@@ -63,14 +63,16 @@ def check_chips(models: list[NeuronModel]) -> None:
                              f"({models[0].name}); chips sharing a pass differ only in their seed")
 
 
-def _per_row(field: str, template, lones: list, n: int, batch: int, rows: int):
-    """The batched value of one state field: per-neuron tensors of the lone states stacked per
-    chip and repeated over the chip's rows; per-row tensors and other values from the template
-    (the first chip's state for all rows); a dataclass field by field."""
+def _per_row(field: str, template, lones: list, lone_batch: int, n: int, batch: int, rows: int):
+    """The batched value of one state field: per-neuron tensors of the lone states (``(n,)``,
+    of ``lone_batch`` images) stacked per chip and repeated over the chip's rows; per-row
+    tensors (whose first dimension is the batch in the lone states and the template) and other
+    values from the template (the first chip's state for all rows); a dataclass field by
+    field."""
     if dataclasses.is_dataclass(template) and not isinstance(template, type):
         return dataclasses.replace(template, **{
             f.name: _per_row(f"{field}.{f.name}", getattr(template, f.name),
-                             [getattr(s, f.name) for s in lones], n, batch, rows)
+                             [getattr(s, f.name) for s in lones], lone_batch, n, batch, rows)
             for f in dataclasses.fields(template)})
     if not isinstance(template, torch.Tensor):
         return template
@@ -78,11 +80,23 @@ def _per_row(field: str, template, lones: list, n: int, batch: int, rows: int):
     if lone.dim() == 1 and lone.shape[0] == n and template.shape == lone.shape:
         per_chip = torch.stack(lones)                              # (C, n)
         return per_chip[:, None, :].expand(-1, batch, -1).reshape(rows, n)
-    if template.dim() == 0 or template.shape[0] != rows:
+    per_row = (template.dim() > 0 and lone.dim() == template.dim()
+               and template.shape[0] == rows and lone.shape[0] == lone_batch)
+    if not per_row and not (rows == lone_batch and template.shape == lone.shape):
         raise ValueError(f"chips: the state field {field} (shape {tuple(template.shape)}) is "
                          "neither per row nor per neuron (a total over the batch?): its chips "
                          "cannot be told apart in a batched run")
     return template
+
+
+def can_batch(model: NeuronModel) -> bool:
+    """Whether chips of ``model``'s design can share a pass: every tensor of its state is per
+    row or per neuron (checked on the state of a small layer: 3 neurons x 5 images)."""
+    try:
+        chip_state([model], 5, 3, 0, torch.arange(5))
+    except ValueError:
+        return False
+    return True
 
 
 def _rows(state, lo: int, hi: int, rows: int):
@@ -105,7 +119,7 @@ def chip_state(models: list[NeuronModel], batch: int, n: int, layer: int,
     lone_batch = 2 if n == 1 else 1                 # a per-row field is then never (n,)
     lone_ids = torch.arange(lone_batch, device=dev)
     lones = [m.init_state(lone_batch, n, layer, image_ids=lone_ids) for m in models]
-    return _per_row("state", template, lones, n, batch, rows)
+    return _per_row("state", template, lones, lone_batch, n, batch, rows)
 
 
 def _tile(t: torch.Tensor, chips: int) -> torch.Tensor:

@@ -70,3 +70,10 @@ def test_evaluate_chips_equals_evaluate(prepared):
 def test_chips_that_cannot_share_a_pass_are_refused(small_prepared, models, match):
     with pytest.raises(ValueError, match=match):
         run_chips(small_prepared.net, models(), small_prepared.test_x[:3], 2)
+
+
+def test_can_batch_names_the_models_whose_state_splits_into_chips():
+    from golden.chips import can_batch
+    assert all(can_batch(build(name)) for name in ("ideal", "opamp", "td"))
+    assert can_batch(chip_model("td", 2, Mismatch("td", {"gain_e": Normal(1.0, 0.1)})))
+    assert not can_batch(build("cm"))                      # its event totals are per batch
