@@ -21,8 +21,8 @@ Every run also checks its error and predictions against the reference
 (``tests/data/predictions.json``, when the network is the stored one it was recorded with). ``--cm-step-halving`` adds the cm integrator check: the test error of the
 default solver against halved sub-steps with every triode neuron refined.
 
-Chips: ``--chips N`` (default 20) also times N chips of td (and of cm, once its state can be
-batched) in one pass over the images (:func:`golden.chips.evaluate_chips`) as the run
+Chips: ``--chips N`` (default 20) also times N chips of td and of cm in one pass over the
+images (:func:`golden.chips.evaluate_chips`) as the run
 ``td xN``. The ratios of issue 23 are printed after the table, each with its bound and whether
 it is met: N chips against one chip, snnTorch against ideal, td and cm against ideal; with the
 machine's load (``uptime``) before and after the runs, since every figure depends on it.
@@ -156,7 +156,7 @@ def run(prepared, models=MODELS, threads=(1,), T: int = 64, limit: int | None = 
     ``chips``: also time that many chips (seeds 0 .. chips - 1) of each of
     :data:`CHIP_MODELS` in one pass (:func:`golden.chips.evaluate_chips`, ``batch_size``
     images of every chip at a time), as the run ``<model> x<chips>``, where the model's state
-    allows it. ``snntorch`` in ``models`` (or ``ideal`` with snnTorch installed): the peer.
+    allows it (:func:`golden.chips.can_batch`). ``snntorch`` in ``models`` (or ``ideal`` with snnTorch installed): the peer.
     """
     x, y = prepared.test_x[:limit], prepared.test_y[:limit]
     for name, other in ({} if against is None else against["predictions"]).items():

@@ -139,8 +139,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--block", type=int_at_least(1), default=None,
                    help="images per task (default 500)")
     p.add_argument("--chip-block", type=int_at_least(1), default=None,
-                   help="chips per task, evaluated in one pass (default 10; cm: one after the "
-                        "other)")
+                   help="chips per task, evaluated in one pass over the images (default 10)")
     p.add_argument("--td-range", default="derived", choices=("derived", "fixed"),
                    help="td's rated range per layer: derived from the network's peak input on "
                         "the calibration images (default) or the fixed default (docs/models.md); "

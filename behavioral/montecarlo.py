@@ -43,8 +43,8 @@ def chips_block(c0: int, c1: int, lo: int, hi: int, model: str, T: int, coding: 
     """Chips ``c0 .. c1 - 1`` on images ``lo:hi`` (indices into ``images``, the key of their
     draws), run on the torch ``device``; td with the per-layer range ``td_range`` when given.
     The chips run in one pass (:func:`golden.chips.run_chips`) where the model's state allows
-    it (:func:`golden.chips.can_batch`), else one after the other; chip ``c``'s evaluator seed
-    is ``c`` either way.
+    it (:func:`golden.chips.can_batch`: ideal, opamp, td, cm), else one after the other; chip
+    ``c``'s evaluator seed is ``c`` either way.
 
     Returns ``{chip: {"correct": int, "predictions": int8 array (hi - lo), "counters": the
     model's event counters}}``: a pure function of its arguments (one Monte Carlo task).

@@ -17,9 +17,13 @@ run (:func:`golden.snn.run_batch`) computes, operation for operation:
   the image indices repeated per chip, and the step is the first chip's ``step``: the chips
   must be one design (:func:`design`), differing only in their mismatch.
 
-A state that keeps a total over its batch (a tensor neither per row nor per neuron, e.g. cm's
-event totals) cannot be split back into chips: such a model is refused with an error naming
-the field. The per-chip event counters are the model's ``counters`` of the chip's rows.
+The per-chip event counters are the model's ``counters`` of the chip's rows, so a model keeps
+its totals per row (td's lost and delivered pulses, cm's events); a state with a total over its
+batch (a tensor neither per row nor per neuron) cannot be split back into chips and is refused
+with an error naming the field. Exact models (ideal, opamp, td) give every chip its lone run's
+bits; cm's compiled kernels agree with its eager functions to its tolerance
+(``behavioral.cm.FAST_PATH_TOL``), and a pass of many chips compiles where a lone batch of
+few images may not (:data:`golden.compute.FUSE_MIN_ELEMENTS`).
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
 """Chip-batched evaluation (golden/chips.py): every chip of a batched pass equals its lone run."""
 
+from dataclasses import dataclass
+
 import pytest
 import torch
 
 from behavioral.mismatch import Mismatch, Normal, chip_model
 from behavioral.models import build
+from golden import compute
 from golden.chips import evaluate_chips, run_chips
 from golden.snn import evaluate, run_batch
 
@@ -65,7 +68,6 @@ def test_evaluate_chips_equals_evaluate(prepared):
     (lambda: [], "at least one"),
     (lambda: [build("td", seed=0), build("td", seed=1, alpha=0.1)], "chip 1 .* another design"),
     (lambda: [build("td"), build("opamp")], "another design"),
-    (lambda: [build("cm", seed=0), build("cm", seed=1)], "events"),
 ])
 def test_chips_that_cannot_share_a_pass_are_refused(small_prepared, models, match):
     with pytest.raises(ValueError, match=match):
@@ -76,4 +78,50 @@ def test_can_batch_names_the_models_whose_state_splits_into_chips():
     from golden.chips import can_batch
     assert all(can_batch(build(name)) for name in ("ideal", "opamp", "td"))
     assert can_batch(chip_model("td", 2, Mismatch("td", {"gain_e": Normal(1.0, 0.1)})))
-    assert not can_batch(build("cm"))                      # its event totals are per batch
+    assert can_batch(build("cm"))
+    assert can_batch(chip_model("cm", 1, Mismatch("cm", {"gain_e": Normal(1.0, 0.1)})))
+
+
+@dataclass(frozen=True)
+class _TotalsState:
+    v: torch.Tensor
+    offset: torch.Tensor
+    events: torch.Tensor
+
+
+class _Totals:
+    """A model whose state keeps a total over its batch (``events``, (2,))."""
+    name, n_slots = "totals", 1
+
+    def init_state(self, batch, n, layer, image_ids=None):
+        return _TotalsState(torch.zeros(batch, n), torch.zeros(n), torch.zeros(2))
+
+
+def test_a_state_with_totals_over_the_batch_is_refused_naming_the_field():
+    from golden.chips import can_batch, chip_state
+    assert not can_batch(_Totals())
+    with pytest.raises(ValueError, match="state.events .* neither per row nor per neuron"):
+        chip_state([_Totals(), _Totals()], 4, 3, 0, torch.arange(4))
+
+
+@pytest.fixture
+def eager():
+    """The step functions operation by operation: cm's compiled kernels agree with them only
+    to its tolerance (tests/test_fused_cm.py), and a batched pass compiles where a lone run of
+    a few images stays eager (golden.compute.FUSE_MIN_ELEMENTS)."""
+    compute.set_fused(False)
+    yield
+    compute.set_fused(True)
+
+
+@pytest.mark.parametrize("coding", ["constant", "bernoulli"])
+def test_cm_chips_equal_their_lone_runs_operation_by_operation(prepared, eager, coding):
+    x = prepared.test_x[:12]
+    gains = Mismatch("cm", {"gain_e": Normal(1.0, 0.2), "gain_i": Normal(1.0, 0.2),
+                            "offset": Normal(0.0, 0.03)}, "test")
+    for models in ([build("cm", seed=c, sigma_offset=0.03) for c in CHIPS],
+                   [chip_model("cm", c, gains) for c in CHIPS]):
+        lone, batched = _lone_and_batched(prepared.net, models, x, coding, list(CHIPS))
+        for a, b in zip(lone, batched):
+            assert torch.equal(a.counts, b.counts) and a.counters == b.counters
+        assert len({tuple(r.counts.flatten().tolist()) for r in batched}) == len(CHIPS)
