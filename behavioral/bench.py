@@ -53,7 +53,7 @@ from pathlib import Path
 import torch
 
 from golden import compute, peer
-from golden.chips import can_batch, evaluate_chips
+from golden.chips import evaluate_chips
 from golden.errors import error_message
 from golden.pipeline import prepare, results_dir
 from golden.snn import evaluate, grid_weights
@@ -155,8 +155,7 @@ def run(prepared, models=MODELS, threads=(1,), T: int = 64, limit: int | None = 
     file); each run then counts the predictions that differ from that result's same model.
     ``chips``: also time that many chips (seeds 0 .. chips - 1) of each of
     :data:`CHIP_MODELS` in one pass (:func:`golden.chips.evaluate_chips`, ``batch_size``
-    images of every chip at a time), as the run ``<model> x<chips>``, where the model's state
-    allows it (:func:`golden.chips.can_batch`). ``snntorch`` in ``models`` (or ``ideal`` with snnTorch installed): the peer.
+    images of every chip at a time), as the run ``<model> x<chips>``. ``snntorch`` in ``models`` (or ``ideal`` with snnTorch installed): the peer.
     """
     x, y = prepared.test_x[:limit], prepared.test_y[:limit]
     for name, other in ({} if against is None else against["predictions"]).items():
@@ -198,7 +197,7 @@ def run(prepared, models=MODELS, threads=(1,), T: int = 64, limit: int | None = 
                 if name == "ideal" and peer.available():
                     out["runs"].append(_peer_run(prepared, x, y, T, repeat, dev, ev.predictions,
                                                  batch_size))
-                if chips > 1 and name in CHIP_MODELS and can_batch(neuron):
+                if chips > 1 and name in CHIP_MODELS:
                     out["runs"].append(_chips_run(prepared, name, chips, x, y, T, repeat, dev,
                                                   batch_size, progress))
             if "snntorch" in models and "ideal" not in models:
@@ -450,9 +449,6 @@ def _main(argv: list[str] | None = None) -> int:
     if lines:
         print("ratios (issue 23's targets: 2 threads, full test set, T = 64):")
         print("\n".join(f"  {line}" for line in lines))
-    for name in CHIP_MODELS:
-        if args.chips > 1 and name in models and not can_batch(model(name, args.table)):
-            print(f"{name}: its chips are not batched (its state keeps totals over the batch)")
     if against:
         print(f"differ from --against: predictions differing from {against['path']} "
               f"({against['device']}), same model")

@@ -93,16 +93,6 @@ def _per_row(field: str, template, lones: list, lone_batch: int, n: int, batch: 
     return template
 
 
-def can_batch(model: NeuronModel) -> bool:
-    """Whether chips of ``model``'s design can share a pass: every tensor of its state is per
-    row or per neuron (checked on the state of a small layer: 3 neurons x 5 images)."""
-    try:
-        chip_state([model], 5, 3, 0, torch.arange(5))
-    except ValueError:
-        return False
-    return True
-
-
 def _rows(state, lo: int, hi: int, rows: int):
     """The rows ``lo:hi`` of a batched state (other values unchanged)."""
     if dataclasses.is_dataclass(state) and not isinstance(state, type):
