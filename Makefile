@@ -78,22 +78,28 @@ characterise: $(STAMP) ## f-I curves and increment-vs-state of every model (resu
 	$(VENV)/bin/tdsnn characterise
 
 .PHONY: sweeps
-sweeps: $(STAMP) ## quick accuracy sweeps and the cm decomposition (results/sweeps/; FULL=1: long; WORKERS= or SCHEDULER=)
+sweeps: $(STAMP) ## quick accuracy sweeps, the cm and the td decomposition (results/sweeps/; FULL=1: long; WORKERS= or SCHEDULER=)
 	$(VENV)/bin/tdsnn sweep $(if $(FULL),--full) \
+	    $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+.PHONY: td-decomposition
+td-decomposition: $(STAMP) ## td error by mechanism (one at a time, all but one; design and stressed) and vs N_th and window (results/sweeps/td_*; FULL=1: all images; LIMIT=, WORKERS= or SCHEDULER=)
+	$(VENV)/bin/tdsnn sweep --only td_decomposition,td_resolution $(if $(FULL),--full) $(if $(LIMIT),--limit $(LIMIT)) \
 	    $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 # Monte Carlo over chips (docs/distributed.md): NEURON, CHIPS, VARIANT (a SPICE design: chips
 # drawn from its ngspice mismatch Monte Carlo), LIMIT (images), TD_RANGE (derived or fixed),
+# TRIM_BITS (td: calibrate every chip with per-CCO trim weights of that many bits, e.g. 12),
 # WORKERS (local processes, default one per core) or SCHEDULER (a running Dask cluster; also
 # for sweeps and sim-mnist-full).
 NEURON ?= td
 CHIPS  ?= 20
 
 .PHONY: montecarlo
-montecarlo: $(STAMP) ## error over CHIPS chips of NEURON (results/montecarlo/; VARIANT=, LIMIT=, TD_RANGE=, CHIP_BLOCK=, WORKERS= or SCHEDULER=)
+montecarlo: $(STAMP) ## error over CHIPS chips of NEURON (results/montecarlo/; VARIANT=, LIMIT=, TD_RANGE=, TRIM_BITS=, CHIP_BLOCK=, WORKERS= or SCHEDULER=)
 	$(VENV)/bin/tdsnn montecarlo --neuron $(NEURON) --chips $(CHIPS) $(if $(LIMIT),--limit $(LIMIT)) \
 	    $(if $(VARIANT),--variant $(VARIANT)) $(if $(TD_RANGE),--td-range $(TD_RANGE)) \
-	    $(if $(CHIP_BLOCK),--chip-block $(CHIP_BLOCK)) \
+	    $(if $(TRIM_BITS),--trim-bits $(TRIM_BITS)) $(if $(CHIP_BLOCK),--chip-block $(CHIP_BLOCK)) \
 	    $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 # the optional `bench` extra (the snnTorch peer of bench-models; no further dependencies)
@@ -146,8 +152,14 @@ digital-cost: $(STAMP) ngspice iverilog ## the td neuron's digital area, switchi
 
 # ---- tests -------------------------------------------------------------------------------
 .PHONY: test
-test: setup ## the test suite (about 10 minutes on 2 cores from a fresh clone)
+test: setup ## ruff and the whole test suite (about 10 minutes on 2 cores from a fresh clone)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
+
+.PHONY: check
+check: $(STAMP) ## the fast lane: ruff and the tests without simulators, ngspice or training (a few minutes)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q -m "not simulator and not spice and not slow"
 
 .PHONY: clean
 clean: ## remove build outputs (keeps .venv, the data cache and artifacts/)

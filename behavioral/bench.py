@@ -238,7 +238,7 @@ def load_against(path: Path) -> dict:
         runs = {run["model"]: decode_predictions(run["predictions"]) for run in r["runs"]
                 if "predictions" in run}
     except (OSError, ValueError, KeyError, TypeError) as err:
-        raise SystemExit(f"--against {path}: not a results file of this benchmark ({err})")
+        raise SystemExit(f"--against {path}: not a results file of this benchmark ({err})") from None
     return {"path": str(path), "device": r.get("device"), "predictions": runs}
 
 
@@ -365,7 +365,7 @@ def _thread_list(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(v) for v in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--threads {text!r}: expected integers, e.g. 1,2")
+        raise argparse.ArgumentTypeError(f"--threads {text!r}: expected integers, e.g. 1,2") from None
     if any(v < 0 for v in values):
         raise argparse.ArgumentTypeError(f"--threads {text!r}: counts must be >= 0 (0: one per core)")
     return values

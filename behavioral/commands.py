@@ -8,6 +8,8 @@ import argparse
 from golden import compute
 from golden.pipeline import results_dir
 
+from .td_decomposition import SETTINGS as TD_SETTINGS
+
 
 def _prepared(args):
     from golden.commands import prepare_from_args
@@ -47,9 +49,13 @@ def cmd_sweep(args) -> int:
     task_plan(1, 1, 1, args.only)   # the names checked before any work
     r = run(_prepared(args), results_dir(), full=args.full, limit=args.limit, names=args.only,
             block=BLOCK_DEFAULT if args.block is None else args.block, workers=args.workers,
-            scheduler=args.scheduler, options=options_record(args))
+            scheduler=args.scheduler, options=options_record(args), td_settings=args.td_settings)
     if "cm_decomposition" in r:
         print((results_dir() / "sweeps" / "cm_decomposition.md").read_text())
+    for setting in r.get("td", {}).get("decomposition", {}):
+        print((results_dir() / "sweeps" / f"td_decomposition_{setting}.md").read_text())
+    for setting in r.get("td", {}).get("resolution", {}):
+        print((results_dir() / "sweeps" / f"td_resolution_{setting}.md").read_text())
     print(f"{r['n_images']} images; wrote {results_dir() / 'sweeps'}")
     return 0
 
@@ -59,12 +65,21 @@ def cmd_montecarlo(args) -> int:
     from .montecarlo import BLOCK_DEFAULT, CHIP_BLOCK_DEFAULT, run, stem
     check_output_folders(results_dir())
     mismatch, overrides = None, {}
+    if args.trim_bits or args.trim_steps is not None:
+        if args.neuron != "td":
+            raise ValueError(f"--trim-bits/--trim-steps: only td has trim weights, not "
+                             f"--neuron {args.neuron}")
+        from .td import TDParams
+        trim = {"trim_bits": args.trim_bits, "trim_steps": args.trim_steps}
+        TDParams(**trim)                                         # a clear error before any work
     if args.variant is not None:
         from spice.mismatch import check_variant, chip_setup, montecarlo, write_outputs
         check_variant(args.neuron, args.variant)                 # before the SPICE work
         mc = montecarlo(variant=args.variant)                    # that variant's circuits only
         write_outputs(mc, results_dir() / "mismatch")
         overrides, mismatch = chip_setup(mc, args.neuron, args.variant)
+    if args.trim_bits or args.trim_steps is not None:
+        overrides = {**overrides, **trim}
     prepared = _prepared(args)
     td_range = None
     if args.neuron == "td" and args.td_range == "derived":
@@ -77,7 +92,7 @@ def cmd_montecarlo(args) -> int:
             variant=args.variant, device=args.device, td_range=td_range,
             options=options_record(args), **overrides)
     s = r["statistics"]
-    name = stem(args.neuron, args.variant, r["data"])
+    name = stem(args.neuron, args.variant, r["data"], args.trim_bits)
     print(f"{name}: {s['chips']} chips x {r['n_images']} {r['data']['name']} images: error mean "
           f"{s['mean_pct']:.2f} %, std {s['std_pct']:.2f}, 5th-95th pct {s['p5_pct']:.2f}-"
           f"{s['p95_pct']:.2f} %, worst {s['worst_pct']:.2f} % (chip {s['worst_chip']}); "
@@ -92,10 +107,19 @@ def cmd_bench(args) -> int:
                  "--device", args.device] + (["--limit", str(args.limit)] if args.limit else []))
 
 
+def _td_settings(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(","))
+    bad = [n for n in names if n not in TD_SETTINGS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"td settings {list(bad or names)}: choose from "
+                                         f"{list(TD_SETTINGS)}")
+    return names
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     from golden.commands import add_network_options
-    from golden.options import int_at_least, steps
-    from tdsnn.distributed import add_options as add_engine_options
+    from golden.distributed import add_options as add_engine_options
+    from golden.options import int_at_least, int_in_range, steps
     p = sub.add_parser("characterise", help="f-I curves and increment-vs-state of every neuron model")
     p.set_defaults(func=cmd_characterise)
     p = sub.add_parser("compare", help="ANN, ideal, cm, opamp, td on the test set (comparison.json)")
@@ -111,16 +135,22 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="td's rated range per layer: derived from the network's peak input on "
                         "the calibration images (default) or the fixed default (docs/models.md)")
     p.set_defaults(func=cmd_compare)
-    p = sub.add_parser("sweep", help="accuracy sweeps and the cm error decomposition")
+    p = sub.add_parser("sweep", help="accuracy sweeps, the cm and the td error decomposition")
     add_network_options(p)
     p.add_argument("--full", action="store_true", help="all 10,000 images and 5 chips (long)")
     p.add_argument("--limit", type=int_at_least(1), default=None,
                    help="at most N images (default: 500, with --full all)")
     p.add_argument("--only", type=lambda t: [n.strip() for n in t.split(",")], default=None,
                    metavar="NAMES", help="comma-separated sweeps, e.g. vdd,cm_decomposition "
-                                         "(default: every sweep and the cm decomposition)")
+                                         "or td_decomposition,td_resolution (default: every "
+                                         "sweep, the cm and the td decomposition)")
     p.add_argument("--block", type=int_at_least(1), default=None,
                    help="images per task (default 500)")
+    p.add_argument("--td-settings", type=_td_settings, default=tuple(TD_SETTINGS),
+                   metavar="NAMES", help="the td decomposition's settings, comma-separated: "
+                   + "; ".join(f"{k}: T = {T}, N_th = {n}, t_p = {tp * 1e9:g} ns, first-layer "
+                               f"input x {s}" for k, (T, n, tp, s) in TD_SETTINGS.items())
+                   + " (default: both)")
     add_engine_options(p)
     p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("montecarlo", help="test error over many chips of one model (mismatch Monte Carlo)")
@@ -144,6 +174,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="td's rated range per layer: derived from the network's peak input on "
                         "the calibration images (default) or the fixed default (docs/models.md); "
                         "other neurons ignore it")
+    p.add_argument("--trim-bits", type=int_in_range(0, 16), default=0,
+                   help="td: calibrate every chip with per-CCO trim weights of this many "
+                        "fraction bits, 1 to 16 (12 is what calibration needs, docs/models.md; "
+                        "default 0: untrimmed)")
+    p.add_argument("--trim-steps", type=int_at_least(1), default=None,
+                   help="td with --trim-bits: steps of each CCO's calibration measurement "
+                        "(default: 2000, or fewer where the read-out holds fewer)")
     add_engine_options(p)
     p.set_defaults(func=cmd_montecarlo)
     p = sub.add_parser("bench-models", help="seconds per model on the test set at T=64")

@@ -7,7 +7,7 @@ does not depend on how its images are split into tasks nor on which worker runs 
 
 One task is one block of ``chip_block`` chips x one block of ``block`` consecutive images
 (:func:`chips_block`: the chips in one pass, :mod:`golden.chips`); the tasks run on the
-distributed engine (:mod:`tdsnn.distributed`) and are merged per chip.
+distributed engine (:mod:`golden.distributed`) and are merged per chip.
 Outputs (``out_dir/montecarlo/<stem>.*``, :func:`stem`: ``<model>``, ``<model>_<variant>`` for
 a SPICE variant, with the data set's tag for any data set but MNIST): JSON (every chip, the
 statistics, the data set, the network, the options, the run), CSV (one row per chip) and a
@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from golden.pipeline import git_revision
-from golden.chips import run_chips
-from golden.snn import CODINGS
+from golden.chips import run_chips, shares_pass
+from golden.snn import CODINGS, run_batch
 
 from .mismatch import Mismatch, chip_model
 from .models import MODELS
@@ -42,15 +42,20 @@ def chips_block(c0: int, c1: int, lo: int, hi: int, model: str, T: int, coding: 
                 *, net, images, labels) -> dict:
     """Chips ``c0 .. c1 - 1`` on images ``lo:hi`` (indices into ``images``, the key of their
     draws), run on the torch ``device``; td with the per-layer range ``td_range`` when given.
-    The chips run in one pass (:func:`golden.chips.run_chips`), chip ``c`` with the
-    evaluator seed ``c``.
+    The chips run in one pass (:func:`golden.chips.run_chips`) where their design allows it
+    (:func:`golden.chips.shares_pass`; td with trim does not: one after the other), chip ``c``
+    with the evaluator seed ``c`` either way.
 
     Returns ``{chip: {"correct": int, "predictions": int8 array (hi - lo), "counters": the
     model's event counters}}``: a pure function of its arguments (one Monte Carlo task).
     """
     models = [chip_model(model, c, mismatch, td_range, **overrides) for c in range(c0, c1)]
-    runs = run_chips(net, models, images[lo:hi].to(device), T, coding, seeds=list(range(c0, c1)),
-                     first_image=lo)
+    x = images[lo:hi].to(device)
+    if shares_pass(models[0]):
+        runs = run_chips(net, models, x, T, coding, seeds=list(range(c0, c1)), first_image=lo)
+    else:                                              # td with trim: one chip at a time
+        runs = [run_batch(net, m, x, T, coding, seed=c, first_image=lo)
+                for c, m in zip(range(c0, c1), models)]
     out = {}
     for c, run in zip(range(c0, c1), runs):
         pred = run.predictions[T].cpu()
@@ -63,8 +68,8 @@ def task_plan(chips: int, n_images: int, block: int, chip_block: int = CHIP_BLOC
               ) -> dict[str, tuple[int, int, int, int]]:
     """``key -> (c0, c1, lo, hi)``: every block of ``chip_block`` chips on every block of
     ``block`` images (refused before it is built when the job cannot fit in memory:
-    :func:`tdsnn.distributed.check_job_size`)."""
-    from tdsnn.distributed import check_job_size
+    :func:`golden.distributed.check_job_size`)."""
+    from golden.distributed import check_job_size
     for name, v, lo in (("chips", chips, 1), ("images", n_images, 1), ("block", block, 1),
                         ("chip block", chip_block, 1)):
         if not isinstance(v, int) or v < lo:
@@ -132,14 +137,14 @@ def run(prepared, model: str, chips: int, limit: int | None = None, T: int = 64,
     ``out_dir/montecarlo`` and returns the record.
 
     ``block``, ``chip_block``: images and chips per task (:func:`task_plan`).
-    ``workers``/``scheduler``: see :func:`tdsnn.distributed.run_tasks`. ``variant``: the name
+    ``workers``/``scheduler``: see :func:`golden.distributed.run_tasks`. ``variant``: the name
     of the design the ``mismatch`` and ``overrides`` describe (output files and record).
     ``device``: where each task's step loop runs (a :data:`golden.compute.DEVICES` name).
     ``td_range``: td's per-layer range (:class:`behavioral.td_range.TDRange`; None: fixed).
     ``options``: the command's options, recorded. The record names the data set and the
     network (``data``, ``config``); the files are named by :func:`stem`.
     """
-    from tdsnn.distributed import default_workers, run_tasks
+    from golden.distributed import default_workers, run_tasks
 
     if model not in MODELS:
         raise ValueError(f"neuron model {model!r} is unknown; available: {sorted(MODELS)}")
@@ -177,6 +182,7 @@ def run(prepared, model: str, chips: int, limit: int | None = None, T: int = 64,
                    "first N of the test set" if limit else "full test set"),
         "mismatch": ("hand-set sigmas of the model's parameters" if mismatch is None
                      else mismatch.source or "given distributions"),
+        "calibration": calibration_record(reference),
         "params": params_dict(reference), "overrides": overrides, "statistics": stats,
         "chips": [{k: c[k] for k in ("chip", "error_pct", "correct", "n_images", "counters")}
                   for c in per_chip],
@@ -185,26 +191,46 @@ def run(prepared, model: str, chips: int, limit: int | None = None, T: int = 64,
                 "scheduler": scheduler, "device": device, "wall_seconds": wall,
                 "git_revision": git_revision()}}
     out = Path(out_dir) / "montecarlo"
-    name = stem(model, variant, data)
+    name = stem(model, variant, data, overrides.get("trim_bits", 0))
     write_json(out / f"{name}.json", record)
     counter_names = sorted({k for c in per_chip for k in c["counters"]})
     write_csv(out / f"{name}.csv", ["chip", "error_pct", "correct", "n_images"] + counter_names,
               [[c["chip"], f"{c['error_pct']:.4f}", c["correct"], c["n_images"]]
                + [c["counters"].get(k, 0) for k in counter_names] for c in per_chip])
+    trim = overrides.get("trim_bits", 0)
     histogram(per_chip, stats, out / f"{name}.png",
-              f"{ps.label(model)}{'' if variant is None else ' ' + variant}: test error of "
+              f"{ps.label(model)}{'' if variant is None else ' ' + variant}"
+              f"{f', trimmed ({trim} bits)' if trim else ''}: test error of "
               f"{chips} chips ({len(y)} {data['name']} test images, T = {T})", model)
     record["predictions"] = {c["chip"]: c["predictions"] for c in per_chip}
     return record
 
 
-def stem(model: str, variant: str | None, data: dict) -> str:
-    """The name of a Monte Carlo's files: ``<model>[_<variant>]``, then for any data set but
-    MNIST ``@<name>-<first 8 hex digits of its test set's SHA-256>`` (:func:`golden.pipeline.
-    data_tag`), so that runs on two data sets never overwrite each other."""
+def stem(model: str, variant: str | None, data: dict, trim_bits: int = 0) -> str:
+    """The name of a Monte Carlo's files: ``<model>[_<variant>][_trim<F>]`` (``_trim<F>``: td
+    calibrated with ``F`` trim bits), then for any data set but MNIST ``@<name>-<first 8 hex
+    digits of its test set's SHA-256>`` (:func:`golden.pipeline.data_tag`), so that runs on two
+    data sets, or trimmed and untrimmed, never overwrite each other."""
     from golden.pipeline import data_tag
     tag = data_tag(data)
-    return (model if variant is None else f"{model}_{variant}") + (f"@{tag}" if tag else "")
+    return ((model if variant is None else f"{model}_{variant}")
+            + (f"_trim{trim_bits}" if trim_bits else "") + (f"@{tag}" if tag else ""))
+
+
+def calibration_record(model) -> str:
+    """How the chips of ``model`` are calibrated, for the record: ``"untrimmed"`` or the trim
+    (td with ``trim_bits > 0``: :mod:`behavioral.calibration`)."""
+    inner = getattr(model, "model", model)          # a characterised chip: its model
+    p = inner.params
+    if getattr(p, "trim_bits", 0) == 0 or getattr(p, "ideal", False):
+        return "untrimmed"
+    from .calibration import REFERENCE_THETAS
+    layers = getattr(inner, "layers", ())
+    steps = (", ".join(f"layer {k}: {q.calibration_steps}" for k, q in enumerate(layers))
+             + f", later layers: {p.calibration_steps}" if layers
+             else f"{p.calibration_steps} in every layer")
+    return (f"trimmed: per-CCO weights of {p.trim_bits} fraction bits (behavioral.calibration), "
+            f"measured at {REFERENCE_THETAS:g} threshold(s) per step over steps {steps}")
 
 
 def histogram(per_chip: list[dict], stats: dict, path: Path, title: str, model: str) -> Path:

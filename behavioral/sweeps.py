@@ -1,4 +1,5 @@
-"""Accuracy against swept non-idealities (tables and plots), and the cm error decomposition.
+"""Accuracy against swept non-idealities (tables and plots), the cm error decomposition, and
+(by :mod:`behavioral.td_decomposition`) the td error decomposition and resolution sweeps.
 
 Quick mode (default): ``QUICK_IMAGES`` (500) test images drawn at random with seed 0, T = 64,
 2 seeded chips where randomness enters (about 6 minutes on an idle 2-core machine; one image
@@ -7,7 +8,7 @@ is 0.2 pp, so quick mode resolves the onset of a collapse, not 0.1 pp effects);
 the evaluator's arrival-slot draw.
 
 Every evaluation (sweep, series, point, chip) on one block of ``block`` images is a keyed task
-of the distributed engine (:mod:`tdsnn.distributed`; ``docs/distributed.md``), merged by key:
+of the distributed engine (:mod:`golden.distributed`; ``docs/distributed.md``), merged by key:
 the random draws are keyed by chip and image, so the tables do not depend on the number of
 workers or on the block size.
 """
@@ -26,6 +27,7 @@ from .cm import MECHANISMS, CMNeuron, CMParams, with_mechanisms
 from golden.stats import wilson_interval
 
 from . import plot_style as ps
+from . import td_decomposition
 from .models import build
 from .opamp import OpampNeuron, OpampParams
 from .report import write_csv, write_json, write_markdown
@@ -223,17 +225,26 @@ def _case_points(chips: int) -> dict[str, tuple[int, dict[str, list]]]:
     return out
 
 
+def split_names(names=None) -> tuple[list[str], list[str]]:
+    """``(cm and model sweeps, td decomposition sweeps)`` among ``names`` (default: all)."""
+    known = list(_case_points(1)) + list(td_decomposition.NAMES)
+    names = known if names is None else list(names)
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise ValueError(f"sweeps {unknown or names!r}: choose from {sorted(known)}")
+    return ([n for n in names if n not in td_decomposition.NAMES],
+            [n for n in names if n in td_decomposition.NAMES])
+
+
 def task_plan(chips: int, n_images: int, block: int, names=None) -> dict[str, tuple]:
     """``key -> (sweep, series, point, chip, lo, hi)``: every evaluation of the sweeps
-    ``names`` (default: all, the decomposition included) on every block of images."""
+    ``names`` (default: all, the cm decomposition included; the td decomposition's names are
+    checked and planned by :mod:`behavioral.td_decomposition`) on every block of images."""
     for what, v in (("images", n_images), ("block", block), ("chips", chips)):
         if not isinstance(v, int) or v < 1:
             raise ValueError(f"sweeps {what} = {v!r}: must be an integer >= 1")
     cases = _case_points(chips)
-    names = list(cases) if names is None else list(names)
-    unknown = [n for n in names if n not in cases]
-    if unknown or not names:
-        raise ValueError(f"sweeps {unknown or names!r}: choose from {sorted(cases)}")
+    names = split_names(names)[0]
     return {f"{name}|{series}|{i:02d}|chip{chip}|img{lo:05d}":
             (name, series, i, chip, lo, min(lo + block, n_images))
             for name in names for series, points in cases[name][1].items()
@@ -276,20 +287,22 @@ def merge(plan: dict, results: dict, labels: torch.Tensor) -> dict[tuple, float]
 def run(prepared, out_dir: str | Path = "results", full: bool = False, progress: bool = True,
         limit: int | None = None, names=None, block: int = BLOCK_DEFAULT,
         workers: int | None = None, scheduler: str | None = None,
-        options: dict | None = None) -> dict:
-    """The sweeps ``names`` (default: every sweep and the cm decomposition); tables, CSV and
-    PNG under ``out_dir/sweeps``.
+        options: dict | None = None, td_settings=tuple(td_decomposition.SETTINGS)) -> dict:
+    """The sweeps ``names`` (default: every sweep, the cm and the td decomposition); tables,
+    CSV and PNG under ``out_dir/sweeps`` (the td decomposition: ``results["td"]``,
+    :func:`behavioral.td_decomposition.run`).
 
     ``limit``: at most this many images (a short run; default: the mode's number).
+    ``td_settings``: the td decomposition's settings (:data:`behavioral.td_decomposition.SETTINGS`).
     ``block``: images per task; ``workers``/``scheduler``: see
-    :func:`tdsnn.distributed.run_tasks`. The tasks' step loop runs on
+    :func:`golden.distributed.run_tasks`. The tasks' step loop runs on
     :func:`golden.compute.device` (``--device``), one torch thread each. ``sweeps.json``
     records the data set, the network and ``options`` (the command's,
     :func:`golden.pipeline.provenance`).
     """
     from golden import compute
     from golden.pipeline import git_revision, provenance
-    from tdsnn.distributed import default_workers, run_tasks
+    from golden.distributed import default_workers, run_tasks
 
     out = Path(out_dir) / "sweeps"
     n = len(prepared.test_y) if full else QUICK_IMAGES
@@ -298,7 +311,10 @@ def run(prepared, out_dir: str | Path = "results", full: bool = False, progress:
             raise ValueError(f"limit = {limit}: must be >= 1 image")
         n = min(n, limit)
     chips = 5 if full else 2
-    plan = task_plan(chips, n, block, names)     # checks the options before any work
+    cm_names, td_names = split_names(names)      # checks the options before any work
+    plan = task_plan(chips, n, block, cm_names) if cm_names else {}
+    if td_names:
+        td_decomposition.task_plan(n, block, td_names, td_settings)
     # quick mode: a seeded random subset (the first test images are easier than the average)
     pick = torch.randperm(len(prepared.test_y), generator=torch.Generator().manual_seed(0))[:n]
     x, y = prepared.test_x[pick], prepared.test_y[pick]
@@ -306,7 +322,8 @@ def run(prepared, out_dir: str | Path = "results", full: bool = False, progress:
     start = time.perf_counter()
     predictions = run_tasks(case_block, {k: (*v, chips, device) for k, v in plan.items()},
                             {"net": prepared.net, "images": x, "labels": y}, workers=workers,
-                            scheduler=scheduler, progress=progress, desc=f"sweeps ({n} images)")
+                            scheduler=scheduler, progress=progress,
+                            desc=f"sweeps ({n} images)") if plan else {}
     wall = time.perf_counter() - start
     errors = merge(plan, predictions, y)
     done = {case[0] for case in errors}
@@ -352,5 +369,10 @@ def run(prepared, out_dir: str | Path = "results", full: bool = False, progress:
                        f"{n} {data_name} test images, T = {T_DEFAULT}, {chips} chips. 'none' is the cm equations with "
                        "every mechanism off (= ideal neuron).")
         plot_decomposition(dec, n, chips, out / "cm_decomposition.png", data_name)
+    if td_names:
+        results["td"] = td_decomposition.run(
+            prepared.net, x, y, out, data_name, names=td_names, settings=td_settings,
+            block=block, workers=workers,
+            scheduler=scheduler, progress=progress, device=device)
     write_json(out / "sweeps.json", results)
     return results

@@ -14,6 +14,9 @@ The synchroniser resolves pulses at most every 2 clock periods, so a CCO can del
 ``max_pulses = floor(f_clk t_p / 2)`` pulses per step: pulses above that rate are lost and
 counted (``rate_violations``). The CCO is sized so that its full scale is that rate,
 ``z_full = max_pulses / N_th`` input units.
+Each non-ideality has its own switch (:mod:`behavioral.td_mechanisms`): ``rate_limit``, and
+``residual_phase`` (``"reset"``: the unfinished phase is lost at each window's end) beside
+the parameters whose ideal value switches a mechanism off.
 
 Exact by construction. The advance ``dphi`` and the jitter amplitude are computed once per
 input, operation by operation in float32 (each torch element-wise operation is one correctly
@@ -38,6 +41,9 @@ comparator and the reset by subtraction are :func:`rtl.reference.counter_step`, 
 the RTL's golden model (:func:`rtl.reference.step_counts`), called here unchanged on the torch
 state. Its range checks are guaranteed once, by :class:`TDParams` (a threshold the counter
 holds) and by construction (counts start at 0 and stay saturated; pulses are >= 0).
+With trim (``trim_bits > 0``) the counter is the RTL's trimmed one,
+:func:`rtl.reference.array_step` with per-CCO weights that :mod:`behavioral.calibration`
+measures once per chip and layer (counts then in ``2^-trim_bits`` pulse).
 
 Cost: with constant coding the first layer's input is the same tensor at every step, so its
 fixed-point advance and amplitude are computed once (:class:`AdvanceCache`); the jitter's
@@ -58,7 +64,7 @@ from golden import compute
 from golden.neuron import IdealParams, IdealState, ideal_step, state_device
 from golden.noise import IRWIN_HALL_VARIANCE, Counters, bits_at, irwin_hall_of, stream_key
 from rtl.params import ArrayParams
-from rtl.reference import counter_step
+from rtl.reference import array_step, counter_step
 
 from .td_table import check_table, transfer
 from .validate import check_int, check_range
@@ -76,6 +82,13 @@ AMPLITUDE_MAX = 1 << 12
 #: fractional bits of the fixed-point amplitude below the phase's: the amplitude is an int64
 #: count of 2^-(32 + 16) cycle per standard deviation of the draw
 AMPLITUDE_BITS = 16
+#: the pulse limit per CCO per step with the rate limit switched off (``rate_limit=False``): above
+#: any step's pulses (a saturated advance, :data:`ADVANCE_MAX`, plus the largest jitter, a few
+#: :data:`AMPLITUDE_MAX`), so it never binds; T <= 2^24 steps of it stay within a 62-bit counter
+UNLIMITED_PULSES = 1 << 31
+#: what happens to a CCO's unfinished phase at the end of a window: carried into the next one
+#: (the design) or lost (an oscillator restarted at every window)
+RESIDUAL_PHASE = ("kept", "reset")
 #: purpose tag of the jitter streams (:func:`golden.noise.stream_key`; the evaluator's input
 #: spikes and arrival slots are 1 and 2)
 JITTER_STREAM = 3
@@ -102,6 +115,14 @@ class TDParams:
     table : str or None; CSV of a characterised CCO transfer (replaces the ``alpha`` form).
     table_inh : str or None; CSV of the inhibitory CCO when it differs from the excitatory one
         (``table``); None: ``table`` serves both.
+    trim_bits : int, bits, in [0, 16]; ``F``: 0 for no trim, else every CCO's pulse adds a
+        calibrated weight of ``w 2^-F`` pulse to a counter with ``F`` fraction bits (the RTL's
+        trimmed array, ``rtl.params.ArrayParams.trim_bits``; :mod:`behavioral.calibration`).
+    trim_steps : int or None, steps; length of the calibration measurement per CCO (None:
+        :attr:`calibration_steps`' default).
+    rate_limit : bool; pulses above ``max_pulses`` per step are lost (False: none is lost; the
+        CCO's full scale ``z_full`` stays, so ``alpha`` keeps its meaning).
+    residual_phase : str, one of :data:`RESIDUAL_PHASE`; the unfinished phase at a window's end.
     """
 
     n_th: int = 16               # pulses: 1/16-unit resolution; the phase residue keeps the rest
@@ -118,6 +139,10 @@ class TDParams:
     ideal: bool = False
     table: str | None = None     # CSV of a characterised CCO (behavioral.td_table): replaces alpha
     table_inh: str | None = None  # CSV of the inhibitory CCO (per-polarity characterisation)
+    trim_bits: int = 0           # no trim; rtl.params.TRIM_BITS_DEFAULT (12) is what calibration needs
+    trim_steps: int | None = None  # None: behavioral.calibration.STEPS_DEFAULT, or what the read-out holds
+    rate_limit: bool = True      # the synchroniser cannot resolve more: pulses above it are lost
+    residual_phase: str = "kept"  # a ring oscillator stopped at the window's end keeps its phase
 
     def __post_init__(self) -> None:
         o = "TDParams"
@@ -134,6 +159,19 @@ class TDParams:
         check_int(o, "sync_stages", self.sync_stages, "flip-flops", 2, 8)
         check_int(o, "seed", self.seed, "", 0)
         check_int(o, "noise_seed", self.noise_seed, "", 0)
+        check_int(o, "trim_bits", self.trim_bits, "bits", 0, min(16, 62 - self.counter_width))
+        if self.trim_bits and self.readout_steps < 1:
+            raise ValueError(f"TDParams.trim_bits = {self.trim_bits} bits: the calibration "
+                             f"read-out holds fewer pulses than one step's max_pulses = "
+                             f"{self.max_pulses}; allowed: more trim bits or a larger n_th")
+        if self.trim_steps is not None:
+            check_int(o, "trim_steps", self.trim_steps, "steps", 1,
+                      self.readout_steps if self.trim_bits else None)
+        if not isinstance(self.rate_limit, bool):
+            raise ValueError(f"TDParams.rate_limit = {self.rate_limit!r}: must be True or False")
+        if self.residual_phase not in RESIDUAL_PHASE:
+            raise ValueError(f"TDParams.residual_phase = {self.residual_phase!r}: allowed values "
+                             f"are {RESIDUAL_PHASE}")
         if self.table_inh is not None and self.table is None:
             raise ValueError(f"TDParams.table_inh = {self.table_inh!r} needs table (the "
                              "excitatory CCO's CSV) too")
@@ -154,30 +192,55 @@ class TDParams:
         return math.floor(self.f_clk * self.t_p / 2)
 
     @property
+    def pulse_limit(self) -> int:
+        """Pulses per CCO per step above which pulses are lost: ``max_pulses``, or
+        :data:`UNLIMITED_PULSES` without the rate limit."""
+        return self.max_pulses if self.rate_limit else UNLIMITED_PULSES
+
+    @property
     def z_full(self) -> float:
         """Full-scale CCO input (input units): the rate limit."""
         return self.max_pulses * self.theta / self.n_th
 
     @cached_property
     def counter_range(self) -> tuple[int, int]:
-        """``(count_min, count_max)`` of the counter (pulses), from the RTL array parameters."""
+        """``(count_min, count_max)`` of the counter (counter LSBs: pulses, or ``2^-trim_bits``
+        pulse with trim), from the RTL array parameters."""
         a = self.array(1)
         return a.count_min, a.count_max
 
     @cached_property
     def count_dtype(self) -> torch.dtype:
-        """The integer type of the counter and the pulse counts: int32 where ``count + up``
-        and ``count - down`` (a step's widest intermediates) fit in it, else int64."""
+        """The integer type of the counter and the pulse counts: int32 where ``count + up w``
+        and ``count - down w`` (a step's widest intermediates, ``w`` at most the largest trim
+        weight) fit in it, else int64."""
         lo, hi = self.counter_range
+        step = self.pulse_limit * self.array(1).weight_max
         i32 = torch.iinfo(torch.int32)
-        fits = hi + self.max_pulses <= i32.max and lo - self.max_pulses >= i32.min
+        fits = hi + step <= i32.max and lo - step >= i32.min
         return torch.int32 if fits else torch.int64
+
+    @property
+    def readout_steps(self) -> int:
+        """The most calibration steps whose count the RTL read-out holds whatever the CCO's
+        gain (docs/rtl.md, "Trim"): with the threshold at ``threshold_max`` and the weight at
+        1 LSB the counter shows up to ``threshold_max 2^F - 1`` pulses before a spike, and a
+        CCO delivers at most ``max_pulses`` a step (needs ``trim_bits > 0``)."""
+        a = self.array(1)
+        return (a.threshold_max * a.weight_one - 1) // self.max_pulses
+
+    @property
+    def calibration_steps(self) -> int:
+        """Steps of the calibration measurement: ``trim_steps``, or by default the smaller of
+        :data:`behavioral.calibration.STEPS_DEFAULT` and :attr:`readout_steps`."""
+        from .calibration import STEPS_DEFAULT
+        return self.trim_steps or min(STEPS_DEFAULT, self.readout_steps)
 
     def array(self, n_neurons: int) -> ArrayParams:
         """The RTL neuron array this neuron layer maps to."""
         return ArrayParams(n_neurons=n_neurons, counter_width=self.counter_width,
                            threshold_width=max(2, self.n_th.bit_length()), sync_stages=self.sync_stages,
-                           shared_threshold=True)
+                           shared_threshold=True, trim_bits=self.trim_bits)
 
 
 @dataclass(frozen=True)
@@ -333,27 +396,57 @@ def _pulses_and_count(phase_e, phase_i, adv_e, amp_e, adv_i, amp_i, key_e, key_i
     down, phase_i, lost_i = _cco(max_pulses, phase_i, adv_i, amp_i, key_i, base)
     up, down = up.to(count.dtype), down.to(count.dtype)
     spikes, new_count, flags = counter_step(count, up, down, n_th, count_min, count_max)
-    lost = (lost_e + lost_i).sum(-1)
+    return _step_outputs(spikes, phase_e, phase_i, new_count, count, overflow | flags, up, down,
+                         lost_e + lost_i)
+
+
+@compute.fused
+def _pulses_and_trimmed_count(phase_e, phase_i, adv_e, amp_e, adv_i, amp_i, key_e, key_i, base,
+                              count, overflow, w_e, w_i, n_th: int, frac_bits: int,
+                              count_min: int, count_max: int, max_pulses: int):
+    """:func:`_pulses_and_count` with trim: the counter is :func:`rtl.reference.array_step`
+    (``"sync"``) with the per-neuron weights ``w_e``, ``w_i`` ((n,), ``count``'s dtype, in
+    ``2^-frac_bits`` pulse) and ``frac_bits`` fraction bits; counts in ``2^-frac_bits``
+    pulse, ``up`` and ``down`` in pulses."""
+    up, phase_e, lost_e = _cco(max_pulses, phase_e, adv_e, amp_e, key_e, base)
+    down, phase_i, lost_i = _cco(max_pulses, phase_i, adv_i, amp_i, key_i, base)
+    up, down = up.to(count.dtype), down.to(count.dtype)
+    spikes, new_count, flags = array_step(count, up, down, n_th, w_e, w_i, frac_bits=frac_bits,
+                                          count_min=count_min, count_max=count_max)
+    return _step_outputs(spikes, phase_e, phase_i, new_count, count, overflow | flags, up, down,
+                         lost_e + lost_i)
+
+
+def _step_outputs(spikes, phase_e, phase_i, new_count, count, overflow, up, down, lost):
+    """The step kernels' outputs: spikes as float32, the count in ``count``'s dtype, and the
+    pulses delivered and lost as int64 totals per row."""
     sent = (up.to(torch.int64) + down).sum(-1)
-    return (spikes.to(torch.float32), phase_e, phase_i, new_count.to(count.dtype),
-            overflow | flags, up, down, sent, lost)
+    return (spikes.to(torch.float32), phase_e, phase_i, new_count.to(count.dtype), overflow,
+            up, down, sent, lost.sum(-1))
 
 
 def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
-            cache: AdvanceCache | None = None):
+            cache: AdvanceCache | None = None, weights: tuple | None = None):
     """One time step in the order integrate, compare, reset.
 
     1. integrate: the CCOs advance (see the module docstring), giving ``up`` and ``down``
        pulse counts; ``count = saturate(count + up - down)`` (overflow flag set where clipped);
-    2. compare, at the step boundary: ``spike = count >= N_th``;
+       with trim (``p.trim_bits > 0``) ``count = saturate(count + up w_e - down w_i)`` in
+       ``2^-trim_bits`` pulse, ``weights = (w_e, w_i)`` the per-neuron trim weights
+       (:mod:`behavioral.calibration`);
+    2. compare, at the step boundary: ``spike = count >= N_th`` (``N_th 2^trim_bits``);
     3. reset: ``count -= N_th`` where it spiked.
 
-    Steps 1 (counter) to 3 are :func:`rtl.reference.counter_step`. With ``ideal=True`` this is
+    Steps 1 (counter) to 3 are :func:`rtl.reference.counter_step` (with trim
+    :func:`rtl.reference.array_step`). With ``ideal=True`` this is
     :func:`golden.neuron.ideal_step` on an ``IdealState``. ``cache`` (the neuron's
     :class:`AdvanceCache`) reuses the fixed-point advance of an input given again.
     """
     if p.ideal:
         return ideal_step(IdealParams(p.theta, "subtract"), state, i_exc, i_inh)
+    if (weights is None) != (p.trim_bits == 0):
+        raise ValueError(f"td_step: trim_bits = {p.trim_bits} needs trim weights exactly when "
+                         f"> 0, got {'none' if weights is None else 'weights'}")
     if i_exc.dim() == 3:
         i_exc, i_inh = i_exc.sum(0), i_inh.sum(0)
     advance = cache.advance if cache is not None else advance_fixed
@@ -362,9 +455,16 @@ def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
                          device=dev) for cco in (0, 1)]
     (adv_e, amp_e), (adv_i, amp_i) = (advance(p, i_exc, state.gain_e),
                                       advance(p.inhibitory, i_inh, state.gain_i))
-    spikes, phase_e, phase_i, count, overflow, up, down, sent, lost = _pulses_and_count(
-        state.phase_e_fixed, state.phase_i_fixed, adv_e, amp_e, adv_i, amp_i, *keys,
-        state.draws.base, state.count, state.overflow, p.n_th, *p.counter_range, p.max_pulses)
+    ccos = (state.phase_e_fixed, state.phase_i_fixed, adv_e, amp_e, adv_i, amp_i, *keys,
+            state.draws.base, state.count, state.overflow)
+    if weights is None:
+        out = _pulses_and_count(*ccos, p.n_th, *p.counter_range, p.pulse_limit)
+    else:
+        out = _pulses_and_trimmed_count(*ccos, *weights, p.n_th, p.trim_bits, *p.counter_range,
+                                        p.pulse_limit)
+    spikes, phase_e, phase_i, count, overflow, up, down, sent, lost = out
+    if p.residual_phase == "reset":
+        phase_e, phase_i = torch.zeros_like(phase_e), torch.zeros_like(phase_i)
     return spikes, TDState(
         phase_e, phase_i, count, overflow, state.gain_e, state.gain_i, up, down,
         state.lost + lost, state.draws, state.layer, state.t + 1, state.pulses + sent)
@@ -384,10 +484,18 @@ class TDNeuron:
         self.params = params or TDParams()
         self.layers = tuple(layers)
         self._advances = AdvanceCache()
+        from .calibration import TrimCache  # the calibration procedure runs this model
+        self._trims = TrimCache()
 
     def layer_params(self, layer: int) -> TDParams:
         """The parameters of layer ``layer``."""
         return self.layers[layer] if layer < len(self.layers) else self.params
+
+    @property
+    def shares_chip_pass(self) -> bool:
+        """Whether chips of this design may share a pass (:mod:`golden.chips`): not with trim,
+        whose weights are calibrated per chip from its (n,) gains inside the step."""
+        return not any(p.trim_bits for p in (self.params, *self.layers))
 
     def init_state(self, batch: int, n_neurons: int, layer: int, image_ids=None):
         p, dev = self.params, state_device(image_ids)
@@ -409,12 +517,17 @@ class TDNeuron:
     def step(self, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
         if self.params.ideal:
             return td_step(self.params, state, i_exc, i_inh, self._advances)
-        return td_step(self.layer_params(state.layer), state, i_exc, i_inh, self._advances)
+        p = self.layer_params(state.layer)
+        weights = self._trims.weights(p, state) if p.trim_bits else None
+        return td_step(p, state, i_exc, i_inh, self._advances, weights)
 
     def membrane(self, state) -> torch.Tensor:
         if self.params.ideal:
             return state.v / self.params.theta
-        return state.count.to(torch.float32) / self.layer_params(state.layer).n_th
+        p = self.layer_params(state.layer)
+        if p.trim_bits:   # counts in 2^-F pulse: float64 holds them exactly, in their order
+            return state.count.to(torch.float64) * (2.0 ** -p.trim_bits / p.n_th)
+        return state.count.to(torch.float32) / p.n_th
 
     def counters(self, state) -> dict[str, int]:
         """Counter-saturated neurons, pulses lost above the rated rate (in all, and per layer

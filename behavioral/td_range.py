@@ -129,7 +129,8 @@ def derive_layer(base: TDParams, layer: int, peak_exc: float, peak_inh: float,
                  T: int) -> LayerRange:
     """The layer's range by the module's rule; ``ValueError`` when no ``n_th`` covers it."""
     for n_th in range(base.n_th, 0, -1):
-        p = replace(base, n_th=n_th, counter_width=62)      # width set below, once n_th is known
+        # the widest counter (with the trim's fraction bits: 62 in all); set below, once n_th is known
+        p = replace(base, n_th=n_th, counter_width=62 - base.trim_bits)
         if max(_peak_pulses(p, peak_exc), _peak_pulses(p.inhibitory, peak_inh)) <= p.max_pulses:
             return LayerRange(layer, peak_exc, peak_inh,
                               replace(p, counter_width=counter_width(p, T)))

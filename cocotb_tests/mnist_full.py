@@ -22,7 +22,7 @@ import sys
 from golden.files import write_json
 from golden.options import int_at_least
 
-from tdsnn.distributed import add_options as add_engine_options
+from golden.distributed import add_options as add_engine_options
 
 from . import runner, suites
 

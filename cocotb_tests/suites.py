@@ -202,13 +202,13 @@ def run_mnist_parallel(sim: str, images: int, block: int = MNIST_BLOCK, start: i
                        workers: int | None = None, scheduler: str | None = None,
                        progress: bool = False, arch: str = "sync") -> dict:
     """``images`` test images from ``start`` through the RTL, as keyed tasks of ``block``
-    images on the distributed engine (:func:`tdsnn.distributed.run_tasks`: ``workers`` local
+    images on the distributed engine (:func:`golden.distributed.run_tasks`: ``workers`` local
     processes, default one per core, or the cluster at ``scheduler``), merged by block.
 
     Returns the summed result (see :func:`merge_mnist`) with ``wall_seconds`` of the whole run.
     """
     from golden.pipeline import NETWORK_ENV  # noqa: PLC0415
-    from tdsnn.distributed import default_workers, run_tasks  # noqa: PLC0415
+    from golden.distributed import default_workers, run_tasks  # noqa: PLC0415
     plan = mnist_plan(images, block, start)
     if scheduler is None:      # built here once: this machine's workers find it current
         params, opts = _mnist_build(sim, 1, MNIST_SUB, arch)

@@ -244,7 +244,6 @@ async def above_rate(dut):
     for frac in (0.75, 1.0, 1.25, 1.5, 2.0):
         state = TDNeuron(tdp).init_state(1, n, 0)
         z_e = np.full(n, frac * tdp.z_full)
-        z_i = np.zeros(n)
         dut.rst.value = 1
         await FallingEdge(dut.clk)
         dut.rst.value = 0

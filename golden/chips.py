@@ -56,10 +56,22 @@ def design(model) -> tuple:
             getattr(model, "mismatch", None), None if inner is None else design(inner))
 
 
+def shares_pass(model) -> bool:
+    """Whether chips of ``model``'s design may share a pass: unless the model (or the model it
+    wraps) says ``shares_chip_pass = False`` (td with trim: each chip's trim weights are
+    calibrated from its own gains inside the step)."""
+    inner = getattr(model, "model", None)
+    return getattr(model, "shares_chip_pass", True) and (inner is None or shares_pass(inner))
+
+
 def check_chips(models: list[NeuronModel]) -> None:
-    """Refuse an empty chip list or chips of different designs (:func:`design`)."""
+    """Refuse an empty chip list, chips of different designs (:func:`design`) and several
+    chips of a design that cannot share a pass (:func:`shares_pass`)."""
     if len(models) == 0:
         raise ValueError("chips: need at least one chip model, got none")
+    if len(models) > 1 and not shares_pass(models[0]):
+        raise ValueError(f"chips: {models[0].name} chips of this design cannot share a pass "
+                         "(shares_chip_pass is False); evaluate them one at a time")
     first = design(models[0])
     for k, m in enumerate(models[1:], 1):
         if design(m) != first:

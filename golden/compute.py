@@ -120,7 +120,7 @@ def fused(fn):
             return compiled(*args)
         except Exception as e:  # no C++ compiler, no Triton: the eager function computes the same
             warnings.warn(f"{fn.__qualname__}: torch.compile failed ({type(e).__name__}: {e}); "
-                          "running it operation by operation (slower)")
+                          "running it operation by operation (slower)", stacklevel=2)
             compiled = False
             FALLBACKS.append(fn.__qualname__)
             return fn(*args)

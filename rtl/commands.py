@@ -102,7 +102,8 @@ def _synth_config(text: str) -> ArrayParams:
     try:
         n, cw, tw = (int(v) for v in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected N,COUNTER_WIDTH,THRESHOLD_WIDTH, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected N,COUNTER_WIDTH,THRESHOLD_WIDTH, got {text!r}") from None
     return ArrayParams(n_neurons=n, counter_width=cw, threshold_width=tw)
 
 

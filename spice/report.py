@@ -56,7 +56,7 @@ def plot_gain_curves(summary: dict, path: Path) -> Path:
     for col, kind in enumerate(("simple", "cascode")):
         for lm, name in _variants(summary, kind):
             curves = {}
-            for pol, style in (("p", "-"), ("n", "--")):
+            for pol in ("p", "n"):
                 g = np.array(summary["gain_curves"][name][pol])
                 curves[pol] = np.array([np.interp(np.log(i_unit), np.log(currents), row) for row in g])
             line, = axes[0, col].plot(v, curves["p"], "-", label=f"L = {lm:g} L_min")

@@ -148,8 +148,7 @@ def markdown(res: dict, mirrors: dict | None) -> str:
            f"device role in every variant. ngspice CPU time of the set "
            f"{res['ngspice_cpu_s']:.0f} s (as made; wall time of this run {res['wall_s']:.0f} s)."]
     rows = []
-    for name, (sizes, why) in ((n, (v["exc"]["sizes"], v["exc"]["why"]))
-                               for n, v in res["variants"].items()):
+    for name, sizes in ((n, v["exc"]["sizes"]) for n, v in res["variants"].items()):
         rows.append([name, f"{sizes['l_ctrl']:g} / {sizes['w_ctrl'] * 1e6:.3g}",
                      f"{sizes['l_starve']:g} / {sizes['w_starve'] * 1e6:.3g}",
                      f"{sizes['c_load'] * 1e15:g}",

@@ -143,10 +143,30 @@ def stage_sweeps(ctx: Context, stage_dir: Path) -> StageResult:
     sweeps = stage_dir / "sweeps"
     parts = ["### cm error decomposition\n\n" + _body(sweeps / "cm_decomposition.md")
              + "\n\n![cm decomposition](sweeps/cm_decomposition.png)"]
+    td = result.get("td", {})
+    if td:
+        parts.append(_td_section(td, sweeps))
     for name in result["sweeps"]:
         parts.append(f"### Sweep: {name}\n\n![{name}](sweeps/{name}.png)\n\n"
                      + _body(sweeps / f"{name}.md"))
     return StageResult(result, "\n\n".join(parts), _files(stage_dir))
+
+
+def _td_section(td: dict, sweeps: Path) -> str:
+    """The report's td decomposition: per setting its table and figure, then the resolution."""
+    out = ["### td error decomposition\n\nEach td mechanism on its own switch "
+           "(docs/models.md): 'none' is the ideal neuron at N_th pulses per threshold, 'only X' "
+           "one mechanism, 'all but X' the design without one; every row paired with 'none' and "
+           "'all' on the same images (McNemar)."]
+    for setting in td["decomposition"]:
+        out.append(_body(sweeps / f"td_decomposition_{setting}.md")
+                   + f"\n\n![td decomposition, {setting}](sweeps/td_decomposition_{setting}.png)")
+    for setting in td["resolution"]:
+        out.append(f"### td error versus pulses per threshold and window ({setting})\n\n"
+                   + _body(sweeps / f"td_resolution_{setting}.md")
+                   + f"\n\n![td error versus N_th and t_p, {setting}]"
+                     f"(sweeps/td_resolution_{setting}.png)")
+    return "\n\n".join(out)
 
 
 def stage_rtl(ctx: Context, stage_dir: Path) -> StageResult:
@@ -354,7 +374,7 @@ STAGES: list[Stage] = [
           packages=("golden", "behavioral", "rtl")),
     Stage("characterise", "Transfer curves and linearity", stage_characterise, uses_network=False,
           packages=("golden", "behavioral", "rtl")),
-    Stage("sweeps", "Sweeps and the cm error decomposition", stage_sweeps,
+    Stage("sweeps", "Sweeps, the cm and the td error decomposition", stage_sweeps,
           lambda a: {"full": a.full, "limit": a.limit}, packages=("golden", "behavioral", "rtl")),
     Stage("spice", "Transistor-level cm neuron: ngspice tables and error vs mirror length",
           stage_spice, lambda a: {"T": a.T, "seed": a.seed, "limit": a.limit, "full": a.full,

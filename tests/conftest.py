@@ -9,6 +9,7 @@ only the tests of its accuracy use it. Tests of the mechanics use ``small_prepar
 import numpy as np
 import pytest
 
+from golden import compute
 from golden.data import FILES
 from golden.idx import encode_idx
 
@@ -59,3 +60,38 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("TDSNN_ARTIFACTS", str(tmp_path / "artifacts"))
     monkeypatch.setenv("TDSNN_RESULTS", str(tmp_path / "results"))
     return tmp_path
+
+
+@pytest.fixture
+def fuse_small(monkeypatch):
+    """Compile the fused kernels for the small tensors of these tests too; after the test, no
+    kernel may have fallen back to eager (the warning of a failed compilation comes once per
+    process, so :data:`compiled_only` alone misses an earlier failure)."""
+    monkeypatch.setattr(compute, "FUSE_MIN_ELEMENTS", 0)
+    compute.set_fused(True)
+    yield
+    assert not compute.FALLBACKS, f"compilation failed, ran eagerly: {compute.FALLBACKS}"
+
+
+#: the modules whose tests run a simulator or Yosys, ngspice, or are long for another reason
+#: (marks of `make check`'s fast lane; pyproject.toml declares them)
+MODULE_MARKS = {
+    "simulator": ("test_cocotb_gate", "test_cocotb_logs", "test_cocotb_mnist", "test_cocotb_sim",
+                  "test_cocotb_sky130", "test_rtl_activity", "test_rtl_formal", "test_rtl_fpga",
+                  "test_rtl_sim", "test_rtl_xcheck", "test_techmap_sta", "test_distributed_jobs",
+                  "test_reproduce_stages", "test_reproduce_report", "test_results_record"),
+    "spice": ("test_cache_trust", "test_digital_cost", "test_liberty_cells", "test_liberty_char",
+              "test_montecarlo_area", "test_results_provenance", "test_sky130_data"),
+    "slow": ("test_prediction_reference", "test_behavioral_network", "test_ann_cache",
+             "test_td_decomposition"),
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        if module.startswith("test_spice_"):
+            item.add_marker(pytest.mark.spice)
+        for mark, modules in MODULE_MARKS.items():
+            if module in modules:
+                item.add_marker(getattr(pytest.mark, mark))

@@ -66,7 +66,10 @@ def _reference_rk4(p, v0, i_e, i_i, n=20000):
         return (ie * gp - ii * gn) / p.c_m
     v, dt = v0, p.t_p / n
     for _ in range(n):
-        k1 = f(v); k2 = f(v + dt / 2 * k1); k3 = f(v + dt / 2 * k2); k4 = f(v + dt * k3)
+        k1 = f(v)
+        k2 = f(v + dt / 2 * k1)
+        k3 = f(v + dt / 2 * k2)
+        k4 = f(v + dt * k3)
         v += dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
     return v
 

@@ -69,6 +69,8 @@ def test_evaluate_chips_equals_evaluate(prepared):
     (lambda: [], "at least one"),
     (lambda: [build("td", seed=0), build("td", seed=1, alpha=0.1)], "chip 1 .* another design"),
     (lambda: [build("td"), build("opamp")], "another design"),
+    (lambda: [build("td", seed=0, trim_bits=12), build("td", seed=1, trim_bits=12)],
+     "cannot share a pass"),
 ])
 def test_chips_that_cannot_share_a_pass_are_refused(small_prepared, models, match):
     with pytest.raises(ValueError, match=match):

@@ -16,6 +16,8 @@ from tdsnn.cli import main
     (["evaluate", "--T", "0"], "--T"),
     (["reproduce", "--limit", "0"], "--limit"),
     (["train", "--percentile", "101"], "--percentile"),
+    (["montecarlo", "--neuron", "td", "--trim-bits", "17"], "--trim-bits"),
+    (["montecarlo", "--neuron", "td", "--trim-steps", "0"], "--trim-steps"),
 ])
 def test_bad_option_rejected_before_any_work(argv, option, isolated, capsys, monkeypatch):
     monkeypatch.setattr(data_module, "load_split", lambda *a, **k: pytest.fail("work started"))

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from behavioral.montecarlo import chips_block, merge, task_plan
-from tdsnn.distributed import run_tasks
+from golden.distributed import run_tasks
 
 DASK = Path(sys.executable).with_name("dask")
 TESTS = Path(__file__).parent
@@ -23,7 +23,7 @@ N_IMAGES, CHIPS, T = 60, 3, 32
 TD = {"sigma_gain_rel": 0.3, "sigma_jitter": 0.3}
 
 
-#: the in-process runs on one torch thread, as the engine runs its tasks (tdsnn.distributed)
+#: the in-process runs on one torch thread, as the engine runs its tasks (golden.distributed)
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
@@ -162,7 +162,7 @@ def test_unreachable_scheduler_is_a_clear_error():
 
 def test_local_cluster_workers_run_one_thread_without_the_malloc_trim_setting():
     """The default cluster: its workers have OMP_NUM_THREADS=1 and no MALLOC_TRIM_THRESHOLD_
-    (see tdsnn.distributed.WORKER_CONFIG), whatever Dask's defaults say."""
+    (see golden.distributed.WORKER_CONFIG), whatever Dask's defaults say."""
     env = run_tasks(os.getenv, {"trim": ("MALLOC_TRIM_THRESHOLD_",), "omp": ("OMP_NUM_THREADS",)},
                     workers=1, progress=False)
     assert env == {"trim": None, "omp": "1"}

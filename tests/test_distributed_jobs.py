@@ -15,10 +15,10 @@ from behavioral.models import build
 from behavioral.synapse import quantised_network
 from cocotb_tests import runner, suites
 from golden.snn import evaluate
-from tdsnn.distributed import run_tasks
+from golden.distributed import run_tasks
 from test_distributed import _wait, cluster  # noqa: F401  (the real-cluster fixture)
 
-#: the in-process runs on one torch thread, as the engine runs its tasks (tdsnn.distributed)
+#: the in-process runs on one torch thread, as the engine runs its tasks (golden.distributed)
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 #: a tiny sweep: weight bits (three models, one chip; 3-bit weights cost an image or more) and

@@ -10,7 +10,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tdsnn.distributed import run_tasks
+from golden.distributed import run_tasks
 
 
 @pytest.fixture

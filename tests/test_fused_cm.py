@@ -19,7 +19,7 @@ for bit.
 import pytest
 import torch
 from test_behavioral_cm_fast import stimuli
-from test_fused_kernels import _close, _same, compiled_only, fuse_small  # noqa: F401 (fixture)
+from tests.kernel_checks import _close, _same, compiled_only
 
 from behavioral.cm import (FAST_PATH_TOL, CMNeuron, CMParams, _closed_form, _enter_triode,
                           _leak_compare_reset, _phi, _to_units, _to_volts, _triode_kernel,

@@ -1,5 +1,5 @@
-"""The fused (torch.compile) kernels: the helpers of the kernel tests, a failed compilation's
-fallback and ``--eager``. td's kernel is tested in ``test_td_exact.py``, cm's in
+"""The fused (torch.compile) kernels: a failed compilation's fallback and ``--eager`` (the
+shared checks of the kernel tests: ``tests/kernel_checks.py``). td's kernel is tested in ``test_td_exact.py``, cm's in
 ``test_fused_cm.py`` and ``test_fused_cm_table.py``, the arrival slots in ``test_fused_slots.py``.
 """
 
@@ -10,39 +10,6 @@ import pytest
 import torch
 
 from golden import compute
-
-#: a test of the compiled kernels must not pass on the eager fallback
-compiled_only = pytest.mark.filterwarnings("error:.*torch.compile failed")
-
-
-@pytest.fixture
-def fuse_small(monkeypatch):
-    """Compile the fused kernels for the small tensors of these tests too; after the test, no
-    kernel may have fallen back to eager (the warning of a failed compilation comes once per
-    process, so :data:`compiled_only` alone misses an earlier failure)."""
-    monkeypatch.setattr(compute, "FUSE_MIN_ELEMENTS", 0)
-    compute.set_fused(True)
-    yield
-    assert not compute.FALLBACKS, f"compilation failed, ran eagerly: {compute.FALLBACKS}"
-
-
-def _same(a, b):
-    assert len(a) == len(b)
-    for k, (x, y) in enumerate(zip(a, b)):
-        assert x.dtype == y.dtype and x.shape == y.shape, k
-        assert torch.equal(x, y), f"output {k}: {int((x != y).sum())} elements differ"
-
-
-def _close(a, b, atol: float):
-    """Like :func:`_same`, but float outputs within ``atol`` (their unit) instead of equal."""
-    assert len(a) == len(b)
-    for k, (x, y) in enumerate(zip(a, b)):
-        assert x.dtype == y.dtype and x.shape == y.shape, k
-        if x.dtype.is_floating_point:
-            worst = float((x.double() - y.double()).abs().max()) if x.numel() else 0.0
-            assert worst <= atol, f"output {k}: differs by up to {worst:.3g} > {atol:.3g}"
-        else:
-            assert torch.equal(x, y), f"output {k}: {int((x != y).sum())} elements differ"
 
 
 def test_a_failed_compilation_warns_and_runs_eagerly(fuse_small, monkeypatch):

@@ -7,7 +7,7 @@ not a multiple of the vector width, and the top draw of the 24-bit field (u = 1 
 """
 
 import torch
-from test_fused_kernels import compiled_only, fuse_small  # noqa: F401 (fixture)
+from tests.kernel_checks import compiled_only
 
 from golden.noise import Counters, stream_key, uniform_at
 from golden.snn import slot_parts

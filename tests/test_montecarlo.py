@@ -15,7 +15,7 @@ from golden.snn import evaluate, run_batch
 N_IMAGES, T = 40, 32
 
 
-#: the in-process runs on one torch thread, as the engine runs its tasks (tdsnn.distributed)
+#: the in-process runs on one torch thread, as the engine runs its tasks (golden.distributed)
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
@@ -174,6 +174,32 @@ def test_a_spice_variant_names_its_files_and_record(prepared, tmp_path):
     assert record["run"]["device"] == "cpu" and record["statistics"] == r["statistics"]
     assert (tmp_path / "montecarlo" / "td_ring.csv").is_file()
     assert (tmp_path / "montecarlo" / "td_ring.png").is_file()
+
+
+def test_trimmed_chips_say_so_and_are_the_trimmed_model(prepared, tmp_path):
+    """``trim_bits`` runs every chip calibrated (here drawn from a ring's measured gains): its
+    files are ``td_ring_trim12.*``, the record says trimmed, a chip equals ``evaluate`` of the
+    trimmed characterised chip, and the untrimmed run keeps its own files and record."""
+    from spice.mismatch import chip_setup
+    mc = {"fingerprint": "f", "params": {"a_vt_n": 1.5e-9, "a_vt_p": 1.5e-9, "samples": 3},
+          "samples": {"oscillator_gain": [0.6, 1.0, 1.5]}}
+    overrides, m = chip_setup(mc, "td", "ring")
+    kw = dict(limit=20, T=16, workers=0, mismatch=m, variant="ring", out_dir=tmp_path,
+              progress=False)
+    trimmed = montecarlo.run(prepared, "td", 2, trim_bits=12, **kw, **overrides)
+    plain = montecarlo.run(prepared, "td", 2, **kw, **overrides)
+    out = tmp_path / "montecarlo"
+    record = json.loads((out / "td_ring_trim12.json").read_text())
+    assert record["calibration"] == ("trimmed: per-CCO weights of 12 fraction bits (behavioral."
+                                     "calibration), measured at 1 threshold(s) per step over "
+                                     "steps 2000 in every layer")
+    assert record["params"]["trim_bits"] == 12 and (out / "td_ring_trim12.csv").is_file()
+    assert json.loads((out / "td_ring.json").read_text())["calibration"] == "untrimmed"
+    chip = chip_model("td", 1, m, trim_bits=12)
+    ev = evaluate(prepared.net, chip, prepared.test_x[:20], prepared.test_y[:20], 16, seed=1,
+                  batch_size=20, progress=False)
+    np.testing.assert_array_equal(trimmed["predictions"][1], ev.predictions.numpy())
+    assert plain["statistics"]["mean_pct"] >= trimmed["statistics"]["mean_pct"]
 
 
 def test_the_device_is_honoured_or_refused_before_any_work(prepared, tmp_path):

@@ -99,10 +99,13 @@ def test_energy_results_record_their_data_set_and_take_no_other_sets_errors(
         "mirror": {name: {"p": {"ratio": 1.9}, "n": {"ratio": 1.0}} for name in designs},
         "comparator": {"i_static": 1.9e-6, "q_spike": 30e-15},
         "ring": [[1e-6, 24e6, 211e-15], [1e-5, 241e6, 134e-15]], "e_cycle": 1.15e-15})
-    monkeypatch.setattr(cost_report, "transitions_per_count",
-                        lambda params, workdir: {"per_count": 33.0})
-    monkeypatch.setattr(cost_report.cost, "td_digital_area", lambda l_min: {   # Yosys: not here
-        "area": 1.3e-10, "gates": 250.0, "flip_flops": 22.0, "array_neurons": 64})
+    # the cell library and the gate-level pricing (ngspice, Yosys, Icarus): not here
+    monkeypatch.setattr(cost_report.cost, "digital_library", lambda card, jobs, progress: {})
+    monkeypatch.setattr(cost_report, "digital_cost", lambda record, params, period, workdir: {
+        "process": "lib", "cells_per_neuron": 250.0, "flip_flops_per_neuron": 22.0,
+        "cell_area_um2": 300.0, "area_um2": 300.0, "array_neurons": 64,
+        "energy_per_count": {"total": 15e-15}, "toggles_per_count": 33.0,
+        "clock_energy_per_cycle": {"total": 2e-13}, "leakage_w": 2e-9})
     prepared = _prepared(make_dataset("digits-g"))
     # a Monte Carlo record of the same design and T, but from another data set
     mc = isolated / "results" / "montecarlo"
@@ -162,7 +165,7 @@ def test_one_variant_characterises_and_draws_only_its_own_circuits(tmp_path, mon
                        variant=variant)
     expected = [(3.0, False, "p"), (3.0, False, "n")] if variant == "simple_L3" else []
     assert [(round(lm), c, p) for lm, c, p in swept] == expected
-    assert set(mc["samples"]) == {"mirror"} | parts
+    assert set(mc["samples"]) == {"mirror", "mirror_curves"} | parts
     assert ran == (["ring"] if variant == "ring" else ["comparator"])
     assert list(mc["samples"]["mirror"]) == ([variant] if variant != "ring" else [])
     overrides, mismatch = sm.chip_setup(mc, "cm" if variant != "ring" else "td", variant)

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from test_fused_kernels import _same, compiled_only, fuse_small  # noqa: F401 (fixture)
+from tests.kernel_checks import _same, compiled_only
 
 from behavioral import td
 from behavioral.models import build
