@@ -90,3 +90,19 @@ def test_ratios_against_the_issue_targets():
     assert got == {"20 td chips / 1 td chip": (4.5, False), "snnTorch / ideal": (1.5, False),
                    "td / ideal": (2.0, True), "cm / ideal": (13.0, False)}
     assert any("NOT met" in line for line in ratio_lines({"runs": runs}))
+
+
+def test_snntorch_alone_runs_without_the_ideal_model(monkeypatch, tmp_path, capsys):
+    """``--models snntorch`` where snnTorch is installed (its model replaced here by a stand-in
+    that predicts class 0): the peer alone, a table, exit 0, no traceback."""
+    from behavioral import bench
+    monkeypatch.setattr(bench.peer, "available", lambda: True)
+    monkeypatch.setattr(bench.peer, "evaluate_snntorch",
+                        lambda net, x, T, batch_size: (torch.zeros(len(x), dtype=torch.int64), 0.01))
+    out = tmp_path / "bench.json"
+    assert bench.main(["--models", "snntorch", "--limit", "3", "--repeat", "1", "--chips", "0",
+                       "--T", "4", "--out", str(out)]) == 0
+    runs = json.loads(out.read_text())["runs"]
+    assert [r["model"] for r in runs] == ["snntorch (ideal)"]
+    assert runs[0]["differs_from_ideal"] is None
+    assert "snntorch (ideal)" in capsys.readouterr().out
