@@ -97,8 +97,9 @@ def test_snntorch_alone_runs_without_the_ideal_model(monkeypatch, tmp_path, caps
     that predicts class 0): the peer alone, a table, exit 0, no traceback."""
     from behavioral import bench
     monkeypatch.setattr(bench.peer, "available", lambda: True)
-    monkeypatch.setattr(bench.peer, "evaluate_snntorch",
-                        lambda net, x, T, batch_size: (torch.zeros(len(x), dtype=torch.int64), 0.01))
+    def stand_in(net, x, T, batch_size):
+        return torch.zeros(len(x), dtype=torch.int64), 0.01
+    monkeypatch.setattr(bench.peer, "evaluate_snntorch", stand_in)
     out = tmp_path / "bench.json"
     assert bench.main(["--models", "snntorch", "--limit", "3", "--repeat", "1", "--chips", "0",
                        "--T", "4", "--out", str(out)]) == 0
