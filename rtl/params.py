@@ -219,29 +219,3 @@ class ArrayParams:
         return (f"n{self.n_neurons}_c{self.counter_width}_t{self.threshold_width}_{arch}_{kind}"
                 + (f"_f{self.trim_bits}" if self.trimmed else "")
                 + ("_cg" if self.clock_gating else ""))
-
-    # ---- the two implementations -------------------------------------------------------
-    def create(self):
-        """The Amaranth component (:class:`rtl.neuron_array.NeuronArray`) for this spec."""
-        from .neuron_array import NeuronArray
-        return NeuronArray(self)
-
-    def reference(self, count, up, down, threshold, w_exc=None, w_inh=None):
-        """One time step of the golden model: :func:`rtl.reference.step_counts`."""
-        from .reference import step_counts
-        return step_counts(self, count, up, down, threshold, w_exc, w_inh)
-
-    def run_steps(self, up, down, threshold, count=0, w_exc=None, w_inh=None):
-        """Many time steps of the golden model: :func:`rtl.reference.run_steps`."""
-        from .reference import run_steps
-        return run_steps(self, up, down, threshold, count, w_exc, w_inh)
-
-    def cycle_reset(self):
-        """Register state after reset for the cycle-exact model: :class:`rtl.reference.CycleState`."""
-        from .reference import CycleState
-        return CycleState.reset(self)
-
-    def cycle_step(self, state, exc, inh, **ports):
-        """One clock edge of the cycle-exact golden model: :func:`rtl.reference.cycle_step`."""
-        from .reference import cycle_step
-        return cycle_step(self, state, exc, inh, **ports)

@@ -13,6 +13,7 @@ import numpy as np
 from amaranth import ClockDomain, Module
 from amaranth.sim import Simulator
 
+from .neuron_array import NeuronArray
 from .params import ArrayParams
 from .reference import CycleState, cycle_step
 
@@ -111,7 +112,7 @@ def rtl_run(params: ArrayParams, stim: Stimulus) -> Trace:
     """Simulate the Amaranth component on ``stim`` with ``amaranth.sim``. ``"pulse"``: the
     cycle's pulses are applied one after the other, each :data:`PULSE_STEP` high and low,
     from :data:`PULSE_STEP` after the edge that begins the cycle."""
-    dut = params.create()
+    dut = NeuronArray(params)
     m = Module()
     m.domains.sync = cd = ClockDomain("sync")
     m.submodules.dut = dut

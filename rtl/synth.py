@@ -21,6 +21,7 @@ from amaranth._toolchain.yosys import find_yosys
 from amaranth.back import rtlil
 
 from .export import verilog_text
+from .neuron_array import NeuronArray
 from .params import TOP_NAME, ArrayParams
 
 LATCH_TYPES = ("$dlatch", "$adlatch", "$dlatchsr", "$_DLATCH_*", "$_DLATCHSR_*")
@@ -28,7 +29,7 @@ LATCH_TYPES = ("$dlatch", "$adlatch", "$dlatchsr", "$_DLATCH_*", "$_DLATCHSR_*")
 
 def latches(params: ArrayParams) -> list[str]:
     """Names of latch cells Yosys infers from the design (``proc``); empty if none."""
-    return latch_cells(rtlil.convert(params.create(), name=TOP_NAME, emit_src=False))
+    return latch_cells(rtlil.convert(NeuronArray(params), name=TOP_NAME, emit_src=False))
 
 
 def latch_cells(il: str) -> list[str]:

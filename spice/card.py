@@ -33,6 +33,7 @@ element line outside a ``.subckt`` (it would add a device to every circuit).
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import re
 from dataclasses import dataclass
@@ -272,3 +273,23 @@ class DeviceCard:
 def card_fingerprint() -> str:
     """Fingerprint of the default card (the shipped file is data, not hashed as source)."""
     return DeviceCard().fingerprint()
+
+
+# ---- command-line options -----------------------------------------------------------------
+
+def card_from_args(args: argparse.Namespace) -> DeviceCard:
+    """The card that :func:`add_card_options`' options name."""
+    return DeviceCard(models=args.models, nmos=args.nmos, pmos=args.pmos, vdd=args.vdd,
+                      l_min=args.l_min)
+
+
+def add_card_options(p: argparse.ArgumentParser) -> None:
+    """``--models``, ``--nmos``, ``--pmos``, ``--vdd`` (V), ``--l-min`` (m)."""
+    d = DeviceCard.__dataclass_fields__
+    p.add_argument("--models", default=str(DEFAULT_MODELS),
+                   help="SPICE model file of the process (default: the shipped PTM 22 nm HP card)")
+    p.add_argument("--nmos", default=d["nmos"].default, help="NMOS model name in that file")
+    p.add_argument("--pmos", default=d["pmos"].default, help="PMOS model name in that file")
+    p.add_argument("--vdd", type=float, default=d["vdd"].default, help="nominal supply (V)")
+    p.add_argument("--l-min", type=float, default=d["l_min"].default,
+                   help="minimum drawn channel length (m)")

@@ -5,24 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .card import DEFAULT_MODELS, DeviceCard
+from .card import add_card_options, card_from_args
 from .characterise import CharParams
-
-
-def card_from_args(args: argparse.Namespace) -> DeviceCard:
-    return DeviceCard(models=args.models, nmos=args.nmos, pmos=args.pmos, vdd=args.vdd,
-                      l_min=args.l_min)
-
-
-def add_card_options(p: argparse.ArgumentParser) -> None:
-    d = DeviceCard.__dataclass_fields__
-    p.add_argument("--models", default=str(DEFAULT_MODELS),
-                   help="SPICE model file of the process (default: the shipped PTM 22 nm HP card)")
-    p.add_argument("--nmos", default=d["nmos"].default, help="NMOS model name in that file")
-    p.add_argument("--pmos", default=d["pmos"].default, help="PMOS model name in that file")
-    p.add_argument("--vdd", type=float, default=d["vdd"].default, help="nominal supply (V)")
-    p.add_argument("--l-min", type=float, default=d["l_min"].default,
-                   help="minimum drawn channel length (m)")
 
 
 def cmd_spice(args: argparse.Namespace) -> int:

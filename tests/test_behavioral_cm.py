@@ -9,7 +9,8 @@ import torch
 
 from behavioral.cm import (MECHANISMS, CMNeuron, CMParams, cm_step, effective_current,
                            integrate_pulse, with_mechanisms)
-from behavioral.cm_table import equation_table, write_table
+from behavioral.cm import equation_table
+from behavioral.cm_table import write_table
 
 P = CMParams()
 OFF = with_mechanisms(P, ())

@@ -14,7 +14,8 @@ import torch
 
 from behavioral.cm import (CMNeuron, CMParams, _enter_triode, _solve_triode, advance, cm_step,
                            pulse_drive)
-from behavioral.cm_table import equation_table, load_table, table_rate, write_table
+from behavioral.cm import equation_table
+from behavioral.cm_table import load_table, table_rate, write_table
 
 P = CMParams()
 

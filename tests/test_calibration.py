@@ -31,6 +31,7 @@ from golden.neuron import IdealNeuron, IdealParams
 from golden.snn import evaluate
 from golden.stats import paired_counts
 from rtl.params import TRIM_BITS_DEFAULT
+from rtl.reference import run_steps
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -149,8 +150,8 @@ def test_trimmed_counter_is_the_rtl_golden_model():
         got.append((spikes.bool().numpy(), st.count.numpy(), st.overflow.numpy()))
     w_e, w_i = rec.model._trims.weights(p, st)
     trace = torch.stack(rec.trace[1]).numpy()
-    spikes, counts, overflow = p.array(n).run_steps(trace[..., 0], trace[..., 1], p.n_th,
-                                                     w_exc=w_e.numpy(), w_inh=w_i.numpy())
+    spikes, counts, overflow = run_steps(p.array(n), trace[..., 0], trace[..., 1], p.n_th,
+                                         w_exc=w_e.numpy(), w_inh=w_i.numpy())
     for t, (s, c, o) in enumerate(got):
         assert np.array_equal(s, spikes[t]) and np.array_equal(c, counts[t]), t
         assert np.array_equal(o, overflow[t]), t

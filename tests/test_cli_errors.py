@@ -78,9 +78,9 @@ def test_error_message_of_os_error_without_a_file():
 
 
 def test_make_sim_with_zero_rtl_images_rejected(capsys):
-    from cocotb_tests import runner
+    from cocotb_tests import cli as sim_cli
     with pytest.raises(SystemExit) as exc:
-        runner.main(["--sim", "icarus", "--images", "0"])
+        sim_cli.main(["--sim", "icarus", "--images", "0"])
     assert exc.value.code == 2 and "argument --images: 0: must be >= 1" in capsys.readouterr().err
 
 

@@ -14,7 +14,8 @@ import torch
 
 from behavioral import cm_table
 from behavioral.cm import FAST_PATH_TOL, CMParams, cm_step
-from behavioral.cm_table import equation_table, load_table, rk4_pulse, table_rate, write_table
+from behavioral.cm import equation_table
+from behavioral.cm_table import load_table, rk4_pulse, table_rate, write_table
 from golden import compute
 from tests.kernel_checks import _close, compiled_only
 from tests.prediction_reference import TABLE, model

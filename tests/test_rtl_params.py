@@ -2,7 +2,9 @@
 
 import pytest
 
+from rtl.neuron_array import NeuronArray
 from rtl.params import ArrayParams
+from rtl.reference import step_counts
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -39,12 +41,11 @@ def test_derived_ranges():
 def test_one_spec_two_implementations():
     from amaranth.hdl import Fragment
 
-    from rtl.neuron_array import NeuronArray
     p = ArrayParams(n_neurons=3, counter_width=4, threshold_width=3)
-    dut = p.create()
+    dut = NeuronArray(p)
     assert isinstance(dut, NeuronArray) and dut.params is p
     assert Fragment.get(dut, None) is not None          # elaborates
-    spikes, count, overflow = p.reference([5], [2], [0], 6)
+    spikes, count, overflow = step_counts(p, [5], [2], [0], 6)
     assert spikes.tolist() == [True] and count.tolist() == [1] and overflow.tolist() == [False]
 
 

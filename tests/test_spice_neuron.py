@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from behavioral.cm import CMNeuron
-from behavioral.cm_table import equation_table, write_table
+from behavioral.cm import equation_table
+from behavioral.cm_table import write_table
 from spice.card import DeviceCard
 from spice.characterise import CharParams, cached
 from spice.comparator import ComparatorParams
