@@ -96,10 +96,10 @@ NEURON ?= td
 CHIPS  ?= 20
 
 .PHONY: montecarlo
-montecarlo: $(STAMP) ## error over CHIPS chips of NEURON (results/montecarlo/; VARIANT=, LIMIT=, TD_RANGE=, TRIM_BITS=, WORKERS= or SCHEDULER=)
+montecarlo: $(STAMP) ## error over CHIPS chips of NEURON (results/montecarlo/; VARIANT=, LIMIT=, TD_RANGE=, TRIM_BITS=, CHIP_BLOCK=, WORKERS= or SCHEDULER=)
 	$(VENV)/bin/tdsnn montecarlo --neuron $(NEURON) --chips $(CHIPS) $(if $(LIMIT),--limit $(LIMIT)) \
 	    $(if $(VARIANT),--variant $(VARIANT)) $(if $(TD_RANGE),--td-range $(TD_RANGE)) \
-	    $(if $(TRIM_BITS),--trim-bits $(TRIM_BITS)) \
+	    $(if $(TRIM_BITS),--trim-bits $(TRIM_BITS)) $(if $(CHIP_BLOCK),--chip-block $(CHIP_BLOCK)) \
 	    $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 # the optional `bench` extra (the snnTorch peer of bench-models; no further dependencies)

@@ -21,10 +21,21 @@ Every run also checks its error and predictions against the reference
 (``tests/data/predictions.json``, when the network is the stored one it was recorded with). ``--cm-step-halving`` adds the cm integrator check: the test error of the
 default solver against halved sub-steps with every triode neuron refined.
 
+Chips: ``--chips N`` (default 20) also times N chips of td and of cm in one pass over the
+images (:func:`golden.chips.evaluate_chips`) as the run
+``td xN``. The ratios of issue 23 are printed after the table, each with its bound and whether
+it is met: N chips against one chip, snnTorch against ideal, td and cm against ideal; with the
+machine's load (``uptime``) before and after the runs, since every figure depends on it.
+
+Errors: a bad ``--models`` name (allowed: the models above and ``snntorch``) or any other
+expected failure ends in one line ``bench: error: ...`` and exit code 2, as on the ``tdsnn``
+command line (:mod:`golden.errors`).
+
 Peer: with snnTorch installed (``pip install -e '.[bench]'``) the ideal model is also run as
 an snnTorch model of the same network (:mod:`golden.peer`: same input, same precomputed
 first-layer current, comparison and reset aligned) in the same run, at the same threads, and
-the table gives its seconds, the ratio and how many predictions differ from the ideal model's.
+the table gives its seconds, the ratio and how many predictions differ from the ideal model's;
+``--models snntorch`` runs the peer alone (an error without snnTorch).
 """
 
 from __future__ import annotations
@@ -32,6 +43,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -39,6 +53,8 @@ from pathlib import Path
 import torch
 
 from golden import compute, peer
+from golden.chips import evaluate_chips
+from golden.errors import error_message
 from golden.pipeline import prepare, results_dir
 from golden.snn import evaluate, grid_weights
 from golden.table import markdown_table
@@ -48,7 +64,18 @@ from .cm import CMNeuron
 from .models import build
 
 MODELS = ("ideal", "opamp", "td", "cm", "cm-table")
+#: the names ``--models`` takes: the neuron models and ``snntorch``, the peer of the ideal model
+ALLOWED = MODELS + ("snntorch",)
 TARGETS = {"ideal": 1.0, "opamp": 2.0, "td": 4.0, "cm": 20.0, "cm-table": 20.0}
+#: models whose many chips are timed against one chip (``--chips``)
+CHIP_MODELS = ("td", "cm")
+#: the ratios of issue 23 (2 threads, full test set, T = 64): (name, numerator, denominator,
+#: bound, "<=" or ">="); a run name ``td x20`` is ``--chips`` td chips in one pass
+RATIO_TARGETS = (("td chips / 1 td chip", "td xN", "td", 4.0, "<="),
+                 ("cm chips / 1 cm chip", "cm xN", "cm", 6.0, "<="),
+                 ("snnTorch / ideal", "snntorch (ideal)", "ideal", 2.0, ">="),
+                 ("td / ideal", "td", "ideal", 2.5, "<="),
+                 ("cm / ideal", "cm", "ideal", 12.0, "<="))
 TABLE_VARIANT = "simple_L3"
 REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "data" / "predictions.json"
 
@@ -106,13 +133,29 @@ def model(name: str, table: Path | None = None):
     return CMNeuron(replace(cp.cm_params(), table=path, ode_substeps=TABLE_SUBSTEPS))
 
 
+def check_models(names) -> tuple[str, ...]:
+    """The ``--models`` names, each checked against :data:`ALLOWED` (``snntorch`` only where
+    snnTorch is installed): a one-line error naming the bad one."""
+    names = tuple(n.strip() for n in names)
+    for n in names:
+        if n not in ALLOWED:
+            raise ValueError(f"--models {n!r}: unknown model; allowed: {', '.join(ALLOWED)}")
+    if "snntorch" in names and not peer.available():
+        raise ValueError("--models snntorch: snnTorch is not installed; "
+                         "pip install -e '.[bench]' adds it")
+    return names
+
+
 def run(prepared, models=MODELS, threads=(1,), T: int = 64, limit: int | None = None,
         repeat: int = 1, device: str = "cpu", progress: bool = True, batch_size: int = 1000,
-        against: dict | None = None, table: Path | None = None) -> dict:
+        against: dict | None = None, table: Path | None = None, chips: int = 0) -> dict:
     """Best-of-``repeat`` seconds, images/s and error of every model at every thread count.
 
     ``against``: an earlier result of this function (e.g. the CPU run, read back from its
     file); each run then counts the predictions that differ from that result's same model.
+    ``chips``: also time that many chips (seeds 0 .. chips - 1) of each of
+    :data:`CHIP_MODELS` in one pass (:func:`golden.chips.evaluate_chips`, ``batch_size``
+    images of every chip at a time), as the run ``<model> x<chips>``. ``snntorch`` in ``models`` (or ``ideal`` with snnTorch installed): the peer.
     """
     x, y = prepared.test_x[:limit], prepared.test_y[:limit]
     for name, other in ({} if against is None else against["predictions"]).items():
@@ -129,7 +172,7 @@ def run(prepared, models=MODELS, threads=(1,), T: int = 64, limit: int | None = 
     try:
         for n in threads:
             compute.set_threads(n)
-            for name in models:
+            for name in (m for m in models if m != "snntorch"):
                 neuron = model(name, table)
 
                 def once():
@@ -154,6 +197,11 @@ def run(prepared, models=MODELS, threads=(1,), T: int = 64, limit: int | None = 
                 if name == "ideal" and peer.available():
                     out["runs"].append(_peer_run(prepared, x, y, T, repeat, dev, ev.predictions,
                                                  batch_size))
+                if chips > 1 and name in CHIP_MODELS:
+                    out["runs"].append(_chips_run(prepared, name, chips, x, y, T, repeat, dev,
+                                                  batch_size, progress))
+            if "snntorch" in models and "ideal" not in models:
+                out["runs"].append(_peer_run(prepared, x, y, T, repeat, dev, None, batch_size))
     finally:
         torch.set_num_threads(before)
     return out
@@ -200,17 +248,37 @@ def _differing(against: dict | None, name: str, pred: torch.Tensor) -> int | Non
     return None if other is None else int((other != pred.cpu()).sum())
 
 
+def _chips_run(prepared, name: str, chips: int, x, y, T: int, repeat: int, dev,
+               batch_size: int, progress: bool) -> dict:
+    """``chips`` chips of model ``name`` (seeds 0 .. chips - 1) in one pass, best of
+    ``repeat``: the run ``<name> x<chips>``, its error the mean over the chips."""
+    neurons = [build(name, seed=c) for c in range(chips)]
+
+    def once():
+        evs = evaluate_chips(prepared.net, neurons, x, y, T, batch_size=batch_size, device=dev,
+                             progress=progress)
+        return evs, evs[0].seconds
+    evs, best, cpu, first = best_of(repeat, once)
+    return {"model": f"{name} x{chips}", "chips": chips, "threads": torch.get_num_threads(),
+            "seconds": best, "cpu_seconds": cpu, "first_seconds": first,
+            "images_per_s": chips * len(y) / best,
+            "error_pct": sum(e.error_pct for e in evs) / chips, "same_as_reference": None,
+            "target_seconds": None}
+
+
 def _peer_run(prepared, x, y, T: int, repeat: int, dev, ideal_predictions,
               batch_size: int) -> dict:
     """The snnTorch model of the network (:mod:`golden.peer`), best of ``repeat``, in batches
-    of ``batch_size`` like the ideal model."""
+    of ``batch_size`` like the ideal model; ``ideal_predictions`` (None: not run) are
+    compared with its own."""
     pred, best, cpu, _ = best_of(repeat, lambda: peer.evaluate_snntorch(
         prepared.net, x.to(dev), T, batch_size))
     return {"model": "snntorch (ideal)", "threads": torch.get_num_threads(), "seconds": best,
             "cpu_seconds": cpu, "first_seconds": None,
             "images_per_s": len(y) / best, "error_pct": 100.0 * float((pred != y).float().mean()),
             "same_as_reference": None, "target_seconds": None,
-            "differs_from_ideal": int((pred != ideal_predictions).sum())}
+            "differs_from_ideal": (None if ideal_predictions is None
+                                   else int((pred != ideal_predictions).sum()))}
 
 
 def cm_step_halving(prepared, T: int = 64, limit: int | None = None, device: str = "cpu",
@@ -246,6 +314,44 @@ def table(r: dict) -> str:
                           + (["differ from --against"] if against else []), rows)
 
 
+def ratios(r: dict) -> list[dict]:
+    """The ratios of :data:`RATIO_TARGETS` at every thread count where both runs exist:
+    ``name``, ``threads``, ``ratio``, ``bound``, ``sense``, ``met``. A chip run (``td xN``)
+    counts as its per-run time, all chips together, against one chip's."""
+    out = []
+    for threads in sorted({run["threads"] for run in r["runs"]}):
+        seconds = {}
+        for run in r["runs"]:
+            if run["threads"] == threads:
+                key = run["model"]
+                if run.get("chips"):
+                    key = f"{key.split(' x')[0]} xN"
+                seconds[key] = run["seconds"], run.get("chips")
+        for name, num, den, bound, sense in RATIO_TARGETS:
+            if num in seconds and den in seconds:
+                ratio = seconds[num][0] / seconds[den][0]
+                chips = seconds[num][1]
+                out.append({"name": name if chips is None else f"{chips} {name}",
+                            "threads": threads, "ratio": ratio, "bound": bound, "sense": sense,
+                            "met": ratio <= bound if sense == "<=" else ratio >= bound})
+    return out
+
+
+def ratio_lines(r: dict) -> list[str]:
+    """:func:`ratios` as lines of text (measured, the issue's bound, met or not)."""
+    return [f"{q['name']}, {q['threads']} thread(s): {q['ratio']:.2f} (target {q['sense']} "
+            f"{q['bound']:g}: {'met' if q['met'] else 'NOT met'})" for q in ratios(r)]
+
+
+def load() -> str:
+    """The machine's load, as ``uptime`` prints it (the timings are only comparable under it)."""
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "load average " + ", ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
 def _seconds(x: float) -> str:
     """Seconds with two decimals, or three significant digits under one second (a GPU's)."""
     return f"{x:.2f}" if x >= 1 else f"{x:#.3g}"
@@ -266,10 +372,31 @@ def _thread_list(text: str) -> tuple[int, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The benchmark behind the command line's error boundary: an expected failure (a bad
+    value, an unreadable file) ends in one line ``bench: error: ...`` and exit code 2."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        message = error_message(err)
+        if message is None:                              # a bug: keep its traceback
+            raise
+        print(f"bench: error: {message}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--T", type=int, default=64)
     ap.add_argument("--limit", type=int, default=None, help="first N test images (default: all)")
-    ap.add_argument("--models", default=",".join(MODELS), help="comma-separated model names")
+    ap.add_argument("--models", default=",".join(MODELS),
+                    help=f"comma-separated model names, of {', '.join(ALLOWED)} (snntorch: the "
+                         "peer of the ideal model, which also runs after ideal when installed)")
+    ap.add_argument("--chips", type=int, default=20,
+                    help=f"also time this many chips of {' and '.join(CHIP_MODELS)} in one pass "
+                         "against one chip (0: not)")
     ap.add_argument("--threads", type=_thread_list, default=(compute.DEFAULT_THREADS,),
                     help="thread counts to measure, e.g. 1,2 (0: one per core)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per model; the best is kept")
@@ -296,13 +423,18 @@ def main(argv: list[str] | None = None) -> int:
     for option in ("batch_size", "repeat"):
         if getattr(args, option) < 1:
             ap.error(f"--{option.replace('_', '-')} {getattr(args, option)}: must be >= 1")
+    if args.chips < 0:
+        ap.error(f"--chips {args.chips}: must be >= 0")
+    models = check_models(args.models.split(","))
     if args.table is not None and not args.table.is_file():
         ap.error(f"--table {args.table}: no such file (a SPICE table CSV, {TABLE_VARIANT}.csv "
                  "of a characterisation)")
     against = None if args.against is None else load_against(args.against)
     p = prepare(progress=False)
-    r = run(p, tuple(args.models.split(",")), args.threads, args.T, args.limit, args.repeat,
-            args.device, batch_size=args.batch_size, against=against, table=args.table)
+    before = load()
+    r = run(p, models, args.threads, args.T, args.limit, args.repeat, args.device,
+            batch_size=args.batch_size, against=against, table=args.table, chips=args.chips)
+    r["load"] = {"before": before, "after": load()}
     out = args.out or results_dir() / f"bench_models_{torch.device(r['device']).type}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(r, indent=1) + "\n")
@@ -311,12 +443,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{r['n_images']} images, T = {r['T']}, {where}, batches of {r['batch_size']}, "
           f"best of {r['repeat']}")
     print(table(r))
+    print(f"load before: {r['load']['before']}")
+    print(f"load after:  {r['load']['after']}")
+    lines = ratio_lines(r)
+    if lines:
+        print("ratios (issue 23's targets: 2 threads, full test set, T = 64):")
+        print("\n".join(f"  {line}" for line in lines))
     if against:
         print(f"differ from --against: predictions differing from {against['path']} "
               f"({against['device']}), same model")
     print(f"results: {out}")
     for run_ in r["runs"]:
-        if "differs_from_ideal" in run_:
+        if run_.get("differs_from_ideal") is not None:
             print(f"snnTorch, {run_['threads']} thread(s): {run_['differs_from_ideal']} of "
                   f"{r['n_images']} predictions differ from the ideal model's")
     if not peer.available():

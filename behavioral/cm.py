@@ -186,8 +186,9 @@ def with_mechanisms(params: CMParams, enabled) -> CMParams:
 class CMState:
     """Membrane ``u`` (input units, (batch, n)), comparator offsets (V, (n,)), event counts.
 
-    ``events`` (int64, (2,)): neuron-slots integrated with a mirror out of saturation
-    (``triode_slots``) and neuron-slots where the rail clamp removed charge (``rail_clips``).
+    ``events`` (int64, (batch, 2)): per row (image), neuron-slots integrated with a mirror out
+    of saturation (``triode_slots``) and neuron-slots where the rail clamp removed charge
+    (``rail_clips``).
     """
 
     u: torch.Tensor
@@ -427,13 +428,14 @@ def integrate_pulse(p: CMParams, v: torch.Tensor, i_e: torch.Tensor, i_i: torch.
     """Membrane voltage (V) after the synapse currents ``i_e``, ``i_i`` (A) flowed for ``t`` (s).
 
     ``t`` defaults to ``t_p``. Returns ``(v, n_triode, n_clipped)``: the new voltage and the
-    numbers of neurons integrated out of saturation and clipped at a rail.
+    numbers of neurons integrated out of saturation and clipped at a rail, per row of ``v``
+    (int64, ``v.shape[:-1]``).
     """
     t = p.t_p if t is None else t
     if p.table is not None:
         table = load_table(p.table, str(v.device))
         v = rk4_pulse(table, v, i_e, i_i, t / p.ode_substeps, p.ode_substeps)
-        return _clamp(p, v, torch.zeros((), dtype=torch.int64))
+        return _clamp(p, v, _no_events(v))
     return advance(p, v, pulse_drive(p, i_e, i_i, t))
 
 
@@ -447,7 +449,7 @@ def advance(p: CMParams, v: torch.Tensor, d: Drive) -> tuple[torch.Tensor, torch
     """
     v1, starts_out, leaves = _closed_form(v, d.a, d.b, d.gain, d.vd_n, d.v_hi)  # saturated
     if not p.triode:
-        return _clamp(p, v1, torch.zeros((), dtype=torch.int64))
+        return _clamp(p, v1, _no_events(v))
     starts_out, leaves = (_indices(x.view(-1).view(torch.bool)) for x in (starts_out, leaves))
     flat = v.reshape(-1)
     for idx, kernel, args in ((starts_out, _triode_kernel_out, (flat,)),
@@ -462,16 +464,23 @@ def advance(p: CMParams, v: torch.Tensor, d: Drive) -> tuple[torch.Tensor, torch
                 out, err = kernel(d.fields, *args, at.repeat(2), d.t, d.lp, d.ln, p.vdd, m)
                 return out[:1], err[:1]
             v1.view(-1).index_copy_(0, idx, _two_passes(p, solve))  # v1 is this function's own
-    n_tri = torch.tensor(len(starts_out) + len(leaves))
-    return v1, n_tri, torch.zeros((), dtype=torch.int64)  # never past a rail
+    rows = torch.cat([starts_out, leaves]) // max(v.shape[-1], 1)     # flat index -> row
+    n_tri = torch.bincount(rows, minlength=v.numel() // max(v.shape[-1], 1))
+    return v1, n_tri.reshape(v.shape[:-1]), _no_events(v)  # never past a rail
+
+
+def _no_events(v: torch.Tensor) -> torch.Tensor:
+    """Zero events per row of ``v`` (int64, ``v.shape[:-1]``)."""
+    return torch.zeros(v.shape[:-1], dtype=torch.int64, device=v.device)
 
 
 def _clamp(p: CMParams, v: torch.Tensor, n_tri: torch.Tensor):
-    """``(v, n_tri, n_clipped)`` with ``v`` clamped to the rails when ``p.clamp``."""
+    """``(v, n_tri, n_clipped)`` with ``v`` clamped to the rails when ``p.clamp`` (counts per
+    row of ``v``)."""
     if p.clamp:
         clipped = (v < 0) | (v > p.vdd)
-        return v.clamp(0.0, p.vdd), n_tri, clipped.sum()
-    return v, n_tri, torch.zeros((), dtype=torch.int64)
+        return v.clamp(0.0, p.vdd), n_tri, clipped.sum(-1)
+    return v, n_tri, _no_events(v)
 
 
 class DriveCache:
@@ -556,7 +565,7 @@ def cm_step(p: CMParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
     v = _to_volts(state.u, p.v_reset, p.swing / p.theta)
     threshold = p.v_th + state.offset
     spikes = torch.zeros_like(v)
-    n_tri = n_clip = torch.zeros((), dtype=torch.int64, device=v.device)
+    n_tri = n_clip = _no_events(v)
     dv_leak = p.i_leak * p.t_step / (n_slots * p.c_m)
     # analog inputs spread evenly over the slots arrive as one expanded tensor (stride 0):
     # their drive is the same in every slot
@@ -575,7 +584,7 @@ def cm_step(p: CMParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
                                         dv_leak > 0, p.clamp, p.reset == "subtract")
         n_tri, n_clip = n_tri + tri, n_clip + clip
     u = _to_units(v, p.v_reset, p.theta / p.swing)
-    events = state.events + torch.stack([n_tri, n_clip])
+    events = state.events + torch.stack([n_tri, n_clip], dim=-1)
     return spikes, CMState(u, state.offset, events)
 
 
@@ -596,7 +605,7 @@ class CMNeuron:
         gen = torch.Generator().manual_seed(1_000_003 * p.seed + layer)
         offset = p.sigma_offset * torch.randn(n_neurons, generator=gen)
         return CMState(torch.zeros(batch, n_neurons, device=dev), offset.to(dev),
-                       torch.zeros(2, dtype=torch.int64, device=dev))
+                       torch.zeros(batch, 2, dtype=torch.int64, device=dev))
 
     def step(self, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
         return cm_step(self.params, state, i_exc, i_inh, self._drives)
@@ -607,7 +616,8 @@ class CMNeuron:
     def counters(self, state) -> dict[str, int]:
         if self.params.ideal:
             return {}
-        return {"triode_slots": int(state.events[0]), "rail_clips": int(state.events[1])}
+        total = state.events.sum(0)
+        return {"triode_slots": int(total[0]), "rail_clips": int(total[1])}
 
 
 def equation_table(params, v_points: int = 91, i_points: int = 41) -> np.ndarray:

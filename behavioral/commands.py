@@ -62,7 +62,7 @@ def cmd_sweep(args) -> int:
 
 def cmd_montecarlo(args) -> int:
     from golden.commands import check_output_folders, options_record
-    from .montecarlo import BLOCK_DEFAULT, run, stem
+    from .montecarlo import BLOCK_DEFAULT, CHIP_BLOCK_DEFAULT, run, stem
     check_output_folders(results_dir())
     mismatch, overrides = None, {}
     if args.trim_bits or args.trim_steps is not None:
@@ -86,8 +86,9 @@ def cmd_montecarlo(args) -> int:
         from .td_range import calibration_range
         td_range = calibration_range(prepared, args.T, args.coding, args.seed)
     r = run(prepared, args.neuron, args.chips, limit=args.limit, T=args.T, coding=args.coding,
-            block=BLOCK_DEFAULT if args.block is None else args.block, workers=args.workers,
-            scheduler=args.scheduler, out_dir=results_dir(), mismatch=mismatch,
+            block=BLOCK_DEFAULT if args.block is None else args.block,
+            chip_block=CHIP_BLOCK_DEFAULT if args.chip_block is None else args.chip_block,
+            workers=args.workers, scheduler=args.scheduler, out_dir=results_dir(), mismatch=mismatch,
             variant=args.variant, device=args.device, td_range=td_range,
             options=options_record(args), **overrides)
     s = r["statistics"]
@@ -167,6 +168,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="input coding")
     p.add_argument("--block", type=int_at_least(1), default=None,
                    help="images per task (default 500)")
+    p.add_argument("--chip-block", type=int_at_least(1), default=None,
+                   help="chips per task, evaluated in one pass over the images (default 10)")
     p.add_argument("--td-range", default="derived", choices=("derived", "fixed"),
                    help="td's rated range per layer: derived from the network's peak input on "
                         "the calibration images (default) or the fixed default (docs/models.md); "

@@ -5,8 +5,9 @@ Chip ``c`` is the model with seed ``c``: its per-neuron mismatch (the hand-set s
 (Bernoulli input, arrival slots, CCO jitter) are keyed by ``c`` and by image, so a chip's error
 does not depend on how its images are split into tasks nor on which worker runs them.
 
-One task is one chip x one block of ``block`` consecutive images (:func:`chip_block`); the
-tasks run on the distributed engine (:mod:`golden.distributed`) and are merged per chip.
+One task is one block of ``chip_block`` chips x one block of ``block`` consecutive images
+(:func:`chips_block`: the chips in one pass, :mod:`golden.chips`); the tasks run on the
+distributed engine (:mod:`golden.distributed`) and are merged per chip.
 Outputs (``out_dir/montecarlo/<stem>.*``, :func:`stem`: ``<model>``, ``<model>_<variant>`` for
 a SPICE variant, with the data set's tag for any data set but MNIST): JSON (every chip, the
 statistics, the data set, the network, the options, the run), CSV (one row per chip) and a
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 
 from golden.pipeline import git_revision
+from golden.chips import run_chips, shares_pass
 from golden.snn import CODINGS, run_batch
 
 from .mismatch import Mismatch, chip_model
@@ -30,36 +32,54 @@ from . import plot_style as ps
 from .report import params_dict, write_csv, write_json
 
 BLOCK_DEFAULT = 500   # images per task: ~1.5 s of cm on one core, small next to the engine's overhead
+#: chips per task: their state is chip_block x block rows (10 x 500 td rows of 500 neurons: a
+#: few hundred MB), and a core's tasks each carry several chips through one pass
+CHIP_BLOCK_DEFAULT = 10
 
 
-def chip_block(chip: int, lo: int, hi: int, model: str, T: int, coding: str,
-               mismatch: Mismatch | None, overrides: dict, device: str = "cpu", td_range=None,
-               *, net, images, labels) -> dict:
-    """Chip ``chip`` on images ``lo:hi`` (indices into ``images``, the key of their draws),
-    run on the torch ``device``; td with the per-layer range ``td_range`` when given.
+def chips_block(c0: int, c1: int, lo: int, hi: int, model: str, T: int, coding: str,
+                mismatch: Mismatch | None, overrides: dict, device: str = "cpu", td_range=None,
+                *, net, images, labels) -> dict:
+    """Chips ``c0 .. c1 - 1`` on images ``lo:hi`` (indices into ``images``, the key of their
+    draws), run on the torch ``device``; td with the per-layer range ``td_range`` when given.
+    The chips run in one pass (:func:`golden.chips.run_chips`) where their design allows it
+    (:func:`golden.chips.shares_pass`; td with trim does not: one after the other), chip ``c``
+    with the evaluator seed ``c`` either way.
 
-    Returns ``correct`` (int), ``predictions`` (int8 array, hi - lo) and the model's event
-    ``counters``: a pure function of its arguments (one Monte Carlo task).
+    Returns ``{chip: {"correct": int, "predictions": int8 array (hi - lo), "counters": the
+    model's event counters}}``: a pure function of its arguments (one Monte Carlo task).
     """
-    m = chip_model(model, chip, mismatch, td_range, **overrides)
-    run = run_batch(net, m, images[lo:hi].to(device), T, coding, seed=chip, first_image=lo)
-    pred = run.predictions[T].cpu()
-    return {"correct": int((pred == labels[lo:hi]).sum()),
-            "predictions": pred.to(torch.int8).numpy(), "counters": run.counters}
+    models = [chip_model(model, c, mismatch, td_range, **overrides) for c in range(c0, c1)]
+    x = images[lo:hi].to(device)
+    if shares_pass(models[0]):
+        runs = run_chips(net, models, x, T, coding, seeds=list(range(c0, c1)), first_image=lo)
+    else:                                              # td with trim: one chip at a time
+        runs = [run_batch(net, m, x, T, coding, seed=c, first_image=lo)
+                for c, m in zip(range(c0, c1), models)]
+    out = {}
+    for c, run in zip(range(c0, c1), runs):
+        pred = run.predictions[T].cpu()
+        out[c] = {"correct": int((pred == labels[lo:hi]).sum()),
+                  "predictions": pred.to(torch.int8).numpy(), "counters": run.counters}
+    return out
 
 
-def task_plan(chips: int, n_images: int, block: int) -> dict[str, tuple[int, int, int]]:
-    """``key -> (chip, lo, hi)``: every chip on every block of images (refused before it is
-    built when the job cannot fit in memory: :func:`golden.distributed.check_job_size`)."""
+def task_plan(chips: int, n_images: int, block: int, chip_block: int = CHIP_BLOCK_DEFAULT
+              ) -> dict[str, tuple[int, int, int, int]]:
+    """``key -> (c0, c1, lo, hi)``: every block of ``chip_block`` chips on every block of
+    ``block`` images (refused before it is built when the job cannot fit in memory:
+    :func:`golden.distributed.check_job_size`)."""
     from golden.distributed import check_job_size
-    for name, v, lo in (("chips", chips, 1), ("images", n_images, 1), ("block", block, 1)):
+    for name, v, lo in (("chips", chips, 1), ("images", n_images, 1), ("block", block, 1),
+                        ("chip block", chip_block, 1)):
         if not isinstance(v, int) or v < lo:
             raise ValueError(f"Monte Carlo {name} = {v!r}: must be an integer >= {lo}")
     check_job_size(f"montecarlo of {chips} chips x {n_images} images",
-                   chips * -(-n_images // block), 2 * chips * n_images,   # predictions, int8
+                   -(-chips // chip_block) * -(-n_images // block), 2 * chips * n_images,
                    "fewer chips (--chips), fewer images (--limit) or larger blocks (--block)")
-    return {f"chip{c:05d}-img{lo:05d}": (c, lo, min(lo + block, n_images))
-            for c in range(chips) for lo in range(0, n_images, block)}
+    return {f"chip{c:05d}-img{lo:05d}": (c, min(c + chip_block, chips), lo,
+                                         min(lo + block, n_images))
+            for c in range(0, chips, chip_block) for lo in range(0, n_images, block)}
 
 
 def merge(plan: dict, results: dict, labels: torch.Tensor) -> list[dict]:
@@ -69,17 +89,21 @@ def merge(plan: dict, results: dict, labels: torch.Tensor) -> list[dict]:
     n = len(labels)
     chips: dict[int, dict] = {}
     for key in sorted(plan):
-        chip, lo, hi = plan[key]
-        r = results[key]
-        c = chips.setdefault(chip, {"chip": chip, "correct": 0, "n_images": 0, "counters": {},
-                                    "predictions": np.full(n, -1, dtype=np.int8)})
-        if (c["predictions"][lo:hi] != -1).any():
-            raise RuntimeError(f"chip {chip}: images {lo}:{hi} counted twice")
-        c["predictions"][lo:hi] = r["predictions"]
-        c["correct"] += r["correct"]
-        c["n_images"] += hi - lo
-        for k, v in r["counters"].items():
-            c["counters"][k] = c["counters"].get(k, 0) + int(v)
+        c0, c1, lo, hi = plan[key]
+        if sorted(results[key]) != list(range(c0, c1)):
+            raise RuntimeError(f"task {key}: results for chips {sorted(results[key])}, "
+                               f"expected {c0} .. {c1 - 1}")
+        for chip, r in results[key].items():
+            c = chips.setdefault(chip, {"chip": chip, "correct": 0, "n_images": 0,
+                                        "counters": {},
+                                        "predictions": np.full(n, -1, dtype=np.int8)})
+            if (c["predictions"][lo:hi] != -1).any():
+                raise RuntimeError(f"chip {chip}: images {lo}:{hi} counted twice")
+            c["predictions"][lo:hi] = r["predictions"]
+            c["correct"] += r["correct"]
+            c["n_images"] += hi - lo
+            for k, v in r["counters"].items():
+                c["counters"][k] = c["counters"].get(k, 0) + int(v)
     out = []
     for chip in sorted(chips):
         c = chips[chip]
@@ -102,7 +126,8 @@ def statistics(errors) -> dict:
 
 
 def run(prepared, model: str, chips: int, limit: int | None = None, T: int = 64,
-        coding: str = "constant", block: int = BLOCK_DEFAULT, mismatch: Mismatch | None = None,
+        coding: str = "constant", block: int = BLOCK_DEFAULT, chip_block: int = CHIP_BLOCK_DEFAULT,
+        mismatch: Mismatch | None = None,
         workers: int | None = None, scheduler: str | None = None, out_dir: str | Path = "results",
         progress: bool = True, variant: str | None = None, device: str = "cpu",
         subset: torch.Tensor | None = None, td_range=None, options: dict | None = None,
@@ -111,6 +136,7 @@ def run(prepared, model: str, chips: int, limit: int | None = None, T: int = 64,
     when None; ``subset``: these test-set indices instead); writes JSON, CSV and PNG under
     ``out_dir/montecarlo`` and returns the record.
 
+    ``block``, ``chip_block``: images and chips per task (:func:`task_plan`).
     ``workers``/``scheduler``: see :func:`golden.distributed.run_tasks`. ``variant``: the name
     of the design the ``mismatch`` and ``overrides`` describe (output files and record).
     ``device``: where each task's step loop runs (a :data:`golden.compute.DEVICES` name).
@@ -136,11 +162,11 @@ def run(prepared, model: str, chips: int, limit: int | None = None, T: int = 64,
             raise ValueError(f"limit = {limit!r}: must be 1 to {len(y)} test images")
         x, y = x[:limit].clone(), y[:limit].clone()   # a view would pickle the whole test set
     reference = chip_model(model, 0, mismatch, td_range, **overrides)   # validates first
-    plan = task_plan(chips, len(y), block)
-    tasks = {k: (c, lo, hi, model, T, coding, mismatch, overrides, device, td_range)
-             for k, (c, lo, hi) in plan.items()}
+    plan = task_plan(chips, len(y), block, chip_block)
+    tasks = {k: (*v, model, T, coding, mismatch, overrides, device, td_range)
+             for k, v in plan.items()}
     start = time.perf_counter()
-    results = run_tasks(chip_block, tasks, {"net": prepared.net, "images": x, "labels": y},
+    results = run_tasks(chips_block, tasks, {"net": prepared.net, "images": x, "labels": y},
                         workers=workers, scheduler=scheduler, progress=progress,
                         desc=f"montecarlo {model}")
     wall = time.perf_counter() - start
@@ -160,7 +186,7 @@ def run(prepared, model: str, chips: int, limit: int | None = None, T: int = 64,
         "params": params_dict(reference), "overrides": overrides, "statistics": stats,
         "chips": [{k: c[k] for k in ("chip", "error_pct", "correct", "n_images", "counters")}
                   for c in per_chip],
-        "run": {"tasks": len(plan), "block_images": block,
+        "run": {"tasks": len(plan), "block_images": block, "block_chips": chip_block,
                 "workers": default_workers() if workers is None and scheduler is None else workers,
                 "scheduler": scheduler, "device": device, "wall_seconds": wall,
                 "git_revision": git_revision()}}

@@ -251,13 +251,14 @@ class TDState:
         phase in fixed point (:attr:`phase_e`, :attr:`phase_i`: the same in cycles).
     count : integer (batch, n) of :attr:`TDParams.count_dtype`, pulses: the up/down counter.
     overflow : bool (batch, n): sticky counter-saturation flag.
-    gain_e, gain_i : float (n,): per-neuron CCO gain factors (mismatch).
+    gain_e, gain_i : float (n,): per-neuron CCO gain factors (mismatch); (batch, n) where the
+        rows are of several chips (:mod:`golden.chips`).
     up, down : integer (batch, n), like ``count``: the last step's pulse counts (the RTL's input).
-    lost : int64 (): pulses lost to the rate limit so far.
+    lost : int64 (batch,): pulses lost to the rate limit so far, per row (image).
     draws : the jitter's counters for these images and neurons (:class:`golden.noise.Counters`,
         keyed by the images' indices).
     layer, t : int: layer index and steps done (key the jitter).
-    pulses : int64 (): pulses delivered to the counter so far.
+    pulses : int64 (batch,): pulses delivered to the counter so far, per row (image).
     """
 
     phase_e_fixed: torch.Tensor
@@ -387,7 +388,7 @@ def _pulses_and_count(phase_e, phase_i, adv_e, amp_e, adv_i, amp_i, key_e, key_i
     """Both CCOs (:func:`_cco`) and the counter (:func:`rtl.reference.counter_step`) of one step:
     ``(spikes, phase_e, phase_i, count, overflow, up, down, sent, lost)``: ``count``, ``up`` and
     ``down`` of ``count``'s dtype (:attr:`TDParams.count_dtype`), ``sent`` the pulses delivered
-    to the counter and ``lost`` those lost to the rate limit (int64 totals). Integer only, so
+    to the counter and ``lost`` those lost to the rate limit (int64 totals per row). Integer only, so
     the fused kernel (:func:`golden.compute.fused`) and the eager function give the same bits
     by construction; fused, the draws, the CCOs, the counter and the totals are one pass over
     memory."""
@@ -418,10 +419,10 @@ def _pulses_and_trimmed_count(phase_e, phase_i, adv_e, amp_e, adv_i, amp_i, key_
 
 def _step_outputs(spikes, phase_e, phase_i, new_count, count, overflow, up, down, lost):
     """The step kernels' outputs: spikes as float32, the count in ``count``'s dtype, and the
-    pulses delivered and lost as int64 totals."""
-    sent = (up.to(torch.int64) + down).sum()
+    pulses delivered and lost as int64 totals per row."""
+    sent = (up.to(torch.int64) + down).sum(-1)
     return (spikes.to(torch.float32), phase_e, phase_i, new_count.to(count.dtype), overflow,
-            up, down, sent, lost.sum())
+            up, down, sent, lost.sum(-1))
 
 
 def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
@@ -490,6 +491,12 @@ class TDNeuron:
         """The parameters of layer ``layer``."""
         return self.layers[layer] if layer < len(self.layers) else self.params
 
+    @property
+    def shares_chip_pass(self) -> bool:
+        """Whether chips of this design may share a pass (:mod:`golden.chips`): not with trim,
+        whose weights are calibrated per chip from its (n,) gains inside the step."""
+        return not any(p.trim_bits for p in (self.params, *self.layers))
+
     def init_state(self, batch: int, n_neurons: int, layer: int, image_ids=None):
         p, dev = self.params, state_device(image_ids)
         if p.ideal:
@@ -502,7 +509,7 @@ class TDNeuron:
         zeros = torch.zeros(batch, n_neurons, dtype=torch.int64, device=dev)
         zi = torch.zeros(batch, n_neurons, dtype=self.layer_params(layer).count_dtype, device=dev)
         flags = torch.zeros(batch, n_neurons, dtype=torch.bool, device=dev)
-        lost = torch.zeros((), dtype=torch.int64, device=dev)
+        lost = torch.zeros(batch, dtype=torch.int64, device=dev)
         # two phase tensors: the fused step kernel is compiled once for unaliased inputs
         return TDState(zeros, zeros.clone(), zi, flags, gains[0], gains[1], zi, zi, lost,
                        Counters(ids, n_neurons), layer, 0, lost.clone())
@@ -528,8 +535,9 @@ class TDNeuron:
         if self.params.ideal:
             return {}
         k = state.layer
-        return {"overflow_neurons": int(state.overflow.sum()), "rate_violations": int(state.lost),
-                f"lost_L{k}": int(state.lost), f"pulses_L{k}": int(state.pulses)}
+        lost = int(state.lost.sum())
+        return {"overflow_neurons": int(state.overflow.sum()), "rate_violations": lost,
+                f"lost_L{k}": lost, f"pulses_L{k}": int(state.pulses.sum())}
 
 
 class PulseRecorder:

@@ -5,18 +5,18 @@ import os
 import time
 from pathlib import Path
 
-from behavioral.montecarlo import chip_block
+from behavioral.montecarlo import chips_block
 
 
-def gated_block(marker_dir: str, chip: int, lo: int, hi: int, *args, **shared):
-    """Leave a marker ``start-<chip>-<lo>-<pid>``, wait for the file ``go`` (at most 5 min),
-    then run :func:`behavioral.montecarlo.chip_block`."""
+def gated_block(marker_dir: str, c0: int, c1: int, lo: int, hi: int, *args, **shared):
+    """Leave a marker ``start-<c0>-<lo>-<pid>`` (``c0``: the task's first chip), wait for the
+    file ``go`` (at most 5 min), then run :func:`behavioral.montecarlo.chips_block`."""
     d = Path(marker_dir)
-    (d / f"start-{chip}-{lo}-{os.getpid()}").touch()
+    (d / f"start-{c0}-{lo}-{os.getpid()}").touch()
     deadline = time.monotonic() + 300
     while not (d / "go").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    return chip_block(chip, lo, hi, *args, **shared)
+    return chips_block(c0, c1, lo, hi, *args, **shared)
 
 
 def gated_rtl_block(marker_dir: str, sim: str, lo: int, *args):

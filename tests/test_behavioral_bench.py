@@ -62,3 +62,48 @@ def test_against_a_file_that_is_no_results_file_is_a_clear_error(tmp_path):
     path.write_text("[1, 2]")
     with pytest.raises(SystemExit, match=r"--against .*x.json: not a results file"):
         load_against(path)
+
+
+def test_a_bad_model_name_is_one_line_and_exit_2(capsys):
+    from behavioral.bench import ALLOWED, main
+    assert main(["--models", "ideal,nosuch", "--limit", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "'nosuch'" in err
+    assert all(name in err for name in ALLOWED)
+
+
+def test_snntorch_without_snntorch_is_one_line(capsys, monkeypatch):
+    """``--models snntorch`` where snnTorch is not installed (made so here where it is): one
+    line naming the package, exit 2."""
+    from behavioral import bench
+    monkeypatch.setattr(bench.peer, "available", lambda: False)
+    assert bench.main(["--models", "snntorch", "--limit", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "snnTorch is not installed" in err
+
+
+def test_ratios_against_the_issue_targets():
+    from behavioral.bench import ratio_lines, ratios
+    runs = [_run("ideal", 1.0, 1.0), _run("td", 2.0, 2.0), _run("cm", 13.0, 13.0),
+            _run("snntorch (ideal)", 1.5, None), _run("td x20", 9.0, 9.0) | {"chips": 20}]
+    got = {q["name"]: (round(q["ratio"], 6), q["met"]) for q in ratios({"runs": runs})}
+    assert got == {"20 td chips / 1 td chip": (4.5, False), "snnTorch / ideal": (1.5, False),
+                   "td / ideal": (2.0, True), "cm / ideal": (13.0, False)}
+    assert any("NOT met" in line for line in ratio_lines({"runs": runs}))
+
+
+def test_snntorch_alone_runs_without_the_ideal_model(monkeypatch, tmp_path, capsys):
+    """``--models snntorch`` where snnTorch is installed (its model replaced here by a stand-in
+    that predicts class 0): the peer alone, a table, exit 0, no traceback."""
+    from behavioral import bench
+    monkeypatch.setattr(bench.peer, "available", lambda: True)
+    def stand_in(net, x, T, batch_size):
+        return torch.zeros(len(x), dtype=torch.int64), 0.01
+    monkeypatch.setattr(bench.peer, "evaluate_snntorch", stand_in)
+    out = tmp_path / "bench.json"
+    assert bench.main(["--models", "snntorch", "--limit", "3", "--repeat", "1", "--chips", "0",
+                       "--T", "4", "--out", str(out)]) == 0
+    runs = json.loads(out.read_text())["runs"]
+    assert [r["model"] for r in runs] == ["snntorch (ideal)"]
+    assert runs[0]["differs_from_ideal"] is None
+    assert "snntorch (ideal)" in capsys.readouterr().out

@@ -43,5 +43,5 @@ def test_a_monte_carlo_that_does_not_fit_in_memory_is_refused_before_its_plan(mo
     monkeypatch.setattr(golden.resources, "available_memory", lambda: 1 << 30)   # 1 GiB free
     with pytest.raises(ValueError, match=r"1000 chips x 10000 images \(100000 tasks\) needs "
                                          r"about .* GiB of memory, 1 GiB is available"):
-        task_plan(1000, 10000, 100)
-    assert len(task_plan(20, 10000, 500)) == 400       # the default job fits
+        task_plan(1000, 10000, 100, 1)
+    assert len(task_plan(20, 10000, 500)) == 40        # the default job fits (10 chips per task)

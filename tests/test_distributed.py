@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from behavioral.montecarlo import chip_block, merge, task_plan
+from behavioral.montecarlo import chips_block, merge, task_plan
 from golden.distributed import run_tasks
 
 DASK = Path(sys.executable).with_name("dask")
@@ -80,8 +80,8 @@ def job(prepared):
     """A td Monte Carlo (jitter and gain mismatch keyed by chip and image) on a small subset."""
     shared = {"net": prepared.net, "images": prepared.test_x[:N_IMAGES].clone(),
               "labels": prepared.test_y[:N_IMAGES].clone()}
-    serial_plan = task_plan(CHIPS, N_IMAGES, N_IMAGES)          # one task per chip
-    serial = run_tasks(chip_block, {k: (*v, "td", T, "constant", None, TD)
+    serial_plan = task_plan(CHIPS, N_IMAGES, N_IMAGES, 1)       # one task per chip
+    serial = run_tasks(chips_block, {k: (*v, "td", T, "constant", None, TD)
                                     for k, v in serial_plan.items()}, shared, workers=0,
                        progress=False)
     return shared, merge(serial_plan, serial, shared["labels"])
@@ -96,9 +96,9 @@ def _same(a, b):
 
 def test_two_workers_equal_the_serial_run(cluster, job):
     shared, serial = job
-    plan = task_plan(CHIPS, N_IMAGES, 7)                          # another split: 9 blocks per chip
+    plan = task_plan(CHIPS, N_IMAGES, 7, 2)          # another split: 9 image blocks, 2 chip blocks
     tasks = {k: (*v, "td", T, "constant", None, TD) for k, v in plan.items()}
-    out = run_tasks(chip_block, tasks, shared, scheduler=cluster, progress=False)
+    out = run_tasks(chips_block, tasks, shared, scheduler=cluster, progress=False)
     assert set(out) == set(plan)
     _same(merge(plan, out, shared["labels"]), serial)
     # the chips differ from each other: the comparison is not between identical copies
@@ -137,7 +137,7 @@ def test_worker_killed_mid_task_is_retried_and_counted_once(cluster, job, tmp_pa
 def test_merge_refuses_a_block_counted_twice(job):
     shared, _ = job
     plan = task_plan(1, N_IMAGES, 30)
-    res = run_tasks(chip_block, {k: (*v, "td", T, "constant", None, TD) for k, v in plan.items()},
+    res = run_tasks(chips_block, {k: (*v, "td", T, "constant", None, TD) for k, v in plan.items()},
                     shared, workers=0, progress=False)
     twice = dict(plan) | {"again": plan[sorted(plan)[0]]}
     with pytest.raises(RuntimeError, match="counted twice"):

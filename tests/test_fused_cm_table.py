@@ -129,4 +129,4 @@ def test_table_mode_steps_compiled_equal_eager(fuse_small):
             _close((a.u,), (b.u,), FAST_PATH_TOL * p.theta / p.swing)   # input units
     finally:
         compute.set_fused(True)
-    assert sa.any() and int(a.events[1]) > 0                # spikes and rail clips happened
+    assert sa.any() and int(a.events[:, 1].sum()) > 0        # spikes and rail clips happened

@@ -21,11 +21,11 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def test_a_chip_is_the_model_with_its_seed(prepared, tmp_path):
     """Chip c of the Monte Carlo equals ``evaluate`` of the model with seed c (the chips of
-    every other command), whatever the split into tasks."""
+    every other command), whatever the split into tasks (blocks of images and of chips)."""
     x, y = prepared.test_x[:N_IMAGES], prepared.test_y[:N_IMAGES]
     big = {"sigma_gain_rel": 0.3, "sigma_jitter": 0.3}       # so that the chips differ
-    r = montecarlo.run(prepared, "td", 3, limit=N_IMAGES, T=T, block=13, workers=0,
-                       out_dir=tmp_path, progress=False, **big)
+    r = montecarlo.run(prepared, "td", 3, limit=N_IMAGES, T=T, block=13, chip_block=2,
+                       workers=0, out_dir=tmp_path, progress=False, **big)
     for c in r["chips"]:
         ev = evaluate(prepared.net, build("td", seed=c["chip"], **big), x, y, T, seed=c["chip"],
                       batch_size=N_IMAGES, progress=False)
@@ -56,11 +56,14 @@ def test_statistics_by_hand():
     assert montecarlo.statistics([1.5])["std_pct"] == 0.0
 
 
-def test_task_plan_covers_every_image_once():
-    plan = montecarlo.task_plan(2, 10, 4)
-    assert sorted(plan.values()) == [(c, lo, hi) for c in (0, 1) for lo, hi in ((0, 4), (4, 8), (8, 10))]
+def test_task_plan_covers_every_chip_and_image_once():
+    plan = montecarlo.task_plan(5, 10, 4, 2)
+    assert sorted(plan.values()) == [(c0, c1, lo, hi) for c0, c1 in ((0, 2), (2, 4), (4, 5))
+                                     for lo, hi in ((0, 4), (4, 8), (8, 10))]
     with pytest.raises(ValueError, match="block = 0"):
         montecarlo.task_plan(2, 10, 0)
+    with pytest.raises(ValueError, match="chip block = 0"):
+        montecarlo.task_plan(2, 10, 4, 0)
 
 
 @pytest.mark.parametrize("kw, match", [({"model": "xx", "chips": 2}, "unknown"),
