@@ -110,11 +110,11 @@ $(BENCH_STAMP): $(STAMP)
 
 .PHONY: bench-models
 bench-models: $(BENCH_STAMP) ## seconds, images/s and ratio to ideal per neuron model, cm also in SPICE-table mode (full test set, T=64, 1 and 2 threads)
-	$(PY) -m behavioral.bench --threads 1,2
+	$(PY) -m tdsnn.bench --threads 1,2
 
 .PHONY: bench-gpu
 bench-gpu: $(BENCH_STAMP) ## the same on a CUDA device, one batch of 10,000 images, predictions counted against bench-models' (says so when there is no GPU)
-	$(PY) -m behavioral.bench --device cuda --batch-size 10000 $(if $(wildcard results/bench_models_cpu.json),--against results/bench_models_cpu.json)
+	$(PY) -m tdsnn.bench --device cuda --batch-size 10000 $(if $(wildcard results/bench_models_cpu.json),--against results/bench_models_cpu.json)
 
 # ---- transistor level (ngspice) ------------------------------------------------------------
 # SPICE_OPTS: e.g. SPICE_OPTS="--limit 1000" or "--models my.lib --nmos nch --pmos pch --vdd 0.9 --l-min 28e-9"

@@ -40,7 +40,7 @@ import torch
 
 from golden.noise import Counters, bits_at, irwin_hall_of, stream_key
 
-from .td import AMPLITUDE_BITS, PHASE_BITS, TDParams, advance_fixed
+from .cco import AMPLITUDE_BITS, PHASE_BITS, TDParams, advance_fixed
 
 #: purpose tag of the calibration's jitter streams (the evaluator's input spikes and arrival
 #: slots are 1 and 2, the td evaluation jitter :data:`behavioral.td.JITTER_STREAM` = 3)
@@ -51,13 +51,6 @@ CALIBRATION_STREAM = 4
 #: currents the network drives (peak 2.85-3.65 units a step, docs/models.md) and the current at
 #: which the mirrors' gains are characterised (one input unit)
 REFERENCE_THETAS = 1.0
-#: default measurement length (steps; 2 ms per polarity at the 1 us step): at the reference
-#: current the nominal count is N = 2000 x 16 = 32,000 pulses, whose jitter is
-#: 0.01 sqrt(N) pulses rms (relative 0.01 / sqrt(N) = 5.6e-5) and whose quantisation (the
-#: unfinished cycle, < 1 pulse) is below 1 / N = 3.1e-5: both below the rounding of an F = 12
-#: weight (2^-12 / sqrt(12) = 7.0e-5 rms); and the read-out holds 2000 x 62 = 124,000 pulses
-#: (< 31 x 2^12 - 1 = 126,975 at n_th = 16, F = 12), whatever the CCO's gain
-STEPS_DEFAULT = 2000
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """The one-line message of an expected failure, for the error boundary of a command line
-(``tdsnn``, :mod:`behavioral.bench`): a file that cannot be read or written, a full disk, a
+(``tdsnn``, :mod:`tdsnn.bench`): a file that cannot be read or written, a full disk, a
 bad value. Anything else is a bug and keeps its traceback."""
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """``tdsnn`` command line: each package registers its own sub-commands.
 
-A package that offers commands has a module ``commands`` with ``register(subparsers)``,
-which adds its sub-parsers and sets ``func`` (called with the parsed arguments; returns an
-exit code or None).
+Each module of :data:`COMMAND_MODULES` has ``register(subparsers)``, which adds its
+sub-parsers and sets ``func`` (called with the parsed arguments; returns an exit code or
+None): a package's own ``commands``, and :mod:`tdsnn.model_commands` for the behavioural
+models (their Monte Carlo draws characterised chips from ``spice``, a layer above them).
 
 Errors: options are checked by the parser before any work. Every expected failure (a file
 that cannot be read or written, a full disk, a corrupt input, a bad value) ends in one line
@@ -19,7 +20,7 @@ import sys
 
 from golden.errors import error_message
 
-COMMAND_MODULES = ("golden.commands", "behavioral.commands", "rtl.commands", "spice.commands",
+COMMAND_MODULES = ("golden.commands", "tdsnn.model_commands", "rtl.commands", "spice.commands",
                    "tdsnn.reproduce")
 
 

@@ -43,7 +43,7 @@ COMPARE_CHIPS = 3
 #: runs ten mirror variants (the full test set: over an hour)
 SPICE_QUICK_IMAGES = 2000
 #: RK4 sub-steps per pulse of the cm table mode in the spice and mismatch stages (the same
-#: predictions as 8 sub-steps, 4x faster; ``behavioral.bench`` runs cm-table with it too)
+#: predictions as 8 sub-steps, 4x faster; ``tdsnn.bench`` runs cm-table with it too)
 TABLE_SUBSTEPS = 2
 #: chips per design in the mismatch stage, and its test images without --full (a seeded random
 #: subset): 10 cm variants x 20 chips from a table at about 35 ms of CPU per image (2 RK4

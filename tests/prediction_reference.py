@@ -11,7 +11,7 @@ coding, T = 64) and a hash of its 10,000 predictions. ``--models a,b`` records o
 models and keeps the other entries of the file. ``--store-network`` first replaces
 :data:`NETWORK` by the default network as trained here (then record every model).
 
-``cm-table`` is the cm neuron in table mode as ``behavioral.bench`` runs it (the design at the
+``cm-table`` is the cm neuron in table mode as ``tdsnn.bench`` runs it (the design at the
 card's VDD, 2 RK4 sub-steps per pulse) with the table :data:`TABLE`: a byte-for-byte copy of
 ``tables/simple_L3.csv`` of the cached characterisation (``spice.characterise.characterise()``
 with its defaults: ngspice 39.3, the PTM 22 nm HP card, the simple mirror at 3 L_min; cache
@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from behavioral.bench import fingerprint, predictions_hash, table_sha256
+from tdsnn.bench import fingerprint, predictions_hash, table_sha256
 from golden.network import SpikingNetwork
 from golden.snn import WEIGHT_GRID_BITS, grid_weights
 
@@ -88,7 +88,7 @@ def subset(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
 
 def model(name: str):
     """Neuron model ``name`` with its default parameters, or ``cm-table`` (see above)."""
-    from behavioral.bench import TABLE_SUBSTEPS
+    from tdsnn.bench import TABLE_SUBSTEPS
     from behavioral.cm import CMNeuron
     from behavioral.models import build
     from spice.characterise import CharParams

@@ -1,11 +1,11 @@
-"""The benchmark table (behavioral/bench.py): ratio to ideal, first run, target, reference check."""
+"""The benchmark table (tdsnn/bench.py): ratio to ideal, first run, target, reference check."""
 
 import json
 
 import pytest
 import torch
 
-from behavioral.bench import (_differing, decode_predictions, encode_predictions, load_against,
+from tdsnn.bench import (_differing, decode_predictions, encode_predictions, load_against,
                               table)
 
 
@@ -65,7 +65,7 @@ def test_against_a_file_that_is_no_results_file_is_a_clear_error(tmp_path):
 
 
 def test_a_bad_model_name_is_one_line_and_exit_2(capsys):
-    from behavioral.bench import ALLOWED, main
+    from tdsnn.bench import ALLOWED, main
     assert main(["--models", "ideal,nosuch", "--limit", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "'nosuch'" in err
@@ -83,7 +83,7 @@ def test_snntorch_without_snntorch_is_one_line(capsys, monkeypatch):
 
 
 def test_ratios_against_the_issue_targets():
-    from behavioral.bench import ratio_lines, ratios
+    from tdsnn.bench import ratio_lines, ratios
     runs = [_run("ideal", 1.0, 1.0), _run("td", 2.0, 2.0), _run("cm", 13.0, 13.0),
             _run("snntorch (ideal)", 1.5, None), _run("td x20", 9.0, 9.0) | {"chips": 20}]
     got = {q["name"]: (round(q["ratio"], 6), q["met"]) for q in ratios({"runs": runs})}

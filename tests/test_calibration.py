@@ -17,7 +17,6 @@ import torch
 from behavioral.calibration import (
     CALIBRATION_STREAM,
     CHUNK,
-    STEPS_DEFAULT,
     calibrate,
     measure,
     nominal_count,
@@ -25,6 +24,7 @@ from behavioral.calibration import (
     step_keys,
     trim_weights,
 )
+from behavioral.cco import STEPS_DEFAULT
 from behavioral.mismatch import CharacterisedChip, Empirical, Mismatch
 from behavioral.td import JITTER_STREAM, PulseRecorder, TDNeuron, TDParams, _cco
 from golden.neuron import IdealNeuron, IdealParams

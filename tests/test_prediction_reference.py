@@ -19,7 +19,7 @@ import json
 
 import pytest
 
-from behavioral.bench import fingerprint
+from tdsnn.bench import fingerprint
 from golden import compute
 from golden.snn import evaluate
 from golden.stats import paired_counts

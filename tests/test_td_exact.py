@@ -16,7 +16,7 @@ import pytest
 import torch
 from tests.kernel_checks import _same, compiled_only
 
-from behavioral import td
+from behavioral import cco, td
 from behavioral.models import build
 from behavioral.td import PHASE_BITS, TDNeuron, TDParams
 from golden import compute
@@ -49,11 +49,11 @@ def np_advance(p: TDParams, z: np.ndarray, gain: np.ndarray):
     """The fixed-point advance and amplitude, float32 operation by operation as torch does."""
     f32 = np.float32
     dphi = f32(p.n_th / p.theta) * z * gain * (f32(1) - z * f32(p.alpha / p.z_full))
-    adv = np.clip(np.round(dphi.astype(np.float64) * 2.0 ** 32), 0, td.ADVANCE_MAX * 2.0 ** 32)
+    adv = np.clip(np.round(dphi.astype(np.float64) * 2.0 ** 32), 0, cco.ADVANCE_MAX * 2.0 ** 32)
     adv = adv.astype(np.int64)
     root = np.array([math.isqrt(int(a)) for a in adv.ravel()], np.float64).reshape(adv.shape)
-    scaled = np.round(root * (p.sigma_jitter * 2.0 ** -16 * td._PER_SIGMA))
-    return adv, np.clip(scaled, 0, td.AMPLITUDE_MAX * td._PER_SIGMA).astype(np.int64)
+    scaled = np.round(root * (p.sigma_jitter * 2.0 ** -16 * cco._PER_SIGMA))
+    return adv, np.clip(scaled, 0, cco.AMPLITUDE_MAX * cco._PER_SIGMA).astype(np.int64)
 
 
 def np_td_run(p: TDParams, z_e, z_i, gain_e, gain_i, ids, layer: int):
@@ -66,13 +66,13 @@ def np_td_run(p: TDParams, z_e, z_i, gain_e, gain_i, ids, layer: int):
     lost, out = 0, []
     for t, inputs in enumerate(zip(z_e, z_i)):
         pulses = []
-        for cco, (z, gain) in enumerate(zip(inputs, (gain_e, gain_i))):
+        for osc, (z, gain) in enumerate(zip(inputs, (gain_e, gain_i))):
             adv, amp = np_advance(p, z, gain)
-            draw = np_draw(np_bits(stream_key(p.noise_seed, td.JITTER_STREAM, layer, t, cco), ids, n))
+            draw = np_draw(np_bits(stream_key(p.noise_seed, cco.JITTER_STREAM, layer, t, osc), ids, n))
             jitter = (draw * amp + (1 << 15)) >> 16
-            total = np.maximum(adv + jitter, 0) + phase[cco]
+            total = np.maximum(adv + jitter, 0) + phase[osc]
             k = total >> 32
-            phase[cco] = total & ((1 << 32) - 1)
+            phase[osc] = total & ((1 << 32) - 1)
             lost += int(np.maximum(k - p.max_pulses, 0).sum())
             pulses.append(np.minimum(k, p.max_pulses))
         spikes, count, _ = counter_step(count, pulses[0], pulses[1], p.n_th, lo, hi)
@@ -134,9 +134,9 @@ def _edge_inputs(batch: int, n: int, p: TDParams):
     flat[2::7] = (2 * p.max_pulses + 1) * one // 2                   # over the rate limit
     flat[3::7] = 0
     adv.clamp_(min=0)
-    _, amp = td.advance_fixed(p, adv.double().mul(2.0 ** -PHASE_BITS).float() / p.n_th,
+    _, amp = cco.advance_fixed(p, adv.double().mul(2.0 ** -PHASE_BITS).float() / p.n_th,
                               torch.ones(n))
-    amp.view(-1)[4::7] = int(3.0 * td._PER_SIGMA)                   # draws that cross cycles
+    amp.view(-1)[4::7] = int(3.0 * cco._PER_SIGMA)                   # draws that cross cycles
     lo, hi = p.counter_range
     count = torch.randint(lo, hi + 1, shape, generator=gen)
     count.view(-1)[0::3] = hi
@@ -160,7 +160,7 @@ def test_td_kernel_compiled_equals_eager_at_the_edges(fuse_small, jitter, count_
             me = mi = None
         draws = Counters(torch.arange(first, first + batch), n)
         for t in range(3):
-            keys = [torch.tensor(stream_key(p.noise_seed, td.JITTER_STREAM, 0, t, c)) for c in (0, 1)]
+            keys = [torch.tensor(stream_key(p.noise_seed, cco.JITTER_STREAM, 0, t, c)) for c in (0, 1)]
             args = (pe, pi, ae, me, ai, mi, *keys, draws.base, count, overflow,
                     p.n_th, *p.counter_range, p.max_pulses)
             out = kernel(*args)
@@ -176,8 +176,8 @@ def test_fixed_point_is_one_exact_rounding():
     """``round(x 2^32)`` of the float32 ``x`` (half to even: 2^-33 -> 0, 3 x 2^-33 -> 2),
     clamped to ``[0, 2^30]`` cycles."""
     values = [0.0, 1.0, 2.5, 61.999996, 3.0e-10, 2.0 ** -33, 3 * 2.0 ** -33, -1.0, 2.0 ** 31]
-    got = td.fixed_point(torch.tensor(values), PHASE_BITS, td.ADVANCE_MAX).tolist()
-    want = [min(max(round(float(np.float32(v)) * 2 ** 32), 0), td.ADVANCE_MAX << PHASE_BITS)
+    got = cco.fixed_point(torch.tensor(values), PHASE_BITS, cco.ADVANCE_MAX).tolist()
+    want = [min(max(round(float(np.float32(v)) * 2 ** 32), 0), cco.ADVANCE_MAX << PHASE_BITS)
             for v in values]
     assert got == want and want[5:7] == [0, 2]
 
@@ -188,7 +188,7 @@ def test_isqrt_is_exact():
     n = torch.cat([squares, squares - 1, squares[1:] + 1,
                    torch.randint(0, 1 << 62, (20000,), generator=gen),
                    torch.randint(0, 1 << 40, (20000,), generator=gen)]).clamp(0, (1 << 62) - 1)
-    assert td.isqrt(n).tolist() == [math.isqrt(int(v)) for v in n]
+    assert cco.isqrt(n).tolist() == [math.isqrt(int(v)) for v in n]
 
 
 def small_net(seed: int = 0):

@@ -1,6 +1,6 @@
 """Benchmark of the neuron models: full test set at T = 64, seconds, images/s and ratio to ideal.
 
-Run: ``python -m behavioral.bench`` (``make bench-models``; ``make bench-gpu`` runs it with
+Run: ``python -m tdsnn.bench`` (``make bench-models``; ``make bench-gpu`` runs it with
 ``--device cuda`` and says so when there is no CUDA device). Each model is evaluated
 ``--repeat`` times per thread count (``--threads 1,2``) and the best time is kept: the figures
 are for a machine others share, where the best of a few runs is the least disturbed one. The
@@ -60,8 +60,8 @@ from golden.snn import evaluate, grid_weights
 from golden.table import markdown_table
 from tdsnn.reproduce import TABLE_SUBSTEPS   # as the spice stage of make reproduce
 
-from .cm import CMNeuron
-from .models import build
+from behavioral.cm import CMNeuron
+from behavioral.models import build
 
 MODELS = ("ideal", "opamp", "td", "cm", "cm-table")
 #: the names ``--models`` takes: the neuron models and ``snntorch``, the peer of the ideal model

@@ -8,7 +8,7 @@ import argparse
 from golden import compute
 from golden.pipeline import results_dir
 
-from .td_decomposition import SETTINGS as TD_SETTINGS
+from behavioral.td_decomposition import SETTINGS as TD_SETTINGS
 
 
 def _prepared(args):
@@ -17,7 +17,7 @@ def _prepared(args):
 
 
 def cmd_characterise(args) -> int:
-    from .characterise import run
+    from behavioral.characterise import run
     for name, s in run(results_dir()).items():
         print(f"{name:6s} f-I INL {s['fi_inl_pct_fs']:.2f} % FS, R^2 {s['fi_r2']:.5f}, "
               f"increment spread {s['increment_spread_pct']:.2f} %")
@@ -27,9 +27,9 @@ def cmd_characterise(args) -> int:
 
 def cmd_compare(args) -> int:
     from golden.commands import check_output_folders
-    from .compare import run_comparison
-    from .synapse import quantised_network
-    from .td_range import calibration_range
+    from behavioral.compare import run_comparison
+    from behavioral.synapse import quantised_network
+    from behavioral.td_range import calibration_range
     check_output_folders(results_dir())
     prepared = _prepared(args)
     net = quantised_network(prepared.net, args.weight_bits)
@@ -44,7 +44,7 @@ def cmd_compare(args) -> int:
 
 def cmd_sweep(args) -> int:
     from golden.commands import check_output_folders, options_record
-    from .sweeps import BLOCK_DEFAULT, task_plan, run
+    from behavioral.sweeps import BLOCK_DEFAULT, task_plan, run
     check_output_folders(results_dir())
     task_plan(1, 1, 1, args.only)   # the names checked before any work
     r = run(_prepared(args), results_dir(), full=args.full, limit=args.limit, names=args.only,
@@ -62,14 +62,14 @@ def cmd_sweep(args) -> int:
 
 def cmd_montecarlo(args) -> int:
     from golden.commands import check_output_folders, options_record
-    from .montecarlo import BLOCK_DEFAULT, CHIP_BLOCK_DEFAULT, run, stem
+    from behavioral.montecarlo import BLOCK_DEFAULT, CHIP_BLOCK_DEFAULT, run, stem
     check_output_folders(results_dir())
     mismatch, overrides = None, {}
     if args.trim_bits or args.trim_steps is not None:
         if args.neuron != "td":
             raise ValueError(f"--trim-bits/--trim-steps: only td has trim weights, not "
                              f"--neuron {args.neuron}")
-        from .td import TDParams
+        from behavioral.td import TDParams
         trim = {"trim_bits": args.trim_bits, "trim_steps": args.trim_steps}
         TDParams(**trim)                                         # a clear error before any work
     if args.variant is not None:
@@ -83,7 +83,7 @@ def cmd_montecarlo(args) -> int:
     prepared = _prepared(args)
     td_range = None
     if args.neuron == "td" and args.td_range == "derived":
-        from .td_range import calibration_range
+        from behavioral.td_range import calibration_range
         td_range = calibration_range(prepared, args.T, args.coding, args.seed)
     r = run(prepared, args.neuron, args.chips, limit=args.limit, T=args.T, coding=args.coding,
             block=BLOCK_DEFAULT if args.block is None else args.block,
@@ -102,7 +102,7 @@ def cmd_montecarlo(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .bench import main
+    from tdsnn.bench import main
     return main(["--T", str(args.T), "--threads", args.threads, "--repeat", str(args.repeat),
                  "--device", args.device] + (["--limit", str(args.limit)] if args.limit else []))
 
