@@ -140,7 +140,7 @@ class TDParams:
                 check_table(o, name, getattr(self, name))
 
     @cached_property
-    def inhibitory(self) -> "TDParams":
+    def inhibitory(self) -> TDParams:
         """The parameters of the inhibitory CCO: ``table_inh`` as its table where given."""
         if self.table_inh is None:
             return self

@@ -156,7 +156,7 @@ class CMParams:
         """Current (A) that, flowing for ``t_p``, moves V by one input unit at the reference point."""
         return self.c_m * self.swing / (self.theta * self.t_p)
 
-    def at_vdd(self, vdd: float) -> "CMParams":
+    def at_vdd(self, vdd: float) -> CMParams:
         """The same design at supply ``vdd`` (V): threshold, reset, swing and margins scale with VDD."""
         k = vdd / self.vdd
         return replace(self, vdd=vdd, v_th=self.v_th * k, v_reset=self.v_reset * k)

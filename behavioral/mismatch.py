@@ -184,7 +184,7 @@ class CharacterisedChip:
         # the same input tensors again (constant coding) give the same scaled tensors, so the
         # model's own per-input caches keep working
         versions = (i_exc._version, i_inh._version)
-        for e, i, v, ge, scaled in self._gained:
+        for e, i, v, ge, scaled in self._gained:  # noqa: B007 (scaled: the entry found, after the break)
             if e is i_exc and i is i_inh and v == versions and ge is state.gain_e:
                 break
         else:

@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from golden.pipeline import git_revision
 from golden.chips import run_chips, shares_pass
+from golden.pipeline import git_revision
 from golden.snn import CODINGS, run_batch
 
+from . import plot_style as ps
 from .mismatch import Mismatch, chip_model
 from .models import MODELS
-from . import plot_style as ps
 from .report import params_dict, write_csv, write_json
 
 BLOCK_DEFAULT = 500   # images per task: ~1.5 s of cm on one core, small next to the engine's overhead

@@ -64,7 +64,7 @@ class OpampParams:
         """``V_th - V_reset`` (V)."""
         return self.v_th - self.v_reset
 
-    def at_vdd(self, vdd: float) -> "OpampParams":
+    def at_vdd(self, vdd: float) -> OpampParams:
         """The same design at supply ``vdd`` (V): levels and margins scale with VDD."""
         k = vdd / self.vdd
         return replace(self, vdd=vdd, v_th=self.v_th * k, v_reset=self.v_reset * k,

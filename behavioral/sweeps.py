@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from golden.snn import run_batch
 
-from .cm import MECHANISMS, CMNeuron, CMParams, with_mechanisms
+from golden.snn import run_batch
 from golden.stats import wilson_interval
 
 from . import plot_style as ps
 from . import td_decomposition
+from .cm import MECHANISMS, CMNeuron, CMParams, with_mechanisms
 from .models import build
 from .opamp import OpampNeuron, OpampParams
 from .report import write_csv, write_json, write_markdown
@@ -301,8 +301,8 @@ def run(prepared, out_dir: str | Path = "results", full: bool = False, progress:
     :func:`golden.pipeline.provenance`).
     """
     from golden import compute
-    from golden.pipeline import git_revision, provenance
     from golden.distributed import default_workers, run_tasks
+    from golden.pipeline import git_revision, provenance
 
     out = Path(out_dir) / "sweeps"
     n = len(prepared.test_y) if full else QUICK_IMAGES

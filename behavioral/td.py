@@ -68,6 +68,7 @@ from .cco import JITTER_STREAM, PHASE_BITS, AdvanceCache, _cco, advance_fixed
 from .cco import TDParams as TDParams
 from .cco import phase_advance as phase_advance
 
+
 @dataclass(frozen=True)
 class TDState:
     """State of a layer of td neurons.

@@ -19,10 +19,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from golden.distributed import add_options as add_engine_options
 from golden.files import write_json
 from golden.options import int_at_least
-
-from golden.distributed import add_options as add_engine_options
 
 from . import runner, suites
 

@@ -94,7 +94,7 @@ def wrapper_verilog(params, m: int, count_bits: int, period_ns: float = PERIOD_N
         raise ValueError("the MNIST wrapper uses a shared threshold and no trim (TDParams.array)")
     # with the window gate: open while a pulse generator has pulses left or one is high (the
     # edge that samples the last pulse sees it open; the array drains the synchroniser after)
-    window = (f"\n    .window(load | (|rem_e) | (|rem_i) | (|pe) | (|pi)),"
+    window = ("\n    .window(load | (|rem_e) | (|rem_i) | (|pe) | (|pi)),"
               if params.clock_gating else "")
     return f"""// tb_mnist_top: testbench wrapper (cocotb_tests.mnist_rtl), not part of the design.
 // {m} x tb_mnist_slice = td_neuron_array ({params.name}) + its transaction-level pulse generators.

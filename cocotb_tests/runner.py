@@ -31,14 +31,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import re
+import shutil
 import sys
 import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_ROOT = ROOT / "build" / "cocotb"

@@ -79,9 +79,9 @@ def mnist_array(K: int = 1, n_sub: int = MNIST_SUB, arch: str = "sync"):
     """(ArrayParams, wrapper Verilog, layout) of the MNIST run with ``K`` images in parallel
     on the td model's array in architecture ``arch`` (:data:`ARCHS`)."""
     from behavioral.td import TDParams  # noqa: PLC0415
+    from golden.pipeline import network_options_from_env  # noqa: PLC0415
 
     from .mnist_rtl import layout_for, n_instances, wrapper_verilog  # noqa: PLC0415
-    from golden.pipeline import network_options_from_env  # noqa: PLC0415
     # the run's network ($TDSNN_NETWORK, checked against the real one in the testbench)
     sizes = [784, *network_options_from_env().get("hidden", [500]), 10]
     lay = layout_for(TDParams(), sizes)
@@ -207,8 +207,8 @@ def run_mnist_parallel(sim: str, images: int, block: int = MNIST_BLOCK, start: i
 
     Returns the summed result (see :func:`merge_mnist`) with ``wall_seconds`` of the whole run.
     """
-    from golden.pipeline import NETWORK_ENV  # noqa: PLC0415
     from golden.distributed import default_workers, run_tasks  # noqa: PLC0415
+    from golden.pipeline import NETWORK_ENV  # noqa: PLC0415
     plan = mnist_plan(images, block, start)
     if scheduler is None:      # built here once: this machine's workers find it current
         params, opts = _mnist_build(sim, 1, MNIST_SUB, arch)

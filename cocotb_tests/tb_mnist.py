@@ -34,7 +34,6 @@ from cocotb_tests.runner import params_from_env
 from golden.snn import layer_constants, layer_input, readout, run_batch
 
 
-
 class SpikeRecorder:
     """Wraps a neuron model and records every layer's spikes per step (bool (batch, n))."""
 

@@ -37,8 +37,17 @@ from tqdm import tqdm
 from . import compute, noise
 from .network import SpikingNetwork
 from .neuron import NeuronModel
-from .snn import (_ARRIVAL_SLOTS, _INPUT_SPIKES, CODINGS, MAX_STEPS, Evaluation, SNNRun,
-                  layer_constants, layer_input, readout)
+from .snn import (
+    _ARRIVAL_SLOTS,
+    _INPUT_SPIKES,
+    CODINGS,
+    MAX_STEPS,
+    Evaluation,
+    SNNRun,
+    layer_constants,
+    layer_input,
+    readout,
+)
 
 
 def design(model) -> tuple:
@@ -191,6 +200,7 @@ def run_chips(net: SpikingNetwork, models: list[NeuronModel], x: torch.Tensor, T
     def slots(seed, l, t, counters):
         return (noise.stream_key(seed, _ARRIVAL_SLOTS, l, t), counters) if slotted else None
 
+    s = None                            # the spikes of the layer before (read for layers > 0)
     for t in range(1, T + 1):
         if constant_input is not None:
             i_exc, i_inh = constant_input

@@ -9,9 +9,9 @@ import torch
 
 from . import compute
 from .ann import TrainConfig
+from .files import check_writable
 from .neuron import make_model
 from .options import int_at_least, percentile, steps
-from .files import check_writable
 from .pipeline import artifacts_dir, git_revision, prepare_from_options, results_dir, write_json
 from .snn import CODINGS, evaluate
 from .table import markdown_table

@@ -44,7 +44,6 @@ from typing import Any
 
 from tqdm import tqdm
 
-
 #: Dask configuration of the workers this module starts. Dask's nannies set
 #: MALLOC_TRIM_THRESHOLD_=65536 in their workers, which also freezes glibc's mmap threshold at
 #: 128 KiB: every torch tensor above it is then mmap'd and unmapped again. Measured (200 td

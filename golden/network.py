@@ -47,7 +47,7 @@ class SpikingNetwork:
         """Neuron counts: input, hidden..., output."""
         return [self.weights[0].shape[1]] + [w.shape[0] for w in self.weights]
 
-    def with_weights(self, weights, meta_update: dict | None = None) -> "SpikingNetwork":
+    def with_weights(self, weights, meta_update: dict | None = None) -> SpikingNetwork:
         """The same network with other weights (for example quantised ones)."""
         return SpikingNetwork(tuple(weights), self.biases, self.scales,
                               {**self.meta, **(meta_update or {})})

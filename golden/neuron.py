@@ -27,8 +27,9 @@ same shape, so the SNN evaluator (:mod:`golden.snn`) runs any of them unchanged:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import torch
 

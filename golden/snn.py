@@ -117,7 +117,7 @@ class _Layer:
     magnitude: float
 
     @classmethod
-    def of(cls, w: torch.Tensor, bias: torch.Tensor | None, device: torch.device) -> "_Layer":
+    def of(cls, w: torch.Tensor, bias: torch.Tensor | None, device: torch.device) -> _Layer:
         w = grid_weights(w)
         total = w.abs().sum(1)
         if bias is None:

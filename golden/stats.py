@@ -20,8 +20,8 @@ Every rate in and out is in percent unless a docstring says otherwise.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 #: two-sided 95 % normal quantile
 Z95 = 1.959963984540054

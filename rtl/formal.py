@@ -29,9 +29,9 @@ from pathlib import Path
 
 from .export import verilog_text
 from .netlist import netlist_text
-from .synth import yosys
 from .params import TOP_NAME, ArrayParams
 from .properties import properties
+from .synth import yosys
 
 SOLVER = "yices"
 

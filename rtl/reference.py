@@ -260,7 +260,7 @@ class CycleState:
     acc: np.ndarray = field(default_factory=lambda: _zeros(0))
 
     @classmethod
-    def reset(cls, params: ArrayParams) -> "CycleState":
+    def reset(cls, params: ArrayParams) -> CycleState:
         """The state after a synchronous reset (thresholds at ``threshold_max``, weights at
         ``weight_one``, ripple counters held clear)."""
         n, s = params.n_neurons, params.sync_stages

@@ -50,7 +50,7 @@ class Stimulus:
     tr_data: np.ndarray
 
     @classmethod
-    def idle(cls, params: ArrayParams, cycles: int) -> "Stimulus":
+    def idle(cls, params: ArrayParams, cycles: int) -> Stimulus:
         """No pulses, enabled, window open, no step, no reset, no writes, sel 0."""
         zeros = np.zeros(cycles, dtype=np.int64)
         kind = bool if params.counter == "sync" else np.int64
@@ -75,7 +75,7 @@ class Trace:
     overflow: np.ndarray
     overflow_any: np.ndarray
 
-    def first_mismatch(self, other: "Trace") -> str | None:
+    def first_mismatch(self, other: Trace) -> str | None:
         """Description of the first cycle and port where the traces differ, else None."""
         for f in fields(self):
             a, b = getattr(self, f.name), getattr(other, f.name)

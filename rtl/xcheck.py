@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .export import write_verilog
-from .params import TOP_NAME, ArrayParams
+from .params import ArrayParams
 
 TESTBENCH = Path(__file__).parent / "hdl" / "tb_plain.v"
 PERIOD_NS = 2.0

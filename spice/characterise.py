@@ -29,8 +29,16 @@ import numpy as np
 
 from behavioral.cm import CMParams
 from behavioral.cm_table import write_table
-from golden.files import (CacheError, file_hashes, inside, make_work_dir, sealed, unseal,
-                          verify_files, write_json)
+from golden.files import (
+    CacheError,
+    file_hashes,
+    inside,
+    make_work_dir,
+    sealed,
+    unseal,
+    verify_files,
+    write_json,
+)
 
 from .card import DeviceCard
 from .mirror import L_MULTIPLES, POLARITIES, MirrorParams, size, sweep, sweep_netlist

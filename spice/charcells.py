@@ -38,8 +38,20 @@ from pathlib import Path
 import numpy as np
 
 from .cells import CELLS, Cell, arcs, when
-from .charlib import (RAMP_PER_SLEW, CellProcess, Instance, NotSettled, crossing, edge_energy,
-                      pin_capacitance, pwl, settled, simulate, static_current, transition)
+from .charlib import (
+    RAMP_PER_SLEW,
+    CellProcess,
+    Instance,
+    NotSettled,
+    crossing,
+    edge_energy,
+    pin_capacitance,
+    pwl,
+    settled,
+    simulate,
+    static_current,
+    transition,
+)
 
 FORMAT = 1
 #: setup/hold criterion: the capture may be this much slower than with a stable data input

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cells import CELLS, Cell, POWER_PINS, lef_size, shrink, subckt_ports
+from .cells import CELLS, POWER_PINS, Cell, lef_size, shrink, subckt_ports
 from .energy import supply_charge
 from .mirror import _si
 from .ngspice import control_block, run

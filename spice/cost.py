@@ -56,11 +56,11 @@ class Area:
     def total(self) -> float:
         return self.devices + self.capacitors
 
-    def __add__(self, other: "Area") -> "Area":
+    def __add__(self, other: Area) -> Area:
         return Area(self.wl + other.wl, self.devices + other.devices,
                     self.capacitors + other.capacitors)
 
-    def scaled(self, k: float) -> "Area":
+    def scaled(self, k: float) -> Area:
         return Area(self.wl * k, self.devices * k, self.capacitors * k)
 
 

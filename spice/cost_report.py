@@ -257,8 +257,8 @@ def plot_accuracy_cost(record: dict, path: Path) -> Path:
     axes[1].set_title("Error versus energy per inference")
     ps.legend_outside(axes[1])
     missing = [n for n, r in rows.items() if r["error_worst_pct"] is None]
-    ps.caption(fig, f"cm labels: mirror length in L_min. Filled: mean over chips (the nominal "
-                    f"chip where no Monte Carlo ran); hollow: worst chip"
+    ps.caption(fig, "cm labels: mirror length in L_min. Filled: mean over chips (the nominal "
+                    "chip where no Monte Carlo ran); hollow: worst chip"
                     + (f" (not measured for {len(missing)} of {len(rows)} series: no Monte "
                        f"Carlo record)" if missing else "")
                     + f". T = {record['T']}; errors on {n_err} {record['data']['name']} test "

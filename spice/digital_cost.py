@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from rtl.activity import PulseStimulus, simulate_activity, vcd_bit_transitions
+from rtl.area import digital_area
 from rtl.constraints import DEFAULT_PERIOD_NS
 from rtl.params import ArrayParams
-from rtl.area import digital_area
 from rtl.techmap import Library, MappedDesign, map_design
 
 from .cells import cell as library_cell
@@ -201,7 +201,7 @@ def switching(record: dict, mapped: MappedDesign, vcd_counts: dict) -> dict:
     return dict(total) | {"nets": priced}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _functional_models(cells: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
     p = pdk(cells)
     files = tuple(str(p.cell_file(c, "functional.v")) for c in cells)

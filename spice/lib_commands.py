@@ -12,8 +12,8 @@ PROCESSES = ("sky130", "card")
 
 def library_from_args(args: argparse.Namespace, progress: bool = True) -> dict:
     """The library record ``--process`` names (characterised now or read from the cache)."""
-    from .charlib import card_process, sky130_process
     from .card import card_from_args
+    from .charlib import card_process, sky130_process
     from .liberty import library
     process = (sky130_process(points=args.points) if args.process == "sky130" else
                card_process(card_from_args(args), points=args.points))
@@ -23,8 +23,8 @@ def library_from_args(args: argparse.Namespace, progress: bool = True) -> dict:
 def add_library_options(p: argparse.ArgumentParser, process: bool = True) -> None:
     from golden.options import int_at_least
 
-    from .charlib import GRID_POINTS
     from .card import add_card_options
+    from .charlib import GRID_POINTS
     if process:
         p.add_argument("--process", choices=PROCESSES, default="sky130",
                        help="sky130: SkyWater's models and cells (tt, 1.8 V, 25 C); card: the "

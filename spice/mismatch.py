@@ -44,8 +44,14 @@ import numpy as np
 from behavioral.mismatch import Empirical, Mismatch
 
 from .card import DeviceCard
-from .characterise import (CharParams, cached, characterise, fingerprint_of, mirror_designs,
-                           variant_name)
+from .characterise import (
+    CharParams,
+    cached,
+    characterise,
+    fingerprint_of,
+    mirror_designs,
+    variant_name,
+)
 from .comparator import ComparatorParams
 from .mirror import L_MULTIPLES, POLARITIES, MirrorParams, _si
 from .ngspice import NgspiceError, control_block, run

@@ -9,17 +9,15 @@ arrival slots and the natural reset stay on: they are not mirror properties.
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import torch
-
-from golden.neuron import IdealNeuron
-from golden.snn import evaluate
-from golden.table import markdown_table
 
 from behavioral.cm import CMNeuron
 from behavioral.td import TDNeuron, TDParams
 from behavioral.td_range import violations
+from golden.neuron import IdealNeuron
+from golden.snn import evaluate
+from golden.table import markdown_table
 
 from .characterise import CharParams
 

@@ -110,8 +110,13 @@ def oscillator_section(cp: CharParams, folder: Path) -> tuple[dict, str, tuple[s
     """Characterise the ring oscillator of each polarity (each cached); the results, the
     Markdown paragraph and the paths of the excitatory and inhibitory tables (on their common
     full scale)."""
-    from .oscillator import POLARITIES, OscillatorParams, characterise_cached, common_tables
-    from .oscillator import write_table
+    from .oscillator import (
+        POLARITIES,
+        OscillatorParams,
+        characterise_cached,
+        common_tables,
+        write_table,
+    )
     res = {pol: characterise_cached(OscillatorParams(card=cp.card, polarity=pol))
            for pol in POLARITIES}
     i_fs, tables = common_tables(res)

@@ -90,12 +90,12 @@ class FullScaleRule:
                 raise ValueError(f"FullScaleRule.{name} = {v!r}: must be in [{lo:g}, {hi:g}]")
 
     @classmethod
-    def synchroniser(cls, f_clk: float = 500e6) -> "FullScaleRule":
+    def synchroniser(cls, f_clk: float = 500e6) -> FullScaleRule:
         """Shorter phase >= one clock period of ``f_clk`` (Hz)."""
         return cls(min_phase=1 / f_clk)
 
     @classmethod
-    def pulse_counter(cls, f_toggle: float) -> "FullScaleRule":
+    def pulse_counter(cls, f_toggle: float) -> FullScaleRule:
         """A counter clocked by the pulses: frequency <= its toggle rate ``f_toggle`` (Hz), each
         phase >= half its period (the flip-flop's minimum clock pulse)."""
         return cls(min_phase=1 / (2 * f_toggle), max_frequency=f_toggle)
@@ -448,7 +448,7 @@ class RingGrid:
 def fingerprint(o: OscillatorParams, rule: FullScaleRule, mp: MismatchParams,
                 grid: RingGrid = RingGrid()) -> str:
     from .characterise import fingerprint_of
-    from .mismatch import RING_SLACK, RING_STEPS_PER_PERIOD, RINGS_PER_RUN, PERIODS, SETTLE_PERIODS
+    from .mismatch import PERIODS, RING_SLACK, RING_STEPS_PER_PERIOD, RINGS_PER_RUN, SETTLE_PERIODS
     return fingerprint_of(
         f"ring variant format {FORMAT}", o.card.fingerprint(), repr(sorted(sizes(o).items())),
         o.polarity, repr(rule), repr((mp.a_vt_n, mp.a_vt_p, mp.samples, mp.seed)),

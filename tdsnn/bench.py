@@ -52,16 +52,15 @@ from pathlib import Path
 
 import torch
 
+from behavioral.cm import CMNeuron
+from behavioral.models import build
 from golden import compute, peer
 from golden.chips import evaluate_chips
 from golden.errors import error_message
 from golden.pipeline import prepare, results_dir
 from golden.snn import evaluate, grid_weights
 from golden.table import markdown_table
-from tdsnn.reproduce import TABLE_SUBSTEPS   # as the spice stage of make reproduce
-
-from behavioral.cm import CMNeuron
-from behavioral.models import build
+from tdsnn.reproduce import TABLE_SUBSTEPS  # as the spice stage of make reproduce
 
 MODELS = ("ideal", "opamp", "td", "cm", "cm-table")
 #: the names ``--models`` takes: the neuron models and ``snntorch``, the peer of the ideal model

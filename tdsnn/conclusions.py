@@ -9,7 +9,7 @@ A stage that did not run gives no sentence.
 
 from __future__ import annotations
 
-from golden.stats import (Paired, chip_spread, errors_from_pct, paired_counts, wilson_interval)
+from golden.stats import Paired, chip_spread, errors_from_pct, paired_counts, wilson_interval
 
 #: below this exact McNemar p-value a difference is called a difference
 ALPHA = 0.05

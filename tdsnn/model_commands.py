@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import argparse
 
+from behavioral.td_decomposition import SETTINGS as TD_SETTINGS
 from golden import compute
 from golden.pipeline import results_dir
-
-from behavioral.td_decomposition import SETTINGS as TD_SETTINGS
 
 
 def _prepared(args):
@@ -26,10 +25,10 @@ def cmd_characterise(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from golden.commands import check_output_folders
     from behavioral.compare import run_comparison
     from behavioral.synapse import quantised_network
     from behavioral.td_range import calibration_range
+    from golden.commands import check_output_folders
     check_output_folders(results_dir())
     prepared = _prepared(args)
     net = quantised_network(prepared.net, args.weight_bits)
@@ -43,8 +42,8 @@ def cmd_compare(args) -> int:
 
 
 def cmd_sweep(args) -> int:
+    from behavioral.sweeps import BLOCK_DEFAULT, run, task_plan
     from golden.commands import check_output_folders, options_record
-    from behavioral.sweeps import BLOCK_DEFAULT, task_plan, run
     check_output_folders(results_dir())
     task_plan(1, 1, 1, args.only)   # the names checked before any work
     r = run(_prepared(args), results_dir(), full=args.full, limit=args.limit, names=args.only,
@@ -61,8 +60,8 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_montecarlo(args) -> int:
-    from golden.commands import check_output_folders, options_record
     from behavioral.montecarlo import BLOCK_DEFAULT, CHIP_BLOCK_DEFAULT, run, stem
+    from golden.commands import check_output_folders, options_record
     check_output_folders(results_dir())
     mismatch, overrides = None, {}
     if args.trim_bits or args.trim_steps is not None:

@@ -20,8 +20,14 @@ from pathlib import Path
 
 from golden.agreement import layer_correlations
 from golden.ann import accuracy
-from golden.commands import (T_SWEEP, add_network_options, check_output_folders, network_options,
-                             options_record, prepare_from_args)
+from golden.commands import (
+    T_SWEEP,
+    add_network_options,
+    check_output_folders,
+    network_options,
+    options_record,
+    prepare_from_args,
+)
 from golden.files import copy_atomic, write_atomic, write_json
 from golden.neuron import IdealNeuron
 from golden.options import int_at_least, steps
@@ -29,7 +35,6 @@ from golden.pipeline import NETWORK_ENV, artifacts_dir, git_revision, results_di
 from golden.snn import evaluate
 from golden.stats import errors_from_pct, wilson_interval
 from golden.table import markdown_table
-
 from spice.card import card_fingerprint
 
 from .stages import Stage, StageResult, network_fingerprint, run_stage
@@ -280,7 +285,8 @@ def stage_spice(ctx: Context, stage_dir: Path) -> StageResult:
 def stage_mismatch(ctx: Context, stage_dir: Path) -> StageResult:
     import torch
 
-    from behavioral.montecarlo import run as run_chips, stem
+    from behavioral.montecarlo import run as run_chips
+    from behavioral.montecarlo import stem
     from spice.mismatch import TD_VARIANT, VARIANTS, chip_setup, montecarlo, write_outputs
     mc = montecarlo()
     write_outputs(mc, stage_dir / "mismatch")

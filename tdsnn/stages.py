@@ -27,14 +27,22 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 
-from golden.files import (CacheError, copy_atomic, file_hashes, file_lock, inside,
-                          make_work_dir, verify_files, write_json)
+from golden.files import (
+    CacheError,
+    copy_atomic,
+    file_hashes,
+    file_lock,
+    inside,
+    make_work_dir,
+    verify_files,
+    write_json,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 

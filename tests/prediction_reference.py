@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tdsnn.bench import fingerprint, predictions_hash, table_sha256
 from golden.network import SpikingNetwork
 from golden.snn import WEIGHT_GRID_BITS, grid_weights
+from tdsnn.bench import fingerprint, predictions_hash, table_sha256
 
 PATH = Path(__file__).parent / "data" / "predictions.json"
 NETWORK = Path(__file__).parent / "data" / "network.npz"
@@ -88,10 +88,10 @@ def subset(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
 
 def model(name: str):
     """Neuron model ``name`` with its default parameters, or ``cm-table`` (see above)."""
-    from tdsnn.bench import TABLE_SUBSTEPS
     from behavioral.cm import CMNeuron
     from behavioral.models import build
     from spice.characterise import CharParams
+    from tdsnn.bench import TABLE_SUBSTEPS
 
     if name != "cm-table":
         return build(name)

@@ -7,9 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from behavioral.cm import (MECHANISMS, CMNeuron, CMParams, cm_step, effective_current,
-                           integrate_pulse, with_mechanisms)
-from behavioral.cm import equation_table
+from behavioral.cm import (
+    MECHANISMS,
+    CMNeuron,
+    CMParams,
+    cm_step,
+    effective_current,
+    equation_table,
+    integrate_pulse,
+    with_mechanisms,
+)
 from behavioral.cm_table import write_table
 
 P = CMParams()

@@ -12,9 +12,16 @@ from dataclasses import replace
 import pytest
 import torch
 
-from behavioral.cm import (CMNeuron, CMParams, _enter_triode, _solve_triode, advance, cm_step,
-                           pulse_drive)
-from behavioral.cm import equation_table
+from behavioral.cm import (
+    CMNeuron,
+    CMParams,
+    _enter_triode,
+    _solve_triode,
+    advance,
+    cm_step,
+    equation_table,
+    pulse_drive,
+)
 from behavioral.cm_table import load_table, table_rate, write_table
 
 P = CMParams()

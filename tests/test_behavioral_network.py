@@ -1,6 +1,5 @@
 """Whole-network properties: the ideal switches, reproducibility, independence of the batch."""
 
-from dataclasses import replace
 
 import pytest
 import torch

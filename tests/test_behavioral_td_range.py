@@ -6,7 +6,14 @@ import pytest
 import torch
 
 from behavioral.td import TDNeuron, TDParams
-from behavioral.td_range import GAIN_SIGMAS, derive, derive_layer, input_peaks, network_range, violations
+from behavioral.td_range import (
+    GAIN_SIGMAS,
+    derive,
+    derive_layer,
+    input_peaks,
+    network_range,
+    violations,
+)
 from golden.network import SpikingNetwork
 from golden.snn import evaluate
 

@@ -5,9 +5,9 @@ functional Verilog models (Icarus): bit-exact against the same golden model as t
 from pathlib import Path
 
 import pytest
+from small_library import small_library
 
 from cocotb_tests import runner, suites
-from small_library import small_library
 
 CONFIG = suites.SCOREBOARD_CONFIGS[0]
 

@@ -3,12 +3,12 @@ here (hand-computed), and the whole flow on the small sky130 library."""
 
 import numpy as np
 import pytest
+from small_library import small_library
 
 from behavioral.td import TDParams
 from rtl.activity import PulseStimulus
 from spice import digital_cost as dc
 from spice.liberty import wire_capacitance, wire_model
-from small_library import small_library
 
 VDD = 1.8
 

@@ -9,14 +9,14 @@ import threading
 import numpy as np
 import pytest
 import torch
+from test_distributed import _wait, cluster  # noqa: F401  (the real-cluster fixture)
 
 from behavioral import sweeps
 from behavioral.models import build
 from behavioral.synapse import quantised_network
 from cocotb_tests import runner, suites
-from golden.snn import evaluate
 from golden.distributed import run_tasks
-from test_distributed import _wait, cluster  # noqa: F401  (the real-cluster fixture)
+from golden.snn import evaluate
 
 #: the in-process runs on one torch thread, as the engine runs its tasks (golden.distributed)
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -19,12 +19,25 @@ for bit.
 import pytest
 import torch
 from test_behavioral_cm_fast import stimuli
-from tests.kernel_checks import _close, _same, compiled_only
 
-from behavioral.cm import (FAST_PATH_TOL, CMNeuron, CMParams, _closed_form, _enter_triode,
-                          _leak_compare_reset, _phi, _to_units, _to_volts, _triode_kernel,
-                          _triode_kernel_out, advance, cm_step, pulse_drive)
+from behavioral.cm import (
+    FAST_PATH_TOL,
+    CMNeuron,
+    CMParams,
+    _closed_form,
+    _enter_triode,
+    _leak_compare_reset,
+    _phi,
+    _to_units,
+    _to_volts,
+    _triode_kernel,
+    _triode_kernel_out,
+    advance,
+    cm_step,
+    pulse_drive,
+)
 from golden import compute
+from tests.kernel_checks import _close, _same, compiled_only
 
 P = CMParams()
 

@@ -13,8 +13,7 @@ import pytest
 import torch
 
 from behavioral import cm_table
-from behavioral.cm import FAST_PATH_TOL, CMParams, cm_step
-from behavioral.cm import equation_table
+from behavioral.cm import FAST_PATH_TOL, CMParams, cm_step, equation_table
 from behavioral.cm_table import load_table, rk4_pulse, table_rate, write_table
 from golden import compute
 from tests.kernel_checks import _close, compiled_only

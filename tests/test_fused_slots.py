@@ -7,10 +7,10 @@ not a multiple of the vector width, and the top draw of the 24-bit field (u = 1 
 """
 
 import torch
-from tests.kernel_checks import compiled_only
 
 from golden.noise import Counters, stream_key, uniform_at
 from golden.snn import slot_parts
+from tests.kernel_checks import compiled_only
 
 #: the stream and the draw (image 8199, element 18 of 500: counter 4,099,518) whose 24-bit
 #: field is 0xFFFFFF, found by a search over the counters

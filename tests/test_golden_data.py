@@ -1,9 +1,7 @@
 """IDX parsing, validation errors, the restricted unpickler and the data-folder rules."""
 
 import gzip
-import io
 import pickle
-import struct
 
 import numpy as np
 import pytest

@@ -4,8 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from golden.noise import (IRWIN_HALL_MAX, IRWIN_HALL_VARIANCE, Counters, irwin_hall_of,
-                          splitmix64, splitmix64_int, stream_key, uniform)
+from golden.noise import (
+    IRWIN_HALL_MAX,
+    IRWIN_HALL_VARIANCE,
+    Counters,
+    irwin_hall_of,
+    splitmix64,
+    splitmix64_int,
+    stream_key,
+    uniform,
+)
 
 
 def draws(key: int, ids: torch.Tensor, n: int) -> torch.Tensor:

@@ -2,8 +2,14 @@
 
 import pytest
 
-from golden.stats import (chip_spread, errors_from_pct, mcnemar_exact_p, paired_counts,
-                          paired_difference_interval, wilson_interval)
+from golden.stats import (
+    chip_spread,
+    errors_from_pct,
+    mcnemar_exact_p,
+    paired_counts,
+    paired_difference_interval,
+    wilson_interval,
+)
 
 
 @pytest.mark.parametrize("k, n, low, high", [

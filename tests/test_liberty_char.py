@@ -37,7 +37,7 @@ def direct_delay(sky, slew: float, load: float, workdir) -> dict:
         "* nand2_1 A -> Y, direct", f".lib {sky.extras['lib']} tt", f".include {cell_file}",
         ".temp 25", f"Vdd vpwr 0 {vdd}",
         f"Va a 0 PWL(0 0 {t1} 0 {t1 + ramp} {vdd} {t2} {vdd} {t2 + ramp} 0)",
-        f"X1 a vpwr 0 0 vpwr vpwr y sky130_fd_sc_hd__nand2_1", f"C1 y 0 {load}",
+        "X1 a vpwr 0 0 vpwr vpwr y sky130_fd_sc_hd__nand2_1", f"C1 y 0 {load}",
         ".control", "set num_threads=1", "tran 1p 12n",
         f"meas tran fall trig v(a) val={vdd / 2} rise=1 targ v(y) val={vdd / 2} fall=1",
         f"meas tran rise trig v(a) val={vdd / 2} fall=1 targ v(y) val={vdd / 2} rise=1",

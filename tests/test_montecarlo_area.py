@@ -1,12 +1,12 @@
 """Digital area of the td neuron from its netlist mapped to a cell library (rtl/area.py)."""
 
 import pytest
+from small_library import small_library
 
 from behavioral.td import TDParams
 from rtl.area import digital_area
 from rtl.synth import synth_stats
 from spice.digital_cost import flip_flops, mapping_library, short
-from small_library import small_library
 
 
 def test_area_is_the_sum_of_the_mapped_cells_library_areas():

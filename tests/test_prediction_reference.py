@@ -19,12 +19,22 @@ import json
 
 import pytest
 
-from tdsnn.bench import fingerprint
 from golden import compute
 from golden.snn import evaluate
 from golden.stats import paired_counts
-from tests.prediction_reference import (CODINGS, MODELS, PATH, TABLE, T, model, stored_network,
-                                       subset, table_sha256, test_set)
+from tdsnn.bench import fingerprint
+from tests.prediction_reference import (
+    CODINGS,
+    MODELS,
+    PATH,
+    TABLE,
+    T,
+    model,
+    stored_network,
+    subset,
+    table_sha256,
+    test_set,
+)
 
 REF = json.loads(PATH.read_text())
 EXACT = ("ideal", "opamp", "td")

@@ -5,8 +5,15 @@ architectures (bounds from what each architecture clocks, not tuned numbers)."""
 import pytest
 
 from behavioral.td import TDParams
-from rtl.activity import (PulseStimulus, StepStimulus, breakdown, totals, transitions_per_count,
-                          vcd_bit_transitions, vcd_transitions)
+from rtl.activity import (
+    PulseStimulus,
+    StepStimulus,
+    breakdown,
+    totals,
+    transitions_per_count,
+    vcd_bit_transitions,
+    vcd_transitions,
+)
 from rtl.params import ArrayParams
 from rtl.synth import synth_stats
 

@@ -3,7 +3,6 @@ its verification against the wheel's RECORD, atomic re-unpacking, and the errors
 
 import base64
 import hashlib
-import io
 import json
 import zipfile
 

@@ -11,8 +11,14 @@ from behavioral.td import TDNeuron, TDParams
 from spice import cost, cost_report
 from spice.card import CARD_FILE, DeviceCard
 from spice.comparator import ComparatorParams
-from spice.energy import (SLOPE, PulseParams, comparator_charge, mirror_netlist,
-                          oscillator_charge, supply_charge)
+from spice.energy import (
+    SLOPE,
+    PulseParams,
+    comparator_charge,
+    mirror_netlist,
+    oscillator_charge,
+    supply_charge,
+)
 from spice.mirror import MirrorParams
 from spice.oscillator import OscillatorParams
 

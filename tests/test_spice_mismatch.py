@@ -8,8 +8,15 @@ import pytest
 
 from spice.card import DeviceCard
 from spice.mirror import _si
-from spice.mismatch import (MismatchParams, VARIANTS, check_variant, chip_setup, draw_shifts,
-                            instance, shiftable)
+from spice.mismatch import (
+    VARIANTS,
+    MismatchParams,
+    check_variant,
+    chip_setup,
+    draw_shifts,
+    instance,
+    shiftable,
+)
 from spice.ngspice import control_block, run
 
 CARD = DeviceCard()

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from behavioral.cm import CMNeuron
-from behavioral.cm import equation_table
+from behavioral.cm import CMNeuron, equation_table
 from behavioral.cm_table import write_table
 from spice.card import DeviceCard
 from spice.characterise import CharParams, cached

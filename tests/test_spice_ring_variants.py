@@ -8,12 +8,28 @@ import numpy as np
 import pytest
 
 from spice.card import DeviceCard
-from spice.mismatch import (MismatchParams, draw_shifts, mirror_gain_curves, normals, ring_devices,
-                            shiftable)
 from spice.mirror import MirrorParams
+from spice.mismatch import (
+    MismatchParams,
+    draw_shifts,
+    mirror_gain_curves,
+    normals,
+    ring_devices,
+    shiftable,
+)
 from spice.oscillator import OscillatorParams, elements, netlist
-from spice.ring_variants import (VARIANTS, FullScaleRule, RingGrid, characterise_all, designs,
-                                 gains_at, linearity, oscillator, phase_errors, transient_point)
+from spice.ring_variants import (
+    VARIANTS,
+    FullScaleRule,
+    RingGrid,
+    characterise_all,
+    designs,
+    gains_at,
+    linearity,
+    oscillator,
+    phase_errors,
+    transient_point,
+)
 
 CARD = DeviceCard()
 

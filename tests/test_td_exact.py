@@ -14,7 +14,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from tests.kernel_checks import _same, compiled_only
 
 from behavioral import cco, td
 from behavioral.models import build
@@ -24,6 +23,7 @@ from golden.network import SpikingNetwork
 from golden.noise import Counters, stream_key
 from golden.snn import evaluate
 from rtl.reference import counter_step
+from tests.kernel_checks import _same, compiled_only
 
 U64 = np.uint64
 GAMMA, M1, M2 = U64(0x9E3779B97F4A7C15), U64(0xBF58476D1CE4E5B9), U64(0x94D049BB133111EB)

@@ -2,13 +2,13 @@
 exported SDC), on the small sky130 library."""
 
 import pytest
+from small_library import small_library
 
 from rtl import sta
 from rtl.params import ArrayParams
 from rtl.synth import synth_stats
 from rtl.techmap import Library, map_design
 from spice.digital_cost import flip_flops, mapping_library, short
-from small_library import small_library
 
 PARAMS = ArrayParams(n_neurons=2, counter_width=6, threshold_width=4)
 

@@ -5,8 +5,7 @@ import json
 import pytest
 import torch
 
-from tdsnn.bench import (_differing, decode_predictions, encode_predictions, load_against,
-                              table)
+from tdsnn.bench import _differing, decode_predictions, encode_predictions, load_against, table
 
 
 def _run(model, seconds, first, same=True, target=None):
@@ -75,7 +74,7 @@ def test_a_bad_model_name_is_one_line_and_exit_2(capsys):
 def test_snntorch_without_snntorch_is_one_line(capsys, monkeypatch):
     """``--models snntorch`` where snnTorch is not installed (made so here where it is): one
     line naming the package, exit 2."""
-    from behavioral import bench
+    from tdsnn import bench
     monkeypatch.setattr(bench.peer, "available", lambda: False)
     assert bench.main(["--models", "snntorch", "--limit", "1"]) == 2
     err = capsys.readouterr().err.strip()
@@ -95,7 +94,7 @@ def test_ratios_against_the_issue_targets():
 def test_snntorch_alone_runs_without_the_ideal_model(monkeypatch, tmp_path, capsys):
     """``--models snntorch`` where snnTorch is installed (its model replaced here by a stand-in
     that predicts class 0): the peer alone, a table, exit 0, no traceback."""
-    from behavioral import bench
+    from tdsnn import bench
     monkeypatch.setattr(bench.peer, "available", lambda: True)
     def stand_in(net, x, T, batch_size):
         return torch.zeros(len(x), dtype=torch.int64), 0.01
