@@ -1,14 +1,4 @@
 """Behavioural analog neuron models (cm, opamp, td), their characterisation and comparison.
 
-Importing the package registers the models with :func:`golden.neuron.register_model`.
+The models by name: :data:`behavioral.models.MODELS` (:func:`behavioral.models.build`).
 """
-
-from golden.neuron import register_model
-
-from .cm import CMNeuron
-from .opamp import OpampNeuron
-from .td import TDNeuron
-
-register_model("cm", CMNeuron)
-register_model("opamp", OpampNeuron)
-register_model("td", TDNeuron)

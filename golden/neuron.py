@@ -27,7 +27,6 @@ same shape, so the SNN evaluator (:mod:`golden.snn`) runs any of them unchanged:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -130,19 +129,3 @@ class IdealNeuron:
 
     def counters(self, state: IdealState) -> dict[str, int]:
         return {}
-
-
-# Neuron models by name, for the command line. Other packages add theirs with register_model.
-MODELS: dict[str, Callable[[], NeuronModel]] = {"ideal": IdealNeuron}
-
-
-def register_model(name: str, factory: Callable[[], NeuronModel]) -> None:
-    """Make ``factory`` (no arguments: the model with its default parameters) known as ``name``."""
-    MODELS[name] = factory
-
-
-def make_model(name: str) -> NeuronModel:
-    """The model called ``name`` with its default parameters."""
-    if name not in MODELS:
-        raise ValueError(f"neuron model {name!r} is unknown; available: {sorted(MODELS)}")
-    return MODELS[name]()

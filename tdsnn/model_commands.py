@@ -1,4 +1,4 @@
-"""``tdsnn characterise``, ``tdsnn compare``, ``tdsnn sweep``, ``tdsnn montecarlo`` and
+"""``tdsnn evaluate``, ``tdsnn characterise``, ``tdsnn compare``, ``tdsnn sweep``, ``tdsnn montecarlo`` and
 ``tdsnn bench-models``."""
 
 from __future__ import annotations
@@ -115,10 +115,60 @@ def _td_settings(text: str) -> tuple[str, ...]:
     return names
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    from behavioral.models import build
+    from golden.commands import T_SWEEP, check_output_folders, options_record, prepare_from_args
+    from golden.pipeline import git_revision, write_json
+    from golden.snn import evaluate
+    from golden.table import markdown_table
+    model = build(args.neuron)
+    check_output_folders(results_dir())
+    p = prepare_from_args(args)
+    x, y = p.test_x, p.test_y
+    if args.limit is not None:
+        x, y = x[:args.limit], y[:args.limit]
+    checkpoints = tuple(t for t in T_SWEEP if t < args.T)
+    ev = evaluate(p.net, model, x, y, args.T, args.coding, args.batch_size, args.seed, checkpoints)
+    rows = [["ANN", "-", f"{p.ann_error_pct:.2f}", f"{100 - p.ann_error_pct:.2f}", str(len(p.test_y))]]
+    for t, acc in ev.accuracy.items():
+        rows.append([f"SNN {model.name}", str(t), f"{100 * (1 - acc):.2f}", f"{100 * acc:.2f}",
+                     str(ev.n_images)])
+    print(markdown_table(["model", "T", "error %", "accuracy %", "images"], rows))
+    print(f"{ev.n_images} images x T={args.T} in {ev.seconds:.1f} s "
+          f"({ev.n_images / ev.seconds:.0f} images/s, {compute.describe()}); "
+          f"counters: {ev.counters or 'none'}")
+    out = write_json(results_dir() / f"evaluate-{model.name}-T{args.T}-{args.coding}.json", {
+        "config": p.config | {"neuron": model.name, "T": args.T, "coding": args.coding,
+                              "batch_size": args.batch_size, "limit": args.limit},
+        "options": options_record(args), "git_revision": git_revision(), "seed": args.seed,
+        "ann": {"error_pct": p.ann_error_pct, "n_images": len(p.test_y)},
+        "snn": {"error_pct": ev.error_pct, "n_images": ev.n_images,
+                "error_pct_by_T": {str(t): 100 * (1 - a) for t, a in ev.accuracy.items()},
+                "counters": ev.counters},
+        "timings": {"evaluate_seconds": ev.seconds, "images_per_second": ev.n_images / ev.seconds,
+                    "threads": torch.get_num_threads(), "device": str(compute.device())}})
+    print(f"wrote {out}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    from behavioral.models import MODELS
     from golden.commands import add_network_options
     from golden.distributed import add_options as add_engine_options
     from golden.options import int_at_least, int_in_range, steps
+    from golden.snn import CODINGS
+    p = sub.add_parser("evaluate", help="convert the ANN and evaluate the SNN with a neuron model")
+    add_network_options(p)
+    p.add_argument("--neuron", default="ideal", choices=sorted(MODELS), help="neuron model")
+    p.add_argument("--T", type=steps, default=64, help="time steps per image (1 to 2**24)")
+    p.add_argument("--coding", choices=CODINGS, default="constant", help="input coding")
+    p.add_argument("--batch-size", type=int_at_least(1), default=1000, help="images per batch")
+    p.add_argument("--limit", type=int_at_least(1), default=None,
+                   help="evaluate the first N test images only")
+    p.set_defaults(func=cmd_evaluate)
+
     p = sub.add_parser("characterise", help="f-I curves and increment-vs-state of every neuron model")
     p.set_defaults(func=cmd_characterise)
     p = sub.add_parser("compare", help="ANN, ideal, cm, opamp, td on the test set (comparison.json)")

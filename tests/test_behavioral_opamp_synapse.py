@@ -43,3 +43,9 @@ def test_sign_magnitude_quantisation_by_hand():
     assert quantised_network(net, 3).meta["weight_bits"] == 3
     with pytest.raises(ValueError, match="weight_bits"):
         quantise(w, 1)
+
+
+def test_an_unknown_model_is_named_with_the_models_there_are():
+    from behavioral.models import build
+    with pytest.raises(ValueError, match=r"neuron model 'nope' is unknown; available: .*'ideal'"):
+        build("nope")

@@ -6,7 +6,7 @@ import torch
 from golden.agreement import layer_correlations
 from golden.convert import activation_scale, convert, layer_activations
 from golden.network import SpikingNetwork
-from golden.neuron import IdealNeuron, IdealParams, IdealState, ideal_step, make_model
+from golden.neuron import IdealNeuron, IdealParams, IdealState, ideal_step
 from golden.snn import evaluate, readout, run_batch
 
 
@@ -45,11 +45,6 @@ def test_ideal_slots_are_summed():
 def test_ideal_params_validated(kwargs, msg):
     with pytest.raises(ValueError, match=msg):
         IdealParams(**kwargs)
-
-
-def test_unknown_model_named():
-    with pytest.raises(ValueError, match=r"neuron model 'nope' is unknown; available: .*'ideal'"):
-        make_model("nope")
 
 
 def test_readout_ties_broken_by_membrane_then_index():
