@@ -1,4 +1,4 @@
-"""Voltage-domain current-mirror integrate-and-fire neuron ("cm"), MODELS.md section 2.
+"""Voltage-domain current-mirror integrate-and-fire neuron ("cm") (docs/models.md).
 
 The membrane capacitor ``C_m`` is charged by a PMOS mirror copying the summed excitatory
 synapse current and discharged by an NMOS mirror copying the summed inhibitory current; a
@@ -292,8 +292,7 @@ def _richardson(vdd: float, v, ap, an, lp, ln, ivp, ivn, t, m: int):
 
 def _indices(mask: torch.Tensor) -> torch.Tensor:
     """Indices (int64, ascending) of the true elements of the 1-D bool ``mask``: on the CPU
-    numpy's ``flatnonzero``, about 5 times as fast as torch's ``nonzero`` (0.5 ms against 2.6 ms
-    on 500k elements)."""
+    numpy's ``flatnonzero``, faster than torch's ``nonzero`` (docs/performance.md)."""
     if mask.device.type == "cpu":
         return torch.from_numpy(np.flatnonzero(mask.numpy()))
     return mask.nonzero().squeeze(1)
@@ -349,9 +348,9 @@ def _closed_form(v, a, b, gain, lo, hi):
     """The closed-form membrane (V) after a pulse with both mirrors saturated,
     ``v + (a - b v) gain``, and which neurons are out of ``[lo, hi]`` at the start and which
     start in it and leave it during the pulse (uint8 0/1 each, which :func:`_indices` reads as
-    bools). The fused kernel (:func:`golden.compute.fused`) stores bytes about three times as
-    fast as bools, converted through int32 (directly: 2.1 against 0.66 ms on 500k); numpy finds
-    the ones of a bool mask six times as fast as those of other bytes."""
+    bools). The fused kernel (:func:`golden.compute.fused`) stores bytes faster than bools
+    (converted through int32), and numpy finds the ones of a bool mask faster than those of
+    other bytes."""
     v1 = v + (a - b * v) * gain
     starts_out = (v < lo) | (v > hi)
     leaves = ~starts_out & ((v1 < lo) | (v1 > hi))
@@ -374,8 +373,7 @@ def _triode_kernel(fields, v, v1, rows, t: float, lp: float, ln: float, vdd: flo
 def _triode_kernel_out(fields, v, rows, t: float, lp: float, ln: float, vdd: float, m: int):
     """:func:`_triode_kernel` for neurons that start the pulse out of saturation: their triode
     entry is their start ``v`` with the whole ``t`` (s), so the kernel gathers five values per
-    row instead of ten and has no ``log``, which splits :func:`_triode_kernel` into two loops
-    (a first-layer pass of 1000 images: 3.4 against 4.4 ms)."""
+    row instead of ten and has no ``log``, which splits :func:`_triode_kernel` into two loops."""
     ap, an, ivp, ivn = fields[4:].index_select(1, rows)
     v0 = v.index_select(0, rows)
     return _richardson(vdd, v0, ap, an, lp, ln, ivp, ivn, torch.full_like(v0, t), m)

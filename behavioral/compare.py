@@ -1,4 +1,4 @@
-"""The comparison of MODELS.md section 5: ANN, ideal SNN, cm, opamp and td on one network.
+"""The comparison (docs/models.md, "Results"): ANN, ideal SNN, cm, opamp and td on one network.
 
 Same network, same (optionally quantised) weights, same T, same images for every model. The
 indices of the images each model gets wrong are recorded, so that two models can be compared

@@ -1,4 +1,4 @@
-"""Op-amp integrator I&F neuron ("opamp"), MODELS.md section 3: the linear voltage-domain baseline.
+"""Op-amp integrator I&F neuron ("opamp"): the linear voltage-domain baseline.
 
 A switched-capacitor integrator with finite DC gain ``A0``: each step the charge transferred
 and the charge held each lose the fraction ``eps = 1 / (1 + A0)`` (charge sharing with the

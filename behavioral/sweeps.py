@@ -2,8 +2,7 @@
 (by :mod:`behavioral.td_decomposition`) the td error decomposition and resolution sweeps.
 
 Quick mode (default): ``QUICK_IMAGES`` (500) test images drawn at random with seed 0, T = 64,
-2 seeded chips where randomness enters (about 6 minutes on an idle 2-core machine; one image
-is 0.2 pp, so quick mode resolves the onset of a collapse, not 0.1 pp effects);
+2 seeded chips where randomness enters (one image is 0.2 pp, so quick mode resolves the onset of a collapse, not 0.1 pp effects);
 ``full=True``: all 10,000 images and 5 chips. A chip seed sets the model's mismatch draw and
 the evaluator's arrival-slot draw.
 

