@@ -445,10 +445,12 @@ def advance(p: CMParams, v: torch.Tensor, d: Drive) -> tuple[torch.Tensor, torch
     for those that leave it during the pulse): element-wise the same numbers as the
     whole-tensor computation (``test_advance_subsets_equal_whole_tensor``).
     """
-    v1, starts_out, leaves = _closed_form(v, d.a, d.b, d.gain, d.vd_n, d.v_hi)  # saturated
+    v1, out_mask, leave_mask = _closed_form(v, d.a, d.b, d.gain, d.vd_n, d.v_hi)  # saturated
     if not p.triode:
         return _clamp(p, v1, _no_events(v))
-    starts_out, leaves = (_indices(x.view(-1).view(torch.bool)) for x in (starts_out, leaves))
+    # per row: the neurons out of saturation at the start or leaving it (disjoint sets)
+    n_tri = (out_mask.sum(-1, dtype=torch.int64) + leave_mask.sum(-1, dtype=torch.int64))
+    starts_out, leaves = (_indices(x.view(-1).view(torch.bool)) for x in (out_mask, leave_mask))
     flat = v.reshape(-1)
     for idx, kernel, args in ((starts_out, _triode_kernel_out, (flat,)),
                               (leaves, _triode_kernel, (flat, v1.view(-1)))):
@@ -462,9 +464,7 @@ def advance(p: CMParams, v: torch.Tensor, d: Drive) -> tuple[torch.Tensor, torch
                 out, err = kernel(d.fields, *args, at.repeat(2), d.t, d.lp, d.ln, p.vdd, m)
                 return out[:1], err[:1]
             v1.view(-1).index_copy_(0, idx, _two_passes(p, solve))  # v1 is this function's own
-    rows = torch.cat([starts_out, leaves]) // max(v.shape[-1], 1)     # flat index -> row
-    n_tri = torch.bincount(rows, minlength=v.numel() // max(v.shape[-1], 1))
-    return v1, n_tri.reshape(v.shape[:-1]), _no_events(v)  # never past a rail
+    return v1, n_tri, _no_events(v)  # never past a rail
 
 
 def _no_events(v: torch.Tensor) -> torch.Tensor:
