@@ -90,6 +90,7 @@ def test_triode_integration_against_independent_rk4(v0, units_e, units_i):
     assert v.item() == pytest.approx(ref, abs=5e-4)   # 0.5 mV: a tenth of the offset sigma
 
 
+@pytest.mark.slow
 def test_halving_the_integration_step_in_a_network_moves_v_by_less_than_2_mv():
     """Every step of a small network, from the same state: the default solver versus halved
     sub-steps with every triode neuron refined (ode_substeps 2n, ode_tol 0)."""
@@ -220,6 +221,7 @@ def test_lean_solver_equals_rate_formulation():
     assert (ref - v).abs().max().item() > 0.1          # the stimuli really move the membrane
 
 
+@pytest.mark.slow
 def test_default_substeps_halving_on_stress_stimuli_is_bounded():
     """Stress stimuli (random states, up to 2 units/slot on both sides, beyond the network's
     ~0.8 / 1.25 units per slot): the default solver versus halved sub-steps, every triode

@@ -75,6 +75,7 @@ def test_bad_arguments_name_the_value(prepared, tmp_path, kw, match):
         montecarlo.run(prepared, out_dir=tmp_path, workers=0, progress=False, **kw)
 
 
+@pytest.mark.slow
 def test_measured_distribution_replaces_the_hand_set_sigma(prepared):
     """An offset distribution of a single 0 V value is the cm neuron with sigma_offset = 0."""
     x = prepared.test_x[:20]
