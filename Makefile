@@ -157,7 +157,7 @@ test: setup ## ruff and the whole test suite (about 10 minutes on 2 cores from a
 	$(PY) -m pytest -q
 
 .PHONY: check
-check: $(STAMP) ## the fast lane: ruff and the tests without simulators, ngspice or training (a few minutes)
+check: $(STAMP) ## the fast lane: ruff and the tests marked neither simulator, spice nor slow (a few minutes once the network is trained)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -m "not simulator and not spice and not slow"
 
