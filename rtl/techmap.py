@@ -79,10 +79,16 @@ class MappedDesign:
         return self.area_um2 / self.params.n_neurons
 
 
+#: the name the Liberty file is copied to in Yosys' working folder: the WebAssembly Yosys
+#: (YoWASP) reads every file through its folder, and cannot open files under some mounts
+#: (here: /tmp) by their absolute paths
+LIBERTY_COPY = "cells.lib"
+
+
 def mapping_script(lib: Library, period_ns: float) -> str:
-    """The Yosys script (reads ``td_neuron_array.v`` and ``constr.txt``, writes ``mapped.v``,
-    ``mapped.json`` and ``stat.json``)."""
-    liberty = Path(lib.liberty).resolve()
+    """The Yosys script (reads ``td_neuron_array.v``, ``constr.txt`` and the library as
+    :data:`LIBERTY_COPY`, writes ``mapped.v``, ``mapped.json`` and ``stat.json``)."""
+    liberty = LIBERTY_COPY
     dont_use = "".join(f" -dont_use {c}" for c in lib.dont_use)
     tie = (f"hilomap -hicell {lib.tie_cell} {lib.tie_hi} -locell {lib.tie_cell} {lib.tie_lo}; "
            if lib.tie_cell else "")
@@ -106,7 +112,8 @@ def map_design(params: ArrayParams, lib: Library, period_ns: float = DEFAULT_PER
     constr += f"set_load {lib.output_load_ff:g}\n"
     with tempfile.TemporaryDirectory() as tmp:
         yosys(mapping_script(lib, period_ns), Path(tmp),
-              {f"{TOP_NAME}.v": rtl, "constr.txt": constr})
+              {f"{TOP_NAME}.v": rtl, "constr.txt": constr,
+               LIBERTY_COPY: Path(lib.liberty).read_text()})
         stat = json.loads(Path(tmp, "stat.json").read_text())["design"]
         body = Path(tmp, "mapped.v").read_text()
         netlist = json.loads(Path(tmp, "mapped.json").read_text())
