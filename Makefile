@@ -152,7 +152,7 @@ digital-cost: $(STAMP) ngspice iverilog ## the td neuron's digital area, switchi
 
 # ---- tests -------------------------------------------------------------------------------
 .PHONY: test
-test: setup ## ruff and the whole test suite (about 10 minutes on 2 cores from a fresh clone)
+test: setup ## ruff and the whole test suite (about 35 minutes on 2 shared cores from a fresh clone)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
