@@ -13,7 +13,7 @@ excitatory pulse as ``+w_e`` and each inhibitory one as ``-w_i`` in units of ``2
 2. write ``w = round(2^F N_ref / N)``, clamped to ``[0, weight_max]`` (a CCO that delivered no
    pulse gets ``weight_max``).
 
-``N`` is the model's own CCO (:func:`behavioral.td._cco`: the chip's gain, the transfer of its
+``N`` is the model's own CCO (:func:`behavioral.cco._cco`: the chip's gain, the transfer of its
 polarity, the rate limit, its jitter), started at phase 0 and run ``K`` steps (:func:`measure`
 computes the loop's integers many steps at a time); the jitter is
 its own stream, keyed by ``(noise_seed, CALIBRATION_STREAM, chip seed, layer, step)`` with the
@@ -109,7 +109,7 @@ def measure(p: TDParams, gain_e: torch.Tensor, gain_i: torch.Tensor, layer: int,
     ``gain_e``, ``gain_i`` ((n,)) of layer ``layer`` driven by the reference current for
     ``steps`` steps from phase 0, on the calibration's streams (module docstring).
 
-    This is :func:`behavioral.td._cco` stepped ``steps`` times (``tests/test_calibration.py``
+    This is :func:`behavioral.cco._cco` stepped ``steps`` times (``tests/test_calibration.py``
     checks it against that loop), computed :data:`CHUNK` steps at a time: the phase after step
     ``k`` of a chunk is the running sum ``S_k`` of the phase before it and each step's
     ``max(advance + jitter, 0)`` (2^-32 cycle), so step ``k`` emits ``(S_k >> 32) - (S_(k-1) >>
@@ -163,15 +163,18 @@ def calibrate(p: TDParams, gain_e: torch.Tensor, gain_i: torch.Tensor, layer: in
 class TrimCache:
     """The trim weights of a td neuron's layers: calibrated once per chip and layer, i.e. per
     parameters, layer and gains (equal values: a later batch of the same chip draws equal
-    gains), and reused by every later step."""
+    gains), and reused by every later batch. ``size``: entries kept, two per layer of a
+    network of up to 8 layers (a characterised chip's layer is calibrated for its own gains
+    after the hand-set ones, :meth:`behavioral.td.TDNeuron.trimmed`)."""
 
-    def __init__(self, size: int = 4):
+    def __init__(self, size: int = 16):
         self.size = size
         self.entries: list[tuple] = []
 
     def weights(self, p: TDParams, state) -> tuple[torch.Tensor, torch.Tensor]:
         """``(w_e, w_i)`` (:attr:`TDParams.count_dtype`, (n,), ``2^-F`` pulse) for the layer
-        of ``state`` (a :class:`behavioral.td.TDState`) of parameters ``p``."""
+        and the per-neuron gains of ``state`` (a :class:`behavioral.td.TDState`) of
+        parameters ``p``."""
         ge, gi, layer = state.gain_e, state.gain_i, state.layer
         for k, entry in enumerate(self.entries):
             pp, ll, eg, ig, out = entry

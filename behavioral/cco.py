@@ -279,18 +279,32 @@ def advance_fixed(p: TDParams, z: torch.Tensor, gain: torch.Tensor):
     return advance, scaled.clamp_(0.0, _AMPLITUDE_LIMIT).to(torch.int64)
 
 
+def jitter_draw(key: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+    """The jitter's draws (int64, :func:`golden.noise.irwin_hall_of`, mean 0) of the stream
+    ``key`` (0-dim int64) at the counters ``base`` (:attr:`golden.noise.Counters.base`)."""
+    return irwin_hall_of(bits_at(key, base))
+
+
 def _cco(max_pulses: int, phase: torch.Tensor, advance: torch.Tensor,
          amplitude: torch.Tensor | None, key: torch.Tensor, base: torch.Tensor):
+    """:func:`_cco_drawn` with the draws of the stream ``key`` (0-dim int64) of
+    :mod:`golden.noise` on the counters ``base``, keyed by image (:func:`jitter_draw`)."""
+    draw = None if amplitude is None else jitter_draw(key, base)
+    return _cco_drawn(max_pulses, phase, advance, amplitude, draw)
+
+
+def _cco_drawn(max_pulses: int, phase: torch.Tensor, advance: torch.Tensor,
+               amplitude: torch.Tensor | None, draw: torch.Tensor | None):
     """Pulses emitted (int64, at most ``max_pulses``), the new phase and the pulses lost to the
     rate limit, for the fixed-point ``phase``, ``advance`` and ``amplitude``
-    (:func:`advance_fixed`); the jitter is the stream ``key`` (0-dim int64) of
-    :mod:`golden.noise` on the counters ``base``, keyed by image. Integers only: the jitter
-    ``draw x amplitude`` rounded to 2^-32 cycle, ``advance + jitter`` clamped at 0 (a CCO
-    does not run backwards), the completed cycles ``phase >> 32`` and the remainder."""
+    (:func:`advance_fixed`) and the jitter's draws ``draw`` (:func:`jitter_draw`; any integer
+    type, broadcast against ``phase``: one draw may serve the rows of several chips; None
+    without jitter). Integers only: the jitter ``draw x amplitude`` rounded to 2^-32 cycle,
+    ``advance + jitter`` clamped at 0 (a CCO does not run backwards), the completed cycles
+    ``phase >> 32`` and the remainder."""
     total = advance
     if amplitude is not None:
-        draw = irwin_hall_of(bits_at(key, base))
-        jitter = (draw * amplitude + (1 << (AMPLITUDE_BITS - 1))) >> AMPLITUDE_BITS
+        jitter = (draw.to(torch.int64) * amplitude + (1 << (AMPLITUDE_BITS - 1))) >> AMPLITUDE_BITS
         total = (total + jitter).clamp(min=0)
     total = total + phase
     pulses = total >> PHASE_BITS

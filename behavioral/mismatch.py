@@ -173,6 +173,8 @@ class CharacterisedChip:
             new["offset"] = new["offset"] * (self.params.theta / self.params.swing)
         gains = {q: new.pop(q) for q in INPUT_GAINS if q in new and self.name == "cm"}
         state = replace(state, **new) if new else state
+        if new and hasattr(self.model, "trimmed"):   # td: trim weights for the new gains
+            state = self.model.trimmed(state)
         if gains:
             one = torch.ones(n_neurons, device=dev)
             return GainedState(state, gains.get("gain_e", one), gains.get("gain_i", one))

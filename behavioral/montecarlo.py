@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from golden.chips import run_chips, shares_pass
+from golden.chips import run_chips
 from golden.pipeline import git_revision
-from golden.snn import CODINGS, run_batch
+from golden.snn import CODINGS
 
 from . import plot_style as ps
 from .mismatch import Mismatch, chip_model
@@ -42,20 +42,15 @@ def chips_block(c0: int, c1: int, lo: int, hi: int, model: str, T: int, coding: 
                 *, net, images, labels) -> dict:
     """Chips ``c0 .. c1 - 1`` on images ``lo:hi`` (indices into ``images``, the key of their
     draws), run on the torch ``device``; td with the per-layer range ``td_range`` when given.
-    The chips run in one pass (:func:`golden.chips.run_chips`) where their design allows it
-    (:func:`golden.chips.shares_pass`; td with trim does not: one after the other), chip ``c``
-    with the evaluator seed ``c`` either way.
+    The chips run in one pass (:func:`golden.chips.run_chips`), chip ``c`` with the evaluator
+    seed ``c``.
 
     Returns ``{chip: {"correct": int, "predictions": int8 array (hi - lo), "counters": the
     model's event counters}}``: a pure function of its arguments (one Monte Carlo task).
     """
     models = [chip_model(model, c, mismatch, td_range, **overrides) for c in range(c0, c1)]
     x = images[lo:hi].to(device)
-    if shares_pass(models[0]):
-        runs = run_chips(net, models, x, T, coding, seeds=list(range(c0, c1)), first_image=lo)
-    else:                                              # td with trim: one chip at a time
-        runs = [run_batch(net, m, x, T, coding, seed=c, first_image=lo)
-                for c, m in zip(range(c0, c1), models)]
+    runs = run_chips(net, models, x, T, coding, seeds=list(range(c0, c1)), first_image=lo)
     out = {}
     for c, run in zip(range(c0, c1), runs):
         pred = run.predictions[T].cpu()

@@ -54,7 +54,7 @@ pulse counts are int32 where a step's arithmetic fits (:attr:`TDParams.count_dty
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -64,7 +64,14 @@ from golden.noise import Counters, stream_key
 from rtl.reference import array_step, counter_step
 
 # TDParams and phase_advance are the td neuron's too: re-exported where the model is
-from .cco import JITTER_STREAM, PHASE_BITS, AdvanceCache, _cco, advance_fixed
+from .cco import (
+    JITTER_STREAM,
+    PHASE_BITS,
+    AdvanceCache,
+    _cco_drawn,
+    advance_fixed,
+    jitter_draw,
+)
 from .cco import TDParams as TDParams
 from .cco import phase_advance as phase_advance
 
@@ -85,6 +92,9 @@ class TDState:
         keyed by the images' indices).
     layer, t : int: layer index and steps done (key the jitter).
     pulses : int64 (batch,): pulses delivered to the counter so far, per row (image).
+    trim_e, trim_i : like ``count``, (n,), ``2^-trim_bits`` pulse: the per-neuron trim weights
+        of the excitatory and the inhibitory CCOs (:mod:`behavioral.calibration`), (batch, n)
+        where the rows are of several chips; None without trim.
     """
 
     phase_e_fixed: torch.Tensor
@@ -100,6 +110,8 @@ class TDState:
     layer: int
     t: int
     pulses: torch.Tensor
+    trim_e: torch.Tensor | None = None
+    trim_i: torch.Tensor | None = None
 
     @property
     def phase_e(self) -> torch.Tensor:
@@ -112,39 +124,52 @@ class TDState:
         return self.phase_i_fixed.to(torch.float64) * 2.0 ** -PHASE_BITS
 
 
-@compute.fused
-def _pulses_and_count(phase_e, phase_i, adv_e, amp_e, adv_i, amp_i, key_e, key_i, base, count,
-                      overflow, n_th: int, count_min: int, count_max: int, max_pulses: int):
-    """Both CCOs (:func:`_cco`) and the counter (:func:`rtl.reference.counter_step`) of one step:
-    ``(spikes, phase_e, phase_i, count, overflow, up, down, sent, lost)``: ``count``, ``up`` and
-    ``down`` of ``count``'s dtype (:attr:`TDParams.count_dtype`), ``sent`` the pulses delivered
-    to the counter and ``lost`` those lost to the rate limit (int64 totals per row). Integer only, so
-    the fused kernel (:func:`golden.compute.fused`) and the eager function give the same bits
-    by construction; fused, the draws, the CCOs, the counter and the totals are one pass over
-    memory."""
-    up, phase_e, lost_e = _cco(max_pulses, phase_e, adv_e, amp_e, key_e, base)
-    down, phase_i, lost_i = _cco(max_pulses, phase_i, adv_i, amp_i, key_i, base)
+def _step_drawn(phase_e, phase_i, adv_e, amp_e, adv_i, amp_i, draw_e, draw_i, count, overflow,
+                w_e, w_i, n_th: int, frac_bits: int, count_min: int, count_max: int,
+                max_pulses: int):
+    """Both CCOs (:func:`behavioral.cco._cco_drawn`, the jitter's draws ``draw_e``,
+    ``draw_i`` given, broadcast against the rows) and the counter of one step: ``(spikes,
+    phase_e, phase_i, count, overflow, up, down, sent, lost)``: ``count``, ``up`` and ``down``
+    of ``count``'s dtype (:attr:`TDParams.count_dtype`), ``sent`` the pulses delivered to the
+    counter and ``lost`` those lost to the rate limit (int64 totals per row). The counter is
+    :func:`rtl.reference.counter_step`, or with trim (``w_e``, ``w_i`` not None: per-neuron or
+    per-row weights of ``count``'s dtype in ``2^-frac_bits`` pulse)
+    :func:`rtl.reference.array_step` (``"sync"``), counts then in ``2^-frac_bits`` pulse.
+    Integer only, so a fused kernel (:func:`golden.compute.fused`) and the eager function give
+    the same bits by construction."""
+    up, phase_e, lost_e = _cco_drawn(max_pulses, phase_e, adv_e, amp_e, draw_e)
+    down, phase_i, lost_i = _cco_drawn(max_pulses, phase_i, adv_i, amp_i, draw_i)
     up, down = up.to(count.dtype), down.to(count.dtype)
-    spikes, new_count, flags = counter_step(count, up, down, n_th, count_min, count_max)
+    if w_e is None:
+        spikes, new_count, flags = counter_step(count, up, down, n_th, count_min, count_max)
+    else:
+        spikes, new_count, flags = array_step(count, up, down, n_th, w_e, w_i,
+                                              frac_bits=frac_bits, count_min=count_min,
+                                              count_max=count_max)
     return _step_outputs(spikes, phase_e, phase_i, new_count, count, overflow | flags, up, down,
                          lost_e + lost_i)
 
 
-@compute.fused
-def _pulses_and_trimmed_count(phase_e, phase_i, adv_e, amp_e, adv_i, amp_i, key_e, key_i, base,
-                              count, overflow, w_e, w_i, n_th: int, frac_bits: int,
-                              count_min: int, count_max: int, max_pulses: int):
-    """:func:`_pulses_and_count` with trim: the counter is :func:`rtl.reference.array_step`
-    (``"sync"``) with the per-neuron weights ``w_e``, ``w_i`` ((n,), ``count``'s dtype, in
-    ``2^-frac_bits`` pulse) and ``frac_bits`` fraction bits; counts in ``2^-frac_bits``
-    pulse, ``up`` and ``down`` in pulses."""
-    up, phase_e, lost_e = _cco(max_pulses, phase_e, adv_e, amp_e, key_e, base)
-    down, phase_i, lost_i = _cco(max_pulses, phase_i, adv_i, amp_i, key_i, base)
-    up, down = up.to(count.dtype), down.to(count.dtype)
-    spikes, new_count, flags = array_step(count, up, down, n_th, w_e, w_i, frac_bits=frac_bits,
-                                          count_min=count_min, count_max=count_max)
-    return _step_outputs(spikes, phase_e, phase_i, new_count, count, overflow | flags, up, down,
-                         lost_e + lost_i)
+def _step_keyed(phase_e, phase_i, adv_e, amp_e, adv_i, amp_i, key_e, key_i, base, *rest):
+    """:func:`_step_drawn` with the draws of the streams ``key_e``, ``key_i`` at the counters
+    ``base`` (:func:`behavioral.cco.jitter_draw`) computed in the same pass: a lone chip's
+    step, whose rows each draw their own."""
+    draw_e = None if amp_e is None else jitter_draw(key_e, base)
+    draw_i = None if amp_i is None else jitter_draw(key_i, base)
+    return _step_drawn(phase_e, phase_i, adv_e, amp_e, adv_i, amp_i, draw_e, draw_i, *rest)
+
+
+def _shared_draws(base, key_e, key_i):
+    """The jitter's draws of both CCOs at the counters ``base`` of one block of images, int32
+    (:data:`golden.noise.IRWIN_HALL_MAX` < 2^31): drawn once for every chip of a pass."""
+    return (jitter_draw(key_e, base).to(torch.int32), jitter_draw(key_i, base).to(torch.int32))
+
+
+#: the step's fused kernels: a lone batch (draws inside), a pass of chips (draws given) and the
+#: draws of a pass of chips (once per image)
+_pulses_and_count = compute.fused(_step_keyed)
+_pulses_and_count_of_chips = compute.fused(_step_drawn)
+_draws_of_chips = compute.fused(_shared_draws)
 
 
 def _step_outputs(spikes, phase_e, phase_i, new_count, count, overflow, up, down, lost):
@@ -156,14 +181,14 @@ def _step_outputs(spikes, phase_e, phase_i, new_count, count, overflow, up, down
 
 
 def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
-            cache: AdvanceCache | None = None, weights: tuple | None = None):
+            cache: AdvanceCache | None = None):
     """One time step in the order integrate, compare, reset.
 
     1. integrate: the CCOs advance (see the module docstring), giving ``up`` and ``down``
        pulse counts; ``count = saturate(count + up - down)`` (overflow flag set where clipped);
        with trim (``p.trim_bits > 0``) ``count = saturate(count + up w_e - down w_i)`` in
-       ``2^-trim_bits`` pulse, ``weights = (w_e, w_i)`` the per-neuron trim weights
-       (:mod:`behavioral.calibration`);
+       ``2^-trim_bits`` pulse, ``(w_e, w_i)`` the state's trim weights (``trim_e``,
+       ``trim_i``: :mod:`behavioral.calibration`);
     2. compare, at the step boundary: ``spike = count >= N_th`` (``N_th 2^trim_bits``);
     3. reset: ``count -= N_th`` where it spiked.
 
@@ -171,12 +196,16 @@ def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
     :func:`rtl.reference.array_step`). With ``ideal=True`` this is
     :func:`golden.neuron.ideal_step` on an ``IdealState``. ``cache`` (the neuron's
     :class:`AdvanceCache`) reuses the fixed-point advance of an input given again.
+
+    Rows of several chips (``state.draws.copies > 1``, :mod:`golden.chips`): the jitter's
+    draws are computed once per image and serve every chip's rows (the same integers as each
+    row drawing its own).
     """
     if p.ideal:
         return ideal_step(IdealParams(p.theta, "subtract"), state, i_exc, i_inh)
-    if (weights is None) != (p.trim_bits == 0):
-        raise ValueError(f"td_step: trim_bits = {p.trim_bits} needs trim weights exactly when "
-                         f"> 0, got {'none' if weights is None else 'weights'}")
+    if (state.trim_e is None) != (p.trim_bits == 0):
+        raise ValueError(f"td_step: trim_bits = {p.trim_bits} needs trim weights in the state "
+                         f"exactly when > 0, got {'none' if state.trim_e is None else 'weights'}")
     if i_exc.dim() == 3:
         i_exc, i_inh = i_exc.sum(0), i_inh.sum(0)
     advance = cache.advance if cache is not None else advance_fixed
@@ -185,19 +214,24 @@ def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
                          device=dev) for cco in (0, 1)]
     (adv_e, amp_e), (adv_i, amp_i) = (advance(p, i_exc, state.gain_e),
                                       advance(p.inhibitory, i_inh, state.gain_i))
-    ccos = (state.phase_e_fixed, state.phase_i_fixed, adv_e, amp_e, adv_i, amp_i, *keys,
-            state.draws.base, state.count, state.overflow)
-    if weights is None:
-        out = _pulses_and_count(*ccos, p.n_th, *p.counter_range, p.pulse_limit)
-    else:
-        out = _pulses_and_trimmed_count(*ccos, *weights, p.n_th, p.trim_bits, *p.counter_range,
-                                        p.pulse_limit)
+    per_row = [state.phase_e_fixed, state.phase_i_fixed, adv_e, amp_e, adv_i, amp_i]
+    counter = [state.count, state.overflow, state.trim_e, state.trim_i]
+    constants = (p.n_th, p.trim_bits, *p.counter_range, p.pulse_limit)
+    chips = state.draws.copies
+    if chips == 1:
+        out = _pulses_and_count(*per_row, *keys, state.draws.base, *counter, *constants)
+    else:                                  # (chips x images, n) viewed as (chips, images, n)
+        base = state.draws.image_base
+        draws = (None, None) if amp_e is None else _draws_of_chips(base, *keys)
+        by_chip = [None if t is None else t.view(chips, *base.shape) for t in per_row + counter]
+        out = _pulses_and_count_of_chips(*by_chip[:6], *draws, *by_chip[6:], *constants)
+        out = tuple(t.reshape(-1, *t.shape[2:]) for t in out)
     spikes, phase_e, phase_i, count, overflow, up, down, sent, lost = out
     if p.residual_phase == "reset":
         phase_e, phase_i = torch.zeros_like(phase_e), torch.zeros_like(phase_i)
-    return spikes, TDState(
-        phase_e, phase_i, count, overflow, state.gain_e, state.gain_i, up, down,
-        state.lost + lost, state.draws, state.layer, state.t + 1, state.pulses + sent)
+    return spikes, replace(
+        state, phase_e_fixed=phase_e, phase_i_fixed=phase_i, count=count, overflow=overflow,
+        up=up, down=down, lost=state.lost + lost, t=state.t + 1, pulses=state.pulses + sent)
 
 
 class TDNeuron:
@@ -221,12 +255,6 @@ class TDNeuron:
         """The parameters of layer ``layer``."""
         return self.layers[layer] if layer < len(self.layers) else self.params
 
-    @property
-    def shares_chip_pass(self) -> bool:
-        """Whether chips of this design may share a pass (:mod:`golden.chips`): not with trim,
-        whose weights are calibrated per chip from its (n,) gains inside the step."""
-        return not any(p.trim_bits for p in (self.params, *self.layers))
-
     def init_state(self, batch: int, n_neurons: int, layer: int, image_ids=None):
         p, dev = self.params, state_device(image_ids)
         if p.ideal:
@@ -241,15 +269,23 @@ class TDNeuron:
         flags = torch.zeros(batch, n_neurons, dtype=torch.bool, device=dev)
         lost = torch.zeros(batch, dtype=torch.int64, device=dev)
         # two phase tensors: the fused step kernel is compiled once for unaliased inputs
-        return TDState(zeros, zeros.clone(), zi, flags, gains[0], gains[1], zi, zi, lost,
-                       Counters(ids, n_neurons), layer, 0, lost.clone())
+        return self.trimmed(TDState(zeros, zeros.clone(), zi, flags, gains[0], gains[1], zi, zi,
+                                    lost, Counters(ids, n_neurons), layer, 0, lost.clone()))
+
+    def trimmed(self, state: TDState) -> TDState:
+        """``state`` (of per-neuron gains, at t = 0) with the trim weights calibrated for its
+        gains (:class:`behavioral.calibration.TrimCache`; unchanged without trim). A chip whose
+        gains are replaced (:class:`behavioral.mismatch.CharacterisedChip`) calls it again."""
+        p = self.layer_params(state.layer)
+        if not p.trim_bits:
+            return state
+        w_e, w_i = self._trims.weights(p, state)
+        return replace(state, trim_e=w_e, trim_i=w_i)
 
     def step(self, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
         if self.params.ideal:
             return td_step(self.params, state, i_exc, i_inh, self._advances)
-        p = self.layer_params(state.layer)
-        weights = self._trims.weights(p, state) if p.trim_bits else None
-        return td_step(p, state, i_exc, i_inh, self._advances, weights)
+        return td_step(self.layer_params(state.layer), state, i_exc, i_inh, self._advances)
 
     def membrane(self, state) -> torch.Tensor:
         if self.params.ideal:

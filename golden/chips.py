@@ -12,10 +12,13 @@ run (:func:`golden.snn.run_batch`) computes, operation for operation:
   state) are drawn by that chip's own ``init_state``, exactly as alone, and become per-row
   tensors ``(C B, n)`` of the batched state (element-wise, ``x op p[row]`` is the same IEEE
   operation as ``x op p`` broadcast over a lone batch);
-* everything else of the state (zeros, draw counters keyed by image: td's jitter is keyed by
-  image and not by chip) comes from the first chip's ``init_state`` for all ``C B`` rows, with
-  the image indices repeated per chip, and the step is the first chip's ``step``: the chips
-  must be one design (:func:`design`), differing only in their mismatch.
+* draw counters keyed by image (:class:`golden.noise.Counters`; td's jitter is keyed by image
+  and not by chip) are the images' counters with ``copies = C``: a model may then draw once
+  per image and use the draws for every chip's rows (td does);
+* everything else of the state (zeros) comes from the first chip's ``init_state`` for all
+  ``C B`` rows, with the image indices repeated per chip, and the step is the first chip's
+  ``step``: the chips must be one design (:func:`design`), differing only in their mismatch
+  (and in what is derived from it per neuron at t = 0, such as td's trim weights).
 
 The per-chip event counters are the model's ``counters`` of the chip's rows, so a model keeps
 its totals per row (td's lost and delivered pulses, cm's events); a state with a total over its
@@ -65,22 +68,10 @@ def design(model) -> tuple:
             getattr(model, "mismatch", None), None if inner is None else design(inner))
 
 
-def shares_pass(model) -> bool:
-    """Whether chips of ``model``'s design may share a pass: unless the model (or the model it
-    wraps) says ``shares_chip_pass = False`` (td with trim: each chip's trim weights are
-    calibrated from its own gains inside the step)."""
-    inner = getattr(model, "model", None)
-    return getattr(model, "shares_chip_pass", True) and (inner is None or shares_pass(inner))
-
-
 def check_chips(models: list[NeuronModel]) -> None:
-    """Refuse an empty chip list, chips of different designs (:func:`design`) and several
-    chips of a design that cannot share a pass (:func:`shares_pass`)."""
+    """Refuse an empty chip list and chips of different designs (:func:`design`)."""
     if len(models) == 0:
         raise ValueError("chips: need at least one chip model, got none")
-    if len(models) > 1 and not shares_pass(models[0]):
-        raise ValueError(f"chips: {models[0].name} chips of this design cannot share a pass "
-                         "(shares_chip_pass is False); evaluate them one at a time")
     first = design(models[0])
     for k, m in enumerate(models[1:], 1):
         if design(m) != first:
@@ -88,17 +79,22 @@ def check_chips(models: list[NeuronModel]) -> None:
                              f"({models[0].name}); chips sharing a pass differ only in their seed")
 
 
-def _per_row(field: str, template, lones: list, lone_batch: int, n: int, batch: int, rows: int):
+def _per_row(field: str, template, lones: list, lone_batch: int, n: int, image_ids, rows: int):
     """The batched value of one state field: per-neuron tensors of the lone states (``(n,)``,
-    of ``lone_batch`` images) stacked per chip and repeated over the chip's rows; per-row
-    tensors (whose first dimension is the batch in the lone states and the template) and other
-    values from the template (the first chip's state for all rows); a dataclass field by
-    field."""
+    of ``lone_batch`` images) stacked per chip and repeated over the chip's rows; draw counters
+    (:class:`golden.noise.Counters` of all rows) as the counters of ``image_ids`` copied once
+    per chip (the same counters, which say that every chip's rows draw what the first chip's
+    do); per-row tensors (whose first dimension is the batch in the lone states and the
+    template) and other values from the template (the first chip's state for all rows); a
+    dataclass field by field."""
+    batch = image_ids.shape[0]
     if dataclasses.is_dataclass(template) and not isinstance(template, type):
         return dataclasses.replace(template, **{
             f.name: _per_row(f"{field}.{f.name}", getattr(template, f.name),
-                             [getattr(s, f.name) for s in lones], lone_batch, n, batch, rows)
+                             [getattr(s, f.name) for s in lones], lone_batch, n, image_ids, rows)
             for f in dataclasses.fields(template)})
+    if isinstance(template, noise.Counters) and template.base.shape[0] == rows:
+        return noise.Counters(image_ids, template.base.shape[1], copies=rows // batch)
     if not isinstance(template, torch.Tensor):
         return template
     lone = lones[0]
@@ -134,7 +130,7 @@ def chip_state(models: list[NeuronModel], batch: int, n: int, layer: int,
     lone_batch = 2 if n == 1 else 1                 # a per-row field is then never (n,)
     lone_ids = torch.arange(lone_batch, device=dev)
     lones = [m.init_state(lone_batch, n, layer, image_ids=lone_ids) for m in models]
-    return _per_row("state", template, lones, lone_batch, n, batch, rows)
+    return _per_row("state", template, lones, lone_batch, n, image_ids, rows)
 
 
 def _tile(t: torch.Tensor, chips: int) -> torch.Tensor:

@@ -13,6 +13,8 @@ purpose tag into one 63-bit integer.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 _MASK64 = (1 << 64) - 1
@@ -64,21 +66,34 @@ def stream_key(*parts: int) -> int:
 
 
 class Counters:
-    """The counters of draws of shape ``(len(image_ids), n)``, computed once for many streams.
+    """The counters of draws of shape ``(copies len(image_ids), n)``, computed once for many
+    streams.
 
     Element ``j`` of image ``i`` has the counter ``i n + j``; a stream ``key`` draws
-    SplitMix64(counter * GAMMA + key) (SplitMix64's own stream layout). ``base`` holds
+    SplitMix64(counter * GAMMA + key) (SplitMix64's own stream layout). ``image_base`` holds
     ``counter * GAMMA + GAMMA`` (int64 bit patterns, on the device of ``image_ids``), so one
-    stream costs one addition and the output mix.
+    stream costs one addition and the output mix. ``copies``: the rows are the images repeated
+    ``copies`` times, block after block (the chips of a pass, :mod:`golden.chips`): the rows of
+    every copy draw the same numbers, so a user may draw once per image (``image_base``) and
+    broadcast; ``base`` is the counters of all rows.
     """
 
-    def __init__(self, image_ids: torch.Tensor, n: int):
+    def __init__(self, image_ids: torch.Tensor, n: int, copies: int = 1):
+        if not isinstance(copies, int) or copies < 1:
+            raise ValueError(f"Counters: copies = {copies!r}: must be an integer >= 1")
         ids = image_ids.to(torch.int64)
         counter = ids[:, None] * n + torch.arange(n, dtype=torch.int64, device=ids.device)[None, :]
-        self.base = counter * _signed(_GAMMA) + _signed(_GAMMA)
+        self.image_base = counter * _signed(_GAMMA) + _signed(_GAMMA)
+        self.copies = copies
+
+    @functools.cached_property
+    def base(self) -> torch.Tensor:
+        """The counters' ``counter * GAMMA + GAMMA`` of every row, ``(copies len(image_ids),
+        n)``."""
+        return self.image_base if self.copies == 1 else self.image_base.repeat(self.copies, 1)
 
     def bits(self, key: int | torch.Tensor) -> torch.Tensor:
-        """64 random bits (int64) per (image, element) of the stream ``key``."""
+        """64 random bits (int64) per (row, element) of the stream ``key``."""
         return bits_at(key, self.base)
 
 

@@ -24,9 +24,9 @@ from behavioral.calibration import (
     step_keys,
     trim_weights,
 )
-from behavioral.cco import STEPS_DEFAULT
+from behavioral.cco import STEPS_DEFAULT, _cco
 from behavioral.mismatch import CharacterisedChip, Empirical, Mismatch
-from behavioral.td import JITTER_STREAM, PulseRecorder, TDNeuron, TDParams, _cco
+from behavioral.td import JITTER_STREAM, PulseRecorder, TDNeuron, TDParams
 from golden.neuron import IdealNeuron, IdealParams
 from golden.snn import evaluate
 from golden.stats import paired_counts

@@ -81,3 +81,13 @@ def test_streams_differ_and_are_uncorrelated():
 def test_negative_key_parts_are_refused():
     with pytest.raises(ValueError, match="must be >= 0"):
         stream_key(1, -2)
+
+
+def test_counters_copied_per_chip_are_the_counters_of_the_repeated_images():
+    ids = torch.tensor([4, 9, 2])
+    copied = Counters(ids, 5, copies=3)
+    assert torch.equal(copied.image_base, Counters(ids, 5).base)
+    assert torch.equal(copied.base, Counters(ids.repeat(3), 5).base)
+    assert torch.equal(copied.bits(7), Counters(ids.repeat(3), 5).bits(7))
+    with pytest.raises(ValueError, match="copies = 0"):
+        Counters(ids, 5, copies=0)

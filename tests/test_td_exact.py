@@ -161,8 +161,8 @@ def test_td_kernel_compiled_equals_eager_at_the_edges(fuse_small, jitter, count_
         draws = Counters(torch.arange(first, first + batch), n)
         for t in range(3):
             keys = [torch.tensor(stream_key(p.noise_seed, cco.JITTER_STREAM, 0, t, c)) for c in (0, 1)]
-            args = (pe, pi, ae, me, ai, mi, *keys, draws.base, count, overflow,
-                    p.n_th, *p.counter_range, p.max_pulses)
+            args = (pe, pi, ae, me, ai, mi, *keys, draws.base, count, overflow, None, None,
+                    p.n_th, 0, *p.counter_range, p.max_pulses)
             out = kernel(*args)
             _same(out, kernel.__wrapped__(*args))
             assert out[-1].sum() > 0 and (out[4] & ~overflow).any()  # the rate limit and saturation hit
@@ -170,6 +170,45 @@ def test_td_kernel_compiled_equals_eager_at_the_edges(fuse_small, jitter, count_
             assert torch.equal(out[7], out[5].sum(1) + out[6].sum(1))  # the pulses sent, per row
             assert (out[1] >= 0).all() and (out[1] < 1 << PHASE_BITS).all()
             pe, pi, count, overflow = out[1], out[2], out[3], out[4]
+
+
+@compiled_only
+@pytest.mark.parametrize("trim_bits", [0, 4])
+@pytest.mark.parametrize("jitter", [True, False])
+def test_td_chips_kernel_with_shared_draws_equals_each_chips_own_step(fuse_small, jitter,
+                                                                      trim_bits):
+    """The step of a pass of chips (draws once per image, broadcast over the chips' rows;
+    with trim, per-row weights) equals each chip's lone step, compiled and eager, at the
+    edges."""
+    p = TDParams(counter_width=8, trim_bits=trim_bits)
+    chips, batch, n, first = 3, 37, 53, 9000
+    pe, ae, me, count, overflow = _edge_inputs(chips * batch, n, p)
+    pi, ai, mi = pe.flip(0), ae.flip(1), me.flip(1)
+    if not jitter:
+        me = mi = None
+    count = count.clamp(*p.counter_range).to(p.count_dtype)
+    gen = torch.Generator().manual_seed(3)
+    w = (torch.randint(0, 4 << trim_bits, (2, chips, 1, n), generator=gen).to(p.count_dtype)
+         if trim_bits else None)
+    per_row_w = [None, None] if w is None else [v.expand(-1, batch, -1).reshape(-1, n) for v in w]
+    draws = Counters(torch.arange(first, first + batch), n, copies=chips)
+    keys = [torch.tensor(stream_key(p.noise_seed, cco.JITTER_STREAM, 1, 5, c)) for c in (0, 1)]
+    shared = (None, None) if me is None else td._draws_of_chips(draws.image_base, *keys)
+    consts = (p.n_th, trim_bits, *p.counter_range, p.max_pulses)
+    view = [None if t is None else t.view(chips, batch, n)
+            for t in (pe, pi, ae, me, ai, mi, count, overflow, *per_row_w)]
+    args = (*view[:6], *shared, *view[6:], *consts)
+    out = td._pulses_and_count_of_chips(*args)
+    _same(out, td._pulses_and_count_of_chips.__wrapped__(*args))
+    for c in range(chips):
+        rows = slice(c * batch, (c + 1) * batch)
+        own = [None if t is None else t[rows] for t in (pe, pi, ae, me, ai, mi)]
+        counter = [count[rows], overflow[rows]] + [None if v is None else v[c, 0] for v in
+                                                   (w if w is not None else (None, None))]
+        lone = td._pulses_and_count(*own, *keys, Counters(torch.arange(first, first + batch),
+                                                         n).base, *counter, *consts)
+        _same(tuple(t[c] for t in out), lone)
+    assert out[-1].sum() > 0 and (out[4] & ~overflow.view(chips, batch, n)).any()
 
 
 def test_fixed_point_is_one_exact_rounding():
