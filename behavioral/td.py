@@ -87,11 +87,11 @@ class TDState:
     gain_e, gain_i : float (n,): per-neuron CCO gain factors (mismatch); (batch, n) where the
         rows are of several chips (:mod:`golden.chips`).
     up, down : integer (batch, n), like ``count``: the last step's pulse counts (the RTL's input).
-    lost : int64 (batch,): pulses lost to the rate limit so far, per row (image).
+    lost : int64 (batch, n): pulses lost to the rate limit so far, per row (image) and neuron.
     draws : the jitter's counters for these images and neurons (:class:`golden.noise.Counters`,
         keyed by the images' indices).
     layer, t : int: layer index and steps done (key the jitter).
-    pulses : int64 (batch,): pulses delivered to the counter so far, per row (image).
+    pulses : int64 (batch, n): pulses delivered to the counter so far, per row and neuron.
     trim_e, trim_i : like ``count``, (n,), ``2^-trim_bits`` pulse: the per-neuron trim weights
         of the excitatory and the inhibitory CCOs (:mod:`behavioral.calibration`), (batch, n)
         where the rows are of several chips; None without trim.
@@ -125,18 +125,19 @@ class TDState:
 
 
 def _step_drawn(phase_e, phase_i, adv_e, amp_e, adv_i, amp_i, draw_e, draw_i, count, overflow,
-                w_e, w_i, n_th: int, frac_bits: int, count_min: int, count_max: int,
+                sent, lost, w_e, w_i, n_th: int, frac_bits: int, count_min: int, count_max: int,
                 max_pulses: int):
     """Both CCOs (:func:`behavioral.cco._cco_drawn`, the jitter's draws ``draw_e``,
     ``draw_i`` given, broadcast against the rows) and the counter of one step: ``(spikes,
     phase_e, phase_i, count, overflow, up, down, sent, lost)``: ``count``, ``up`` and ``down``
-    of ``count``'s dtype (:attr:`TDParams.count_dtype`), ``sent`` the pulses delivered to the
-    counter and ``lost`` those lost to the rate limit (int64 totals per row). The counter is
-    :func:`rtl.reference.counter_step`, or with trim (``w_e``, ``w_i`` not None: per-neuron or
-    per-row weights of ``count``'s dtype in ``2^-frac_bits`` pulse)
-    :func:`rtl.reference.array_step` (``"sync"``), counts then in ``2^-frac_bits`` pulse.
-    Integer only, so a fused kernel (:func:`golden.compute.fused`) and the eager function give
-    the same bits by construction."""
+    of ``count``'s dtype (:attr:`TDParams.count_dtype`), ``overflow`` int32 (0 or 1: a kernel
+    stores int32 several times faster than bool), ``sent`` and ``lost`` the int64 running
+    totals per row and neuron of the pulses delivered to the counter and of those lost to the
+    rate limit. The counter is :func:`rtl.reference.counter_step`, or with trim (``w_e``,
+    ``w_i`` not None: per-neuron or per-row weights of ``count``'s dtype in ``2^-frac_bits``
+    pulse) :func:`rtl.reference.array_step` (``"sync"``), counts then in ``2^-frac_bits``
+    pulse. Integer only, so a fused kernel (:func:`golden.compute.fused`) and the eager
+    function give the same bits by construction."""
     up, phase_e, lost_e = _cco_drawn(max_pulses, phase_e, adv_e, amp_e, draw_e)
     down, phase_i, lost_i = _cco_drawn(max_pulses, phase_i, adv_i, amp_i, draw_i)
     up, down = up.to(count.dtype), down.to(count.dtype)
@@ -146,8 +147,8 @@ def _step_drawn(phase_e, phase_i, adv_e, amp_e, adv_i, amp_i, draw_e, draw_i, co
         spikes, new_count, flags = array_step(count, up, down, n_th, w_e, w_i,
                                               frac_bits=frac_bits, count_min=count_min,
                                               count_max=count_max)
-    return _step_outputs(spikes, phase_e, phase_i, new_count, count, overflow | flags, up, down,
-                         lost_e + lost_i)
+    return (spikes.to(torch.float32), phase_e, phase_i, new_count.to(count.dtype),
+            overflow | flags.to(torch.int32), up, down, sent + up + down, lost + lost_e + lost_i)
 
 
 def _step_keyed(phase_e, phase_i, adv_e, amp_e, adv_i, amp_i, key_e, key_i, base, *rest):
@@ -170,14 +171,6 @@ def _shared_draws(base, key_e, key_i):
 _pulses_and_count = compute.fused(_step_keyed)
 _pulses_and_count_of_chips = compute.fused(_step_drawn)
 _draws_of_chips = compute.fused(_shared_draws)
-
-
-def _step_outputs(spikes, phase_e, phase_i, new_count, count, overflow, up, down, lost):
-    """The step kernels' outputs: spikes as float32, the count in ``count``'s dtype, and the
-    pulses delivered and lost as int64 totals per row."""
-    sent = (up.to(torch.int64) + down).sum(-1)
-    return (spikes.to(torch.float32), phase_e, phase_i, new_count.to(count.dtype), overflow,
-            up, down, sent, lost.sum(-1))
 
 
 def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
@@ -215,7 +208,8 @@ def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
     (adv_e, amp_e), (adv_i, amp_i) = (advance(p, i_exc, state.gain_e),
                                       advance(p.inhibitory, i_inh, state.gain_i))
     per_row = [state.phase_e_fixed, state.phase_i_fixed, adv_e, amp_e, adv_i, amp_i]
-    counter = [state.count, state.overflow, state.trim_e, state.trim_i]
+    counter = [state.count, state.overflow.to(torch.int32), state.pulses, state.lost,
+               state.trim_e, state.trim_i]
     constants = (p.n_th, p.trim_bits, *p.counter_range, p.pulse_limit)
     chips = state.draws.copies
     if chips == 1:
@@ -226,12 +220,13 @@ def td_step(p: TDParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
         by_chip = [None if t is None else t.view(chips, *base.shape) for t in per_row + counter]
         out = _pulses_and_count_of_chips(*by_chip[:6], *draws, *by_chip[6:], *constants)
         out = tuple(t.reshape(-1, *t.shape[2:]) for t in out)
-    spikes, phase_e, phase_i, count, overflow, up, down, sent, lost = out
+    spikes, phase_e, phase_i, count, overflow, up, down, pulses, lost = out
     if p.residual_phase == "reset":
         phase_e, phase_i = torch.zeros_like(phase_e), torch.zeros_like(phase_i)
     return spikes, replace(
-        state, phase_e_fixed=phase_e, phase_i_fixed=phase_i, count=count, overflow=overflow,
-        up=up, down=down, lost=state.lost + lost, t=state.t + 1, pulses=state.pulses + sent)
+        state, phase_e_fixed=phase_e, phase_i_fixed=phase_i, count=count,
+        overflow=overflow.to(torch.bool), up=up, down=down, lost=lost, t=state.t + 1,
+        pulses=pulses)
 
 
 class TDNeuron:
@@ -267,7 +262,7 @@ class TDNeuron:
         zeros = torch.zeros(batch, n_neurons, dtype=torch.int64, device=dev)
         zi = torch.zeros(batch, n_neurons, dtype=self.layer_params(layer).count_dtype, device=dev)
         flags = torch.zeros(batch, n_neurons, dtype=torch.bool, device=dev)
-        lost = torch.zeros(batch, dtype=torch.int64, device=dev)
+        lost = torch.zeros(batch, n_neurons, dtype=torch.int64, device=dev)
         # two phase tensors: the fused step kernel is compiled once for unaliased inputs
         return self.trimmed(TDState(zeros, zeros.clone(), zi, flags, gains[0], gains[1], zi, zi,
                                     lost, Counters(ids, n_neurons), layer, 0, lost.clone()))

@@ -159,17 +159,20 @@ def test_td_kernel_compiled_equals_eager_at_the_edges(fuse_small, jitter, count_
         if not jitter:
             me = mi = None
         draws = Counters(torch.arange(first, first + batch), n)
+        overflow = overflow.to(torch.int32)
+        sent = lost = torch.zeros(batch, n, dtype=torch.int64)
         for t in range(3):
             keys = [torch.tensor(stream_key(p.noise_seed, cco.JITTER_STREAM, 0, t, c)) for c in (0, 1)]
-            args = (pe, pi, ae, me, ai, mi, *keys, draws.base, count, overflow, None, None,
-                    p.n_th, 0, *p.counter_range, p.max_pulses)
+            args = (pe, pi, ae, me, ai, mi, *keys, draws.base, count, overflow, sent, lost,
+                    None, None, p.n_th, 0, *p.counter_range, p.max_pulses)
             out = kernel(*args)
             _same(out, kernel.__wrapped__(*args))
-            assert out[-1].sum() > 0 and (out[4] & ~overflow).any()  # the rate limit and saturation hit
+            # the rate limit and saturation hit
+            assert (out[-1] > lost).any() and (out[4] & (1 - overflow)).any()
             assert out[3].dtype == out[5].dtype == out[6].dtype == count_dtype
-            assert torch.equal(out[7], out[5].sum(1) + out[6].sum(1))  # the pulses sent, per row
+            assert torch.equal(out[7], sent + out[5] + out[6])    # the pulses sent, running totals
             assert (out[1] >= 0).all() and (out[1] < 1 << PHASE_BITS).all()
-            pe, pi, count, overflow = out[1], out[2], out[3], out[4]
+            pe, pi, count, overflow, sent, lost = out[1], out[2], out[3], out[4], out[7], out[8]
 
 
 @compiled_only
@@ -187,6 +190,9 @@ def test_td_chips_kernel_with_shared_draws_equals_each_chips_own_step(fuse_small
     if not jitter:
         me = mi = None
     count = count.clamp(*p.counter_range).to(p.count_dtype)
+    overflow = overflow.to(torch.int32)
+    sent = torch.arange(chips * batch * n).view(chips * batch, n)
+    lost = sent.flip(0)
     gen = torch.Generator().manual_seed(3)
     w = (torch.randint(0, 4 << trim_bits, (2, chips, 1, n), generator=gen).to(p.count_dtype)
          if trim_bits else None)
@@ -196,19 +202,20 @@ def test_td_chips_kernel_with_shared_draws_equals_each_chips_own_step(fuse_small
     shared = (None, None) if me is None else td._draws_of_chips(draws.image_base, *keys)
     consts = (p.n_th, trim_bits, *p.counter_range, p.max_pulses)
     view = [None if t is None else t.view(chips, batch, n)
-            for t in (pe, pi, ae, me, ai, mi, count, overflow, *per_row_w)]
+            for t in (pe, pi, ae, me, ai, mi, count, overflow, sent, lost, *per_row_w)]
     args = (*view[:6], *shared, *view[6:], *consts)
     out = td._pulses_and_count_of_chips(*args)
     _same(out, td._pulses_and_count_of_chips.__wrapped__(*args))
     for c in range(chips):
         rows = slice(c * batch, (c + 1) * batch)
         own = [None if t is None else t[rows] for t in (pe, pi, ae, me, ai, mi)]
-        counter = [count[rows], overflow[rows]] + [None if v is None else v[c, 0] for v in
-                                                   (w if w is not None else (None, None))]
+        own_w = (None, None) if w is None else (w[0][c, 0], w[1][c, 0])
+        counter = [count[rows], overflow[rows], sent[rows], lost[rows], *own_w]
         lone = td._pulses_and_count(*own, *keys, Counters(torch.arange(first, first + batch),
                                                          n).base, *counter, *consts)
         _same(tuple(t[c] for t in out), lone)
-    assert out[-1].sum() > 0 and (out[4] & ~overflow.view(chips, batch, n)).any()
+    assert (out[-1] > lost.view(chips, batch, n)).any()
+    assert (out[4] & (1 - overflow.view(chips, batch, n))).any()
 
 
 def test_fixed_point_is_one_exact_rounding():
