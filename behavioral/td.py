@@ -49,7 +49,9 @@ Cost: with constant coding the first layer's input is the same tensor at every s
 fixed-point advance and amplitude are computed once (:class:`AdvanceCache`); the jitter's
 counters are computed once per layer (:class:`golden.noise.Counters`); the draws, both CCOs and
 the counter of a step are one fused kernel (:func:`golden.compute.fused`); the counter and the
-pulse counts are int32 where a step's arithmetic fits (:attr:`TDParams.count_dtype`).
+pulse counts are int32 where a step's arithmetic fits (:attr:`TDParams.count_dtype`). In a pass
+of several chips (:mod:`golden.chips`: the counters then say ``copies``) the draws are one
+kernel per step over the images alone and the step kernel reads them for every chip's rows.
 """
 
 from __future__ import annotations
