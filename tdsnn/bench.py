@@ -21,8 +21,11 @@ Every run also checks its error and predictions against the reference
 (``tests/data/predictions.json``, when the network is the stored one it was recorded with). ``--cm-step-halving`` adds the cm integrator check: the test error of the
 default solver against halved sub-steps with every triode neuron refined.
 
-Chips: ``--chips N`` (default 20) also times N chips of td and of cm in one pass over the
-images (:func:`golden.chips.evaluate_chips`) as the run
+``td-trim`` is td with trim (every CCO's pulses weighted by its calibrated weight,
+:mod:`behavioral.calibration`, 12 fraction bits), as the trimmed Monte Carlo runs it.
+
+Chips: ``--chips N`` (default 20) also times N chips of td, td-trim and cm in one pass over
+the images (:func:`golden.chips.evaluate_chips`) as the run
 ``td xN``. The ratios of issue 23 are printed after the table, each with its bound and whether
 it is met: N chips against one chip, snnTorch against ideal, td and cm against ideal; with the
 machine's load (``uptime``) before and after the runs, since every figure depends on it.
@@ -60,17 +63,21 @@ from golden.errors import error_message
 from golden.pipeline import prepare, results_dir
 from golden.snn import evaluate, grid_weights
 from golden.table import markdown_table
+from rtl.params import TRIM_BITS_DEFAULT
 from tdsnn.reproduce import TABLE_SUBSTEPS  # as the spice stage of make reproduce
 
-MODELS = ("ideal", "opamp", "td", "cm", "cm-table")
+MODELS = ("ideal", "opamp", "td", "td-trim", "cm", "cm-table")
 #: the names ``--models`` takes: the neuron models and ``snntorch``, the peer of the ideal model
 ALLOWED = MODELS + ("snntorch",)
 TARGETS = {"ideal": 1.0, "opamp": 2.0, "td": 4.0, "cm": 20.0, "cm-table": 20.0}
+#: ``td-trim``: td with the trim the calibration needs (:data:`rtl.params.TRIM_BITS_DEFAULT` bits)
+TD_TRIM_BITS = TRIM_BITS_DEFAULT
 #: models whose many chips are timed against one chip (``--chips``)
-CHIP_MODELS = ("td", "cm")
+CHIP_MODELS = ("td", "td-trim", "cm")
 #: the ratios of issue 23 (2 threads, full test set, T = 64): (name, numerator, denominator,
 #: bound, "<=" or ">="); a run name ``td x20`` is ``--chips`` td chips in one pass
 RATIO_TARGETS = (("td chips / 1 td chip", "td xN", "td", 4.0, "<="),
+                 ("td-trim chips / 1 td-trim chip", "td-trim xN", "td-trim", 4.0, "<="),
                  ("cm chips / 1 cm chip", "cm xN", "cm", 6.0, "<="),
                  ("snnTorch / ideal", "snntorch (ideal)", "ideal", 2.0, ">="),
                  ("td / ideal", "td", "ideal", 2.5, "<="),
@@ -121,11 +128,14 @@ def characterised_table() -> str:
     return characterise(CharParams(), progress=False)["tables"][TABLE_VARIANT]
 
 
-def model(name: str, table: Path | None = None):
-    """The benchmarked model ``name``: a neuron model by name, or ``cm-table`` (see above) with
-    the SPICE table ``table`` (default: the characterisation's, made or read from its cache)."""
+def model(name: str, table: Path | None = None, seed: int = 0):
+    """The benchmarked model ``name`` as chip ``seed``: a neuron model by name, ``td-trim``
+    (td with :data:`TD_TRIM_BITS` trim bits) or ``cm-table`` (see above) with the SPICE table
+    ``table`` (default: the characterisation's, made or read from its cache)."""
+    if name == "td-trim":
+        return build("td", seed=seed, trim_bits=TD_TRIM_BITS)
     if name != "cm-table":
-        return build(name)
+        return build(name) if seed == 0 else build(name, seed=seed)
     from spice.characterise import CharParams
     cp = CharParams()
     path = table or characterised_table()
@@ -251,7 +261,7 @@ def _chips_run(prepared, name: str, chips: int, x, y, T: int, repeat: int, dev,
                batch_size: int, progress: bool) -> dict:
     """``chips`` chips of model ``name`` (seeds 0 .. chips - 1) in one pass, best of
     ``repeat``: the run ``<name> x<chips>``, its error the mean over the chips."""
-    neurons = [build(name, seed=c) for c in range(chips)]
+    neurons = [model(name, seed=c) for c in range(chips)]
 
     def once():
         evs = evaluate_chips(prepared.net, neurons, x, y, T, batch_size=batch_size, device=dev,
