@@ -163,11 +163,9 @@ def calibrate(p: TDParams, gain_e: torch.Tensor, gain_i: torch.Tensor, layer: in
 class TrimCache:
     """The trim weights of a td neuron's layers: calibrated once per chip and layer, i.e. per
     parameters, layer and gains (equal values: a later batch of the same chip draws equal
-    gains), and reused by every later batch. ``size``: entries kept, two per layer of a
-    network of up to 8 layers (a characterised chip's layer is calibrated for its own gains
-    after the hand-set ones, :meth:`behavioral.td.TDNeuron.trimmed`)."""
+    gains), and reused by every later batch."""
 
-    def __init__(self, size: int = 16):
+    def __init__(self, size: int = 4):
         self.size = size
         self.entries: list[tuple] = []
 

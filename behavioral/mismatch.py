@@ -166,15 +166,17 @@ class CharacterisedChip:
         return self.mismatch.draws[quantity].sample(n, torch.Generator().manual_seed(key)).float()
 
     def init_state(self, batch: int, n_neurons: int, layer: int, image_ids=None):
-        state = self.model.init_state(batch, n_neurons, layer, image_ids)
+        trimmed = getattr(self.model, "trimmed", None)  # td: trim weights for the new gains
+        state = (self.model.init_state(batch, n_neurons, layer, image_ids) if trimmed is None
+                 else self.model.init_state(batch, n_neurons, layer, image_ids, trim=False))
         dev = state_device(image_ids)
         new = {q: self.draw(q, n_neurons, layer).to(dev) for q in self.mismatch.draws}
         if self.name == "opamp" and "offset" in new:   # the opamp state holds input units
             new["offset"] = new["offset"] * (self.params.theta / self.params.swing)
         gains = {q: new.pop(q) for q in INPUT_GAINS if q in new and self.name == "cm"}
         state = replace(state, **new) if new else state
-        if new and hasattr(self.model, "trimmed"):   # td: trim weights for the new gains
-            state = self.model.trimmed(state)
+        if trimmed is not None:
+            state = trimmed(state)
         if gains:
             one = torch.ones(n_neurons, device=dev)
             return GainedState(state, gains.get("gain_e", one), gains.get("gain_i", one))

@@ -252,7 +252,11 @@ class TDNeuron:
         """The parameters of layer ``layer``."""
         return self.layers[layer] if layer < len(self.layers) else self.params
 
-    def init_state(self, batch: int, n_neurons: int, layer: int, image_ids=None):
+    def init_state(self, batch: int, n_neurons: int, layer: int, image_ids=None,
+                   trim: bool = True):
+        """The state at t = 0 (:class:`TDState`); ``trim=False`` leaves the trim weights
+        None for a caller that replaces the gains first and then calls :meth:`trimmed` (each
+        calibration is 2000 steps of every CCO)."""
         p, dev = self.params, state_device(image_ids)
         if p.ideal:
             return IdealState(torch.zeros(batch, n_neurons, device=dev))
@@ -266,13 +270,14 @@ class TDNeuron:
         flags = torch.zeros(batch, n_neurons, dtype=torch.bool, device=dev)
         lost = torch.zeros(batch, n_neurons, dtype=torch.int64, device=dev)
         # two phase tensors: the fused step kernel is compiled once for unaliased inputs
-        return self.trimmed(TDState(zeros, zeros.clone(), zi, flags, gains[0], gains[1], zi, zi,
-                                    lost, Counters(ids, n_neurons), layer, 0, lost.clone()))
+        state = TDState(zeros, zeros.clone(), zi, flags, gains[0], gains[1], zi, zi, lost,
+                        Counters(ids, n_neurons), layer, 0, lost.clone())
+        return self.trimmed(state) if trim else state
 
     def trimmed(self, state: TDState) -> TDState:
         """``state`` (of per-neuron gains, at t = 0) with the trim weights calibrated for its
         gains (:class:`behavioral.calibration.TrimCache`; unchanged without trim). A chip whose
-        gains are replaced (:class:`behavioral.mismatch.CharacterisedChip`) calls it again."""
+        gains are replaced (:class:`behavioral.mismatch.CharacterisedChip`) calls it after."""
         p = self.layer_params(state.layer)
         if not p.trim_bits:
             return state

@@ -194,3 +194,19 @@ def test_trim_brings_a_badly_matched_chip_back_to_the_ideal_network():
     from_ideal = paired_counts(differ("untrimmed", "ideal"), differ("trimmed", "ideal"), n)
     assert from_ideal.b - from_ideal.c >= 10 and from_ideal.p_value < 1e-3, from_ideal
     assert len(differ("trimmed", "matched")) <= 3
+
+
+def test_a_characterised_chip_is_calibrated_once_for_its_own_gains(monkeypatch):
+    """The wrapped td neuron's state is made untrimmed, so only the measured gains are
+    calibrated (each calibration is 2000 steps of every CCO)."""
+    from behavioral import calibration
+    seen = []
+    real = calibration.calibrate
+    monkeypatch.setattr(calibration, "calibrate",
+                        lambda p, ge, gi, layer: seen.append(ge.clone()) or real(p, ge, gi, layer))
+    values = Empirical((0.55, 0.8, 1.35, 1.7))
+    chip = CharacterisedChip(TDNeuron(TDParams(trim_bits=F, seed=3)),
+                             Mismatch("td", {"gain_e": values, "gain_i": values}), 3)
+    st = chip.init_state(2, 40, 0, image_ids=torch.arange(2))
+    assert len(seen) == 1 and torch.equal(seen[0], st.gain_e)
+    assert st.trim_e is not None and st.trim_e.shape == (40,)
