@@ -216,7 +216,9 @@ def verdict_text(rows: list[dict], v: dict, n_images: int, chips: int) -> str:
                      f"{_ci(b['worst_vs_ideal'], True)} pp, {b['area_um2']:.0f} um^2, "
                      f"{b['power_uw']:.3f} uW per neuron")
     text = (f"Over {chips} chips per design on {n_images} test images (paired: the same images "
-            f"and chip draws; 95 % intervals): " + "; ".join(parts) + ".")
+            f"and chip draws; 95 % intervals; cm untrimmed: no threshold trim is modelled for "
+            f"it; a trimmed td carries its trim registers in area, energy and leakage): "
+            + "; ".join(parts) + ".")
     for f in ("cm", "td", "td trimmed"):
         if f not in v["meets_aim"]:
             continue
