@@ -396,7 +396,7 @@ def step_switching(record: dict, params: ArrayParams, stim: StepStimulus, period
     runs = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, s in (("idle", replace(stim, exc_pulses=0, inh_pulses=0)), ("busy", stim)):
-            folder = Path(workdir or tmp) / f"{params.name}_{name}"
+            folder = (Path(workdir or tmp) / f"{params.name}_{name}").resolve()
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "cells.v").write_text(models)
             vcd = simulate_steps(mapped.verilog, params, s, sources=(str(folder / "cells.v"),),
