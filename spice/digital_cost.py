@@ -18,6 +18,14 @@ card) the array is mapped to the library's cells (:mod:`rtl.techmap`) and priced
   clock wire (an ideal clock: no clock tree buffers);
 * **leakage**: every mapped cell's leakage, the mean over its states (Liberty's
   ``cell_leakage_power``).
+
+:func:`digital_cost` gives these per count and per clock cycle (``make digital-cost``).
+:func:`architecture_cost` prices one counter architecture (:data:`ARCHITECTURES`: ``sync``,
+``sync+gate``, ``pulse``) as its RTL runs through time steps, per step and per pulse, for the
+energy table: the switching on the mapped netlist driven by a
+:class:`rtl.activity.StepStimulus`, the clock from every clock-pin edge that
+:func:`rtl.activity.breakdown` counts on the clock-gated netlist (:func:`clock_energy`),
+leakage and area as above plus the clock gates.
 """
 
 from __future__ import annotations
