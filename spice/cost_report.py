@@ -1,14 +1,15 @@
 """``results/energy/``: area, energy per inference and power per neuron of every cm variant
-and of td per counter architecture, with their error; JSON, CSV, Markdown and the accuracy-versus-cost figure.
+and of td per counter architecture, with their error; JSON, CSV, Markdown and the
+accuracy-versus-cost figure.
 
 The supply charges come from :mod:`spice.energy` (ngspice transients of this card), the event
 counts from the network run on a seeded random subset of the test images with each variant
-(:class:`spice.cost.EventCounter`), the areas from :mod:`spice.cost`, td's digital terms per counter
-architecture (one td row each) from the cell library characterised on this card
+(:class:`spice.cost.EventCounter`), the areas from :mod:`spice.cost`, td's digital terms per
+counter architecture (one td row each) from the cell library characterised on this card
 (:func:`spice.digital_cost.architecture_cost`, on a step stimulus at the network's activity:
-:func:`step_stimulus`). The error is the Monte
-Carlo's mean and worst chip where a Monte Carlo record of the variant exists
-(:func:`spice.cost.chip_errors`), else the nominal chip of this run.
+:func:`step_stimulus`). The error is the Monte Carlo's mean and worst chip where a Monte Carlo
+record of the variant exists (:func:`spice.cost.chip_errors`), else the nominal chip of this
+run.
 """
 
 from __future__ import annotations
