@@ -16,9 +16,10 @@ mirror or oscillator sees (:meth:`DrawnCurves.at`).
 
 The gain between two grid points is the straight line between them in current (piecewise
 linear), and the end values are held outside the grid. That is a stated approximation
-(docs/models.md): the measured curves are smooth in log(current); on a grid of 6 points per
-decade a straight line in current differs from one in log(current) by a fraction of the gain
-change between neighbouring points.
+(docs/models.md, "Gains over the current"): the measured curves are smooth in log(current);
+for a curve linear in log(current) the straight line in current is off by at most 4.8 % of the
+gain change between neighbouring points on a grid of 6 points per decade (the mirrors'), 11 %
+where neighbours are 2.5 x apart (the rings').
 
 Exact by construction: the interpolation is a fixed sequence of float32 subtractions, one
 division of two tensors, one multiplication and one addition (each one correctly rounded IEEE

@@ -241,3 +241,23 @@ def test_a_trimmed_chip_is_calibrated_through_its_curves():
     z = reference_input(p, 30)
     want = calibrate(p, st.gain_e.at(z), st.gain_i.at(z), 0).weights
     assert torch.equal(w_e.to(torch.int64), want[0]) and torch.equal(w_i.to(torch.int64), want[1])
+
+
+@pytest.mark.parametrize("model", ["td", "cm"])
+def test_constant_coding_evaluates_the_first_layers_curves_once(net_and_images, model,
+                                                                monkeypatch):
+    """The first layer's input is the same tensor every step: its gains are computed once per
+    polarity; the later layers' inputs change, and their gains are computed every step."""
+    net, x = net_and_images
+    calls = {}
+    at = DrawnCurves.at
+
+    def counting(self, current):
+        calls[current.shape[-1]] = calls.get(current.shape[-1], 0) + 1
+        return at(self, current)
+    monkeypatch.setattr(DrawnCurves, "at", counting)
+    mm = Mismatch(model, {"gain_e": _curves(), "gain_i": _curves(SHIFTS * 0.5)})
+    steps = 6
+    run_batch(net, chip_model(model, 0, mm), x[:2], steps, "constant", 0)
+    hidden, out = (w.shape[0] for w in net.weights)
+    assert calls == {hidden: 2, out: 2 * steps}
