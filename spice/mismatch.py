@@ -482,11 +482,11 @@ def chip_setup(mc: dict, model: str, variant: str, curves: bool = False
     ``mc["mirror_curve_units"]`` (:class:`~behavioral.mismatch.GainCurves`, the same draws as
     the gains at one unit, applied at the current each mirror carries) instead of its gain at
     one input unit. td's curves come from the ring variants (:func:`spice.ring_variants.
-    td_mismatch`)."""
+    td_curve_mismatch`)."""
     check_variant(model, variant)
     if curves and model != "cm":
         raise ValueError(f"chip_setup: curves=True is for cm's mirrors; {model}'s gain curves "
-                         "come from spice.ring_variants.td_mismatch")
+                         "come from spice.ring_variants.td_curve_mismatch")
     s = mc["samples"]
     source = (f"ngspice Pelgrom Monte Carlo {mc['fingerprint']} (A_VT N "
               f"{mc['params']['a_vt_n'] * 1e9:g}, P {mc['params']['a_vt_p'] * 1e9:g} mV um, "

@@ -546,7 +546,7 @@ def gains_at(r: dict, currents) -> np.ndarray:
     return np.stack([np.array([np.interp(np.log(c), x, row) for c in currents]) for row in g])
 
 
-def td_mismatch(variant: dict, z_full: float) -> Mismatch:
+def td_curve_mismatch(variant: dict, z_full: float) -> Mismatch:
     """The td :class:`~behavioral.mismatch.Mismatch` of one variant's ``two_ring`` design with
     current-dependent gains: ``gain_e`` the ``exc`` ring's Monte Carlo curves, ``gain_i`` the
     ``inh`` ring's (:class:`~behavioral.mismatch.GainCurves`, one instance per CCO).
@@ -559,7 +559,7 @@ def td_mismatch(variant: dict, z_full: float) -> Mismatch:
     units: the limiting ring's grid is :data:`MC_FRACTIONS` of ``z_full``, the other's reaches
     beyond it."""
     if not z_full > 0:
-        raise ValueError(f"td_mismatch: z_full = {z_full!r} input units: must be > 0")
+        raise ValueError(f"td_curve_mismatch: z_full = {z_full!r} input units: must be > 0")
     i_fs = variant["two_ring"]["i_fs"]
 
     def curves(ring: dict) -> GainCurves:

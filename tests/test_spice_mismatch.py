@@ -157,7 +157,7 @@ def test_chip_setup_offers_the_mirror_gain_curves():
         chip_setup(mc, "td", "ring", curves=True)
 
 
-def test_stage_section_has_a_row_per_design_and_names_the_images():
+def test_stage_section_has_the_sigmas_the_rings_and_every_design(tmp_path):
     from tdsnn.reproduce import MISMATCH_CHIPS, mismatch_markdown
     mc = fake_mc()
     stat = {"mean": 1.0, "sigma": 0.1, "p5": 0.9, "p95": 1.1, "min": 0.8, "max": 1.2}
@@ -166,15 +166,18 @@ def test_stage_section_has_a_row_per_design_and_names_the_images():
     mc |= {"seconds": 12.0, "cached": True,
            "operating_point": {"mirror_i_in_a": 3.56e-6, "mirror_v_mem_v": 0.356,
                                "comparator_nominal_offset_v": 1e-4, "oscillator_i_ctrl_a": 5e-6}}
-    chips = {f"cm_{v}": {"statistics": {"mean_pct": 2.0, "std_pct": 0.5, "p5_pct": 1.0,
-                                        "p95_pct": 3.0, "worst_pct": 4.0, "worst_chip": 7}}
-             for v in VARIANTS}
-    md = re.sub(" +", " ", mismatch_markdown(mc, chips, 100, True, 64))   # table padding
+    for name, body in (("td_variants/td_variants.md", "RING TABLE"),
+                       ("chips/designs.md", "DESIGNS TABLE")):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(f"# title\n\n{body}\n")
+    record = {"n_images": 100}
+    md = re.sub(" +", " ", mismatch_markdown(mc, record, True, 64, tmp_path))  # table padding
     lines = md.splitlines()
     assert sum(ln.startswith(("| simple_L", "| cascode_L")) for ln in lines) == 10   # sigmas
-    assert sum(ln.startswith("| cm_") for ln in lines) == 10                           # chips
-    assert "| td ring |" in md and "23.30" in md                 # sigma in mV
-    assert "| cm_cascode_L3 | 2.00 | 0.50 | 1.00 | 3.00 | 4.00 (chip 7) |" in md
+    assert "23.30" in md                                                           # mV
+    assert "RING TABLE" in md and "DESIGNS TABLE" in md
+    assert md.index("RING TABLE") < md.index("DESIGNS TABLE")
     assert f"{MISMATCH_CHIPS} chips per design" in md and "100 test images" in md
     assert "seeded random subset" in md and "1 pp" in md
-    assert "seeded random subset" not in mismatch_markdown(mc, chips, 10000, False, 64)
+    full = mismatch_markdown(mc, {"n_images": 10000}, False, 64, tmp_path)
+    assert "seeded random subset" not in full
