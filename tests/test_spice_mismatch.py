@@ -135,6 +135,28 @@ def test_chip_setup_takes_the_variants_samples():
     assert overrides == {} and m.draws["gain_i"].values == (0.95, 1.05)
 
 
+def test_chip_setup_offers_the_mirror_gain_curves():
+    """With ``curves`` each mirror draws its instance's curve over the record's grid; its
+    column at one unit is the scalar draw's sample."""
+    from behavioral.mismatch import GainCurves
+    mc = fake_mc()
+    units = [0.1, 1.0, 3.2]
+    mc["mirror_curve_units"] = units
+    mc["samples"]["mirror_curves"] = {v: {"p": [[1.3, 0.9, 0.85], [0.6, 1.1, 1.12]],
+                                          "n": [[0.7, 0.95, 0.97], [1.4, 1.05, 1.04]]}
+                                      for v in VARIANTS}
+    overrides, m = chip_setup(mc, "cm", "simple_L3", curves=True)
+    assert overrides == chip_setup(mc, "cm", "simple_L3")[0]
+    e, i = m.draws["gain_e"], m.draws["gain_i"]
+    assert isinstance(e, GainCurves) and e.currents == tuple(units)
+    assert e.gains == ((1.3, 0.9, 0.85), (0.6, 1.1, 1.12)) and i.at_current(1) == (0.95, 1.05)
+    assert m.draws["offset"].values == (0.001, -0.002) and "gain curves" in m.source
+    with pytest.raises(ValueError, match="no mirror gain curves"):
+        chip_setup(fake_mc(), "cm", "simple_L3", curves=True)
+    with pytest.raises(ValueError, match="curves=True is for cm"):
+        chip_setup(mc, "td", "ring", curves=True)
+
+
 def test_stage_section_has_the_sigmas_the_rings_and_every_design(tmp_path):
     from tdsnn.reproduce import MISMATCH_CHIPS, mismatch_markdown
     mc = fake_mc()
