@@ -3,13 +3,13 @@
 Designs (:func:`designs`):
 
 * ``cm <variant>``: every mirror variant of :mod:`spice.characterise`, from its table, with the
-  comparator offsets and its E (PMOS) and I (NMOS) mirror gains of the ngspice Monte Carlo
-  (:func:`spice.mismatch.chip_setup`);
+  comparator offsets and its E (PMOS) and I (NMOS) mirror gain curves over the input current
+  of the ngspice Monte Carlo (:func:`spice.mismatch.chip_setup` with ``curves=True``);
 * ``td <variant>``: every ring variant of :mod:`spice.ring_variants` as a two-ring neuron: each
   polarity's measured f-I as td's transfer table on the rings' common full scale (the E/I
-  difference of the nominal rings stays in it), each neuron's E gain from an instance of the
-  excitatory ring's Monte Carlo and its I gain from an instance of the inhibitory ring's
-  (:func:`td_mismatch`);
+  difference of the nominal rings stays in it), each neuron's E gain curve over the current
+  from an instance of the excitatory ring's Monte Carlo and its I gain curve from an instance
+  of the inhibitory ring's (:func:`spice.ring_variants.td_curve_mismatch`);
 * ``td <variant> trimmed``: the same chips calibrated with per-CCO trim weights of
   :data:`rtl.params.TRIM_BITS_DEFAULT` fraction bits (:mod:`behavioral.calibration`);
 * ``ideal``: the converted network with ideal neurons (no mismatch: one chip).
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from behavioral.mismatch import Empirical, Mismatch
+from behavioral.mismatch import Mismatch
 from behavioral.montecarlo import run as run_chips
 from behavioral.montecarlo import stem
 from behavioral.report import write_csv, write_json
@@ -39,12 +39,7 @@ from rtl.params import TRIM_BITS_DEFAULT
 
 from .mismatch import VARIANTS, chip_setup
 from .oscillator import common_tables, write_table
-
-#: fraction of a ring's full scale at which each instance's gain is drawn: the network's CCO
-#: inputs are mostly a few percent to a few tens of percent of full scale (the ideal network's
-#: mean first-layer input is about 0.3 units of td's 3.875-unit full scale); 10 % is a point
-#: of the ring Monte Carlo's grid (spice.ring_variants.MC_FRACTIONS)
-TD_GAIN_FRACTION = 0.1
+from .ring_variants import td_curve_mismatch
 
 
 @dataclass(frozen=True)
@@ -78,23 +73,6 @@ def td_tables(ring: dict, folder: Path) -> tuple[str, str]:
                  for pol in ("exc", "inh"))
 
 
-def td_mismatch(name: str, ring: dict, fraction: float = TD_GAIN_FRACTION) -> Mismatch:
-    """The per-neuron CCO gains of ring variant ``name``: each instance's gain at ``fraction``
-    of its ring's full scale (a point of the Monte Carlo's grid), E from the excitatory ring's
-    instances, I from the inhibitory ring's (two circuits: independent draws)."""
-    fr = ring["exc"]["mc"]["fractions"]
-    if fraction not in fr:
-        raise ValueError(f"fraction = {fraction!r}: the ring Monte Carlo has gains at {fr}")
-    k = fr.index(fraction)
-    draws = {q: Empirical(tuple(float(g[k]) for g in ring[pol]["mc"]["gains"]))
-             for q, pol in (("gain_e", "exc"), ("gain_i", "inh"))}
-    mc = ring["exc"]["mc"]
-    return Mismatch("td", draws, f"ngspice Pelgrom Monte Carlo of ring variant {name} (A_VT N "
-                                 f"{mc['a_vt_n'] * 1e9:g}, P {mc['a_vt_p'] * 1e9:g} mV um, "
-                                 f"{mc['instances']} instances per polarity), gains at "
-                                 f"{fraction:g} of full scale")
-
-
 def designs(mc: dict, rings: dict, folder: Path, ode_substeps: int) -> list[Design]:
     """Every design of the study (module docstring): the cm variants of the mirror Monte Carlo
     ``mc`` (:func:`spice.mismatch.montecarlo`, table mode with ``ode_substeps`` RK4 sub-steps
@@ -102,13 +80,13 @@ def designs(mc: dict, rings: dict, folder: Path, ode_substeps: int) -> list[Desi
     tables written under ``folder``."""
     out = [Design("ideal", "ideal")]
     for v in VARIANTS:
-        overrides, mismatch = chip_setup(mc, "cm", v)
+        overrides, mismatch = chip_setup(mc, "cm", v, curves=True)
         out.append(Design(f"cm {v}", "cm", v, 0, overrides | {"ode_substeps": ode_substeps},
                           mismatch))
     for v, ring in rings.items():
         exc, inh = td_tables(ring, Path(folder) / "td_tables" / v)
         base = {"table": exc, "table_inh": inh}
-        m = td_mismatch(v, ring)
+        m = td_curve_mismatch(ring)
         out.append(Design(f"td {v}", "td", v, 0, base, m))
         out.append(Design(f"td {v} trimmed", "td", v, TRIM_BITS_DEFAULT,
                           base | {"trim_bits": TRIM_BITS_DEFAULT}, m))

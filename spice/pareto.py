@@ -52,12 +52,13 @@ def td_energy(counts: dict, ring: dict, digital: dict, vdd: float, p: TDParams,
               t_step: float) -> dict:
     """Energy per inference (J) of a two-ring td design by part: each polarity's pulses at
     its own ring's charge per pulse, the stopped rings' standby current outside the window,
-    and the digital terms of :func:`spice.cost.td_energy`."""
+    and the digital terms of one counter architecture (``digital``: a
+    :func:`spice.digital_cost.architecture_cost` record; :func:`spice.cost.td_energy`)."""
     hist = np.asarray(counts["pulse_histogram"], float)
     k = np.arange(hist.shape[1])
     osc = sum(vdd * float((hist[i] * k * cost.charge_per_pulse(ring_rows(ring[pol]), k, p.t_p)).sum())
               for i, pol in enumerate(("exc", "inh")))
-    parts = cost.td_energy(counts, ring_rows(ring["exc"]), digital, vdd, p.t_p, p.f_clk, t_step)
+    parts = cost.td_energy(counts, ring_rows(ring["exc"]), digital, vdd, p.t_p, t_step)
     parts.pop("total")
     parts["oscillators"] = osc
     parts["standby"] = ring["two_ring"]["standby_a"] * vdd * (t_step - p.t_p) * counts["neuron_steps"]
@@ -203,8 +204,10 @@ def table_rows(rows: list[dict]) -> list[list[str]]:
              _ci(r["worst_vs_ideal"], True)] for r in sorted(rows, key=lambda r: r["area_um2"])]
 
 
-def verdict_text(rows: list[dict], v: dict, n_images: int, chips: int) -> str:
-    """The verdict in sentences (Markdown), every number from ``rows`` and ``v``."""
+def verdict_text(rows: list[dict], v: dict, n_images: int, chips: int,
+                 arch: str | None = None) -> str:
+    """The verdict in sentences (Markdown), every number from ``rows`` and ``v`` (``arch``:
+    the counter architecture td is priced in)."""
     by = {r["design"]: r for r in rows}
     parts = []
     for f in ("cm", "td", "td trimmed"):
@@ -217,7 +220,9 @@ def verdict_text(rows: list[dict], v: dict, n_images: int, chips: int) -> str:
                      f"{b['power_uw']:.3f} uW per neuron")
     text = (f"Over {chips} chips per design on {n_images} test images (paired: the same images "
             f"and chip draws; 95 % intervals; cm untrimmed: no threshold trim is modelled for "
-            f"it; a trimmed td carries its trim registers in area, energy and leakage): "
+            f"it; a trimmed td carries its trim registers in area, energy and leakage"
+            + (f"; td's digital half priced as the {arch} counter, its cheapest" if arch else "")
+            + "): "
             + "; ".join(parts) + ".")
     for f in ("cm", "td", "td trimmed"):
         if f not in v["meets_aim"]:
@@ -252,8 +257,8 @@ def verdict_text(rows: list[dict], v: dict, n_images: int, chips: int) -> str:
     return text
 
 
-def markdown(rows: list[dict], v: dict, n_images: int, chips: int) -> str:
-    return (verdict_text(rows, v, n_images, chips) + "\n\n"
+def markdown(rows: list[dict], v: dict, n_images: int, chips: int, arch: str) -> str:
+    return (verdict_text(rows, v, n_images, chips, arch) + "\n\n"
             + markdown_table(HEADER, table_rows(rows))
             + "\n\n![error versus area and energy, every design](pareto/pareto.png)")
 
@@ -292,43 +297,60 @@ def figure(rows: list[dict], path: Path, n_images: int, chips: int) -> Path:
     return ps.save_figure(fig, path, has_caption=True)
 
 
-def write(rows: list[dict], v: dict, td: dict, n_images: int, chips: int, folder: Path) -> dict:
-    """The files of the answer in ``folder``; returns the record."""
+def write(rows: list[dict], v: dict, td: dict, n_images: int, chips: int, arch: str,
+          folder: Path) -> dict:
+    """The files of the answer in ``folder`` (``arch``: td's counter architecture); returns
+    the record."""
     record = {"rows": rows, "verdict": v, "n_images": n_images, "chips": chips,
+              "td_architecture": arch,
               "td_costs": {f"{k[0]} trim{k[1]}": {"area_m2": c["area_m2"], "energy": c["energy"],
                                                   "power_w": c["power_w"]}
                            for k, c in td.items()}}
     write_json(folder / "pareto.json", record)
     write_csv(folder / "pareto.csv", HEADER, table_rows(rows))
     write_atomic(folder / "pareto.md", "# Error versus area and energy\n\n"
-                 + markdown(rows, v, n_images, chips) + "\n")
+                 + markdown(rows, v, n_images, chips, arch) + "\n")
     figure(rows, folder / "pareto.png", n_images, chips)
     return record
+
+
+def architecture(energy: dict) -> str:
+    """The counter architecture of the td designs: the one whose td row of the energy record
+    ``energy`` spends the least energy per inference (every architecture counts the same
+    pulses, bit-exact with the golden td: the errors are the same)."""
+    rows = {k[3:]: v for k, v in energy["variants"].items() if k.startswith("td ")}
+    return min(rows, key=lambda a: rows[a]["energy"]["total"])
 
 
 def run(prepared, energy: dict, study: dict, rings: dict, folder: Path, T: int = 64,
         seed: int = 0, limit: int | None = None, jobs: int = 1) -> dict:
     """The answer from the energy record ``energy`` (:func:`spice.cost_report.run`), the
     paired Monte Carlo ``study`` (:func:`spice.chip_study.run`) and the ring variants ``rings``
-    (``characterise_all(...)["variants"]``): td's costs per variant, untrimmed and with the
-    study's trim (its digital half with the trim registers on the card's cell library), the
-    rows, the verdict and the files in ``folder``; returns the record."""
+    (``characterise_all(...)["variants"]``): td's costs per variant in the counter
+    architecture of :func:`architecture`, untrimmed and with the study's trim (its digital half
+    with the trim registers on the card's cell library, priced on the energy record's step
+    stimulus), the rows, the verdict and the files in ``folder``; returns the record."""
+    from rtl.activity import StepStimulus
+
     from .card import DeviceCard
     from .cost_report import IMAGES_DEFAULT, _subset
-    from .digital_cost import digital_cost
+    from .digital_cost import architecture_cost, architecture_params
     trims = sorted({d["trim_bits"] for d in study["designs"].values() if d["model"] == "td"})
+    arch = architecture(energy)
     td0 = TDParams(seed=seed)
-    digital = {0: energy["digital"]}
+    digital = {0: energy["digital"][arch]}
 
     def digital_of(trim: int) -> dict:
         if trim not in digital:
             lib = cost.digital_library(DeviceCard(), jobs=jobs, progress=False)
-            digital[trim] = digital_cost(lib, replace(td0, trim_bits=trim).array(1),
-                                         1e9 / td0.f_clk, workdir=folder / f"activity_trim{trim}")
+            params = architecture_params(replace(td0, trim_bits=trim).array(1), arch)
+            digital[trim] = architecture_cost(lib, params, StepStimulus(**energy["stimulus"]),
+                                              1e9 / td0.f_clk,
+                                              workdir=folder / f"activity_trim{trim}")
         return digital[trim]
     x, y = _subset(prepared, limit, IMAGES_DEFAULT)
     used = {d["variant"] for d in study["designs"].values() if d["model"] == "td"}
     td = cost_td(prepared, energy, {v: r for v, r in rings.items() if v in used}, tuple(trims),
                  digital_of, x, y, T, seed, folder)
     rows = points(energy, study, rings, td)
-    return write(rows, verdict(rows), td, study["n_images"], study["chips"], folder)
+    return write(rows, verdict(rows), td, study["n_images"], study["chips"], arch, folder)

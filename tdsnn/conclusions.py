@@ -133,7 +133,8 @@ def verdict_sentence(energy: dict) -> str | None:
     if not p:
         return None
     return ("**Verdict** (transistor-level mismatch, every cm mirror and td ring design): "
-            + verdict_text(p["rows"], p["verdict"], p["n_images"], p["chips"]))
+            + verdict_text(p["rows"], p["verdict"], p["n_images"], p["chips"],
+                           p.get("td_architecture")))
 
 
 def conclusions(summary: dict) -> list[str]:

@@ -36,15 +36,18 @@ def test_bootstrap_pairs_designs_and_resamples_chips_and_images():
 
 
 def _ring(inh_scale: float) -> dict:
-    """A ring variant's record with three instances whose gains are flat over current."""
+    """A ring variant's record with three instances whose gains are flat over current (the
+    two-ring design's full scale the smaller ring's)."""
     def pol(s):
         i = np.array([0.02, 0.1, 0.5, 1.0, 1.5]) * 1e-6 * s
         return {"full_scale": {"i": 1e-6 * s, "f": 2.4e8},
                 "fi": {"i": list(i), "f": list(2.4e8 * i / (1e-6 * s))},
                 "mc": {"fractions": list(MC_FRACTIONS), "instances": 3, "a_vt_n": 1.5e-9,
+                       "i_a": [f * 1e-6 * s for f in MC_FRACTIONS],
                        "a_vt_p": 1.5e-9,
                        "gains": [[g] * len(MC_FRACTIONS) for g in (0.8, 1.0, 1.25)]}}
-    return {"exc": pol(1.0), "inh": pol(inh_scale)}
+    return {"exc": pol(1.0) | {"variant": "v"}, "inh": pol(inh_scale),
+            "two_ring": {"i_fs": 1e-6 * min(1.0, inh_scale)}}
 
 
 def test_td_tables_share_the_smaller_full_scale(tmp_path):
@@ -57,19 +60,9 @@ def test_td_tables_share_the_smaller_full_scale(tmp_path):
     assert te[0].tolist() == [0.0, 0.0]
 
 
-def test_td_mismatch_draws_each_polarity_from_its_ring():
-    ring = _ring(1.0)
-    ring["inh"]["mc"]["gains"] = [[g] * len(MC_FRACTIONS) for g in (0.5, 0.6, 0.7)]
-    m = chip_study.td_mismatch("x", ring)
-    assert m.draws["gain_e"].values == (0.8, 1.0, 1.25)
-    assert m.draws["gain_i"].values == (0.5, 0.6, 0.7)
-    with pytest.raises(ValueError, match="fraction = 0.3"):
-        chip_study.td_mismatch("x", ring, 0.3)
-
-
 def test_every_design_on_the_same_images_and_chips(prepared, tmp_path):
     from tests.test_spice_mismatch import fake_mc
-    mc = fake_mc((0.97, 1.03))
+    mc = fake_mc((0.97, 1.03), curves=True)
     study = chip_study.designs(mc, {"v1": _ring(1.0)}, tmp_path / "t", ode_substeps=2)
     names = [d.name for d in study]
     assert names == ["ideal", *(f"cm {v}" for v in VARIANTS), "td v1", "td v1 trimmed"]

@@ -71,13 +71,23 @@ def test_td_energy_prices_each_polarity_on_its_own_ring():
     hist = np.zeros((2, p.max_pulses + 1))
     hist[0, 4], hist[1, 2] = 100, 50                       # 400 E pulses, 100 I pulses
     counts = {"pulse_histogram": hist.tolist(), "pulses": 500.0, "neuron_steps": 1000.0}
-    digital = {"energy_per_count": {"total": 1e-15}, "clock_energy_per_cycle": {"total": 0.0},
-               "leakage_w": 0.0}
+    digital = {"per_step": {"switching": 0.0, "clock": 2e-15},
+               "per_pulse": {"switching": 1e-15, "clock": 0.0}, "leakage_w": 1e-9}
     parts = pareto.td_energy(counts, rings, digital, 0.8, p, 1e-6)
     assert parts["oscillators"] == pytest.approx(0.8 * (400 * 10e-15 + 100 * 30e-15))
     assert parts["standby"] == pytest.approx(1e-9 * 0.8 * (1e-6 - p.t_p) * 1000)
-    assert parts["counter"] == pytest.approx(500 * 1e-15)
+    assert parts["switching"] == pytest.approx(500 * 1e-15)
+    assert parts["clock"] == pytest.approx(1000 * 2e-15)
+    assert parts["leakage"] == pytest.approx(1000 * 1e-6 * 1e-9)
     assert parts["total"] == pytest.approx(sum(v for k, v in parts.items() if k != "total"))
+
+
+def test_td_is_priced_in_its_cheapest_architecture():
+    energy = {"variants": {"cm simple_L3": {"energy": {"total": 1.0}},
+                           "td sync": {"energy": {"total": 3.0}},
+                           "td sync+gate": {"energy": {"total": 2.0}},
+                           "td pulse": {"energy": {"total": 2.5}}}}
+    assert pareto.architecture(energy) == "sync+gate"
 
 
 def test_the_report_puts_the_verdict_first():
@@ -101,10 +111,10 @@ def test_td_costs_per_variant_and_trim(prepared, tmp_path):
             r[pol]["fi"] |= {"q_pulse": [q] * 5, "q_buffer": [0.0] * 5}
         r["two_ring"] = {"area": {"total": area}, "standby_a": 0.0}
         rings[name] = r
-    digital = {0: {"energy_per_count": {"total": 1e-15}, "clock_energy_per_cycle": {"total": 0.0},
-                   "leakage_w": 0.0, "area_um2": 5.0},
-               12: {"energy_per_count": {"total": 2e-15}, "clock_energy_per_cycle": {"total": 0.0},
-                    "leakage_w": 0.0, "area_um2": 15.0}}
+    digital = {0: {"per_step": {"switching": 0.0, "clock": 0.0}, "leakage_w": 0.0,
+                   "per_pulse": {"switching": 1e-15, "clock": 0.0}, "area_um2": 5.0},
+               12: {"per_step": {"switching": 0.0, "clock": 0.0}, "leakage_w": 0.0,
+                    "per_pulse": {"switching": 2e-15, "clock": 0.0}, "area_um2": 15.0}}
     energy = {"card": {"vdd": 0.8}, "t_step": 1e-6}
     x, y = prepared.test_x[:5], prepared.test_y[:5]
     out = pareto.cost_td(prepared, energy, rings, (0, 12), digital.__getitem__, x, y, 16, 0,
@@ -115,5 +125,5 @@ def test_td_costs_per_variant_and_trim(prepared, tmp_path):
     osc = {k: c["energy"]["oscillators"] for k, c in out.items()}
     assert osc[("big", 0)] == pytest.approx(10 * osc[("small", 0)])   # same pulses, 10x charge
     assert osc[("big", 12)] == pytest.approx(osc[("big", 0)])
-    assert out[("small", 12)]["energy"]["counter"] == pytest.approx(
-        2 * out[("small", 0)]["energy"]["counter"])
+    assert out[("small", 12)]["energy"]["switching"] == pytest.approx(
+        2 * out[("small", 0)]["energy"]["switching"])

@@ -119,12 +119,18 @@ def test_montecarlo_command_refuses_an_unknown_variant_before_any_work(isolated,
     assert "'L3'" in err and "simple_L3" in err and err.count("\n") == 1
 
 
-def fake_mc(values=(0.9, 1.1)) -> dict:
+def fake_mc(values=(0.9, 1.1), curves: bool = False) -> dict:
+    """A mirror Monte Carlo record; ``curves``: with each instance's gain curve (flat)."""
     samples = {"mirror": {v: {"p": list(values), "n": list(values)} for v in VARIANTS},
                "comparator_offset_v": [0.001, -0.002], "oscillator_gain": [0.95, 1.05]}
-    return {"fingerprint": "f", "params": {"a_vt_n": 1.5e-9, "a_vt_p": 1.5e-9, "samples": 2},
-            "samples": samples, "cm_tables": {v: f"{v}.csv" for v in VARIANTS},
-            "cm_params": {"vdd": 0.8, "v_th": 0.5, "v_reset": 0.2}}
+    mc = {"fingerprint": "f", "params": {"a_vt_n": 1.5e-9, "a_vt_p": 1.5e-9, "samples": 2},
+          "samples": samples, "cm_tables": {v: f"{v}.csv" for v in VARIANTS},
+          "cm_params": {"vdd": 0.8, "v_th": 0.5, "v_reset": 0.2}}
+    if curves:
+        flat = [[g, g] for g in values]
+        samples["mirror_curves"] = {v: {"p": flat, "n": flat} for v in VARIANTS}
+        mc["mirror_curve_units"] = [0.1, 1.0]
+    return mc
 
 
 def test_chip_setup_takes_the_variants_samples():
