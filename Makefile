@@ -129,7 +129,7 @@ td-variants: $(STAMP) ngspice ## td front-end design space: ring variants per po
 	$(VENV)/bin/tdsnn spice --td-variants $(SPICE_OPTS)
 
 .PHONY: energy
-energy: $(STAMP) ngspice iverilog ## area, energy per inference and power per neuron of each cm variant and td vs error (results/energy/)
+energy: $(STAMP) ngspice iverilog ## area, energy per inference and power per neuron of each cm variant and td per counter architecture vs error (results/energy/)
 	$(VENV)/bin/tdsnn energy $(SPICE_OPTS)
 
 # ---- cell library, static timing, digital cost ---------------------------------------------

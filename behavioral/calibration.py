@@ -25,7 +25,10 @@ calibration controller holds: the trim then corrects the mismatch (a multiplicat
 which one weight can undo at every current) and leaves the designed transfer (its compression
 ``alpha`` is shared by all CCOs and no single weight could undo it at every current), so a
 trimmed chip tends to the chip without mismatch; with per-polarity characterised transfers
-(``table_inh``) both polarities are trimmed to the excitatory one at ``z_ref``.
+(``table_inh``) both polarities are trimmed to the excitatory one at ``z_ref``. A chip whose
+gains are curves over the current (:class:`behavioral.gain_curves.DrawnCurves`) is measured
+through its curve at ``z_ref``: the one-point trim corrects the gain there and leaves the
+curve's shape, so at other currents the trimmed gain still varies per CCO as its curve does.
 
 Integer after one rounding: the fixed-point advance of the reference current is
 :func:`behavioral.td.advance_fixed` (one rounding per CCO), the count is integer, and the
@@ -41,6 +44,7 @@ import torch
 from golden.noise import Counters, bits_at, irwin_hall_of, stream_key
 
 from .cco import AMPLITUDE_BITS, PHASE_BITS, TDParams, advance_fixed
+from .gain_curves import DrawnCurves
 
 #: purpose tag of the calibration's jitter streams (the evaluator's input spikes and arrival
 #: slots are 1 and 2, the td evaluation jitter :data:`behavioral.td.JITTER_STREAM` = 3)
@@ -87,10 +91,19 @@ def step_keys(p: TDParams, layer: int, steps: range, device=None) -> torch.Tenso
     return torch.tensor(keys, dtype=torch.int64, device=device).view(-1, 1, 1)
 
 
+def reference_gain(p: TDParams, gain: torch.Tensor | DrawnCurves) -> torch.Tensor:
+    """The per-neuron gain (n,) at the reference current: ``gain`` itself, or the curves'
+    value there (:meth:`behavioral.gain_curves.DrawnCurves.at`)."""
+    if not isinstance(gain, DrawnCurves):
+        return gain
+    return gain.at(reference_input(p, gain.gains.shape[-2], gain.gains.device))
+
+
 def reference_advance(p: TDParams, gain_e: torch.Tensor, gain_i: torch.Tensor):
     """``(advance, amplitude)`` (int64 (2, n); amplitude None without jitter) of the CCOs with
-    gains ``gain_e``, ``gain_i`` at the reference current (:func:`behavioral.td.advance_fixed`,
-    each polarity with its own transfer), and the counters' ``base`` (CCO x n + neuron)."""
+    gains ``gain_e``, ``gain_i`` ((n,)) at the reference current
+    (:func:`behavioral.td.advance_fixed`, each polarity with its own transfer), and the
+    counters' ``base`` (CCO x n + neuron)."""
     n, dev = gain_e.shape[0], gain_e.device
     z = reference_input(p, n, dev)
     (adv_e, amp_e), (adv_i, amp_i) = (advance_fixed(p, z, gain_e),
@@ -103,10 +116,10 @@ def reference_advance(p: TDParams, gain_e: torch.Tensor, gain_i: torch.Tensor):
 CHUNK = 256
 
 
-def measure(p: TDParams, gain_e: torch.Tensor, gain_i: torch.Tensor, layer: int,
-            steps: int) -> torch.Tensor:
+def measure(p: TDParams, gain_e, gain_i, layer: int, steps: int) -> torch.Tensor:
     """Pulse counts (int64 (2, n): excitatory, inhibitory) of the CCOs with per-neuron gains
-    ``gain_e``, ``gain_i`` ((n,)) of layer ``layer`` driven by the reference current for
+    ``gain_e``, ``gain_i`` ((n,), or gain curves: their gains at the reference current,
+    :func:`reference_gain`) of layer ``layer`` driven by the reference current for
     ``steps`` steps from phase 0, on the calibration's streams (module docstring).
 
     This is :func:`behavioral.cco._cco` stepped ``steps`` times (``tests/test_calibration.py``
@@ -117,6 +130,7 @@ def measure(p: TDParams, gain_e: torch.Tensor, gain_i: torch.Tensor, layer: int,
     ``S_k mod 2^32``. A step over ``M = max_pulses + 1`` cycles is first reduced by whole
     cycles to below ``M + 1``: it still delivers ``max_pulses`` and leaves the same phase, and
     the sums stay far within int64. The same integers as the loop."""
+    gain_e, gain_i = reference_gain(p, gain_e), reference_gain(p.inhibitory, gain_i)
     advance, amplitude, base = reference_advance(p, gain_e, gain_i)
     one = 1 << PHASE_BITS
     saturating = (p.max_pulses + 1) * one
@@ -148,9 +162,9 @@ def trim_weights(counts: torch.Tensor, count_ref: int, trim_bits: int) -> torch.
     return torch.where(counts > 0, w, weight_max).clamp(0, weight_max)
 
 
-def calibrate(p: TDParams, gain_e: torch.Tensor, gain_i: torch.Tensor, layer: int) -> Trim:
-    """The trim of the CCOs with gains ``gain_e``, ``gain_i`` ((n,)) of layer ``layer`` of the
-    chip ``p.seed`` (``p.trim_bits > 0``)."""
+def calibrate(p: TDParams, gain_e, gain_i, layer: int) -> Trim:
+    """The trim of the CCOs with gains ``gain_e``, ``gain_i`` ((n,), or gain curves, measured
+    at the reference current) of layer ``layer`` of the chip ``p.seed`` (``p.trim_bits > 0``)."""
     if p.trim_bits < 1:
         raise ValueError(f"calibrate: TDParams.trim_bits = {p.trim_bits}: the array has no trim "
                          "weights; allowed [1, 16]")
@@ -162,8 +176,8 @@ def calibrate(p: TDParams, gain_e: torch.Tensor, gain_i: torch.Tensor, layer: in
 
 class TrimCache:
     """The trim weights of a td neuron's layers: calibrated once per chip and layer, i.e. per
-    parameters, layer and gains (equal values: a later batch of the same chip draws equal
-    gains), and reused by every later batch."""
+    parameters, layer and gains at the reference current (equal values: a later batch of the
+    same chip draws equal gains), and reused by every later batch."""
 
     def __init__(self, size: int = 4):
         self.size = size
@@ -173,7 +187,8 @@ class TrimCache:
         """``(w_e, w_i)`` (:attr:`TDParams.count_dtype`, (n,), ``2^-F`` pulse) for the layer
         and the per-neuron gains of ``state`` (a :class:`behavioral.td.TDState`) of
         parameters ``p``."""
-        ge, gi, layer = state.gain_e, state.gain_i, state.layer
+        ge, gi, layer = (reference_gain(p, state.gain_e), reference_gain(p.inhibitory, state.gain_i),
+                         state.layer)
         for k, entry in enumerate(self.entries):
             pp, ll, eg, ig, out = entry
             if (pp == p and ll == layer and eg.device == ge.device and torch.equal(eg, ge)

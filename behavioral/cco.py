@@ -19,6 +19,7 @@ import torch
 from golden.noise import IRWIN_HALL_VARIANCE, bits_at, irwin_hall_of
 from rtl.params import ArrayParams
 
+from .gain_curves import DrawnCurves
 from .td_table import check_table, transfer
 from .validate import check_int, check_range
 
@@ -248,8 +249,9 @@ class AdvanceCache:
         self.size = size
         self.entries: list[tuple] = []
 
-    def advance(self, p: TDParams, z: torch.Tensor, gain: torch.Tensor):
-        """:func:`advance_fixed` of input ``z`` (input units) and per-neuron ``gain``."""
+    def advance(self, p: TDParams, z: torch.Tensor, gain: torch.Tensor | DrawnCurves):
+        """:func:`advance_fixed` of input ``z`` (input units) and per-neuron ``gain`` (a
+        tensor, or gain curves: the same object again gives the same gains at the same ``z``)."""
         for k, entry in enumerate(self.entries):
             pp, zz, version, g, out = entry
             if pp is p and zz is z and version == z._version and g is gain:
@@ -260,16 +262,19 @@ class AdvanceCache:
         return out
 
 
-def advance_fixed(p: TDParams, z: torch.Tensor, gain: torch.Tensor):
+def advance_fixed(p: TDParams, z: torch.Tensor, gain: torch.Tensor | DrawnCurves):
     """``(advance, amplitude)`` in fixed point for input ``z`` (input units) and per-neuron
-    ``gain``: :func:`phase_advance` in int64 units of 2^-32 cycle (clamped to ``[0,``
+    ``gain`` (a tensor, or :class:`behavioral.gain_curves.DrawnCurves`: each CCO's gain at its
+    input ``z``): :func:`phase_advance` in int64 units of 2^-32 cycle (clamped to ``[0,``
     :data:`ADVANCE_MAX` ``]`` cycles), and the jitter amplitude ``sigma_jitter sqrt(dphi)``
     (cycles rms, at most :data:`AMPLITUDE_MAX`) in int64 units of 2^-48 cycle per standard
     deviation of :func:`golden.noise.irwin_hall_of` (None without jitter), from the integer
     square root of the fixed-point advance (:func:`isqrt`; its relative resolution is
     2^-16 / sqrt(dphi)). Each operation is one IEEE rounding or exact, so every device gives
     the same integers."""
-    dphi = phase_advance(p, z.to(torch.float32), gain.to(torch.float32))
+    z = z.to(torch.float32)
+    gain = gain.at(z) if isinstance(gain, DrawnCurves) else gain.to(torch.float32)
+    dphi = phase_advance(p, z, gain)
     advance = fixed_point(dphi, PHASE_BITS, ADVANCE_MAX)
     if p.sigma_jitter == 0:
         return advance, None

@@ -20,8 +20,14 @@ quantity the mismatch names is drawn again from its distribution, per chip and l
 generator seeded from ``(chip, layer, quantity)``, so a chip's neurons do not depend on the
 batch or on where it runs). A transistor-level Monte Carlo of the circuits hands its samples
 over as :class:`Empirical` distributions; :class:`Normal` states a Gaussian by its moments.
+A gain may also be drawn as a curve over the input current (:class:`GainCurves`, one measured
+instance per neuron, :mod:`behavioral.gain_curves`): the chip then applies, at every step, each
+neuron's gain at the current its mirror or oscillator sees.
 :data:`QUANTITIES` lists what each model accepts. cm's mirror gains are not fields of its
 state: the chip scales each neuron's summed synapse currents by them (:class:`GainedState`).
+td's are its state's ``gain_e``, ``gain_i``: tensors, or :class:`DrawnCurves` that td evaluates
+at each CCO's input (:func:`behavioral.cco.advance_fixed`) and its calibration at the reference
+current (:mod:`behavioral.calibration`).
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import torch
 from golden.neuron import state_device
 from golden.noise import stream_key
 
+from .gain_curves import DrawnCurves, GainCurves
 from .models import build
 
 #: model -> {quantity: unit}: the per-neuron state fields a :class:`Mismatch` may replace
@@ -42,6 +49,10 @@ from .models import build
 QUANTITIES = {"cm": {"offset": "V", "gain_e": "relative gain", "gain_i": "relative gain"},
               "opamp": {"offset": "V"},
               "td": {"gain_e": "relative gain", "gain_i": "relative gain"}, "ideal": {}}
+
+#: the gains of a model's inputs (cm: applied by the chip to the summed synapse currents; td:
+#: state fields); the quantities a :class:`GainCurves` may draw
+INPUT_GAINS = ("gain_e", "gain_i")
 
 
 class Distribution(Protocol):
@@ -101,6 +112,11 @@ class Mismatch:
         if unknown:
             raise ValueError(f"Mismatch of {self.model}: unknown quantities {sorted(unknown)}; "
                              f"this model takes {sorted(allowed) or 'none'}")
+        curved = sorted(q for q, d in self.draws.items()
+                        if isinstance(d, GainCurves) and q not in INPUT_GAINS)
+        if curved:
+            raise ValueError(f"Mismatch of {self.model}: {curved} drawn as GainCurves; only the "
+                             f"gains {list(INPUT_GAINS)} may depend on the current")
 
 
 def hand_set(model: str, **overrides) -> Mismatch:
@@ -115,13 +131,10 @@ def hand_set(model: str, **overrides) -> Mismatch:
     return Mismatch(model, draws, "hand-set sigmas of the model's parameters")
 
 
-#: quantities applied by the chip to the inputs, not state fields of the model
-INPUT_GAINS = ("gain_e", "gain_i")
-
-
 @dataclass(frozen=True)
 class GainedState:
-    """A cm layer's state with the per-neuron gains (1, (n,)) of its E and I mirrors.
+    """A cm layer's state with the per-neuron gains (1, (n,)) of its E and I mirrors, or their
+    gain curves (:class:`DrawnCurves`, the gain at each slot's summed current).
 
     A threshold mismatch ``d`` between a mirror's diode and its output device makes the
     output device, at the gate voltage the diode sets for the input ``I``, carry what the
@@ -131,20 +144,22 @@ class GainedState:
     mirror's measured gain is the mismatched mirror, for the equations and the table modes
     alike; what differs is second order: the summing-node compression sees ``g I`` instead of
     ``I`` (relative change ``lambda_syn V_dsat (sqrt(g) - 1)``, below 1e-3 for a 2 % gain), and
-    the one gain measured at one current stands for the gain at every current.
+    with scalar gains the one gain measured at one current stands for the gain at every
+    current (a curve gives it at the current the mirror carries).
     """
 
     inner: object
-    gain_e: torch.Tensor
-    gain_i: torch.Tensor
+    gain_e: torch.Tensor | DrawnCurves
+    gain_i: torch.Tensor | DrawnCurves
 
 
-def _scale(i: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
-    """``i`` ((slots,) batch, n) times the per-neuron ``gain`` (n,), keeping an input expanded
-    over the slots (stride 0) expanded, so that a model may still treat it as one."""
+def _scale(i: torch.Tensor, gain: torch.Tensor | DrawnCurves) -> torch.Tensor:
+    """``i`` ((slots,) batch, n) times the per-neuron ``gain`` (n,), or times each neuron's
+    gain at each element of ``i`` (curves), keeping an input expanded over the slots (stride 0)
+    expanded, so that a model may still treat it as one."""
     if i.dim() == 3 and i.stride(0) == 0:
-        return (i[0] * gain).unsqueeze(0).expand_as(i)
-    return i * gain
+        return _scale(i[0], gain).unsqueeze(0).expand_as(i)
+    return i * (gain.at(i) if isinstance(gain, DrawnCurves) else gain)
 
 
 class CharacterisedChip:
@@ -160,17 +175,24 @@ class CharacterisedChip:
         self._gained: list[tuple] = []   # the scaled inputs of the last few (see step)
 
     def draw(self, quantity: str, n: int, layer: int) -> torch.Tensor:
-        """Values of ``quantity`` for the ``n`` neurons of ``layer`` of this chip."""
+        """Values of ``quantity`` for the ``n`` neurons of ``layer`` of this chip ((n,), or
+        (n, currents) for :class:`GainCurves`)."""
         names = list(QUANTITIES[self.name])
         key = stream_key(self.chip, layer, names.index(quantity))
         return self.mismatch.draws[quantity].sample(n, torch.Generator().manual_seed(key)).float()
+
+    def drawn(self, quantity: str, n: int, layer: int, device=None):
+        """:meth:`draw` on ``device``; a :class:`GainCurves` draw as :class:`DrawnCurves`."""
+        values = self.draw(quantity, n, layer).to(device)
+        dist = self.mismatch.draws[quantity]
+        return DrawnCurves(dist.currents, values) if isinstance(dist, GainCurves) else values
 
     def init_state(self, batch: int, n_neurons: int, layer: int, image_ids=None):
         trimmed = getattr(self.model, "trimmed", None)  # td: trim weights for the new gains
         state = (self.model.init_state(batch, n_neurons, layer, image_ids) if trimmed is None
                  else self.model.init_state(batch, n_neurons, layer, image_ids, trim=False))
         dev = state_device(image_ids)
-        new = {q: self.draw(q, n_neurons, layer).to(dev) for q in self.mismatch.draws}
+        new = {q: self.drawn(q, n_neurons, layer, dev) for q in self.mismatch.draws}
         if self.name == "opamp" and "offset" in new:   # the opamp state holds input units
             new["offset"] = new["offset"] * (self.params.theta / self.params.swing)
         gains = {q: new.pop(q) for q in INPUT_GAINS if q in new and self.name == "cm"}

@@ -87,7 +87,9 @@ class TDState:
     count : integer (batch, n) of :attr:`TDParams.count_dtype`, pulses: the up/down counter.
     overflow : bool (batch, n): sticky counter-saturation flag.
     gain_e, gain_i : float (n,): per-neuron CCO gain factors (mismatch); (batch, n) where the
-        rows are of several chips (:mod:`golden.chips`).
+        rows are of several chips (:mod:`golden.chips`); or each CCO's gain curve over its
+        input current (:class:`behavioral.gain_curves.DrawnCurves`, from a characterised chip,
+        :mod:`behavioral.mismatch`), evaluated at every step's input.
     up, down : integer (batch, n), like ``count``: the last step's pulse counts (the RTL's input).
     lost : int64 (batch, n): pulses lost to the rate limit so far, per row (image) and neuron.
     draws : the jitter's counters for these images and neurons (:class:`golden.noise.Counters`,

@@ -9,9 +9,10 @@ run (:func:`golden.snn.run_batch`) computes, operation for operation:
   (:func:`golden.snn.layer_input`, exact) and copied to the rows of every chip that shares it;
   the later layers' inputs are one exact product over all rows;
 * each chip's per-neuron parameters (mismatch: offsets, gains, of shape ``(n,)`` in a lone
-  state) are drawn by that chip's own ``init_state``, exactly as alone, and become per-row
-  tensors ``(C B, n)`` of the batched state (element-wise, ``x op p[row]`` is the same IEEE
-  operation as ``x op p`` broadcast over a lone batch);
+  state, or ``(n, ...)`` such as gain curves) are drawn by that chip's own ``init_state``,
+  exactly as alone, and become per-row tensors ``(C B, n, ...)`` of the batched state
+  (element-wise, ``x op p[row]`` is the same IEEE operation as ``x op p`` broadcast over a
+  lone batch);
 * draw counters keyed by image (:class:`golden.noise.Counters`; td's jitter is keyed by image
   and not by chip) are the images' counters with ``copies = C``: a model may then draw once
   per image and use the draws for every chip's rows (td does);
@@ -80,13 +81,13 @@ def check_chips(models: list[NeuronModel]) -> None:
 
 
 def _per_row(field: str, template, lones: list, lone_batch: int, n: int, image_ids, rows: int):
-    """The batched value of one state field: per-neuron tensors of the lone states (``(n,)``,
-    of ``lone_batch`` images) stacked per chip and repeated over the chip's rows; draw counters
-    (:class:`golden.noise.Counters` of all rows) as the counters of ``image_ids`` copied once
-    per chip (the same counters, which say that every chip's rows draw what the first chip's
-    do); per-row tensors (whose first dimension is the batch in the lone states and the
-    template) and other values from the template (the first chip's state for all rows); a
-    dataclass field by field."""
+    """The batched value of one state field: per-neuron tensors of the lone states (``(n,
+    ...)``, of ``lone_batch`` images, never ``n``) stacked per chip and repeated over the
+    chip's rows; draw counters (:class:`golden.noise.Counters` of all rows) as the counters of
+    ``image_ids`` copied once per chip (the same counters, which say that every chip's rows
+    draw what the first chip's do); per-row tensors (whose first dimension is the batch in the
+    lone states and the template) and other values from the template (the first chip's state
+    for all rows); a dataclass field by field."""
     batch = image_ids.shape[0]
     if dataclasses.is_dataclass(template) and not isinstance(template, type):
         return dataclasses.replace(template, **{
@@ -98,9 +99,10 @@ def _per_row(field: str, template, lones: list, lone_batch: int, n: int, image_i
     if not isinstance(template, torch.Tensor):
         return template
     lone = lones[0]
-    if lone.dim() == 1 and lone.shape[0] == n and template.shape == lone.shape:
-        per_chip = torch.stack(lones)                              # (C, n)
-        return per_chip[:, None, :].expand(-1, batch, -1).reshape(rows, n)
+    if lone.dim() >= 1 and lone.shape[0] == n and template.shape == lone.shape:
+        per_chip = torch.stack(lones)                              # (C, n, ...)
+        return (per_chip.unsqueeze(1).expand(-1, batch, *lone.shape)
+                .reshape(rows, *lone.shape))
     per_row = (template.dim() > 0 and lone.dim() == template.dim()
                and template.shape[0] == rows and lone.shape[0] == lone_batch)
     if not per_row and not (rows == lone_batch and template.shape == lone.shape):

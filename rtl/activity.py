@@ -284,6 +284,21 @@ endmodule
 """
 
 
+def simulate_steps(netlist: str, params: ArrayParams, stim: StepStimulus,
+                   sources: tuple[str, ...] = (), include_dirs: tuple[str, ...] = (),
+                   workdir: Path | None = None) -> str:
+    """Run the step stimulus (:func:`step_testbench`) on any netlist of ``params``' array
+    (e.g. one mapped to a cell library, ``sources``: its cells' models, ``include_dirs``: their
+    ``-I`` folders) in Icarus; the VCD text (the array's own nets, not the cells' insides)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(workdir) if workdir is not None else Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "netlist.v").write_text(netlist)
+        (work / "tb.v").write_text(step_testbench(params, stim))
+        _run_icarus(work, [*(f"-I{d}" for d in include_dirs), "tb.v", "netlist.v", *sources])
+        return (work / "activity.vcd").read_text()
+
+
 #: generic cells written by write_verilog -noexpr: \\$_AND_ _12_ (.A(a), .B(b), .Y(y));
 _CELL = re.compile(r"^\s*(\\\$\S+|" + CLOCK_GATE_CELL + r")\s+(\S+)\s*(?:/\*.*?\*/\s*)?\((.*?)\);",
                    re.M | re.S)

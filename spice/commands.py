@@ -101,8 +101,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     from .cost_report import IMAGES_DEFAULT
     p = sub.add_parser("energy", help="area per neuron, energy per inference and power per neuron "
-                                      "of every cm variant and td from ngspice, against their "
-                                      "error (results/energy/)")
+                                      "of every cm variant and of td per counter architecture "
+                                      "(sync, sync+gate, pulse) from ngspice and the cell "
+                                      "library, against their error (results/energy/)")
     add_network_options(p)
     add_card_options(p)
     p.add_argument("--T", type=steps, default=64, help="time steps (1 to 2**24)")

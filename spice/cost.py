@@ -178,21 +178,33 @@ def charge_per_pulse(rows: np.ndarray, k: np.ndarray, t_p: float) -> np.ndarray:
 
 
 def td_energy(counts: dict, ring_rows: np.ndarray, digital: dict, vdd: float, t_p: float,
-              f_clk: float, t_step: float) -> dict:
-    """Energy per inference (J) of td by part: the oscillators (pulses x charge per pulse at
-    their rate), the counter's logic (``digital["energy_per_count"]["total"]`` per pulse: the
-    spikes' subtractions are in that measured figure), the flip-flops' clock during the CCO
-    window of every neuron-step (``digital["clock_energy_per_cycle"]["total"]`` per neuron and
-    cycle), the cells' leakage (``digital["leakage_w"]`` per neuron) over every step."""
+              t_step: float) -> dict:
+    """Energy per inference (J) of td by part, the digital ones of one counter architecture
+    (``digital``: a :func:`spice.digital_cost.architecture_cost` record, per neuron): the
+    oscillators (pulses x charge per pulse at their rate), the digital ``switching`` and
+    ``clock``, each ``per_step`` x neuron-steps + ``per_pulse`` x pulses (the clock as the RTL
+    runs it: the whole step for the ungated array, what the window gate lets through, the
+    pulses and the step-boundary transfer of the pulse-clocked one), the cells' ``leakage``
+    (``digital["leakage_w"]``) over every step."""
     hist = np.asarray(counts["pulse_histogram"], float)   # per image, (2, max_pulses + 1)
     k = np.arange(hist.shape[1])
     q = charge_per_pulse(ring_rows, k, t_p)
-    steps = counts["neuron_steps"]
+    steps, pulses = counts["neuron_steps"], counts["pulses"]
+    step, pulse = digital["per_step"], digital["per_pulse"]
     parts = {"oscillators": vdd * float((hist * k * q).sum()),
-             "counter": counts["pulses"] * digital["energy_per_count"]["total"],
-             "clock": steps * f_clk * t_p * digital["clock_energy_per_cycle"]["total"],
+             "switching": steps * step["switching"] + pulses * pulse["switching"],
+             "clock": steps * step["clock"] + pulses * pulse["clock"],
              "leakage": steps * t_step * digital["leakage_w"]}
     return parts | {"total": sum(parts.values())}
+
+
+def mean_pulses(counts: dict) -> tuple[float, float]:
+    """Mean excitatory and inhibitory pulses per (neuron, step) that has any (the network's
+    measured activity: ``counts["pulse_histogram"]``)."""
+    hist = np.asarray(counts["pulse_histogram"], float)
+    k = np.arange(hist.shape[1])
+    active = hist[:, 1:].sum(axis=1)
+    return tuple(float((hist[p] * k).sum() / active[p]) if active[p] else 0.0 for p in (0, 1))
 
 
 # ---- errors: the Monte Carlo over chips if it ran, else the nominal chip --------------------

@@ -1,19 +1,22 @@
 """``results/energy/``: area, energy per inference and power per neuron of every cm variant
-and td, with their error; JSON, CSV, Markdown and the accuracy-versus-cost figure.
+and of td per counter architecture, with their error; JSON, CSV, Markdown and the
+accuracy-versus-cost figure.
 
 The supply charges come from :mod:`spice.energy` (ngspice transients of this card), the event
 counts from the network run on a seeded random subset of the test images with each variant
-(:class:`spice.cost.EventCounter`), the areas from :mod:`spice.cost`, td's digital terms from
-the cell library characterised on this card (:mod:`spice.digital_cost`). The error is the Monte
-Carlo's mean and worst chip where a Monte Carlo record of the variant exists
-(:func:`spice.cost.chip_errors`), else the nominal chip of this run.
+(:class:`spice.cost.EventCounter`), the areas from :mod:`spice.cost`, td's digital terms per
+counter architecture (one td row each) from the cell library characterised on this card
+(:func:`spice.digital_cost.architecture_cost`, on a step stimulus at the network's activity:
+:func:`step_stimulus`). The error is the Monte Carlo's mean and worst chip where a Monte Carlo
+record of the variant exists (:func:`spice.cost.chip_errors`), else the nominal chip of this
+run.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,11 +30,12 @@ from golden.files import write_atomic
 from golden.pipeline import provenance
 from golden.snn import evaluate
 from golden.table import markdown_table
+from rtl.activity import StepStimulus
 
 from . import cost
 from .characterise import CharParams, characterise, mirror_designs
 from .comparator import ComparatorParams
-from .digital_cost import digital_cost
+from .digital_cost import ARCHITECTURES, architecture_cost, architecture_params
 from .energy import PulseParams, comparator_charge, mirror_charge, oscillator_charge
 from .liberty import UTILISATION
 from .mismatch import TD_VARIANT
@@ -100,7 +104,6 @@ def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64, limit: i
     x, y = _subset(prepared, limit, images)
     comparator = ComparatorParams(card=cp.card, c_m=cp.c_m)
     record = cost.digital_library(cp.card, jobs=jobs or os.cpu_count() or 1, progress=progress)
-    digital = digital_cost(record, td.array(1), 1e9 / td.f_clk, workdir=folder / "activity")
     data = prepared.config["data"]
     nominal = cost.nominal_errors(spice_json, T, data)
 
@@ -123,18 +126,46 @@ def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64, limit: i
                   f"on {len(y)} images", flush=True)
     err, counts = _count(prepared, TDNeuron(td), x, y, T, seed, td.max_pulses, progress)
     analog = cost.td_analog_area(OscillatorParams(card=cp.card))
-    energy = cost.td_energy(counts, np.array(circuits["ring"]), digital, vdd, td.t_p, td.f_clk,
-                            cm.t_step)
-    variants["td"] = _entry("td", TD_VARIANT, analog.total, digital["area_um2"] * 1e-12, analog,
-                            energy, counts, error("td", TD_VARIANT, err), cm.t_step)
+    stim = step_stimulus(counts, td, cm.t_step)
+    digital = {}
+    for arch in ARCHITECTURES:
+        digital[arch] = architecture_cost(record, architecture_params(td.array(1), arch), stim,
+                                          1e9 / td.f_clk, workdir=folder / "activity" / arch)
+        energy = cost.td_energy(counts, np.array(circuits["ring"]), digital[arch], vdd, td.t_p,
+                                cm.t_step)
+        # every architecture counts the same pulses (bit-exact with the golden td): one error
+        variants[f"td {arch}"] = _entry("td", TD_VARIANT, analog.total,
+                                        digital[arch]["area_um2"] * 1e-12, analog, energy, counts,
+                                        error("td", TD_VARIANT, err), cm.t_step)
+        if progress:
+            print(f"  td {arch}: {energy['total'] * 1e9:.2f} nJ/inference", flush=True)
     record = {"T": T, "n_images": len(y), "sampled": len(y) < len(prepared.test_y),
               **provenance(prepared, options),
               "seed": seed, "ode_substeps": ode_substeps, "card": summary["card"],
-              "circuits": circuits, "digital": digital, "t_step": cm.t_step,
+              "circuits": circuits, "digital": digital, "stimulus": asdict(stim),
+              "t_step": cm.t_step,
               "constants": constants(), "variants": variants,
               "seconds": {"ngspice": spice_seconds, "total": time.perf_counter() - start}}
     write_outputs(record, folder)
     return record
+
+
+#: time steps of the step stimulus the digital part is priced on (per-step and per-pulse
+#: figures: more steps only repeat them)
+STIMULUS_STEPS = 4
+
+
+def step_stimulus(counts: dict, td: TDParams, t_step: float,
+                  steps: int = STIMULUS_STEPS) -> StepStimulus:
+    """The step stimulus of the td array at the network's measured activity: ``t_step`` and
+    the CCO window ``t_p`` in clock cycles, the mean excitatory and inhibitory pulses of an
+    active (neuron, step) (:func:`spice.cost.mean_pulses`, rounded, at most the window's
+    1-cycle-high pulse rate), the model's threshold."""
+    window = round(td.t_p * td.f_clk)
+    most = window // 2 - 1
+    exc, inh = (min(most, round(m)) for m in cost.mean_pulses(counts))
+    return StepStimulus(steps=steps, step_cycles=round(t_step * td.f_clk), window_cycles=window,
+                        exc_pulses=exc, inh_pulses=inh, threshold=td.n_th)
 
 
 def _entry(model, variant, analog, digital, area, energy, counts, error, t_step):
@@ -170,15 +201,53 @@ def table_rows(record: dict) -> list[list[str]]:
     return rows
 
 
+#: the aim for the digital part of a td neuron at the network's activity (issue 25: below
+#: 0.1 uW per neuron), W
+DIGITAL_AIM_W = 0.1e-6
+
+DIGITAL_HEADER = ["td architecture", "flip-flops/neuron", "clock gates/neuron",
+                  "clock-pin edges per step", "clock-pin edges per pulse",
+                  "oscillators (nJ)", "switching (nJ)", "clock (nJ)", "leakage (nJ)",
+                  "digital power per neuron (uW)", f"below {DIGITAL_AIM_W * 1e6:g} uW"]
+
+
+def digital_power_per_neuron(entry: dict, t_step: float) -> float:
+    """Power (W) of the digital part of a td row at the network's activity: its switching,
+    clock and leakage energy per inference over the neuron-steps."""
+    e = entry["energy"]
+    return ((e["switching"] + e["clock"] + e["leakage"])
+            / (entry["counts"]["neuron_steps"] * t_step))
+
+
+def digital_rows(record: dict) -> list[list[str]]:
+    """One row per td counter architecture: its clock activity, its energy per inference by
+    term and its digital power per neuron against :data:`DIGITAL_AIM_W`."""
+    rows = []
+    for arch, d in record["digital"].items():
+        entry = record["variants"][f"td {arch}"]
+        e, power = entry["energy"], digital_power_per_neuron(entry, record["t_step"])
+        rows.append([arch, f"{d['flip_flops_per_neuron']:.2f}",
+                     f"{d['clock_gates_per_neuron']:.2f}",
+                     f"{d['clock_pin_toggles']['per_step']:.0f}",
+                     f"{d['clock_pin_toggles']['per_pulse']:.2f}",
+                     *(f"{e[k] * 1e9:.2f}" for k in ("oscillators", "switching", "clock",
+                                                     "leakage")),
+                     f"{power * 1e6:.3f}", "yes" if power < DIGITAL_AIM_W else "no"])
+    return rows
+
+
 def markdown(record: dict) -> str:
-    c, k, d = record["circuits"], record["constants"], record["digital"]
-    td = record["variants"]["td"]
+    c, k = record["circuits"], record["constants"]
+    tds = {name: e for name, e in record["variants"].items() if e["model"] == "td"}
     ring = np.array(c["ring"])
     parts = "; ".join(f"{name}: " + ", ".join(f"{p} {v / e['energy']['total'] * 100:.0f} %"
                                               for p, v in e["energy"].items() if p != "total")
                       for name, e in record["variants"].items()
-                      if name in ("cm simple_L3", "td"))
+                      if name == "cm simple_L3" or e["model"] == "td")
     sources = {e["error"]["source"] for e in record["variants"].values()}
+    s = record["stimulus"]
+    first = next(iter(record["digital"].values()))
+    power = ", ".join(f"{name} {e['power_per_neuron'] * 1e6:.3f} uW" for name, e in tds.items())
     return (markdown_table(HEADER, table_rows(record)) + "\n\n"
             f"T = {record['T']}; event counts on {record['n_images']} {record['data']['name']} "
             f"test images"
@@ -186,25 +255,27 @@ def markdown(record: dict) -> str:
             + f", step {record['t_step'] * 1e6:g} us; error from: {', '.join(sorted(sources))}"
             + ("; worst chip n/a: no Monte Carlo record of that variant" if any(
                 e["error"]["worst_pct"] is None for e in record["variants"].values()) else "")
-            + f". Share of the energy by part: {parts}.\n\n"
+            + f"; the td rows count the same pulses (one error). Share of the energy by part: "
+            f"{parts}.\n\n"
+            "td's digital part per counter architecture (sync: synchronisers on the clock all "
+            "step; sync+gate: the same behind the window clock gate; pulse: ripple counters "
+            "clocked by the oscillators, read at the step boundary), on the cell library "
+            f"{first['process']}: each architecture's gate-level activity on a step stimulus "
+            f"of {s['step_cycles']} clock cycles per step, a CCO window of {s['window_cycles']}, "
+            f"{s['exc_pulses']} excitatory and {s['inh_pulses']} inhibitory pulses per active "
+            f"neuron-step (the network's mean); every clock-pin edge priced with its cell's "
+            f"clock energy, logic toggles on the mapped netlist:\n\n"
+            + markdown_table(DIGITAL_HEADER, digital_rows(record)) + "\n\n"
             f"ngspice: mirror supply charge per synapse charge (simple L3) P "
             f"{c['mirror']['simple_L3']['p']['ratio']:.3f}, N {c['mirror']['simple_L3']['n']['ratio']:.3f}; "
             f"comparator static current {c['comparator']['i_static'] * 1e6:.2f} uA, charge per "
             f"spike {c['comparator']['q_spike'] * 1e15:.1f} fC; ring charge per pulse "
             f"{ring[:, 2].min() * 1e15:.0f}-{ring[:, 2].max() * 1e15:.0f} fC over "
-            f"{ring[:, 1].min() * 1e-6:.0f}-{ring[:, 1].max() * 1e-6:.0f} MHz; td's digital half "
-            f"on the cell library {d['process']}: {d['cells_per_neuron']:.0f} cells, "
-            f"{d['flip_flops_per_neuron']:.1f} flip-flops, {d['cell_area_um2']:.1f} um^2 of "
-            f"cells per neuron ({d['array_neurons']}-neuron array), "
-            f"{d['energy_per_count']['total'] * 1e15:.1f} fJ per count "
-            f"({d['toggles_per_count']:.1f} net toggles, gate-level simulation), "
-            f"{d['clock_energy_per_cycle']['total'] * 1e15:.1f} fJ of clock per cycle, "
-            f"{d['leakage_w'] * 1e9:.2f} nW of leakage. "
+            f"{ring[:, 1].min() * 1e-6:.0f}-{ring[:, 1].max() * 1e-6:.0f} MHz. "
             f"Constants: gate pitch {k['gate_pitch_per_lmin']:.2f} L_min, analog overhead "
             f"{k['analog_overhead']:g}x, capacitors {k['cap_density_fF_per_um2']:g} fF/um^2, "
             f"digital cells placed at utilisation {k['utilisation']:g}. The companion "
-            f"study reports {k['companion_td_uw']} uW per td neuron; this td: "
-            f"{td['power_per_neuron'] * 1e6:.3f} uW.\n\n"
+            f"study reports {k['companion_td_uw']} uW per td neuron; this td: {power}.\n\n"
             "![error versus area and energy](energy/accuracy_cost.png)")
 
 
@@ -217,7 +288,7 @@ def write_outputs(record: dict, folder: Path) -> None:
 
 def plot_accuracy_cost(record: dict, path: Path) -> Path:
     """Two panels: error (mean, and worst chip where measured) versus area per neuron and
-    versus energy per inference; cm simple and cascode as lines over L, td as one point."""
+    versus energy per inference; cm simple and cascode as lines over L, td as one point per counter architecture."""
     fig, axes = ps.plt.subplots(1, 2, figsize=(11, 4.6))
     rows = {r["variant"]: r for r in cost.variant_rows(record)}
     n_err = min(v["error"]["n_images"] for v in record["variants"].values())
@@ -239,12 +310,14 @@ def plot_accuracy_cost(record: dict, path: Path) -> Path:
             for x, n in zip(xs, names):   # simple above, cascode below its point
                 ax.annotate(f"{n.split('_L')[1]}", (x, rows[n]["error_mean_pct"]), fontsize=7,
                             textcoords="offset points", xytext=(2, 4 if j == 0 else -10))
-        t = rows["td"]
-        ax.plot([t[key]], [t["error_mean_pct"]], "D", color=ps.colour("td"),
-                label=ps.label("td mean"))
-        if t["error_worst_pct"] is not None:
-            ax.plot([t[key]], [t["error_worst_pct"]], "D", mfc="none", color=ps.colour("td"),
-                    label=ps.label("td worst chip"))
+        tds = [n for n in rows if record["variants"][n]["model"] == "td"]
+        for n, marker in zip(tds, "D^v<>"):   # one point per counter architecture
+            t = rows[n]
+            ax.plot([t[key]], [t["error_mean_pct"]], marker, color=ps.colour("td"),
+                    label=ps.label(f"{n} mean"))
+            if t["error_worst_pct"] is not None:
+                ax.plot([t[key]], [t["error_worst_pct"]], marker, mfc="none",
+                        color=ps.colour("td"), label=ps.label(f"{n} worst chip"))
         ax.set_xscale("log")
         ax.set_xlabel(xlabel)
         ax.set_yscale("symlog", linthresh=2.0)   # linear below 2 %, logarithmic above

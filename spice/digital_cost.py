@@ -18,20 +18,38 @@ card) the array is mapped to the library's cells (:mod:`rtl.techmap`) and priced
   clock wire (an ideal clock: no clock tree buffers);
 * **leakage**: every mapped cell's leakage, the mean over its states (Liberty's
   ``cell_leakage_power``).
+
+:func:`digital_cost` gives these per count and per clock cycle (``make digital-cost``).
+:func:`architecture_cost` prices one counter architecture (:data:`ARCHITECTURES`: ``sync``,
+``sync+gate``, ``pulse``) as its RTL runs through time steps, per step and per pulse, for the
+energy table: the switching on the mapped netlist driven by a
+:class:`rtl.activity.StepStimulus`, the clock from every clock-pin edge that
+:func:`rtl.activity.breakdown` counts on the clock-gated netlist (:func:`clock_energy`),
+leakage and area as above plus the clock gates.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import tempfile
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from rtl.activity import PulseStimulus, simulate_activity, vcd_bit_transitions
+from rtl.activity import (
+    PulseStimulus,
+    StepStimulus,
+    breakdown,
+    simulate_activity,
+    simulate_steps,
+    vcd_bit_transitions,
+)
 from rtl.area import digital_area
 from rtl.constraints import DEFAULT_PERIOD_NS
+from rtl.netlist import CLOCK_GATE_CELL
 from rtl.params import ArrayParams
 from rtl.techmap import Library, MappedDesign, map_design
 
@@ -173,9 +191,18 @@ def _bit_names(module: dict) -> dict:
     return names
 
 
-def switching(record: dict, mapped: MappedDesign, vcd_counts: dict) -> dict:
+def is_clock_pin(record: dict, type_: str, pin: str) -> bool:
+    """Whether ``pin`` of the library cell ``type_`` is a flip-flop's or clock gate's clock."""
+    c = record["cells"].get(short(type_))
+    return bool(c) and c["kind"] in ("ff", "icg") and pin == library_cell(short(type_)).clock
+
+
+def switching(record: dict, mapped: MappedDesign, vcd_counts: dict,
+              clock_pins: bool = True) -> dict:
     """Energy (J) of every net toggle in a run: ``{"internal", "load", "data_pins",
-    "toggles", "nets"}``; ``vcd_counts``: toggles per VCD bit name."""
+    "toggles", "nets"}``; ``vcd_counts``: toggles per VCD bit name. ``clock_pins=False``:
+    the clock pins a net drives (a ripple counter's flip-flop clocked by another's output) are
+    left out of its load, because the clock term (:func:`clock_energy`) pays them."""
     pricer = Pricer(record)
     module = mapped.netlist["modules"]["td_neuron_array"]
     drivers, sinks = _bits(module)
@@ -190,7 +217,8 @@ def switching(record: dict, mapped: MappedDesign, vcd_counts: dict) -> dict:
         if not found:
             raise RuntimeError(f"net bit {bit} ({names.get(bit)}) is not in the VCD dump")
         toggles = found[0]
-        load_sinks = sinks.get(bit, [])
+        load_sinks = [(t, p) for t, p in sinks.get(bit, [])
+                      if clock_pins or not is_clock_pin(record, t, p)]
         c_load = (sum(pricer.pin_cap(t, p) for t, p in load_sinks)
                   + wire_capacitance(len(load_sinks), pricer.wires))
         total["internal"] += toggles * pricer.output_internal(driver[0], driver[1], c_load)
@@ -221,7 +249,6 @@ def activity(record: dict, params: ArrayParams, stim: PulseStimulus, period_ns: 
     """The one-neuron mapped netlist on ``stim``: switching energy per count and the run."""
     mapped = map_design(params, mapping_library(record), period_ns)
     models, include = cell_models(mapped.cells)
-    import tempfile
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(workdir or tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -254,7 +281,6 @@ def digital_cost(record: dict, params: ArrayParams, period_ns: float,
                  area_neurons: int = AREA_NEURONS) -> dict:
     """Per-neuron digital terms of the td neuron ``params`` (its one-neuron activity, its
     ``area_neurons``-neuron array's area, clock and leakage) on a library record."""
-    from dataclasses import replace
     stim = stim or PulseStimulus()
     n = area_neurons
     array = digital_area(replace(params, n_neurons=n), mapping_library(record), period_ns)
@@ -292,3 +318,146 @@ def digital_cost(record: dict, params: ArrayParams, period_ns: float,
 def cell_names_of(text: str) -> set[str]:
     """Library cells instantiated in a mapped Verilog netlist."""
     return set(re.findall(rf"^\s*({CELL_LIBRARY}__\w+)\s", text, re.MULTILINE))
+
+
+# ---- per counter architecture: the array priced as its RTL runs through time steps ----------
+
+#: the counter architectures of the energy table: name -> the :class:`rtl.params.ArrayParams`
+#: options that make it from the td model's array
+ARCHITECTURES = {"sync": {}, "sync+gate": {"clock_gating": True}, "pulse": {"counter": "pulse"}}
+#: neurons of the array whose clock-pin toggles :func:`architecture_cost` counts (as
+#: ``make activity``); the shared threshold register's share is spread over them
+ACTIVITY_NEURONS = 8
+#: a generic flip-flop with an asynchronous reset (``0``) or set (``1``): ``$_DFF_PN0_``,
+#: ``$_DFFE_PP1P_``; every other generic flip-flop is a plain D flip-flop with logic in front
+_ASYNC_FF = re.compile(r"^\$_DFFE?_[PN][PN]([01])")
+
+
+def architecture_params(params: ArrayParams, name: str) -> ArrayParams:
+    """``params`` in the counter architecture ``name`` (a key of :data:`ARCHITECTURES`)."""
+    if name not in ARCHITECTURES:
+        raise ValueError(f"counter architecture {name!r}: allowed {', '.join(ARCHITECTURES)}")
+    return replace(params, **ARCHITECTURES[name])
+
+
+def library_flip_flop(record: dict, generic: str) -> str:
+    """The library flip-flop a generic Yosys flip-flop type maps to: ``dfrtp_1`` (asynchronous
+    reset), ``dfstp_1`` (set), else ``dfxtp_1``."""
+    m = _ASYNC_FF.match(generic)
+    name = "dfxtp_1" if m is None else ("dfrtp_1" if m.group(1) == "0" else "dfstp_1")
+    if name not in record["cells"]:
+        raise ValueError(f"flip-flop {generic}: the library {record['process']['name']} has no "
+                         f"{name} to price it with")
+    return name
+
+
+def clock_edge(pricer: Pricer, type_: str) -> float:
+    """Energy (J) of one edge at a clocked cell's clock pin: half a clock cycle
+    (:meth:`Pricer.clock_cycle`: internal energy, pin and wire ``C VDD^2``)."""
+    return sum(pricer.clock_cycle(type_).values()) / 2
+
+
+def clock_energy(record: dict, act: dict) -> dict:
+    """The clock of an :func:`rtl.activity.breakdown` record priced with a library (J per
+    neuron, ``per_step`` and ``per_pulse``): every flip-flop clock-pin edge counted costs
+    :func:`clock_edge` of its library flip-flop; every clock-gate clock-pin edge that of
+    ``dlclkp_1`` (gated off), and every edge it passes (its ``GCLK`` toggles) the cell's extra
+    internal energy of driving its flip-flops' clock pins (their mean number per gate; the pins'
+    own ``C VDD^2`` is in the flip-flops' edges)."""
+    pricer = Pricer(record)
+    gates = act["clock_gates_per_neuron"]
+    out = {}
+    for part in ("per_step", "per_pulse"):
+        pins, toggles = act[part]["clock_pin_toggles"], act[part]["toggles"]
+        ffs = gate_edges = 0.0
+        for t, n in pins.items():
+            if "DFF" in t:
+                ffs += n * clock_edge(pricer, library_flip_flop(record, t))
+            elif t != CLOCK_GATE_CELL:
+                raise ValueError(f"clocked cell {t}: neither a flip-flop nor {CLOCK_GATE_CELL}")
+        passed = toggles.get(CLOCK_GATE_CELL, 0.0)
+        if pins.get(CLOCK_GATE_CELL, 0.0) or passed:
+            if "dlclkp_1" not in record["cells"]:
+                raise ValueError(f"the array has clock gates; the library "
+                                 f"{record['process']['name']} has no dlclkp_1 to price them")
+            fanout = act["flip_flops_per_neuron"] / gates
+            ff_pin = pricer.pin_cap(cell_name("dfxtp_1"), "CLK")
+            load = fanout * ff_pin + wire_capacitance(round(fanout), pricer.wires)
+            gate_edges = (pins.get(CLOCK_GATE_CELL, 0.0) * clock_edge(pricer, "dlclkp_1")
+                          + passed * pricer.output_internal("dlclkp_1", "GCLK", load))
+        out[part] = {"flip_flops": ffs, "clock_gates": gate_edges, "total": ffs + gate_edges}
+    return out
+
+
+def step_switching(record: dict, params: ArrayParams, stim: StepStimulus, period_ns: float,
+                   workdir: Path | None = None) -> dict:
+    """Switching energy (J) of the one-neuron array ``params`` mapped to the library, on the
+    step stimulus ``stim`` (:class:`rtl.activity.StepStimulus`) and on the same without pulses:
+    ``per_step`` (the pulse-free run over its steps) and ``per_pulse`` (the difference over the
+    pulses delivered); every net toggle priced as :func:`switching` prices it, clock pins left
+    to the clock term; also the toggles of both runs."""
+    if params.n_neurons != 1:
+        raise ValueError(f"step_switching: n_neurons = {params.n_neurons}; it prices a one-neuron "
+                         f"array")
+    mapped = map_design(params, mapping_library(record), period_ns)
+    models, include = cell_models(mapped.cells)
+    runs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, s in (("idle", replace(stim, exc_pulses=0, inh_pulses=0)), ("busy", stim)):
+            folder = (Path(workdir or tmp) / f"{params.name}_{name}").resolve()
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "cells.v").write_text(models)
+            vcd = simulate_steps(mapped.verilog, params, s, sources=(str(folder / "cells.v"),),
+                                 include_dirs=include, workdir=folder)
+            runs[name] = switching(record, mapped, vcd_bit_transitions(vcd, skip=()),
+                                   clock_pins=False)
+
+    def energy(r):
+        return r["internal"] + r["load"] + r["data_pins"]
+    pulses = stim.pulses(1)
+    return {"per_step": energy(runs["idle"]) / stim.steps,
+            "per_pulse": (energy(runs["busy"]) - energy(runs["idle"])) / pulses if pulses else 0.0,
+            "toggles": {k: r["toggles"] for k, r in runs.items()}}
+
+
+def architecture_cost(record: dict, params: ArrayParams, stim: StepStimulus, period_ns: float,
+                      activity_neurons: int = ACTIVITY_NEURONS, area_neurons: int = AREA_NEURONS,
+                      workdir: Path | None = None) -> dict:
+    """Per-neuron digital terms of the array ``params`` (any counter architecture) as its RTL
+    runs through time steps (:class:`rtl.activity.StepStimulus` ``stim``: the whole step
+    clocked, the window and the quiet window as the architecture needs them):
+
+    * ``per_step`` and ``per_pulse`` (J): ``switching`` (:func:`step_switching`, the mapped
+      one-neuron netlist) and ``clock`` (:func:`clock_energy` of the clock-pin toggles that
+      :func:`rtl.activity.breakdown` counts on an ``activity_neurons``-neuron array, every
+      clock gate and ripple-counter clock included);
+    * ``leakage_w`` (W) and the area (um^2): the mapped ``area_neurons``-neuron array's cells
+      plus the clock gates the activity netlist holds (``dlclkp_1`` each; the mapped netlist
+      keeps the enables as logic in front of the flip-flops instead).
+    """
+    act = breakdown(replace(params, n_neurons=activity_neurons), stim)
+    sw = step_switching(record, replace(params, n_neurons=1), stim, period_ns, workdir)
+    clock = clock_energy(record, act)
+    lib = mapping_library(record)
+    array = digital_area(replace(params, n_neurons=area_neurons), lib, period_ns)
+    gates = act["clock_gates_per_neuron"]
+    icg = record["cells"].get("dlclkp_1", {"leakage_mean": 0.0, "area_um2": 0.0})
+    leakage = (sum(n * record["cells"][short(t)]["leakage_mean"] for t, n in array.cells.items())
+               / area_neurons + gates * icg["leakage_mean"])
+    cell_area = array.per_neuron_um2 + gates * icg["area_um2"]
+    parts = {part: {"switching": sw[part], "clock": clock[part]["total"]}
+             for part in ("per_step", "per_pulse")}
+    for v in parts.values():
+        v["total"] = v["switching"] + v["clock"]
+    return {"config": params.name, "process": record["process"]["name"],
+            "vdd": record["process"]["vdd"], "period_ns": period_ns,
+            "stimulus": act["stimulus"], "activity_neurons": activity_neurons,
+            "array_neurons": area_neurons, **parts,
+            "clock_detail": clock, "switching_toggles": sw["toggles"],
+            "clock_pin_toggles": {part: sum(act[part]["clock_pin_toggles"].values())
+                                  for part in ("per_step", "per_pulse")},
+            "flip_flops_per_neuron": act["flip_flops_per_neuron"],
+            "clock_gates_per_neuron": gates,
+            "leakage_w": leakage, "cell_area_um2": cell_area,
+            "area_um2": cell_area / UTILISATION, "utilisation": UTILISATION}
+

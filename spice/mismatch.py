@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from behavioral.mismatch import Empirical, Mismatch
+from behavioral.mismatch import Empirical, GainCurves, Mismatch
 
 from .card import DeviceCard
 from .characterise import (
@@ -471,12 +471,22 @@ def check_variant(model: str, variant: str) -> None:
                             "characterisation)"))
 
 
-def chip_setup(mc: dict, model: str, variant: str) -> tuple[dict, Mismatch]:
+def chip_setup(mc: dict, model: str, variant: str, curves: bool = False
+               ) -> tuple[dict, Mismatch]:
     """Parameter overrides and the :class:`~behavioral.mismatch.Mismatch` of ``model``'s
     ``variant`` from the Monte Carlo ``mc``: cm at the card's VDD with the variant's table,
     the comparator offsets and the variant's E (PMOS) and I (NMOS) mirror gains; td with its
-    own parameters and the ring's gains for both CCOs (the same circuit per polarity)."""
+    own parameters and the ring's gains for both CCOs (the same circuit per polarity).
+
+    ``curves`` (cm only): each mirror's gain as its instance's curve over
+    ``mc["mirror_curve_units"]`` (:class:`~behavioral.mismatch.GainCurves`, the same draws as
+    the gains at one unit, applied at the current each mirror carries) instead of its gain at
+    one input unit. td's curves come from the ring variants (:func:`spice.ring_variants.
+    td_curve_mismatch`)."""
     check_variant(model, variant)
+    if curves and model != "cm":
+        raise ValueError(f"chip_setup: curves=True is for cm's mirrors; {model}'s gain curves "
+                         "come from spice.ring_variants.td_curve_mismatch")
     s = mc["samples"]
     source = (f"ngspice Pelgrom Monte Carlo {mc['fingerprint']} (A_VT N "
               f"{mc['params']['a_vt_n'] * 1e9:g}, P {mc['params']['a_vt_p'] * 1e9:g} mV um, "
@@ -488,6 +498,14 @@ def chip_setup(mc: dict, model: str, variant: str) -> tuple[dict, Mismatch]:
         draws = {"offset": Empirical(tuple(s["comparator_offset_v"])),
                  "gain_e": Empirical(tuple(s["mirror"][variant]["p"])),
                  "gain_i": Empirical(tuple(s["mirror"][variant]["n"]))}
+        if curves:
+            if "mirror_curves" not in s or "mirror_curve_units" not in mc:
+                raise ValueError(f"chip_setup: the Monte Carlo {mc['fingerprint']} has no mirror "
+                                 "gain curves (mirror_curves); run the mismatch stage again")
+            units = mc["mirror_curve_units"]
+            draws |= {q: GainCurves(units, s["mirror_curves"][variant][pol])
+                      for q, pol in (("gain_e", "p"), ("gain_i", "n"))}
+            source += f", gain curves over {units[0]:.3g}-{units[-1]:.3g} input units"
     else:
         overrides = {}
         gains = Empirical(tuple(s["oscillator_gain"]))

@@ -47,6 +47,9 @@ from pathlib import Path
 
 import numpy as np
 
+from behavioral.mismatch import GainCurves, Mismatch
+from behavioral.td import TDParams
+
 from .card import DeviceCard
 from .energy import supply_charge
 from .mirror import _si
@@ -542,6 +545,36 @@ def gains_at(r: dict, currents) -> np.ndarray:
     x = np.log(r["mc"]["i_a"])
     g = np.asarray(r["mc"]["gains"], float)
     return np.stack([np.array([np.interp(np.log(c), x, row) for c in currents]) for row in g])
+
+
+def td_curve_mismatch(variant: dict, z_full: float = TDParams().z_full) -> Mismatch:
+    """The td :class:`~behavioral.mismatch.Mismatch` of one variant's ``two_ring`` design with
+    current-dependent gains: ``gain_e`` the ``exc`` ring's Monte Carlo curves, ``gain_i`` the
+    ``inh`` ring's (:class:`~behavioral.mismatch.GainCurves`, one instance per CCO).
+
+    ``variant``: ``characterise_all(...)["variants"][name]`` (its ``exc``, ``inh`` and
+    ``two_ring``); ``z_full``: td's full-scale input (input units, :attr:`behavioral.td.
+    TDParams.z_full` of the layers it is used for; default td's fixed range, 3.875 units: with
+    a derived per-layer range a layer of another ``n_th`` has another ``z_full``).
+
+    Both rings take their currents from one synapse reference whose full scale ``z_full`` is
+    the design's ``i_fs`` (the smaller ring's, :func:`designs`; td's tables on the common full
+    scale, :func:`spice.oscillator.common_tables`), so a ring's Monte Carlo current ``i`` (A)
+    is ``i / i_fs z_full`` input units: the limiting ring's grid is :data:`MC_FRACTIONS` of
+    ``z_full``, the other's reaches beyond it."""
+    if not z_full > 0:
+        raise ValueError(f"td_curve_mismatch: z_full = {z_full!r} input units: must be > 0")
+    i_fs = variant["two_ring"]["i_fs"]
+
+    def curves(ring: dict) -> GainCurves:
+        return GainCurves(tuple(i / i_fs * z_full for i in ring["mc"]["i_a"]),
+                          ring["mc"]["gains"])
+    exc, inh = variant["exc"], variant["inh"]
+    source = (f"ngspice Pelgrom Monte Carlo of ring variant {exc['variant']} (A_VT N "
+              f"{exc['mc']['a_vt_n'] * 1e9:g}, P {exc['mc']['a_vt_p'] * 1e9:g} mV um, "
+              f"{exc['mc']['instances']} instances per polarity), two-ring design, gain curves "
+              f"at {exc['mc']['fractions']} of each ring's full scale, z_full {z_full:g} units")
+    return Mismatch("td", {"gain_e": curves(exc), "gain_i": curves(inh)}, source)
 
 
 def designs(exc: dict, inh: dict) -> dict:

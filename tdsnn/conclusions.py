@@ -4,6 +4,9 @@ Every sentence is computed from the stage results of the run (``summary["stages"
 error of each model with its 95 % Wilson interval over the test images, the paired comparison
 with the ideal SNN on the same images (images where the two disagree, exact McNemar p-value,
 interval of the difference) and, for the models with mismatch, the spread over seeded chips.
+The verdict comes first: every design's chips drawn from the transistor-level Monte Carlo,
+against its area and energy (:mod:`spice.pareto`); the behavioural models' hand-set sigmas
+follow, labelled as the sensitivity study they are.
 A stage that did not run gives no sentence.
 """
 
@@ -44,11 +47,12 @@ def _model_sentence(cmp: dict, name: str) -> str:
     models, n, T = cmp["models"], cmp["n_images"], cmp["T"]
     m = models[name]
     p = paired_counts(m["wrong"], models["ideal"]["wrong"], n)
-    text = (f"**{NAMES[name][4:].capitalize()}** errs on {_pct(m['error_pct'], n)} of {n} test "
+    text = (f"**{NAMES[name][4:].capitalize()}**, behavioural model with its hand-set mismatch "
+            f"(a sensitivity study), errs on {_pct(m['error_pct'], n)} of {n} test "
             f"images at T = {T}, {_versus(p, name, 'ideal')}.")
     chips = m.get("chip_errors_pct", [])
     if len(chips) > 1:
-        text += f" Chip to chip (mismatch): {chip_spread(chips).text()}."
+        text += f" Chip to chip (hand-set sigmas): {chip_spread(chips).text()}."
     return text
 
 
@@ -121,6 +125,18 @@ def rtl_sentence(cosim: dict) -> str | None:
             f"golden td model, every spike compared; RTL error {err.text()}.")
 
 
+def verdict_sentence(energy: dict) -> str | None:
+    """The answer: every design's chips from the transistor-level Monte Carlo against its area
+    and energy (:mod:`spice.pareto`)."""
+    from spice.pareto import verdict_text
+    p = energy.get("pareto")
+    if not p:
+        return None
+    return ("**Verdict** (transistor-level mismatch, every cm mirror and td ring design): "
+            + verdict_text(p["rows"], p["verdict"], p["n_images"], p["chips"],
+                           p.get("td_architecture")))
+
+
 def conclusions(summary: dict) -> list[str]:
     """The conclusion sentences of a reproduction summary (Markdown)."""
     st = summary["stages"]
@@ -128,6 +144,8 @@ def conclusions(summary: dict) -> list[str]:
     if summary.get("limit"):
         out.append(f"**Short run** (`--limit {summary['limit']}`): the first test images only, "
                    f"which are easier than the average; these are not the study's numbers.")
+    if "energy" in st:
+        out.append(verdict_sentence(st["energy"]))
     if "compare" in st:
         out += compare_sentences(st["compare"])
     if "ideal" in st:
@@ -144,4 +162,6 @@ HOW_SURE = ("How sure: an error rate on n images is a binomial proportion, one i
             "run on the same images are compared image by image: only the images where they "
             "disagree tell them apart (exact McNemar test; the interval of the difference "
             "counts only those images). Chip-to-chip spread: sample standard deviation over "
-            "seeded mismatch draws.")
+            "seeded mismatch draws. The verdict's intervals resample the chips and the images "
+            "together, the same resamples for every design (paired bootstrap, "
+            "golden.stats.chip_image_bootstrap).")

@@ -51,10 +51,10 @@ SPICE_QUICK_IMAGES = 2000
 #: predictions as 8 sub-steps, 4x faster; ``tdsnn.bench`` runs cm-table with it too)
 TABLE_SUBSTEPS = 2
 #: chips per design in the mismatch stage, and its test images without --full (a seeded random
-#: subset): 10 cm variants x 20 chips from a table at about 35 ms of CPU per image (2 RK4
-#: sub-steps) make each image of the subset cost about 7 s of CPU (3.5 s on 2 cores)
+#: subset, the same for every design): 20 chips give the mean and the worst chip an interval
+#: that separates designs, 2000 images make one image 0.05 pp of a chip's error
 MISMATCH_CHIPS = 20
-MISMATCH_QUICK_IMAGES = 50
+MISMATCH_QUICK_IMAGES = 2000
 
 
 @dataclass
@@ -285,91 +285,91 @@ def stage_spice(ctx: Context, stage_dir: Path) -> StageResult:
 def stage_mismatch(ctx: Context, stage_dir: Path) -> StageResult:
     import torch
 
-    from behavioral.montecarlo import run as run_chips
-    from behavioral.montecarlo import stem
-    from spice.mismatch import TD_VARIANT, VARIANTS, chip_setup, montecarlo, write_outputs
+    from spice import chip_study, ring_report
+    from spice.characterise import CharParams
+    from spice.mismatch import montecarlo, write_outputs
     mc = montecarlo()
     write_outputs(mc, stage_dir / "mismatch")
+    rings = ring_report.run(CharParams(), stage_dir / "td_variants")["rings"]
     n = len(_images(ctx)[1])
     quick = not ctx.args.full and n > MISMATCH_QUICK_IMAGES
     subset = (torch.randperm(n, generator=torch.Generator().manual_seed(ctx.args.seed))
               [:MISMATCH_QUICK_IMAGES] if quick else None)
-    chips = {}
-    for model, variant in [("cm", v) for v in VARIANTS] + [("td", TD_VARIANT)]:
-        overrides, mismatch = chip_setup(mc, model, variant)
-        if model == "cm":
-            overrides["ode_substeps"] = TABLE_SUBSTEPS   # as the spice stage
-        r = run_chips(ctx.prepared, model, MISMATCH_CHIPS, T=ctx.args.T, mismatch=mismatch,
-                      out_dir=stage_dir, variant=variant, subset=subset,
-                      limit=None if quick else ctx.args.limit,
-                      options=_options(ctx, "mismatch"), **overrides)
-        chips[f"{model}_{variant}"] = {"statistics": r["statistics"], "n_images": r["n_images"],
-                                       "wall_seconds": r["run"]["wall_seconds"],
-                                       "json": f"montecarlo/{stem(model, variant, r['data'])}.json"}
-    from behavioral.report import write_csv
-    keys = ("chips", "mean_pct", "std_pct", "p5_pct", "p95_pct", "best_pct", "worst_pct",
-            "worst_chip")
-    write_csv(stage_dir / "mismatch" / "chips.csv", ["design", "n_images", *keys],
-              [[k, c["n_images"], *(c["statistics"][q] for q in keys)] for k, c in chips.items()])
+    study = chip_study.designs(mc, rings["variants"], stage_dir / "chips", TABLE_SUBSTEPS)
+    record = chip_study.run(ctx.prepared, study, stage_dir, ctx.args.T, MISMATCH_CHIPS,
+                            subset=subset, limit=None if quick else ctx.args.limit,
+                            options=_options(ctx, "mismatch"))
     data = {"spice_montecarlo": {k: mc[k] for k in ("fingerprint", "params", "operating_point",
                                                     "sigma", "seconds", "cached")},
-            "chips": chips, "n_images": r["n_images"], "subset": quick}
-    return StageResult(data, mismatch_markdown(mc, chips, r["n_images"], quick, ctx.args.T),
+            "td_variants": {"ngspice_cpu_s": rings["ngspice_cpu_s"], "wall_s": rings["wall_s"],
+                            "variants": list(rings["variants"])},
+            "designs": record["designs"], "n_images": record["n_images"], "subset": quick}
+    return StageResult(data, mismatch_markdown(mc, record, quick, ctx.args.T, stage_dir),
                        _files(stage_dir))
 
 
-def mismatch_markdown(mc: dict, chips: dict, n_images: int, quick: bool, T: int) -> str:
-    """The mismatch stage's section: sigmas per design, then the chip distributions."""
+def mismatch_markdown(mc: dict, record: dict, quick: bool, T: int, folder: Path) -> str:
+    """The mismatch stage's section (its files in ``folder``): the mirror sigmas, the ring
+    variants, then every design's chips paired."""
     s, p = mc["sigma"], mc["params"]
     rows = [[name, f"{s['mirror'][name]['p']['sigma']:.4f}", f"{s['mirror'][name]['n']['sigma']:.4f}",
-             f"{s['comparator_offset_v']['sigma'] * 1e3:.2f}", ""] for name in s["mirror"]]
-    rows.append(["td ring", "", "", "", f"{s['oscillator_gain']['sigma']:.4f}"])
+             f"{s['comparator_offset_v']['sigma'] * 1e3:.2f}"] for name in s["mirror"]]
     sig = markdown_table(["design", "sigma E gain (PMOS)", "sigma I gain (NMOS)",
-                          "sigma comparator offset (mV)", "sigma oscillator gain"], rows)
+                          "sigma comparator offset (mV)"], rows)
     op = mc["operating_point"]
-    crow = [[k, f"{c['statistics']['mean_pct']:.2f}", f"{c['statistics']['std_pct']:.2f}",
-             f"{c['statistics']['p5_pct']:.2f}", f"{c['statistics']['p95_pct']:.2f}",
-             f"{c['statistics']['worst_pct']:.2f} (chip {c['statistics']['worst_chip']})"]
-            for k, c in chips.items()]
-    dist = markdown_table(["design", "mean error %", "std (pp)", "5th pct %", "95th pct %",
-                           "worst chip %"], crow)
+    n_images = record["n_images"]
     return (f"Pelgrom Monte Carlo in ngspice ({p['samples']} instances per quantity, A_VT NMOS "
             f"{p['a_vt_n'] * 1e9:g} mV um, PMOS {p['a_vt_p'] * 1e9:g} mV um, `delvto` on every "
             f"device; {mc['seconds']:.0f} s, {'cached' if mc['cached'] else 'this run'}). Mirror "
             f"gain: I_out over the nominal mirror's at {op['mirror_i_in_a'] * 1e6:.2f} uA "
             f"(one input unit), membrane at {op['mirror_v_mem_v']:.3f} V; comparator offset: trip "
-            f"point minus V_th (nominal {op['comparator_nominal_offset_v'] * 1e3:.2f} mV); "
-            f"oscillator gain: f over the nominal ring's at {op['oscillator_i_ctrl_a'] * 1e6:.2f} uA "
-            f"(about half the ring's full scale).\n\n" + sig
-            + f"\n\nTest error over {MISMATCH_CHIPS} chips per design (each neuron's offset and "
-              f"gains drawn from the samples above; cm from its variant's table with 2 RK4 "
-              f"sub-steps, td with its own transfer), T = {T}, on {n_images} test images"
+            f"point minus V_th (nominal {op['comparator_nominal_offset_v'] * 1e3:.2f} mV).\n\n"
+            + sig
+            + "\n\n### The td front end: ring variants\n\n"
+            + _body(folder / "td_variants" / "td_variants.md")
+            + f"\n\n### Every design on the same chips and images\n\n{MISMATCH_CHIPS} chips "
+              f"per design (each neuron's offset and gains drawn from the samples above; cm from "
+              f"its variant's table with {TABLE_SUBSTEPS} RK4 sub-steps, td with its rings' "
+              f"measured transfers), T = {T}, on {n_images} test images"
             + (" (a seeded random subset; `--full` runs every image): one image is "
-               f"{100 / n_images:.2g} pp of a chip's error." if quick else ".")
-            + "\n\n" + dist + "\n\n![mismatch distributions](mismatch/mismatch.png)")
+               f"{100 / n_images:.2g} pp of a chip's error. " if quick else ". ")
+            + _body(folder / "chips" / "designs.md"))
 
 
 def energy_inputs(args) -> str:
     """Hash of the results the energy stage reads from the report folder: the spice stage's
-    ``spice.json`` and the Monte Carlo records (16 hex digits)."""
+    ``spice.json``, the Monte Carlo records, the paired study of every design and the ring
+    variants (16 hex digits)."""
     out = Path(args.out) if args.out else results_dir()
     h = hashlib.sha256()
-    for f in [out / "spice" / "spice.json", *sorted((out / "montecarlo").glob("*.json"))]:
+    for f in [out / "spice" / "spice.json", *sorted((out / "montecarlo").glob("*.json")),
+              out / "chips" / "designs.json", out / "td_variants" / "td_variants.json"]:
         if f.is_file():
             h.update(f.name.encode() + b"\0" + f.read_bytes())
     return h.hexdigest()[:16]
 
 
 def stage_energy(ctx: Context, stage_dir: Path) -> StageResult:
+    from spice import pareto
     from spice.cost_report import run
-    # the errors: the spice stage's nominal chips and the mismatch stage's Monte Carlo records,
-    # both run just before and copied into the report folder (their content is in the
-    # fingerprint: energy_inputs)
+    # the errors: the spice stage's nominal chips and the mismatch stage's Monte Carlo records
+    # and paired study of every design, all run just before and copied into the report folder
+    # (their content is in the fingerprint: energy_inputs)
     out = Path(ctx.args.out) if ctx.args.out else results_dir()
     result = run(ctx.prepared, stage_dir, T=ctx.args.T, limit=ctx.args.limit, seed=ctx.args.seed,
                  spice_json=out / "spice" / "spice.json", montecarlo_dir=out / "montecarlo",
                  options=_options(ctx, "energy"))
-    return StageResult(result, _body(stage_dir / "energy" / "energy.md"), _files(stage_dir))
+    md = _body(stage_dir / "energy" / "energy.md")
+    study, rings = out / "chips" / "designs.json", out / "td_variants" / "td_variants.json"
+    if study.is_file() and rings.is_file():
+        result["pareto"] = pareto.run(ctx.prepared, result, json.loads(study.read_text()),
+                                      json.loads(rings.read_text())["rings"]["variants"],
+                                      stage_dir / "pareto", T=ctx.args.T, seed=ctx.args.seed,
+                                      limit=ctx.args.limit)
+        md = ("### Every design: error versus area and energy\n\n"
+              + _body(stage_dir / "pareto" / "pareto.md") + "\n\n### Per design, by part\n\n"
+              + md)
+    return StageResult(result, md, _files(stage_dir))
 
 
 STAGES: list[Stage] = [

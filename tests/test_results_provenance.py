@@ -101,11 +101,14 @@ def test_energy_results_record_their_data_set_and_take_no_other_sets_errors(
         "ring": [[1e-6, 24e6, 211e-15], [1e-5, 241e6, 134e-15]], "e_cycle": 1.15e-15})
     # the cell library and the gate-level pricing (ngspice, Yosys, Icarus): not here
     monkeypatch.setattr(cost_report.cost, "digital_library", lambda card, jobs, progress: {})
-    monkeypatch.setattr(cost_report, "digital_cost", lambda record, params, period, workdir: {
-        "process": "lib", "cells_per_neuron": 250.0, "flip_flops_per_neuron": 22.0,
-        "cell_area_um2": 300.0, "area_um2": 300.0, "array_neurons": 64,
-        "energy_per_count": {"total": 15e-15}, "toggles_per_count": 33.0,
-        "clock_energy_per_cycle": {"total": 2e-13}, "leakage_w": 2e-9})
+    monkeypatch.setattr(cost_report, "architecture_cost",
+                        lambda record, params, stim, period, workdir: {
+                            "process": "lib", "flip_flops_per_neuron": 22.0,
+                            "clock_gates_per_neuron": 3.0, "area_um2": 300.0,
+                            "clock_pin_toggles": {"per_step": 7426.0, "per_pulse": 1.5},
+                            "per_step": {"switching": 1e-15, "clock": 3e-12},
+                            "per_pulse": {"switching": 15e-15, "clock": 0.0},
+                            "leakage_w": 2e-9})
     prepared = _prepared(make_dataset("digits-g"))
     # a Monte Carlo record of the same design and T, but from another data set
     mc = isolated / "results" / "montecarlo"

@@ -110,14 +110,16 @@ def test_energy_arithmetic():
     hist = np.zeros((2, 63))
     hist[0, 10], hist[1, 60] = 3.0, 1.0
     td = {"pulses": 90.0, "spikes": 5.0, "neuron_steps": 1000.0, "pulse_histogram": hist}
-    digital = {"energy_per_count": {"total": 15e-15}, "clock_energy_per_cycle": {"total": 20e-15},
-               "leakage_w": 2e-9}
-    e = cost.td_energy(td, rows, digital, 0.8, 250e-9, 500e6, 1e-6)
+    digital = {"per_step": {"switching": 3e-15, "clock": 400e-15},
+               "per_pulse": {"switching": 15e-15, "clock": 2e-15}, "leakage_w": 2e-9}
+    e = cost.td_energy(td, rows, digital, 0.8, 250e-9, 1e-6)
     assert e["oscillators"] == pytest.approx(0.8 * (30 * 200e-15 + 60 * 100e-15))
-    assert e["counter"] == pytest.approx(90 * 15e-15)
-    assert e["clock"] == pytest.approx(1000 * 125 * 20e-15)      # 125 cycles in each window
+    assert e["switching"] == pytest.approx(1000 * 3e-15 + 90 * 15e-15)
+    assert e["clock"] == pytest.approx(1000 * 400e-15 + 90 * 2e-15)   # as the RTL clocks
     assert e["leakage"] == pytest.approx(1000 * 1e-6 * 2e-9)     # the whole step
     assert e["total"] == pytest.approx(sum(v for k, v in e.items() if k != "total"))
+    # the network's mean pulses per active (neuron, step): 3 x 10 / 3 and 1 x 60 / 1
+    assert cost.mean_pulses(td) == pytest.approx((10.0, 60.0))
 
 
 def test_event_counter_sums_the_td_pulses():
@@ -186,7 +188,14 @@ def synthetic_record() -> dict:
     variants = {f"cm simple_L{k}": entry("cm", f"simple_L{k}", k * 1e-10, 0.0, 1e-9, None)
                 for k in (1, 3)}
     variants["cm cascode_L3"] = entry("cm", "cascode_L3", 5e-10, 0.0, 1.1e-9, 2.5)
-    variants["td"] = entry("td", None, 1e-11, 2e-11, 5e-10, None)
+    # td per counter architecture: 64 neuron-steps; digital energy 12.8, 8 and 3.2 pJ
+    for arch, digital_j in (("sync", 12.8e-12), ("sync+gate", 8e-12), ("pulse", 3.2e-12)):
+        td = entry("td", "ring", 1e-11, 2e-11, 5e-10 + digital_j, None)
+        td["energy"] = {"oscillators": 5e-10, "switching": digital_j / 4,
+                        "clock": digital_j / 2, "leakage": digital_j / 4,
+                        "total": 5e-10 + digital_j}
+        td["counts"] = {"neuron_steps": 64.0}
+        variants[f"td {arch}"] = td
     return {"T": 64, "n_images": 100, "variants": variants, "data": {"name": "digits-x"}}
 
 
@@ -196,24 +205,34 @@ def test_table_formats(tmp_path):
     assert rows[0] == ["cm simple_L1", "100.00", "0.00", "100.00", "1.00", "15.625", "2.00", "n/a"]
     assert rows[2][-1] == "2.50"
     assert rows[3][1:4] == ["10.00", "20.00", "30.00"]
+    assert [r[0] for r in rows[3:]] == ["td sync", "td sync+gate", "td pulse"]
     from behavioral.report import write_csv
     path = write_csv(tmp_path / "e.csv", cost_report.HEADER, rows)
     lines = path.read_text().splitlines()
-    assert lines[0].split(",")[:2] == ["variant", "analog area (um^2)"] and len(lines) == 5
+    assert lines[0].split(",")[:2] == ["variant", "analog area (um^2)"] and len(lines) == 7
     png = cost_report.plot_accuracy_cost(rec, tmp_path / "f.png")
     assert png.stat().st_size > 10_000
     rec |= {"sampled": True, "t_step": 1e-6, "constants": cost_report.constants(),
-            "digital": {"process": "lib", "cells_per_neuron": 250.0,
-                        "flip_flops_per_neuron": 22.0, "cell_area_um2": 300.0,
-                        "array_neurons": 64, "energy_per_count": {"total": 15e-15},
-                        "toggles_per_count": 33.0, "clock_energy_per_cycle": {"total": 2e-13},
-                        "leakage_w": 2e-9},
+            "stimulus": {"step_cycles": 500, "window_cycles": 125, "exc_pulses": 20,
+                         "inh_pulses": 8},
+            "digital": {arch: {"process": "lib", "flip_flops_per_neuron": 22.0,
+                               "clock_gates_per_neuron": 3.0,
+                               "clock_pin_toggles": {"per_step": 7426.0, "per_pulse": 1.5}}
+                        for arch in ("sync", "sync+gate", "pulse")},
             "circuits": {"mirror": {"simple_L3": {"p": {"ratio": 1.9}, "n": {"ratio": 1.0}}},
                          "comparator": {"i_static": 1.9e-6, "q_spike": 30e-15},
                          "ring": [[1e-6, 24e6, 211e-15], [1e-5, 241e6, 134e-15]]}}
     md = cost_report.markdown(rec).splitlines()
     assert md[0].startswith("| variant") and "error worst chip (%)" in md[0]
-    assert len([ln for ln in md if ln.startswith("| ")]) == 1 + 4
+    tables = [ln for ln in md if ln.startswith("| ")]
+    assert len(tables) == (1 + 6) + (1 + 3)            # the table; the digital part per architecture
+    digital = {ln.split("|")[1].strip(): ln for ln in tables[7:]}
+    assert list(digital) == ["td architecture", "sync", "sync+gate", "pulse"]
+    # digital power: 12.8, 8, 3.2 pJ over 64 neuron-steps of 1 us: 0.2, 0.125, 0.05 uW
+    assert [digital[a].split("|")[-3].strip() for a in ("sync", "sync+gate", "pulse")] == [
+        "0.200", "0.125", "0.050"]
+    assert [digital[a].split("|")[-2].strip() for a in ("sync", "sync+gate", "pulse")] == [
+        "no", "no", "yes"]
     text = "\n".join(md)
     assert "worst chip n/a" in text and "ring charge per pulse 134-211 fC" in text
     assert "0.23 uW per td neuron" in text

@@ -119,12 +119,18 @@ def test_montecarlo_command_refuses_an_unknown_variant_before_any_work(isolated,
     assert "'L3'" in err and "simple_L3" in err and err.count("\n") == 1
 
 
-def fake_mc(values=(0.9, 1.1)) -> dict:
+def fake_mc(values=(0.9, 1.1), curves: bool = False) -> dict:
+    """A mirror Monte Carlo record; ``curves``: with each instance's gain curve (flat)."""
     samples = {"mirror": {v: {"p": list(values), "n": list(values)} for v in VARIANTS},
                "comparator_offset_v": [0.001, -0.002], "oscillator_gain": [0.95, 1.05]}
-    return {"fingerprint": "f", "params": {"a_vt_n": 1.5e-9, "a_vt_p": 1.5e-9, "samples": 2},
-            "samples": samples, "cm_tables": {v: f"{v}.csv" for v in VARIANTS},
-            "cm_params": {"vdd": 0.8, "v_th": 0.5, "v_reset": 0.2}}
+    mc = {"fingerprint": "f", "params": {"a_vt_n": 1.5e-9, "a_vt_p": 1.5e-9, "samples": 2},
+          "samples": samples, "cm_tables": {v: f"{v}.csv" for v in VARIANTS},
+          "cm_params": {"vdd": 0.8, "v_th": 0.5, "v_reset": 0.2}}
+    if curves:
+        flat = [[g, g] for g in values]
+        samples["mirror_curves"] = {v: {"p": flat, "n": flat} for v in VARIANTS}
+        mc["mirror_curve_units"] = [0.1, 1.0]
+    return mc
 
 
 def test_chip_setup_takes_the_variants_samples():
@@ -135,7 +141,29 @@ def test_chip_setup_takes_the_variants_samples():
     assert overrides == {} and m.draws["gain_i"].values == (0.95, 1.05)
 
 
-def test_stage_section_has_a_row_per_design_and_names_the_images():
+def test_chip_setup_offers_the_mirror_gain_curves():
+    """With ``curves`` each mirror draws its instance's curve over the record's grid; its
+    column at one unit is the scalar draw's sample."""
+    from behavioral.mismatch import GainCurves
+    mc = fake_mc()
+    units = [0.1, 1.0, 3.2]
+    mc["mirror_curve_units"] = units
+    mc["samples"]["mirror_curves"] = {v: {"p": [[1.3, 0.9, 0.85], [0.6, 1.1, 1.12]],
+                                          "n": [[0.7, 0.95, 0.97], [1.4, 1.05, 1.04]]}
+                                      for v in VARIANTS}
+    overrides, m = chip_setup(mc, "cm", "simple_L3", curves=True)
+    assert overrides == chip_setup(mc, "cm", "simple_L3")[0]
+    e, i = m.draws["gain_e"], m.draws["gain_i"]
+    assert isinstance(e, GainCurves) and e.currents == tuple(units)
+    assert e.gains == ((1.3, 0.9, 0.85), (0.6, 1.1, 1.12)) and i.at_current(1) == (0.95, 1.05)
+    assert m.draws["offset"].values == (0.001, -0.002) and "gain curves" in m.source
+    with pytest.raises(ValueError, match="no mirror gain curves"):
+        chip_setup(fake_mc(), "cm", "simple_L3", curves=True)
+    with pytest.raises(ValueError, match="curves=True is for cm"):
+        chip_setup(mc, "td", "ring", curves=True)
+
+
+def test_stage_section_has_the_sigmas_the_rings_and_every_design(tmp_path):
     from tdsnn.reproduce import MISMATCH_CHIPS, mismatch_markdown
     mc = fake_mc()
     stat = {"mean": 1.0, "sigma": 0.1, "p5": 0.9, "p95": 1.1, "min": 0.8, "max": 1.2}
@@ -144,15 +172,18 @@ def test_stage_section_has_a_row_per_design_and_names_the_images():
     mc |= {"seconds": 12.0, "cached": True,
            "operating_point": {"mirror_i_in_a": 3.56e-6, "mirror_v_mem_v": 0.356,
                                "comparator_nominal_offset_v": 1e-4, "oscillator_i_ctrl_a": 5e-6}}
-    chips = {f"cm_{v}": {"statistics": {"mean_pct": 2.0, "std_pct": 0.5, "p5_pct": 1.0,
-                                        "p95_pct": 3.0, "worst_pct": 4.0, "worst_chip": 7}}
-             for v in VARIANTS}
-    md = re.sub(" +", " ", mismatch_markdown(mc, chips, 100, True, 64))   # table padding
+    for name, body in (("td_variants/td_variants.md", "RING TABLE"),
+                       ("chips/designs.md", "DESIGNS TABLE")):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(f"# title\n\n{body}\n")
+    record = {"n_images": 100}
+    md = re.sub(" +", " ", mismatch_markdown(mc, record, True, 64, tmp_path))  # table padding
     lines = md.splitlines()
     assert sum(ln.startswith(("| simple_L", "| cascode_L")) for ln in lines) == 10   # sigmas
-    assert sum(ln.startswith("| cm_") for ln in lines) == 10                           # chips
-    assert "| td ring |" in md and "23.30" in md                 # sigma in mV
-    assert "| cm_cascode_L3 | 2.00 | 0.50 | 1.00 | 3.00 | 4.00 (chip 7) |" in md
+    assert "23.30" in md                                                           # mV
+    assert "RING TABLE" in md and "DESIGNS TABLE" in md
+    assert md.index("RING TABLE") < md.index("DESIGNS TABLE")
     assert f"{MISMATCH_CHIPS} chips per design" in md and "100 test images" in md
     assert "seeded random subset" in md and "1 pp" in md
-    assert "seeded random subset" not in mismatch_markdown(mc, chips, 10000, False, 64)
+    full = mismatch_markdown(mc, {"n_images": 10000}, False, 64, tmp_path)
+    assert "seeded random subset" not in full

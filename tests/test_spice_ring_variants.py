@@ -174,6 +174,27 @@ def test_designs_pair_the_instances_and_share_the_smaller_full_scale():
     assert d["shared"]["i_fs"] == 10e-6 and d["shared"]["gain_from"] == "exc"
 
 
+def test_td_curve_mismatch_draws_each_polarity_from_its_ring_on_the_designs_full_scale():
+    """E from the exc ring, I from the inh ring; a current of the Monte Carlo in amperes is
+    that fraction of the design's full scale (the smaller ring's) in units of z_full."""
+    from behavioral.gain_curves import GainCurves
+    from spice.ring_variants import td_curve_mismatch
+    exc = result("exc", 10e-6, [[1.1, 1.2], [0.9, 0.8]], [5e-6, 10e-6])
+    inh = result("inh", 8e-6, [[1.0, 1.0], [1.0, 2.0]], [4e-6, 8e-6])
+    for r in (exc, inh):
+        r["variant"] = "ring"
+        r["mc"] |= {"a_vt_n": 1.5e-9, "a_vt_p": 1.5e-9, "instances": 2}
+    variant = {"exc": exc, "inh": inh} | designs(exc, inh)
+    m = td_curve_mismatch(variant, z_full=4.0)
+    e, i = m.draws["gain_e"], m.draws["gain_i"]
+    assert m.model == "td" and isinstance(e, GainCurves) and isinstance(i, GainCurves)
+    assert e.currents == pytest.approx((2.5, 5.0)) and i.currents == pytest.approx((2.0, 4.0))
+    assert e.gains == ((1.1, 1.2), (0.9, 0.8)) and i.gains == ((1.0, 1.0), (1.0, 2.0))
+    assert "ring" in m.source
+    with pytest.raises(ValueError, match="z_full = 0"):
+        td_curve_mismatch(variant, z_full=0)
+
+
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
     """One variant, both polarities, 2 instances, a tiny grid: real ngspice."""

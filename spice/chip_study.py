@@ -1,0 +1,206 @@
+"""The paired Monte Carlo of every design: the chips the verdict rests on.
+
+Designs (:func:`designs`):
+
+* ``cm <variant>``: every mirror variant of :mod:`spice.characterise`, from its table, with the
+  comparator offsets and its E (PMOS) and I (NMOS) mirror gain curves over the input current
+  of the ngspice Monte Carlo (:func:`spice.mismatch.chip_setup` with ``curves=True``);
+* ``td <variant>``: every ring variant of :mod:`spice.ring_variants` as a two-ring neuron: each
+  polarity's measured f-I as td's transfer table on the rings' common full scale (the E/I
+  difference of the nominal rings stays in it), each neuron's E gain curve over the current
+  from an instance of the excitatory ring's Monte Carlo and its I gain curve from an instance
+  of the inhibitory ring's (:func:`spice.ring_variants.td_curve_mismatch`);
+* ``td <variant> trimmed``: the same chips calibrated with per-CCO trim weights of
+  :data:`rtl.params.TRIM_BITS_DEFAULT` fraction bits (:mod:`behavioral.calibration`);
+* ``ideal``: the converted network with ideal neurons (no mismatch: one chip).
+
+Every design runs chips ``0 .. chips - 1`` on the same images: chip ``c`` of every design draws
+its devices with seed ``c`` from samples whose instance ``k`` has the same standard normals in
+every variant (:mod:`spice.mismatch`), so designs differ by their circuits, not by their luck.
+The intervals (:func:`golden.stats.chip_image_bootstrap`) resample chips and images together,
+the same draws for every design, so that differences are paired.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from behavioral.mismatch import Mismatch
+from behavioral.montecarlo import run as run_chips
+from behavioral.montecarlo import stem
+from behavioral.report import write_csv, write_json
+from golden.files import write_atomic
+from golden.stats import chip_image_bootstrap, percentile_interval
+from golden.table import markdown_table
+from rtl.params import TRIM_BITS_DEFAULT
+
+from .mismatch import VARIANTS, chip_setup
+from .oscillator import common_tables, write_table
+from .ring_variants import td_curve_mismatch
+
+
+@dataclass(frozen=True)
+class Design:
+    """One design of the study: ``model`` (``cm``, ``td``, ``ideal``), the SPICE ``variant``,
+    ``trim_bits`` (td: 0 untrimmed), the model's parameter ``overrides`` and its
+    :class:`~behavioral.mismatch.Mismatch` (None: no mismatch)."""
+
+    name: str
+    model: str
+    variant: str | None = None
+    trim_bits: int = 0
+    overrides: dict = field(default_factory=dict)
+    mismatch: Mismatch | None = None
+
+    @property
+    def family(self) -> str:
+        """``cm``, ``td``, ``td trimmed`` or ``ideal``: the series of the Pareto figure."""
+        return f"{self.model} trimmed" if self.trim_bits else self.model
+
+
+def td_tables(ring: dict, folder: Path) -> tuple[str, str]:
+    """The excitatory and inhibitory CCO transfer tables of a ring variant (``ring``: its
+    :func:`spice.ring_variants.characterise_all` entry) on the two rings' common full scale
+    (:func:`spice.oscillator.common_tables`), written to ``folder``; their paths."""
+    res = {pol: {"i_fs": ring[pol]["full_scale"]["i"], "f_fs": ring[pol]["full_scale"]["f"],
+                 "rows": np.stack([ring[pol]["fi"]["i"], ring[pol]["fi"]["f"]], axis=1)}
+           for pol in ("exc", "inh")}
+    _, tables = common_tables(res)
+    return tuple(str(write_table(tables[pol], Path(folder) / f"cco_{pol}.csv"))
+                 for pol in ("exc", "inh"))
+
+
+def designs(mc: dict, rings: dict, folder: Path, ode_substeps: int) -> list[Design]:
+    """Every design of the study (module docstring): the cm variants of the mirror Monte Carlo
+    ``mc`` (:func:`spice.mismatch.montecarlo`, table mode with ``ode_substeps`` RK4 sub-steps
+    per pulse) and the ring variants ``rings`` (``characterise_all(...)["variants"]``), td
+    tables written under ``folder``."""
+    out = [Design("ideal", "ideal")]
+    for v in VARIANTS:
+        overrides, mismatch = chip_setup(mc, "cm", v, curves=True)
+        out.append(Design(f"cm {v}", "cm", v, 0, overrides | {"ode_substeps": ode_substeps},
+                          mismatch))
+    for v, ring in rings.items():
+        exc, inh = td_tables(ring, Path(folder) / "td_tables" / v)
+        base = {"table": exc, "table_inh": inh}
+        m = td_curve_mismatch(ring)
+        out.append(Design(f"td {v}", "td", v, 0, base, m))
+        out.append(Design(f"td {v} trimmed", "td", v, TRIM_BITS_DEFAULT,
+                          base | {"trim_bits": TRIM_BITS_DEFAULT}, m))
+    return out
+
+
+def wrong_matrix(record: dict, labels: np.ndarray) -> np.ndarray:
+    """``(chips, images)`` bool: where each chip of a Monte Carlo record misclassifies."""
+    preds = record["predictions"]
+    return np.stack([np.asarray(preds[c]) != labels for c in sorted(preds)])
+
+
+def summarise(wrong: dict[str, np.ndarray], reference: str = "ideal", seed: int = 0) -> dict:
+    """Per design: mean and worst-chip error with 95 % intervals, both paired against
+    ``reference`` and against every other design (``paired[other]``: this design minus the
+    other, pp), from :func:`golden.stats.chip_image_bootstrap`."""
+    boot = chip_image_bootstrap(wrong, seed=seed)
+    point = {name: (float(100.0 * m.mean(1).mean()), float(100.0 * m.mean(1).max()))
+             for name, m in wrong.items()}
+
+    def diff(a: str, b: str) -> dict:
+        return {stat: vars(percentile_interval(boot[a][:, j] - boot[b][:, j],
+                                               point[a][j] - point[b][j]))
+                for j, stat in enumerate(("mean", "worst"))}
+    out = {}
+    for name, m in wrong.items():
+        per_chip = 100.0 * m.mean(1)
+        row = {"chips": int(m.shape[0]), "n_images": int(m.shape[1]),
+               "per_chip_pct": per_chip.tolist(),
+               "mean": vars(percentile_interval(boot[name][:, 0], point[name][0])),
+               "worst": vars(percentile_interval(boot[name][:, 1], point[name][1])),
+               "worst_chip": int(per_chip.argmax())}
+        if name != reference:
+            d = diff(name, reference)
+            row["mean_vs_reference"], row["worst_vs_reference"] = d["mean"], d["worst"]
+            row["paired"] = {other: diff(name, other) for other in wrong
+                             if other not in (name, reference)}
+        out[name] = row
+    return out
+
+
+def run(prepared, study: list[Design], out_dir: Path, T: int, chips: int, subset=None,
+        limit: int | None = None, options: dict | None = None, progress: bool = True,
+        workers: int | None = None) -> dict:
+    """Every design of ``study`` on the same images (``subset``: test-set indices; ``limit``:
+    the first N), ``chips`` chips each (``ideal``: one), on ``workers`` (see
+    :func:`golden.distributed.run_tasks`); writes each Monte Carlo's files
+    (:func:`behavioral.montecarlo.run`) and ``out_dir/chips/``: ``designs.json`` (everything,
+    every chip's error), ``designs.csv`` and ``designs.md`` (one row per design). Returns the
+    record (``designs``: :func:`summarise` plus each design's files, ``n_images``)."""
+    wrong, files, seconds = {}, {}, {}
+    labels = None
+    for d in study:
+        r = run_chips(prepared, d.model, 1 if d.model == "ideal" else chips, T=T,
+                      mismatch=d.mismatch, out_dir=out_dir, variant=d.variant, subset=subset,
+                      limit=limit, options=options, progress=progress, workers=workers,
+                      **d.overrides)
+        if labels is None:
+            y = prepared.test_y if subset is None else prepared.test_y[subset]
+            labels = (y if limit is None else y[:limit]).numpy()
+        wrong[d.name] = wrong_matrix(r, labels)
+        files[d.name] = f"montecarlo/{stem(d.model, d.variant, r['data'], d.trim_bits)}.json"
+        seconds[d.name] = r["run"]["wall_seconds"]
+    stats = summarise(wrong)
+    record = {"T": T, "chips": chips, "n_images": int(len(labels)),
+              "images": "a seeded random subset of the test set" if subset is not None
+              else "first N of the test set" if limit else "full test set",
+              "designs": {d.name: stats[d.name] | {
+                  "model": d.model, "variant": d.variant, "trim_bits": d.trim_bits,
+                  "family": d.family, "json": files[d.name], "wall_seconds": seconds[d.name],
+                  "mismatch": d.mismatch.source if d.mismatch else "none"} for d in study}}
+    folder = Path(out_dir) / "chips"
+    write_json(folder / "designs.json", record)
+    write_csv(folder / "designs.csv", CSV_HEADER, csv_rows(record))
+    write_atomic(folder / "designs.md", "# Every design, paired\n\n" + markdown(record) + "\n")
+    return record
+
+
+CSV_HEADER = ["design", "family", "chips", "n_images", "mean_pct", "mean_low", "mean_high",
+              "worst_pct", "worst_low", "worst_high", "worst_chip", "mean_vs_ideal_pp",
+              "mean_vs_ideal_low", "mean_vs_ideal_high", "worst_vs_ideal_pp",
+              "worst_vs_ideal_low", "worst_vs_ideal_high", "wall_seconds"]
+
+
+def csv_rows(record: dict) -> list[list]:
+    rows = []
+    for name, d in record["designs"].items():
+        vs = [d[k][q] for k in ("mean_vs_reference", "worst_vs_reference")
+              for q in ("value", "low", "high")] if "mean_vs_reference" in d else [""] * 6
+        rows.append([name, d["family"], d["chips"], d["n_images"],
+                     *(f"{d[k][q]:.4f}" for k in ("mean", "worst") for q in ("value", "low", "high")),
+                     d["worst_chip"], *(v if v == "" else f"{v:.4f}" for v in vs),
+                     f"{d['wall_seconds']:.1f}"])
+    return rows
+
+
+def _ci(x: dict, sign: bool = False) -> str:
+    f = "+.2f" if sign else ".2f"
+    return f"{x['value']:{f}} ({x['low']:{f}} to {x['high']:{f}})"
+
+
+def markdown(record: dict) -> str:
+    """The table of every design: mean and worst chip with intervals, and both against the
+    ideal network (pp, paired)."""
+    rows = []
+    for name, d in record["designs"].items():
+        vs = ("", "") if "mean_vs_reference" not in d else (
+            _ci(d["mean_vs_reference"], True), _ci(d["worst_vs_reference"], True))
+        rows.append([name, str(d["chips"]), _ci(d["mean"]), _ci(d["worst"]), *vs])
+    return (f"{record['n_images']} test images ({record['images']}), T = {record['T']}, the same "
+            f"images and chip seeds for every design; 95 % intervals from "
+            f"{'the chips and ' if record['chips'] > 1 else ''}the images resampled together "
+            "(paired: the same resamples for every design; the worst chip's interval is a "
+            "bootstrap of a maximum, an indication).\n\n"
+            + markdown_table(["design", "chips", "mean error % (95 % CI)",
+                              "worst chip % (95 % CI)", "mean vs ideal, pp (95 % CI)",
+                              "worst vs ideal, pp (95 % CI)"], rows))
