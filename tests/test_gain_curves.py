@@ -163,11 +163,13 @@ def test_curves_change_what_a_chip_computes(net_and_images):
 CHIPS = (0, 3, 7)
 
 
+@pytest.mark.parametrize("trim_bits", [0, TRIM_BITS_DEFAULT])
 @pytest.mark.parametrize("coding", ["constant", "bernoulli"])
-def test_td_chips_with_curves_equal_their_lone_runs(net_and_images, coding):
+def test_td_chips_with_curves_equal_their_lone_runs(net_and_images, coding, trim_bits):
+    """Also trimmed: each chip's rows with the weights of its own curves (one pass)."""
     net, x = net_and_images
     mm = Mismatch("td", {"gain_e": _curves(), "gain_i": _curves(SHIFTS[::-1] * 0.5)})
-    models = [chip_model("td", c, mm, sigma_jitter=0.05) for c in CHIPS]
+    models = [chip_model("td", c, mm, sigma_jitter=0.05, trim_bits=trim_bits) for c in CHIPS]
     batched = run_chips(net, models, x, 16, coding, list(CHIPS), checkpoints=(5,))
     for m, c, b in zip(models, CHIPS, batched):
         a = run_batch(net, m, x, 16, coding, c, checkpoints=(5,))
