@@ -23,6 +23,7 @@ the same draws for every design, so that differences are paired.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,35 +129,81 @@ def summarise(wrong: dict[str, np.ndarray], reference: str = "ideal", seed: int 
     return out
 
 
+def design_key(d: Design, context: str) -> str:
+    """16 hex digits of SHA-256 over what a design's chips depend on: the caller's ``context``
+    (network, images, T, chips, code) and the design (model, variant, trim, its overrides with
+    a table file by its content, every value its mismatch can draw)."""
+    h = hashlib.sha256(context.encode())
+    for k, v in sorted(d.overrides.items()):
+        h.update(k.encode())
+        h.update(Path(v).read_bytes() if k in ("table", "table_inh") and v else repr(v).encode())
+    h.update(repr((d.name, d.model, d.variant, d.trim_bits, d.mismatch)).encode())
+    return h.hexdigest()[:16]
+
+
+def _chips(prepared, d: Design, out_dir: Path, T: int, chips: int, subset, limit, options,
+           progress: bool, workers) -> dict:
+    """One design's Monte Carlo (:func:`behavioral.montecarlo.run`) into ``out_dir``: its
+    record, ``(chips, images)`` misclassifications saved as ``wrong.npy`` there."""
+    r = run_chips(prepared, d.model, 1 if d.model == "ideal" else chips, T=T,
+                  mismatch=d.mismatch, out_dir=out_dir, variant=d.variant, subset=subset,
+                  limit=limit, options=options, progress=progress, workers=workers,
+                  **d.overrides)
+    y = prepared.test_y if subset is None else prepared.test_y[subset]
+    labels = (y if limit is None else y[:limit]).numpy()
+    np.save(Path(out_dir) / "wrong.npy", wrong_matrix(r, labels))
+    name = stem(d.model, d.variant, r["data"], d.trim_bits)
+    return {"wrong": str(Path(out_dir) / "wrong.npy"),
+            "files": [str(Path(out_dir) / "montecarlo" / f"{name}.{ext}")
+                      for ext in ("json", "csv", "png")],
+            "json": f"montecarlo/{name}.json", "wall_seconds": r["run"]["wall_seconds"]}
+
+
 def run(prepared, study: list[Design], out_dir: Path, T: int, chips: int, subset=None,
         limit: int | None = None, options: dict | None = None, progress: bool = True,
-        workers: int | None = None) -> dict:
+        workers: int | None = None, cache: Path | None = None, context: str = "") -> dict:
     """Every design of ``study`` on the same images (``subset``: test-set indices; ``limit``:
     the first N), ``chips`` chips each (``ideal``: one), on ``workers`` (see
     :func:`golden.distributed.run_tasks`); writes each Monte Carlo's files
     (:func:`behavioral.montecarlo.run`) and ``out_dir/chips/``: ``designs.json`` (everything,
     every chip's error), ``designs.csv`` and ``designs.md`` (one row per design). Returns the
-    record (``designs``: :func:`summarise` plus each design's files, ``n_images``)."""
-    wrong, files, seconds = {}, {}, {}
-    labels = None
-    for d in study:
-        r = run_chips(prepared, d.model, 1 if d.model == "ideal" else chips, T=T,
-                      mismatch=d.mismatch, out_dir=out_dir, variant=d.variant, subset=subset,
-                      limit=limit, options=options, progress=progress, workers=workers,
-                      **d.overrides)
-        if labels is None:
-            y = prepared.test_y if subset is None else prepared.test_y[subset]
-            labels = (y if limit is None else y[:limit]).numpy()
-        wrong[d.name] = wrong_matrix(r, labels)
-        files[d.name] = f"montecarlo/{stem(d.model, d.variant, r['data'], d.trim_bits)}.json"
-        seconds[d.name] = r["run"]["wall_seconds"]
+    record (``designs``: :func:`summarise` plus each design's files, ``n_images``).
+
+    ``cache``: a folder where each design's chips are kept by :func:`design_key` of the
+    design and ``context`` (the caller states what else they depend on: network, images, T,
+    chips, code), verified on reading (:func:`spice.characterise.cached`): a design already
+    run is read back, a new one runs alone."""
+    from golden.files import copy_atomic
+
+    from .characterise import cached
+    wrong, runs = {}, {}
+    for i, d in enumerate(study, 1):
+        if progress:
+            print(f"[design {i}/{len(study)}] {d.name}", flush=True)
+
+        def make(work: Path, folder: Path, d=d) -> dict:
+            r = _chips(prepared, d, work, T, chips, subset, limit, options, progress, workers)
+            return {k: (v.replace(str(work), str(folder)) if k == "wrong" else
+                        [f.replace(str(work), str(folder)) for f in v] if k == "files" else v)
+                    for k, v in r.items()}
+        if cache is None:
+            r = _chips(prepared, d, Path(out_dir), T, chips, subset, limit, options, progress,
+                       workers)
+        else:
+            r = cached(Path(cache), design_key(d, context), make)
+            for f in r["files"]:
+                copy_atomic(Path(f), Path(out_dir) / "montecarlo" / Path(f).name)
+        wrong[d.name], runs[d.name] = np.load(r["wrong"]), r
     stats = summarise(wrong)
-    record = {"T": T, "chips": chips, "n_images": int(len(labels)),
+    n_images = next(iter(wrong.values())).shape[1]
+    record = {"T": T, "chips": chips, "n_images": int(n_images),
               "images": "a seeded random subset of the test set" if subset is not None
               else "first N of the test set" if limit else "full test set",
               "designs": {d.name: stats[d.name] | {
                   "model": d.model, "variant": d.variant, "trim_bits": d.trim_bits,
-                  "family": d.family, "json": files[d.name], "wall_seconds": seconds[d.name],
+                  "family": d.family, "json": runs[d.name]["json"],
+                  "wall_seconds": runs[d.name]["wall_seconds"],
+                  "cached": bool(runs[d.name].get("cached", False)),
                   "mismatch": d.mismatch.source if d.mismatch else "none"} for d in study}}
     folder = Path(out_dir) / "chips"
     write_json(folder / "designs.json", record)

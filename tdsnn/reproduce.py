@@ -37,7 +37,7 @@ from golden.stats import errors_from_pct, wilson_interval
 from golden.table import markdown_table
 from spice.card import card_fingerprint
 
-from .stages import Stage, StageResult, network_fingerprint, run_stage
+from .stages import Stage, StageResult, network_fingerprint, run_stage, source_hash
 
 N_CORRELATION_IMAGES = 1000  # images for the layer-wise rate/activation correlation
 #: seeded chips of the models with mismatch in the comparison (chip 0 is the headline): enough
@@ -296,9 +296,17 @@ def stage_mismatch(ctx: Context, stage_dir: Path) -> StageResult:
     subset = (torch.randperm(n, generator=torch.Generator().manual_seed(ctx.args.seed))
               [:MISMATCH_QUICK_IMAGES] if quick else None)
     study = chip_study.designs(mc, rings["variants"], stage_dir / "chips", TABLE_SUBSTEPS)
+    limit = None if quick else ctx.args.limit
+    # each design's chips are kept by what they depend on: a design added or changed runs
+    # alone, the others are read back (a stage result is all or nothing)
+    context = json.dumps({"network": network_fingerprint(ctx.prepared.net,
+                                                         ctx.prepared.config["data"]),
+                          "subset": None if subset is None else subset.tolist(),
+                          "limit": limit, "T": ctx.args.T, "chips": MISMATCH_CHIPS,
+                          "code": source_hash(("golden", "behavioral", "rtl", "spice"))})
     record = chip_study.run(ctx.prepared, study, stage_dir, ctx.args.T, MISMATCH_CHIPS,
-                            subset=subset, limit=None if quick else ctx.args.limit,
-                            options=_options(ctx, "mismatch"))
+                            subset=subset, limit=limit, options=_options(ctx, "mismatch"),
+                            cache=artifacts_dir() / "chips", context=context)
     data = {"spice_montecarlo": {k: mc[k] for k in ("fingerprint", "params", "operating_point",
                                                     "sigma", "seconds", "cached")},
             "td_variants": {"ngspice_cpu_s": rings["ngspice_cpu_s"], "wall_s": rings["wall_s"],

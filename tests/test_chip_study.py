@@ -86,3 +86,25 @@ def test_every_design_on_the_same_images_and_chips(prepared, tmp_path):
     assert len(rows) == 4 and rows[0].startswith("design,family,chips")
     md = (tmp_path / "chips" / "designs.md").read_text()
     assert "| td v1 trimmed | 2 |" in re.sub(" +", " ", md)
+
+
+def test_each_design_is_kept_and_read_back(prepared, tmp_path):
+    """With a cache a design already run is read back (the same chips, its files copied into
+    the new report folder); a design whose draws change runs again."""
+    from tests.test_spice_mismatch import fake_mc
+    study = chip_study.designs(fake_mc(curves=True), {"v1": _ring(1.0)}, tmp_path / "t", 2)
+    keep = [study[0], study[-2]]
+    kw = dict(T=16, chips=2, limit=20, progress=False, workers=0, cache=tmp_path / "cache",
+              context="network x, first 20 images")
+    first = chip_study.run(prepared, keep, tmp_path / "a", **kw)
+    again = chip_study.run(prepared, keep, tmp_path / "b", **kw)
+    for name in ("ideal", "td v1"):
+        assert not first["designs"][name]["cached"] and again["designs"][name]["cached"]
+        assert again["designs"][name]["per_chip_pct"] == first["designs"][name]["per_chip_pct"]
+    assert (tmp_path / "b" / again["designs"]["td v1"]["json"]).is_file()
+    other = _ring(1.0)
+    other["exc"]["mc"]["gains"][0] = [0.5] * len(MC_FRACTIONS)      # another instance
+    changed = chip_study.designs(fake_mc(curves=True), {"v1": other}, tmp_path / "t", 2)
+    third = chip_study.run(prepared, [study[0], changed[-2]], tmp_path / "c", **kw)
+    assert third["designs"]["ideal"]["cached"] and not third["designs"]["td v1"]["cached"]
+    assert chip_study.design_key(study[-2], "a") != chip_study.design_key(study[-2], "b")
