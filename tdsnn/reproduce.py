@@ -282,6 +282,18 @@ def stage_spice(ctx: Context, stage_dir: Path) -> StageResult:
     return StageResult(result, _body(stage_dir / "spice" / "spice.md"), _files(stage_dir))
 
 
+def study_context(prepared, subset, limit: int | None, T: int) -> str:
+    """What every design's chips in the mismatch stage depend on besides the design itself
+    (:func:`spice.chip_study.design_key`): the network and data, the images, T, the chips and
+    the code that runs them (golden, behavioral, rtl; the design's tables and draws are in
+    its own key). Each design's chips are kept by it: a design added or changed runs alone,
+    the others are read back (a stage result is all or nothing)."""
+    return json.dumps({"network": network_fingerprint(prepared.net, prepared.config["data"]),
+                       "subset": None if subset is None else subset.tolist(), "limit": limit,
+                       "T": T, "chips": MISMATCH_CHIPS,
+                       "code": source_hash(("golden", "behavioral", "rtl"))})
+
+
 def stage_mismatch(ctx: Context, stage_dir: Path) -> StageResult:
     import torch
 
@@ -297,16 +309,10 @@ def stage_mismatch(ctx: Context, stage_dir: Path) -> StageResult:
               [:MISMATCH_QUICK_IMAGES] if quick else None)
     study = chip_study.designs(mc, rings["variants"], stage_dir / "chips", TABLE_SUBSTEPS)
     limit = None if quick else ctx.args.limit
-    # each design's chips are kept by what they depend on: a design added or changed runs
-    # alone, the others are read back (a stage result is all or nothing)
-    context = json.dumps({"network": network_fingerprint(ctx.prepared.net,
-                                                         ctx.prepared.config["data"]),
-                          "subset": None if subset is None else subset.tolist(),
-                          "limit": limit, "T": ctx.args.T, "chips": MISMATCH_CHIPS,
-                          "code": source_hash(("golden", "behavioral", "rtl", "spice"))})
     record = chip_study.run(ctx.prepared, study, stage_dir, ctx.args.T, MISMATCH_CHIPS,
                             subset=subset, limit=limit, options=_options(ctx, "mismatch"),
-                            cache=artifacts_dir() / "chips", context=context)
+                            cache=artifacts_dir() / "chips",
+                            context=study_context(ctx.prepared, subset, limit, ctx.args.T))
     data = {"spice_montecarlo": {k: mc[k] for k in ("fingerprint", "params", "operating_point",
                                                     "sigma", "seconds", "cached")},
             "td_variants": {"ngspice_cpu_s": rings["ngspice_cpu_s"], "wall_s": rings["wall_s"],
