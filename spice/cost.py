@@ -235,7 +235,8 @@ def chip_errors(model: str, variant: str | None, nominal: dict,
     """Mean and worst-chip error (%) of ``model``/``variant``: from a Monte Carlo record
     (``<montecarlo_dir>/*.json`` with that ``model``, ``variant`` and ``T``, run on the data
     set ``data`` when given: :func:`golden.pipeline.same_data`; a record without
-    ``variant`` is the model's only design) when one exists, else
+    ``variant`` is the model's only design; a trimmed design's record is not the variant's)
+    when one exists, else
     ``nominal`` (``mean_pct``, ``n_images``, ``source``: one chip) and no worst chip
     (``None``: never made up)."""
     from golden.pipeline import same_data
@@ -246,6 +247,7 @@ def chip_errors(model: str, variant: str | None, nominal: dict,
             except (OSError, ValueError):
                 continue
             if (rec.get("model"), rec.get("variant"), rec.get("T")) == (model, variant, T) \
+                    and not rec.get("overrides", {}).get("trim_bits") \
                     and "statistics" in rec and same_data(rec, data):
                 s = rec["statistics"]
                 return {"mean_pct": s["mean_pct"], "worst_pct": s["worst_pct"],

@@ -163,6 +163,12 @@ def test_chip_errors_from_a_montecarlo_record_or_the_nominal_chip(tmp_path):
     ring = cost.chip_errors("td", "ring", own, tmp_path, 64)
     assert (ring["mean_pct"], ring["worst_pct"], ring["n_images"]) == (18.0, 44.0, 50)
     assert cost.chip_errors("td", None, own, tmp_path, 64)["worst_pct"] == 2.6
+    # a trimmed design of the same variant is another design: never the variant's error
+    (tmp_path / "a_td_ring_trim12.json").write_text(json.dumps(
+        {"model": "td", "variant": "ring", "T": 64, "n_images": 50,
+         "overrides": {"trim_bits": 12},
+         "statistics": {"chips": 20, "mean_pct": 1.0, "worst_pct": 1.0}}))
+    assert cost.chip_errors("td", "ring", own, tmp_path, 64)["mean_pct"] == 18.0
 
 
 def test_nominal_errors_from_the_spice_results(tmp_path):
