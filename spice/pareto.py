@@ -238,22 +238,45 @@ def verdict_text(rows: list[dict], v: dict, n_images: int, chips: int,
         if f not in v["best"]:
             continue
         name = v["best"][f]
-        for key, what in (("equal_area", "area"), ("equal_energy", "energy")):
+        for key, what, col, unit in (("equal_area", "an area", "area_um2", "um^2"),
+                                     ("equal_energy", "an energy", "energy_nj", "nJ")):
             pair = next(p for p in v[key] if p["td"] == name)
             if pair["cm"] is None:
-                text += f" At equal {what}: no cm design is as small as {name}."
+                text += f" No cm design is as small in {what[3:]} as {name}."
                 continue
-            d = pair["td_minus_cm"]
-            text += (f" At equal {what}, {name} against the best cm design no larger "
-                     f"({pair['cm']}): mean {_ci(d['mean'], True)} pp, worst chip "
-                     f"{_ci(d['worst'], True)} pp (td minus cm; {_sign(d['mean'])}).")
+            d, cm = pair["td_minus_cm"], by[pair["cm"]]
+            text += (f" For {what} up to {name}'s {by[name][col]:.3g} {unit}, the best cm design "
+                     f"is {cm['design']} ({cm[col]:.3g} {unit}): td minus cm mean "
+                     f"{_ci(d['mean'], True)} pp, worst chip {_ci(d['worst'], True)} pp "
+                     f"({_sign(d['mean'])}).")
+    accurate = [r for r in rows if r["family"].startswith("td") and _meets(r)]
     winners = v["aim"]["td_designs_meeting_it"]
-    text += (" **The claim holds** for " + ", ".join(winners) + f": within the aim, no larger than "
-             f"the smallest cm design that meets it, at most {v['aim']['power_uw']:g} uW per "
-             f"neuron." if winners else
-             " **The claim does not hold as stated**: no td design is within the aim at an area "
-             "no larger than the smallest cm design that meets it and at most "
-             f"{v['aim']['power_uw']:g} uW per neuron.")
+    if winners:
+        text += (" **The claim holds** for " + ", ".join(winners) + f": within the aim, no "
+                 f"larger than the smallest cm design that meets it, at most "
+                 f"{v['aim']['power_uw']:g} uW per neuron.")
+    elif not accurate:
+        text += " **The claim does not hold**: no td design is within the accuracy aim."
+    else:
+        cm_small = v["smallest_meeting_aim"].get("cm", {}).get("area_um2")
+        limit = by[cm_small]["area_um2"] if cm_small else float("inf")
+        small = [r for r in accurate if r["area_um2"] <= limit]
+        frugal = [r for r in accurate if r["power_uw"] * 1e-6 <= AIM_POWER_W]
+        lowest = min(accurate, key=lambda r: r["power_uw"])
+        why = []
+        if not small:
+            why.append(f"none is as small as {cm_small} ({limit:.0f} um^2), the smallest cm "
+                       "design within it")
+        if not frugal:
+            why.append(f"none draws at most {v['aim']['power_uw']:g} uW per neuron (the lowest: "
+                       f"{lowest['design']}, {lowest['power_uw']:.3g} uW, "
+                       f"{lowest['area_um2']:.0f} um^2)")
+        if small and frugal:
+            why.append("none is both as small and as frugal")
+        text += (" **The accuracy claim holds, the cost does not**: "
+                 + ", ".join(r["design"] for r in accurate) + " are within the accuracy aim"
+                 + (" (no cm design is)" if cm_small is None else "") + "; "
+                 + "; ".join(why) + ".")
     return text
 
 

@@ -426,7 +426,8 @@ README_FIGURES = (("comparison.png", "comparison.png"), ("error_vs_T.png", "erro
                   ("spice/mirror_gain.png", "spice_mirror_gain.png"),
                   ("spice/validation.png", "spice_validation.png"),
                   ("mismatch/mismatch.png", "spice_mismatch.png"),
-                  ("energy/accuracy_cost.png", "accuracy_cost.png"))
+                  ("energy/accuracy_cost.png", "accuracy_cost.png"),
+                  ("pareto/pareto.png", "pareto.png"))
 DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
 
 

@@ -50,8 +50,9 @@ def test_verdict_compares_at_equal_area_and_checks_the_aim():
     assert v["aim"]["td_designs_meeting_it"] == ["td a trimmed"]
     text = pareto.verdict_text(_rows(), v, 2000, 20)
     assert "**The claim holds** for td a trimmed" in text
-    assert "At equal area, td a trimmed against the best cm design no larger (cm small)" in text
-    assert "td better" in text and "no cm design is as small as td a." in text
+    assert ("For an area up to td a trimmed's 100 um^2, the best cm design is cm small "
+            "(50 um^2)") in text
+    assert "td better" in text and "No cm design is as small in energy as td a." in text
 
 
 def test_the_claim_fails_when_td_needs_more_area_than_cm():
@@ -59,7 +60,15 @@ def test_the_claim_fails_when_td_needs_more_area_than_cm():
     rows[3]["area_um2"] = 300
     v = pareto.verdict(rows)
     assert v["aim"]["td_designs_meeting_it"] == []
-    assert "**The claim does not hold as stated**" in pareto.verdict_text(rows, v, 2000, 20)
+    text = pareto.verdict_text(rows, v, 2000, 20)
+    assert "**The accuracy claim holds, the cost does not**: td a trimmed are within" in text
+    assert "none is as small as cm big (200 um^2)" in text and "uW per neuron (the" not in text
+    rows[3]["area_um2"], rows[3]["power_uw"] = 150, 0.9
+    text = pareto.verdict_text(rows, pareto.verdict(rows), 2000, 20)
+    assert "none draws at most 0.5 uW per neuron (the lowest: td a trimmed, 0.9 uW" in text
+    rows[2]["mean_vs_ideal"] = rows[3]["mean_vs_ideal"] = _ci(1.0)
+    assert "**The claim does not hold**: no td design is within the accuracy aim" in \
+        pareto.verdict_text(rows, pareto.verdict(rows), 2000, 20)
 
 
 def test_td_energy_prices_each_polarity_on_its_own_ring():
