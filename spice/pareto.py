@@ -233,7 +233,8 @@ def verdict_text(rows: list[dict], v: dict, n_images: int, chips: int,
                      f"(worst chip) of the ideal network, intervals included: {s['design']} "
                      f"({s['area_um2']:.0f} um^2, {s['power_uw']:.3f} uW).")
         else:
-            text += f" No {f} design is within that aim with its intervals."
+            text += (f" No {f} design is within {AIM_MEAN_PP} pp (mean) and {AIM_WORST_PP} pp "
+                     "(worst chip) of the ideal network with its intervals.")
     for f in ("td", "td trimmed"):
         if f not in v["best"]:
             continue
