@@ -230,7 +230,9 @@ def csv_rows(record: dict) -> list[list]:
     return rows
 
 
-def _ci(x: dict, sign: bool = False) -> str:
+def interval_text(x: dict, sign: bool = False) -> str:
+    """An interval record (``value``, ``low``, ``high``) as ``2.60 (2.02 to 3.21)``; ``sign``:
+    with signs (a difference)."""
     f = "+.2f" if sign else ".2f"
     return f"{x['value']:{f}} ({x['low']:{f}} to {x['high']:{f}})"
 
@@ -241,8 +243,8 @@ def markdown(record: dict) -> str:
     rows = []
     for name, d in record["designs"].items():
         vs = ("", "") if "mean_vs_reference" not in d else (
-            _ci(d["mean_vs_reference"], True), _ci(d["worst_vs_reference"], True))
-        rows.append([name, str(d["chips"]), _ci(d["mean"]), _ci(d["worst"]), *vs])
+            interval_text(d["mean_vs_reference"], True), interval_text(d["worst_vs_reference"], True))
+        rows.append([name, str(d["chips"]), interval_text(d["mean"]), interval_text(d["worst"]), *vs])
     return (f"{record['n_images']} test images ({record['images']}), T = {record['T']}, the same "
             f"images and chip seeds for every design; 95 % intervals from "
             f"{'the chips and ' if record['chips'] > 1 else ''}the images resampled together "

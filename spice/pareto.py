@@ -24,6 +24,7 @@ from golden.snn import evaluate
 from golden.table import markdown_table
 
 from . import cost
+from .chip_study import interval_text
 
 #: the claim under test: a td design within this much of the ideal network's mean error (pp)
 #: and of its worst chip (pp)
@@ -183,11 +184,6 @@ HEADER = ["design", "area per neuron (um^2)", "energy per inference (nJ)",
           "mean vs ideal, pp", "worst vs ideal, pp"]
 
 
-def _ci(x: dict, sign: bool = False) -> str:
-    f = "+.2f" if sign else ".2f"
-    return f"{x['value']:{f}} ({x['low']:{f}} to {x['high']:{f}})"
-
-
 def _sign(d: dict) -> str:
     """How a paired difference td minus cm reads: which is better, or that the interval
     holds zero."""
@@ -200,8 +196,8 @@ def _sign(d: dict) -> str:
 
 def table_rows(rows: list[dict]) -> list[list[str]]:
     return [[r["design"], f"{r['area_um2']:.1f}", f"{r['energy_nj']:.3f}", f"{r['power_uw']:.3f}",
-             _ci(r["mean"]), _ci(r["worst"]), _ci(r["mean_vs_ideal"], True),
-             _ci(r["worst_vs_ideal"], True)] for r in sorted(rows, key=lambda r: r["area_um2"])]
+             interval_text(r["mean"]), interval_text(r["worst"]), interval_text(r["mean_vs_ideal"], True),
+             interval_text(r["worst_vs_ideal"], True)] for r in sorted(rows, key=lambda r: r["area_um2"])]
 
 
 def verdict_text(rows: list[dict], v: dict, n_images: int, chips: int,
@@ -214,9 +210,9 @@ def verdict_text(rows: list[dict], v: dict, n_images: int, chips: int,
         if f not in v["best"]:
             continue
         b = by[v["best"][f]]
-        parts.append(f"best {f}: **{b['design']}**, mean error {_ci(b['mean'])} %, "
-                     f"{_ci(b['mean_vs_ideal'], True)} pp from the ideal network, worst chip "
-                     f"{_ci(b['worst_vs_ideal'], True)} pp, {b['area_um2']:.0f} um^2, "
+        parts.append(f"best {f}: **{b['design']}**, mean error {interval_text(b['mean'])} %, "
+                     f"{interval_text(b['mean_vs_ideal'], True)} pp from the ideal network, worst chip "
+                     f"{interval_text(b['worst_vs_ideal'], True)} pp, {b['area_um2']:.0f} um^2, "
                      f"{b['power_uw']:.3f} uW per neuron")
     text = (f"Over {chips} chips per design on {n_images} test images (paired: the same images "
             f"and chip draws; 95 % intervals; cm untrimmed: no threshold trim is modelled for "
@@ -248,7 +244,7 @@ def verdict_text(rows: list[dict], v: dict, n_images: int, chips: int,
             d, cm = pair["td_minus_cm"], by[pair["cm"]]
             text += (f" For {what} up to {name}'s {by[name][col]:.3g} {unit}, the best cm design "
                      f"is {cm['design']} ({cm[col]:.3g} {unit}): td minus cm mean "
-                     f"{_ci(d['mean'], True)} pp, worst chip {_ci(d['worst'], True)} pp "
+                     f"{interval_text(d['mean'], True)} pp, worst chip {interval_text(d['worst'], True)} pp "
                      f"({_sign(d['mean'])}).")
     accurate = [r for r in rows if r["family"].startswith("td") and _meets(r)]
     winners = v["aim"]["td_designs_meeting_it"]
