@@ -105,6 +105,36 @@ def digital_library(card, jobs: int = 1, progress: bool = True) -> dict:
     return library(process, jobs=jobs, progress=progress)
 
 
+#: width of the threshold trim's switch devices in units of L_min: the narrowest device of a
+#: 22-28 nm layout (about 90 nm: one fin or the diffusion width rule); a switch that passes
+#: a DC threshold voltage carries no current, so its on-resistance does not matter
+SWITCH_W_PER_LMIN = 4.0
+
+
+def threshold_trim(card, library: dict, bits: int) -> dict:
+    """Area (m^2) and leakage (W) per neuron of cm's ``bits``-bit threshold trim
+    (:attr:`behavioral.cm.CMParams.trim_bits`): a binary tree of ``2 (2^bits - 1)``
+    transmission gates (an NMOS and a PMOS each, at :data:`SWITCH_W_PER_LMIN` x L_min wide,
+    L_min long) that picks one of ``2^bits`` taps of a resistor ladder shared by the array (a
+    bias generator: not counted, as for both neurons' references), each tree level switched by
+    one bit of the code and its complement; the code held in ``bits`` flip-flops of the card's
+    cell library (``library``: :func:`digital_library`; area placed at its utilisation,
+    leakage the cell's mean), written once at calibration: no switching energy per inference.
+    ``{"area": Area, "flip_flops", "switches", "leakage_w"}``."""
+    from .digital_cost import library_flip_flop
+    from .liberty import UTILISATION
+    if isinstance(bits, bool) or not isinstance(bits, int) or bits < 1:
+        raise ValueError(f"threshold_trim: bits = {bits!r}: must be an int >= 1")
+    w, l_min = SWITCH_W_PER_LMIN * card.l_min, card.l_min
+    switches = 2 * ((1 << bits) - 1)
+    text = "\n".join(f"M{k}{t} a b c d {t} W={w:.4g} L={l_min:.4g}"
+                      for k in range(switches) for t in "np")
+    ff = library["cells"][library_flip_flop(library, "$_DFF_P_")]
+    regs = Area(0.0, bits * ff["area_um2"] * 1e-12 / UTILISATION, 0.0)
+    return {"area": netlist_area(text, l_min) + regs, "flip_flops": bits, "switches": switches,
+            "leakage_w": bits * ff["leakage_mean"]}
+
+
 # ---- event counts from the network ---------------------------------------------------------
 
 class EventCounter:

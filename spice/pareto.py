@@ -5,7 +5,9 @@ Errors come from the paired Monte Carlo (:mod:`spice.chip_study`), cm's area and
 the energy stage (:mod:`spice.cost_report`), td's from each ring variant
 (:mod:`spice.ring_variants`: two rings' area, supply charge per pulse per polarity at the rate
 it runs, the stopped rings' standby current between windows) plus its digital half on the cell
-library (:mod:`spice.digital_cost`, with the trim registers for a trimmed design). Files
+library (:mod:`spice.digital_cost`, with the trim registers for a trimmed design); a trimmed
+cm design adds its threshold trim (:func:`spice.cost.threshold_trim`: switches, code
+registers and their leakage) to its variant's. Files
 (``folder``): ``pareto.json``, ``pareto.csv``, ``pareto.md`` and ``pareto.png``.
 """
 
@@ -33,6 +35,8 @@ AIM_WORST_PP = 0.3
 #: the aim for the power of a td neuron (W), a factor of two above the companion study's
 #: 0.230 uW (spice.cost.COMPANION_TD_UW)
 AIM_POWER_W = 0.5e-6
+#: the design families of the figure and the verdict (:attr:`spice.chip_study.Design.family`)
+FAMILIES = ("cm", "cm trimmed", "td", "td trimmed")
 
 
 def ring_rows(ring: dict) -> np.ndarray:
@@ -66,19 +70,32 @@ def td_energy(counts: dict, ring: dict, digital: dict, vdd: float, p: TDParams,
     return parts | {"total": sum(parts.values())}
 
 
-def points(energy: dict, study: dict, rings: dict, td: dict) -> list[dict]:
+def cm_cost(entry: dict, trim: dict | None, t_step: float) -> tuple[float, float, float]:
+    """``(area m^2, energy per inference J, power per neuron W)`` of a cm variant (its energy
+    record ``entry``) with its threshold trim ``trim`` (:func:`spice.cost.threshold_trim`;
+    None untrimmed): the trim's area added, its leakage over every neuron-step."""
+    area, joules = entry["area"]["total"], entry["energy"]["total"]
+    if trim is not None:
+        area += trim["area"].total
+        joules += trim["leakage_w"] * t_step * entry["counts"]["neuron_steps"]
+    return area, joules, joules / (entry["counts"]["neuron_steps"] * t_step)
+
+
+def points(energy: dict, study: dict, rings: dict, td: dict, cm_trims: dict | None = None) -> list[dict]:
     """One row per design of ``study`` (:func:`spice.chip_study.run`'s record) that has a
-    cost: cm from the energy record ``energy`` (:func:`spice.cost_report.run`), td from
-    ``td[(variant, trim_bits)]`` = ``{"area_m2", "energy": parts}`` (:func:`td_energy`);
-    area in um^2, energy per inference in nJ, power per neuron in uW, the errors with their
-    intervals and paired differences from the study."""
+    cost: cm from the energy record ``energy`` (:func:`spice.cost_report.run`) with its
+    threshold trim ``cm_trims[trim_bits]`` (:func:`spice.cost.threshold_trim`) when trimmed,
+    td from ``td[(variant, trim_bits)]`` = ``{"area_m2", "energy": parts}``
+    (:func:`td_energy`); area in um^2, energy per inference in nJ, power per neuron in uW, the
+    errors with their intervals and paired differences from the study."""
     rows = []
     for name, d in study["designs"].items():
         if d["model"] == "cm":
-            e = energy["variants"].get(name)
+            e = energy["variants"].get(f"cm {d['variant']}")
             if e is None:
                 continue
-            area, joules, power = e["area"]["total"], e["energy"]["total"], e["power_per_neuron"]
+            trim = (cm_trims or {})[d["trim_bits"]] if d["trim_bits"] else None
+            area, joules, power = cm_cost(e, trim, energy["t_step"])
         elif d["model"] == "td":
             c = td[(d["variant"], d["trim_bits"])]
             area, joules, power = c["area_m2"], c["energy"]["total"], c["power_w"]
@@ -114,6 +131,13 @@ def _at_most(rows: list[dict], key: str, limit: float) -> dict | None:
     return min(within, key=lambda r: r["mean"]["value"]) if within else None
 
 
+def smallest_cm(smallest: dict, by_name: dict) -> str | None:
+    """The smallest cm design, trimmed or not, within the aim (``smallest``: per family the
+    smallest meeting it, :func:`verdict`), or None."""
+    names = [smallest[f]["area_um2"] for f in ("cm", "cm trimmed") if smallest.get(f)]
+    return min(names, key=lambda n: by_name[n]["area_um2"]) if names else None
+
+
 def verdict(rows: list[dict]) -> dict:
     """The comparison the study was built for, from ``rows`` (:func:`points`):
 
@@ -121,12 +145,13 @@ def verdict(rows: list[dict]) -> dict:
     * ``meets_aim``: per family the designs whose paired intervals against the ideal network
       lie inside the aim (mean within AIM_MEAN_PP, worst chip within AIM_WORST_PP), and the
       smallest of them in area and in energy;
-    * ``equal_area`` / ``equal_energy``: for each td design, the best cm design that is no
+    * ``equal_area`` / ``equal_energy``: for each td design, the best cm design (trimmed or
+      not) that is no
       larger (uses no more energy) and the paired differences td minus cm of the mean and the
       worst chip (pp with 95 % intervals; positive: td worse; None where no cm design is as
       small);
     * ``aim``: whether a td design meets the aim at an area no larger than the smallest cm
-      design that meets it, with power per neuron at most AIM_POWER_W.
+      design (trimmed or not) that meets it, with power per neuron at most AIM_POWER_W.
     """
     fam = {}
     for r in rows:
@@ -135,7 +160,7 @@ def verdict(rows: list[dict]) -> dict:
     meets = {f: [r["design"] for r in rs if _meets(r)] for f, rs in fam.items()}
     smallest = {f: {key: min((r for r in rs if _meets(r)), key=lambda r: r[key])["design"]
                     for key in ("area_um2", "energy_nj")} for f, rs in fam.items() if meets[f]}
-    cm = fam.get("cm", [])
+    cm = [r for r in rows if r["family"].startswith("cm")]
     equal = {}
     for key in ("area_um2", "energy_nj"):
         pairs = []
@@ -147,7 +172,7 @@ def verdict(rows: list[dict]) -> dict:
                           "td_minus_cm": None if other is None else r["paired"][other["design"]]})
         equal[key] = pairs
     by_name = {r["design"]: r for r in rows}
-    cm_small = smallest.get("cm", {}).get("area_um2")
+    cm_small = smallest_cm(smallest, by_name)
     limit = by_name[cm_small]["area_um2"] if cm_small else float("inf")
     winners = [r["design"] for r in rows if r["family"].startswith("td") and _meets(r)
                and r["area_um2"] <= limit and r["power_uw"] * 1e-6 <= AIM_POWER_W]
@@ -206,7 +231,7 @@ def verdict_text(rows: list[dict], v: dict, n_images: int, chips: int,
     the counter architecture td is priced in)."""
     by = {r["design"]: r for r in rows}
     parts = []
-    for f in ("cm", "td", "td trimmed"):
+    for f in FAMILIES:
         if f not in v["best"]:
             continue
         b = by[v["best"][f]]
@@ -215,12 +240,12 @@ def verdict_text(rows: list[dict], v: dict, n_images: int, chips: int,
                      f"{interval_text(b['worst_vs_ideal'], True)} pp, {b['area_um2']:.0f} um^2, "
                      f"{b['power_uw']:.3f} uW per neuron")
     text = (f"Over {chips} chips per design on {n_images} test images (paired: the same images "
-            f"and chip draws; 95 % intervals; cm untrimmed: no threshold trim is modelled for "
-            f"it; a trimmed td carries its trim registers in area, energy and leakage"
+            f"and chip draws; 95 % intervals; a trimmed design carries its trim (td: weight "
+            f"registers; cm: threshold switches and code registers) in area, energy and leakage"
             + (f"; td's digital half priced as the {arch} counter, its cheapest" if arch else "")
             + "): "
             + "; ".join(parts) + ".")
-    for f in ("cm", "td", "td trimmed"):
+    for f in FAMILIES:
         if f not in v["meets_aim"]:
             continue
         if v["smallest_meeting_aim"].get(f):
@@ -255,7 +280,7 @@ def verdict_text(rows: list[dict], v: dict, n_images: int, chips: int,
     elif not accurate:
         text += " **The claim does not hold**: no td design is within the accuracy aim."
     else:
-        cm_small = v["smallest_meeting_aim"].get("cm", {}).get("area_um2")
+        cm_small = smallest_cm(v["smallest_meeting_aim"], by)
         limit = by[cm_small]["area_um2"] if cm_small else float("inf")
         small = [r for r in accurate if r["area_um2"] <= limit]
         frugal = [r for r in accurate if r["power_uw"] * 1e-6 <= AIM_POWER_W]
@@ -287,8 +312,8 @@ def figure(rows: list[dict], path: Path, n_images: int, chips: int) -> Path:
     """Mean error (filled, with its interval) and worst chip (hollow) of every design versus
     area per neuron and versus energy per inference; each family's Pareto front as a line."""
     fig, axes = ps.plt.subplots(1, 2, figsize=(12, 4.8))
-    styles = {"cm": ("o", ps.colour("cm")), "td": ("D", ps.colour("td")),
-              "td trimmed": ("s", ps.colour("rtl"))}
+    styles = {"cm": ("o", ps.colour("cm")), "cm trimmed": ("v", ps.colour("opamp")),
+              "td": ("D", ps.colour("td")), "td trimmed": ("s", ps.colour("rtl"))}
     for ax, key, xlabel in ((axes[0], "area_um2", "area per neuron (um^2, log scale)"),
                             (axes[1], "energy_nj", "energy per inference (nJ, log scale)")):
         for fam, (marker, colour) in styles.items():
@@ -318,14 +343,17 @@ def figure(rows: list[dict], path: Path, n_images: int, chips: int) -> Path:
 
 
 def write(rows: list[dict], v: dict, td: dict, n_images: int, chips: int, arch: str,
-          folder: Path) -> dict:
-    """The files of the answer in ``folder`` (``arch``: td's counter architecture); returns
-    the record."""
+          folder: Path, cm_trims: dict | None = None) -> dict:
+    """The files of the answer in ``folder`` (``arch``: td's counter architecture; ``cm_trims``
+    cm's threshold trims by width); returns the record."""
     record = {"rows": rows, "verdict": v, "n_images": n_images, "chips": chips,
               "td_architecture": arch,
               "td_costs": {f"{k[0]} trim{k[1]}": {"area_m2": c["area_m2"], "energy": c["energy"],
                                                   "power_w": c["power_w"]}
-                           for k, c in td.items()}}
+                           for k, c in td.items()},
+              "cm_trim_costs": {f"trim{b}": {"area_m2": t["area"].total, "leakage_w": t["leakage_w"],
+                                             "flip_flops": t["flip_flops"], "switches": t["switches"]}
+                                for b, t in (cm_trims or {}).items()}}
     write_json(folder / "pareto.json", record)
     write_csv(folder / "pareto.csv", HEADER, table_rows(rows))
     write_atomic(folder / "pareto.md", "# Error versus area and energy\n\n"
@@ -349,7 +377,8 @@ def run(prepared, energy: dict, study: dict, rings: dict, folder: Path, T: int =
     (``characterise_all(...)["variants"]``): td's costs per variant in the counter
     architecture of :func:`architecture`, untrimmed and with the study's trim (its digital half
     with the trim registers on the card's cell library, priced on the energy record's step
-    stimulus), the rows, the verdict and the files in ``folder``; returns the record."""
+    stimulus), cm's threshold trims (:func:`spice.cost.threshold_trim`) for its trimmed
+    designs, the rows, the verdict and the files in ``folder``; returns the record."""
     from rtl.activity import StepStimulus
 
     from .card import DeviceCard
@@ -372,5 +401,10 @@ def run(prepared, energy: dict, study: dict, rings: dict, folder: Path, T: int =
     used = {d["variant"] for d in study["designs"].values() if d["model"] == "td"}
     td = cost_td(prepared, energy, {v: r for v, r in rings.items() if v in used}, tuple(trims),
                  digital_of, x, y, T, seed, folder)
-    rows = points(energy, study, rings, td)
-    return write(rows, verdict(rows), td, study["n_images"], study["chips"], arch, folder)
+    card = DeviceCard()
+    cm_bits = sorted({d["trim_bits"] for d in study["designs"].values()
+                      if d["model"] == "cm" and d["trim_bits"]})
+    cm_trims = {b: cost.threshold_trim(card, cost.digital_library(card, jobs=jobs, progress=False), b)
+                for b in cm_bits}
+    rows = points(energy, study, rings, td, cm_trims)
+    return write(rows, verdict(rows), td, study["n_images"], study["chips"], arch, folder, cm_trims)

@@ -63,12 +63,14 @@ def test_td_tables_share_the_smaller_full_scale(tmp_path):
 def test_every_design_on_the_same_images_and_chips(prepared, tmp_path):
     from tests.test_spice_mismatch import fake_mc
     mc = fake_mc((0.97, 1.03), curves=True)
-    study = chip_study.designs(mc, {"v1": _ring(1.0)}, tmp_path / "t", ode_substeps=2)
+    study = chip_study.designs(mc, {"v1": _ring(1.0)}, tmp_path / "t", ode_substeps=2,
+                               trims=(12, 6))
     names = [d.name for d in study]
-    assert names == ["ideal", *(f"cm {v}" for v in VARIANTS), "td v1", "td v1 trimmed"]
-    assert study[-1].trim_bits == 12 and study[-1].overrides["trim_bits"] == 12
-    assert study[-1].mismatch is study[-2].mismatch                  # the same devices
-    keep = [study[0], study[-2], study[-1]]                          # cm tables are fake here
+    assert names == ["ideal", *(f"cm {v}" for v in VARIANTS), "td v1", "td v1 trimmed",
+                     "td v1 trimmed 6 bits"]
+    assert [(d.trim_bits, d.overrides["trim_bits"]) for d in study[-2:]] == [(12, 12), (6, 6)]
+    assert study[-1].mismatch is study[-3].mismatch                  # the same devices
+    keep = [study[0], study[-3], study[-2]]                          # cm tables are fake here
     rec = chip_study.run(prepared, keep, tmp_path, T=16, chips=2, limit=20, progress=False,
                          workers=0)
     d = rec["designs"]
@@ -93,7 +95,7 @@ def test_each_design_is_kept_and_read_back(prepared, tmp_path):
     the new report folder); a design whose draws change runs again."""
     from tests.test_spice_mismatch import fake_mc
     study = chip_study.designs(fake_mc(curves=True), {"v1": _ring(1.0)}, tmp_path / "t", 2)
-    keep = [study[0], study[-2]]
+    keep = [study[0], study[-3]]
     kw = dict(T=16, chips=2, limit=20, progress=False, workers=0, cache=tmp_path / "cache",
               context="network x, first 20 images")
     first = chip_study.run(prepared, keep, tmp_path / "a", **kw)
@@ -105,6 +107,6 @@ def test_each_design_is_kept_and_read_back(prepared, tmp_path):
     other = _ring(1.0)
     other["exc"]["mc"]["gains"][0] = [0.5] * len(MC_FRACTIONS)      # another instance
     changed = chip_study.designs(fake_mc(curves=True), {"v1": other}, tmp_path / "t", 2)
-    third = chip_study.run(prepared, [study[0], changed[-2]], tmp_path / "c", **kw)
+    third = chip_study.run(prepared, [study[0], changed[-3]], tmp_path / "c", **kw)
     assert third["designs"]["ideal"]["cached"] and not third["designs"]["td v1"]["cached"]
-    assert chip_study.design_key(study[-2], "a") != chip_study.design_key(study[-2], "b")
+    assert chip_study.design_key(study[-3], "a") != chip_study.design_key(study[-3], "b")

@@ -136,3 +136,52 @@ def test_td_costs_per_variant_and_trim(prepared, tmp_path):
     assert osc[("big", 12)] == pytest.approx(osc[("big", 0)])
     assert out[("small", 12)]["energy"]["switching"] == pytest.approx(
         2 * out[("small", 0)]["energy"]["switching"])
+
+
+def test_a_trimmed_cm_design_is_a_cm_design_to_beat():
+    """A trimmed cm design counts as cm in the comparisons at equal area and in the aim: the
+    smallest cm design within the aim, trimmed or not, sets the area td must reach."""
+    rows = _rows()
+    rows.append(_row("cm small trimmed", "cm trimmed", 80, 1.2, 2.05, 2.2, 0.05, 0.2))
+    for r in rows[2:4]:
+        r["paired"]["cm small trimmed"] = {"mean": _ci(0.5), "worst": _ci(0.5)}
+    v = pareto.verdict(rows)
+    assert v["smallest_meeting_aim"]["cm trimmed"]["area_um2"] == "cm small trimmed"
+    assert {p["td"]: p["cm"] for p in v["equal_area"]} == {"td a": "cm small",
+                                                           "td a trimmed": "cm small trimmed"}
+    assert v["aim"]["td_designs_meeting_it"] == []        # td a trimmed: 100 um^2 > 80
+    text = pareto.verdict_text(rows, v, 2000, 20)
+    assert "best cm trimmed: **cm small trimmed**" in text
+    assert "none is as small as cm small trimmed (80 um^2)" in text
+
+
+def test_a_trimmed_cm_design_pays_for_its_trim():
+    entry = {"area": {"total": 100e-12}, "energy": {"total": 2e-9},
+             "counts": {"neuron_steps": 1000.0}}
+    from spice.cost import Area
+    trim = {"area": Area(0.0, 20e-12, 0.0), "leakage_w": 1e-7}
+    assert pareto.cm_cost(entry, None, 1e-6) == pytest.approx((100e-12, 2e-9, 2e-9 / 1e-3))
+    area, joules, power = pareto.cm_cost(entry, trim, 1e-6)
+    assert area == pytest.approx(120e-12)
+    assert joules == pytest.approx(2e-9 + 1e-7 * 1e-6 * 1000)
+    assert power == pytest.approx(joules / (1000 * 1e-6))
+
+
+def test_the_threshold_trim_grows_with_its_bits():
+    """cm's threshold trim: 2 (2^B - 1) switch pairs at minimum size and B flip-flops of the
+    cell library (area at its utilisation, leakage the cell's)."""
+    from spice.card import DeviceCard
+    from spice.cost import netlist_area, threshold_trim
+    from spice.liberty import UTILISATION
+    card = DeviceCard()
+    ff = {"area_um2": 1.0, "leakage_mean": 5e-8}
+    lib = {"process": {"name": "test"}, "cells": {"dfxtp_1": ff}}
+    four, six = threshold_trim(card, lib, 4), threshold_trim(card, lib, 6)
+    assert (four["switches"], six["switches"]) == (30, 126)
+    assert six["leakage_w"] == pytest.approx(6 * 5e-8)
+    pair = netlist_area("M1 a b c d n W=8.8e-08 L=2.2e-08\nM2 a b c d p W=8.8e-08 L=2.2e-08",
+                        card.l_min)
+    assert six["area"].total == pytest.approx(126 * pair.total + 6 * 1e-12 / UTILISATION,
+                                              rel=1e-3)
+    with pytest.raises(ValueError, match="bits = 0"):
+        threshold_trim(card, lib, 0)
