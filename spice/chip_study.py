@@ -14,6 +14,8 @@ Designs (:func:`designs`):
   :data:`rtl.params.TRIM_BITS_DEFAULT` fraction bits (:mod:`behavioral.calibration`), and
   ``td <variant> trimmed <F> bits`` with each other width ``F`` of :data:`TRIM_AXIS` (the trim
   registers are half of a trimmed td neuron's area: their width is a design choice);
+* ``cm <variant> trimmed``: the same cm chips with a :data:`CM_TRIM_BITS`-bit per-neuron
+  threshold trim (:mod:`behavioral.cm_calibration`), the chance a designer gives cm;
 * ``ideal``: the converted network with ideal neurons (no mismatch: one chip).
 
 Every design runs chips ``0 .. chips - 1`` on the same images: chip ``c`` of every design draws
@@ -50,12 +52,17 @@ from .ring_variants import td_curve_mismatch
 #: CCO gain sigma the ring variants measure (3.5 %, m30_s10_c2 at full scale, docs/spice.md):
 #: whether the trim's own error then still counts is what the study measures
 TRIM_AXIS = (TRIM_BITS_DEFAULT, 6)
+#: width of cm's threshold trim (bits): a step of 0.16 V / 2^5 = 5 mV (behavioral.cm.CMParams.
+#: trim_range), 1.4 % of the card's 0.356 V swing, rms quantisation 0.4 %: about 20x below the
+#: E/I mirror spread it cannot trim (the I mirror's gain sigma, 8 % at 10 x L_min) and 5x
+#: below the comparator offset it does trim (24 mV sigma)
+CM_TRIM_BITS = 6
 
 
 @dataclass(frozen=True)
 class Design:
     """One design of the study: ``model`` (``cm``, ``td``, ``ideal``), the SPICE ``variant``,
-    ``trim_bits`` (td: 0 untrimmed), the model's parameter ``overrides`` and its
+    ``trim_bits`` (0: untrimmed), the model's parameter ``overrides`` and its
     :class:`~behavioral.mismatch.Mismatch` (None: no mismatch)."""
 
     name: str
@@ -67,7 +74,8 @@ class Design:
 
     @property
     def family(self) -> str:
-        """``cm``, ``td``, ``td trimmed`` or ``ideal``: the series of the Pareto figure."""
+        """``cm``, ``cm trimmed``, ``td``, ``td trimmed`` or ``ideal``: the series of the Pareto
+        figure."""
         return f"{self.model} trimmed" if self.trim_bits else self.model
 
 
@@ -93,14 +101,16 @@ def designs(mc: dict, rings: dict, folder: Path, ode_substeps: int,
             trims: tuple[int, ...] = TRIM_AXIS) -> list[Design]:
     """Every design of the study (module docstring): the cm variants of the mirror Monte Carlo
     ``mc`` (:func:`spice.mismatch.montecarlo`, table mode with ``ode_substeps`` RK4 sub-steps
-    per pulse) and the ring variants ``rings`` (``characterise_all(...)["variants"]``), each
+    per pulse), each untrimmed and trimmed, and the ring variants ``rings`` (``characterise_all(...)["variants"]``), each
     untrimmed and trimmed with every width of ``trims`` (bits), td tables written under
     ``folder``."""
     out = [Design("ideal", "ideal")]
     for v in VARIANTS:
         overrides, mismatch = chip_setup(mc, "cm", v, curves=True)
-        out.append(Design(f"cm {v}", "cm", v, 0, overrides | {"ode_substeps": ode_substeps},
-                          mismatch))
+        overrides |= {"ode_substeps": ode_substeps}
+        out += [Design(f"cm {v}", "cm", v, 0, overrides, mismatch),
+                Design(f"cm {v} trimmed", "cm", v, CM_TRIM_BITS,
+                       overrides | {"trim_bits": CM_TRIM_BITS}, mismatch)]
     for v, ring in rings.items():
         exc, inh = td_tables(ring, Path(folder) / "td_tables" / v)
         base = {"table": exc, "table_inh": inh}

@@ -66,8 +66,12 @@ def test_every_design_on_the_same_images_and_chips(prepared, tmp_path):
     study = chip_study.designs(mc, {"v1": _ring(1.0)}, tmp_path / "t", ode_substeps=2,
                                trims=(12, 6))
     names = [d.name for d in study]
-    assert names == ["ideal", *(f"cm {v}" for v in VARIANTS), "td v1", "td v1 trimmed",
-                     "td v1 trimmed 6 bits"]
+    assert names == ["ideal", *(n for v in VARIANTS for n in (f"cm {v}", f"cm {v} trimmed")),
+                     "td v1", "td v1 trimmed", "td v1 trimmed 6 bits"]
+    cm, cm_trimmed = study[1:3]
+    assert (cm_trimmed.trim_bits, cm_trimmed.overrides) == (
+        chip_study.CM_TRIM_BITS, cm.overrides | {"trim_bits": chip_study.CM_TRIM_BITS})
+    assert cm_trimmed.mismatch is cm.mismatch and cm_trimmed.family == "cm trimmed"
     assert [(d.trim_bits, d.overrides["trim_bits"]) for d in study[-2:]] == [(12, 12), (6, 6)]
     assert study[-1].mismatch is study[-3].mismatch                  # the same devices
     keep = [study[0], study[-3], study[-2]]                          # cm tables are fake here
