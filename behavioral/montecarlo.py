@@ -203,7 +203,7 @@ def run(prepared, model: str, chips: int, limit: int | None = None, T: int = 64,
 
 def stem(model: str, variant: str | None, data: dict, trim_bits: int = 0) -> str:
     """The name of a Monte Carlo's files: ``<model>[_<variant>][_trim<F>]`` (``_trim<F>``: td
-    calibrated with ``F`` trim bits), then for any data set but MNIST ``@<name>-<first 8 hex
+    calibrated with ``F`` trim bits, cm with an ``F``-bit threshold DAC), then for any data set but MNIST ``@<name>-<first 8 hex
     digits of its test set's SHA-256>`` (:func:`golden.pipeline.data_tag`), so that runs on two
     data sets, or trimmed and untrimmed, never overwrite each other."""
     from golden.pipeline import data_tag
@@ -214,11 +214,22 @@ def stem(model: str, variant: str | None, data: dict, trim_bits: int = 0) -> str
 
 def calibration_record(model) -> str:
     """How the chips of ``model`` are calibrated, for the record: ``"untrimmed"`` or the trim
-    (td with ``trim_bits > 0``: :mod:`behavioral.calibration`)."""
+    (td with ``trim_bits > 0``: :mod:`behavioral.calibration`; cm with ``trim_bits > 0``:
+    :mod:`behavioral.cm_calibration`)."""
     inner = getattr(model, "model", model)          # a characterised chip: its model
     p = inner.params
     if getattr(p, "trim_bits", 0) == 0 or getattr(p, "ideal", False):
         return "untrimmed"
+    if inner.name == "cm":
+        from .calibration import REFERENCE_THETAS
+        from .cm_calibration import STEPS, nominal_code
+        lo, hi = p.trim_codes
+        return (f"trimmed: per-neuron threshold DAC of {p.trim_bits} bits (codes {lo} .. {hi}, "
+                f"LSB {p.trim_lsb * 1e3:.4g} mV, range +-{p.trim_range * 1e3:.4g} mV; "
+                f"behavioral.cm_calibration), successive approximation on the spike count of "
+                f"{REFERENCE_THETAS:g} threshold(s) a step in one pulse over {STEPS} steps, "
+                f"relative to the nominal neuron's code {nominal_code(inner)}; a neuron needing more "
+                "than the range gets the end code")
     from .calibration import REFERENCE_THETAS
     layers = getattr(inner, "layers", ())
     steps = (", ".join(f"layer {k}: {q.calibration_steps}" for k, q in enumerate(layers))
