@@ -145,12 +145,6 @@ class CMParams:
 
     def __post_init__(self) -> None:
         o = "CMParams"
-        check_int(o, "trim_bits", self.trim_bits, "bits", 0, 16)
-        check_range(o, "trim_range", self.trim_range, "V", 0.0, None, lo_open=True)
-        if self.trim_bits:
-            check_range(o, "trim_range", self.trim_range, "V", 0.0,
-                        min(self.v_th - self.v_reset, self.vdd - self.v_th), lo_open=True,
-                        hi_open=True)
         check_range(o, "vdd", self.vdd, "V", 0.0, 5.0, lo_open=True)
         check_range(o, "v_reset", self.v_reset, "V", 0.0, self.vdd, hi_open=True)
         check_range(o, "v_th", self.v_th, "V", self.v_reset, self.vdd, lo_open=True, hi_open=True)
@@ -172,6 +166,12 @@ class CMParams:
         check_int(o, "ode_substeps", self.ode_substeps, "sub-steps", 1)
         check_range(o, "ode_tol", self.ode_tol, "V", 0.0, None)
         check_int(o, "seed", self.seed, "", 0)
+        check_int(o, "trim_bits", self.trim_bits, "bits", 0, 16)
+        check_range(o, "trim_range", self.trim_range, "V", 0.0, None, lo_open=True)
+        if self.trim_bits:
+            check_range(o, "trim_range", self.trim_range, "V", 0.0,
+                        min(self.v_th - self.v_reset, self.vdd - self.v_th), lo_open=True,
+                        hi_open=True)
 
     @property
     def swing(self) -> float:
