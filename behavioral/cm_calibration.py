@@ -180,11 +180,20 @@ class TrimCache:
         ``neuron``'s neurons of ``layer`` with offsets ``offset`` and E gains ``gain_e``."""
         p = neuron.params
         for k, entry in enumerate(self.entries):
-            pp, ll, off, ge, out = entry
+            pp, ll, off, ge, out, _ = entry
             if (pp == p and ll == layer and off.device == offset.device
                     and torch.equal(off, offset) and _same_gain(ge, gain_e)):
                 self.entries = [entry] + self.entries[:k] + self.entries[k + 1:]
                 return out
-        out = calibrate(neuron, offset, gain_e).codes.to(torch.float32) * p.trim_lsb
-        self.entries = [(p, layer, offset, gain_e, out)] + self.entries[:self.size - 1]
+        trim = calibrate(neuron, offset, gain_e)
+        out = trim.codes.to(torch.float32) * p.trim_lsb
+        self.entries = [(p, layer, offset, gain_e, out, trim)] + self.entries[:self.size - 1]
         return out
+
+    def end_codes(self) -> int:
+        """Neurons at an end code of the DAC (:attr:`CMTrim.saturated`) in the layers
+        calibrated last (the latest calibration of each layer)."""
+        seen: dict[int, int] = {}
+        for _, layer, _, _, _, trim in self.entries:
+            seen.setdefault(layer, int(trim.saturated.sum()))
+        return sum(seen.values())

@@ -46,16 +46,22 @@ def chips_block(c0: int, c1: int, lo: int, hi: int, model: str, T: int, coding: 
     seed ``c``.
 
     Returns ``{chip: {"correct": int, "predictions": int8 array (hi - lo), "counters": the
-    model's event counters}}``: a pure function of its arguments (one Monte Carlo task).
+    model's event counters}}``: a pure function of its arguments (one Monte Carlo task). A
+    trimmed cm chip's counters of its first image block (``lo == 0``, one task per chip) add
+    ``trim_end_codes``: its neurons whose threshold trim sits at an end of the DAC.
     """
     models = [chip_model(model, c, mismatch, td_range, **overrides) for c in range(c0, c1)]
     x = images[lo:hi].to(device)
     runs = run_chips(net, models, x, T, coding, seeds=list(range(c0, c1)), first_image=lo)
     out = {}
-    for c, run in zip(range(c0, c1), runs):
+    for c, run, m in zip(range(c0, c1), runs, models):
         pred = run.predictions[T].cpu()
+        counters = dict(run.counters)
+        inner = getattr(m, "model", m)               # a characterised chip: its model
+        if lo == 0 and inner.name == "cm" and inner.params.trim_bits:
+            counters["trim_end_codes"] = inner._trims.end_codes()
         out[c] = {"correct": int((pred == labels[lo:hi]).sum()),
-                  "predictions": pred.to(torch.int8).numpy(), "counters": run.counters}
+                  "predictions": pred.to(torch.int8).numpy(), "counters": counters}
     return out
 
 

@@ -183,15 +183,27 @@ def test_trimmed_cm_chips_equal_their_lone_runs(small_prepared, eager):
 
 
 def test_a_trimmed_monte_carlo_records_its_calibration(small_prepared, tmp_path):
-    kw = dict(limit=12, T=8, workers=0, mismatch=GAINS, variant="test", out_dir=tmp_path,
-              progress=False)
+    """Two image blocks per chip; gain 0.5 needs -0.2 V, beyond the DAC's -0.16 V: those
+    neurons get the end code, counted once per chip (``trim_end_codes``)."""
+    wide = Mismatch("cm", {"gain_e": Empirical((0.5, 0.9, 1.08))}, "test")
+    kw = dict(limit=12, T=8, workers=0, mismatch=wide, variant="test", out_dir=tmp_path,
+              progress=False, block=6)
     r = montecarlo.run(small_prepared, "cm", 2, trim_bits=6, **kw)
+    for c in range(2):
+        chip = chip_model("cm", c, wide, trim_bits=6)
+        p = chip.params
+        ends = 0
+        for layer, w in enumerate(small_prepared.net.weights):
+            st = chip.init_state(1, w.shape[0], layer, image_ids=torch.arange(1))
+            codes = torch.round(st.inner.trim / p.trim_lsb)
+            ends += int(((codes == p.trim_codes[0]) | (codes == p.trim_codes[1])).sum())
+        assert ends > 0 and r["chips"][c]["counters"]["trim_end_codes"] == ends
     out = tmp_path / "montecarlo"
     record = json.loads((out / "cm_test_trim6.json").read_text())
     assert record["calibration"].startswith(
         "trimmed: per-neuron threshold DAC of 6 bits (codes -32 .. 31, LSB 5 mV, range +-160 mV")
     assert record["params"]["trim_bits"] == 6 and (out / "cm_test_trim6.csv").is_file()
-    chip = chip_model("cm", 1, GAINS, trim_bits=6)
+    chip = chip_model("cm", 1, wide, trim_bits=6)
     ev = evaluate(small_prepared.net, chip, small_prepared.test_x[:12], small_prepared.test_y[:12],
                   8, seed=1, batch_size=12, progress=False)
     np.testing.assert_array_equal(r["predictions"][1], ev.predictions.numpy())
