@@ -165,14 +165,14 @@ def eager():
 
 
 def test_trimmed_cm_chips_equal_their_lone_runs(small_prepared, eager):
-    x = small_prepared.test_x[:4]
+    x = small_prepared.test_x[:3]
     chips = (0, 3)
     gains = Mismatch("cm", {"gain_e": Normal(1.0, 0.1), "gain_i": Normal(1.0, 0.1),
                             "offset": Normal(0.0, 0.02)}, "test")
     for models in ([build("cm", seed=c, sigma_offset=0.02, trim_bits=6) for c in chips],
                    [chip_model("cm", c, gains, trim_bits=6) for c in chips]):
-        batched = run_chips(small_prepared.net, models, x, 12, "constant", list(chips))
-        lone = [run_batch(small_prepared.net, m, x, 12, "constant", c)
+        batched = run_chips(small_prepared.net, models, x, 8, "constant", list(chips))
+        lone = [run_batch(small_prepared.net, m, x, 8, "constant", c)
                 for m, c in zip(models, chips)]
         for a, b in zip(lone, batched):
             assert torch.equal(a.counts, b.counts) and a.counters == b.counters
