@@ -89,7 +89,8 @@ td-decomposition: $(STAMP) ## td error by mechanism (one at a time, all but one;
 
 # Monte Carlo over chips (docs/distributed.md): NEURON, CHIPS, VARIANT (a SPICE design: chips
 # drawn from its ngspice mismatch Monte Carlo), LIMIT (images), TD_RANGE (derived or fixed),
-# TRIM_BITS (td: calibrate every chip with per-CCO trim weights of that many bits, e.g. 12),
+# TRIM_BITS (td: calibrate every chip with per-CCO trim weights of that many bits, e.g. 12;
+# cm: a per-neuron threshold DAC of that many bits, e.g. 6),
 # WORKERS (local processes, default one per core) or SCHEDULER (a running Dask cluster; also
 # for sweeps and sim-mnist-full).
 NEURON ?= td

@@ -16,6 +16,10 @@ switch so that its cost can be measured alone (:func:`with_mechanisms`):
 ``offset``         per-neuron comparator offset, ``sigma_offset`` (V);
 ``leak``           membrane leakage current ``i_leak`` (A) to ground.
 
+``trim_bits > 0`` adds a per-neuron threshold trim: a ``trim_bits``-bit signed DAC moves the
+comparator threshold by ``code * trim_lsb`` (V), each neuron's code found by the calibration
+of :mod:`behavioral.cm_calibration` for the chip's own offsets and gains.
+
 ``table`` (a CSV path) switches to the characterised mode: the membrane increment per unit
 charge ``dV/dQ (V/C)`` versus (``V``, signed input current) replaces the mirror equations
 (``clm``, ``triode``, ``vdsat_current``, ``compression``); see :mod:`behavioral.cm_table`.
@@ -89,6 +93,12 @@ class CMParams:
     ode_tol : float, V; a triode neuron whose first estimate (``ode_substeps // 3`` and twice
         that many sub-steps) differs by less than this is not refined (0: always refined).
     seed : int; chip seed of the comparator offsets.
+    trim_bits : int, bits, in [0, 16]; ``B``: 0 for no trim, else a ``B``-bit per-neuron
+        threshold DAC (two's complement code ``-2^(B-1) .. 2^(B-1) - 1``) adds ``code *
+        trim_lsb`` to the comparator threshold (:mod:`behavioral.cm_calibration`).
+    trim_range : float, V; the DAC's half range: codes span ``-trim_range .. trim_range -
+        trim_lsb``, ``trim_lsb = trim_range / 2^(B-1)``; with trim it must leave the
+        threshold inside ``(v_reset, vdd)``.
     ideal : bool; when True the neuron is exactly the ideal I&F neuron (reset by subtraction).
     """
 
@@ -120,6 +130,17 @@ class CMParams:
     ode_substeps: int = 8       # triode solver sub-steps: 8 -> 16 moves V < 2 mV on a network (tested)
     ode_tol: float = 1e-4       # V: 0.1 mV, 1/50 of the offset sigma: accept the cheap first estimate
     seed: int = 0
+    trim_bits: int = 0          # no trim
+    # V: the threshold DAC's half range, set by the spread it must trim. A neuron with E mirror
+    # gain g and comparator offset d fires as the nominal one at the reference current when its
+    # threshold moves by about (g - 1) swing - d. The worst mirror variant of the ngspice Monte
+    # Carlo whose need fits the threshold's headroom is simple L5 (docs/spice.md: sigma of the E
+    # gain 0.079, comparator offset 24.2 mV, card swing 0.356 V): the need's sigma is
+    # sqrt((0.079 x 0.356)^2 + 0.0242^2) = 0.038 V, and 4 sigma is 0.150 V (its 200 instances
+    # need -0.097 .. +0.105 V); 0.16 V covers that and leaves the threshold at most 0.69 V, below
+    # VDD - V_dsat (0.73 V at the card's 0.8 V and one input unit): the PMOS mirror stays
+    # saturated. Shorter mirrors (L3: 4 sigma = 0.22 V) need more than that headroom.
+    trim_range: float = 0.16
     ideal: bool = False
 
     def __post_init__(self) -> None:
@@ -145,11 +166,28 @@ class CMParams:
         check_int(o, "ode_substeps", self.ode_substeps, "sub-steps", 1)
         check_range(o, "ode_tol", self.ode_tol, "V", 0.0, None)
         check_int(o, "seed", self.seed, "", 0)
+        check_int(o, "trim_bits", self.trim_bits, "bits", 0, 16)
+        check_range(o, "trim_range", self.trim_range, "V", 0.0, None, lo_open=True)
+        if self.trim_bits:
+            check_range(o, "trim_range", self.trim_range, "V", 0.0,
+                        min(self.v_th - self.v_reset, self.vdd - self.v_th), lo_open=True,
+                        hi_open=True)
 
     @property
     def swing(self) -> float:
         """Membrane swing ``V_th - V_reset`` (V): one ideal threshold."""
         return self.v_th - self.v_reset
+
+    @property
+    def trim_lsb(self) -> float:
+        """The threshold DAC's step (V): ``trim_range / 2^(trim_bits - 1)`` (0 without trim)."""
+        return self.trim_range / 2 ** (self.trim_bits - 1) if self.trim_bits else 0.0
+
+    @property
+    def trim_codes(self) -> tuple[int, int]:
+        """The lowest and highest code of the threshold DAC (two's complement, ``trim_bits``)."""
+        half = 1 << max(self.trim_bits - 1, 0)
+        return (-half, half - 1) if self.trim_bits else (0, 0)
 
     @property
     def i_unit(self) -> float:
@@ -184,7 +222,10 @@ def with_mechanisms(params: CMParams, enabled) -> CMParams:
 
 @dataclass(frozen=True)
 class CMState:
-    """Membrane ``u`` (input units, (batch, n)), comparator offsets (V, (n,)), event counts.
+    """Membrane ``u`` (input units, (batch, n)), comparator offsets (V, (n,)), event counts,
+    and with trim (``trim_bits > 0``) the threshold trim ``trim`` (V, (n,): ``code * trim_lsb``;
+    None without trim). Offsets and trim are (batch, n) where the rows are of several chips
+    (:mod:`golden.chips`).
 
     ``events`` (int64, (batch, 2)): per row (image), neuron-slots integrated with a mirror out
     of saturation (``triode_slots``) and neuron-slots where the rail clamp removed charge
@@ -194,6 +235,7 @@ class CMState:
     u: torch.Tensor
     offset: torch.Tensor
     events: torch.Tensor
+    trim: torch.Tensor | None = None
 
 
 #: V: how far a fast path (a fused kernel, another device's maths library) may move a pulse's
@@ -546,7 +588,7 @@ def cm_step(p: CMParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
 
     1. integrate: the slot's currents ``i_exc[k] * i_unit`` and ``i_inh[k] * i_unit`` (A) flow
        for ``t_p``; the leakage removes ``i_leak t_step / (n_slots C_m)``; clamp to the rails;
-    2. compare: ``V >= V_th + offset``, unless the neuron already fired in this step (at most
+    2. compare: ``V >= V_th + offset (+ trim)``, unless the neuron already fired in this step (at most
        one spike per step);
     3. reset: ``V = V_reset`` (``reset="v_reset"``: the charge of the firing slot above
        threshold is discarded) or ``V -= V_th - V_reset`` (``"subtract"``).
@@ -557,11 +599,16 @@ def cm_step(p: CMParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
     """
     if p.ideal:
         return ideal_step(IdealParams(p.theta, "subtract"), state, i_exc, i_inh)
+    if (state.trim is None) != (p.trim_bits == 0):
+        raise ValueError(f"cm_step: trim_bits = {p.trim_bits} needs a threshold trim in the "
+                         f"state exactly when > 0, got {'none' if state.trim is None else 'one'}")
     if i_exc.dim() == 2:
         i_exc, i_inh = i_exc.unsqueeze(0), i_inh.unsqueeze(0)
     n_slots = i_exc.shape[0]
     v = _to_volts(state.u, p.v_reset, p.swing / p.theta)
     threshold = p.v_th + state.offset
+    if state.trim is not None:
+        threshold = threshold + state.trim
     spikes = torch.zeros_like(v)
     n_tri = n_clip = _no_events(v)
     dv_leak = p.i_leak * p.t_step / (n_slots * p.c_m)
@@ -583,7 +630,7 @@ def cm_step(p: CMParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
         n_tri, n_clip = n_tri + tri, n_clip + clip
     u = _to_units(v, p.v_reset, p.theta / p.swing)
     events = state.events + torch.stack([n_tri, n_clip], dim=-1)
-    return spikes, CMState(u, state.offset, events)
+    return spikes, CMState(u, state.offset, events, state.trim)
 
 
 class CMNeuron:
@@ -595,15 +642,30 @@ class CMNeuron:
         self.params = params or CMParams()
         self.n_slots = 1 if self.params.ideal else self.params.n_slots
         self._drives = DriveCache()
+        from .cm_calibration import TrimCache  # the calibration procedure runs this model
+        self._trims = TrimCache()
 
-    def init_state(self, batch: int, n_neurons: int, layer: int, image_ids=None):
+    def init_state(self, batch: int, n_neurons: int, layer: int, image_ids=None,
+                   trim: bool = True):
+        """The state at t = 0 (:class:`CMState`); ``trim=False`` leaves the threshold trim
+        None for a caller that replaces the offsets and applies gains first and then calls
+        :meth:`trimmed` (:class:`behavioral.mismatch.CharacterisedChip`)."""
         p, dev = self.params, state_device(image_ids)
         if p.ideal:
             return IdealState(torch.zeros(batch, n_neurons, device=dev))
         gen = torch.Generator().manual_seed(1_000_003 * p.seed + layer)
         offset = p.sigma_offset * torch.randn(n_neurons, generator=gen)
-        return CMState(torch.zeros(batch, n_neurons, device=dev), offset.to(dev),
-                       torch.zeros(batch, 2, dtype=torch.int64, device=dev))
+        state = CMState(torch.zeros(batch, n_neurons, device=dev), offset.to(dev),
+                        torch.zeros(batch, 2, dtype=torch.int64, device=dev))
+        return self.trimmed(state, layer) if trim else state
+
+    def trimmed(self, state: CMState, layer: int, gain_e=None) -> CMState:
+        """``state`` (at t = 0) with the threshold trim calibrated for its offsets and the E
+        mirror gains ``gain_e`` ((n,) tensor or gain curves; None: 1) of layer ``layer``
+        (:class:`behavioral.cm_calibration.TrimCache`; unchanged without trim)."""
+        if not self.params.trim_bits or self.params.ideal:
+            return state
+        return replace(state, trim=self._trims.trim(self, layer, state.offset, gain_e))
 
     def step(self, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
         return cm_step(self.params, state, i_exc, i_inh, self._drives)

@@ -108,3 +108,13 @@ class DrawnCurves:
     def to(self, device) -> DrawnCurves:
         """The curves on ``device``."""
         return DrawnCurves(self.currents, self.gains.to(device))
+
+
+def apply_gain(i: torch.Tensor, gain: torch.Tensor | DrawnCurves) -> torch.Tensor:
+    """``i`` ((slots,) batch, n) times the per-neuron ``gain`` (n,), or times each neuron's
+    gain at each element of ``i`` (curves), keeping an input expanded over the slots (stride 0)
+    expanded, so that a model may still treat it as one: how a chip applies its mirror gains
+    (:class:`behavioral.mismatch.GainedState`)."""
+    if i.dim() == 3 and i.stride(0) == 0:
+        return apply_gain(i[0], gain).unsqueeze(0).expand_as(i)
+    return i * (gain.at(i) if isinstance(gain, DrawnCurves) else gain)

@@ -41,7 +41,7 @@ import torch
 from golden.neuron import state_device
 from golden.noise import stream_key
 
-from .gain_curves import DrawnCurves, GainCurves
+from .gain_curves import DrawnCurves, GainCurves, apply_gain
 from .models import build
 
 #: model -> {quantity: unit}: the per-neuron state fields a :class:`Mismatch` may replace
@@ -153,15 +153,6 @@ class GainedState:
     gain_i: torch.Tensor | DrawnCurves
 
 
-def _scale(i: torch.Tensor, gain: torch.Tensor | DrawnCurves) -> torch.Tensor:
-    """``i`` ((slots,) batch, n) times the per-neuron ``gain`` (n,), or times each neuron's
-    gain at each element of ``i`` (curves), keeping an input expanded over the slots (stride 0)
-    expanded, so that a model may still treat it as one."""
-    if i.dim() == 3 and i.stride(0) == 0:
-        return _scale(i[0], gain).unsqueeze(0).expand_as(i)
-    return i * (gain.at(i) if isinstance(gain, DrawnCurves) else gain)
-
-
 class CharacterisedChip:
     """A neuron model whose per-neuron mismatch is drawn from a :class:`Mismatch`."""
 
@@ -188,7 +179,9 @@ class CharacterisedChip:
         return DrawnCurves(dist.currents, values) if isinstance(dist, GainCurves) else values
 
     def init_state(self, batch: int, n_neurons: int, layer: int, image_ids=None):
-        trimmed = getattr(self.model, "trimmed", None)  # td: trim weights for the new gains
+        # trim (td: weights for the new gains; cm: threshold codes for the new offsets and E
+        # gains) calibrated after the draws
+        trimmed = getattr(self.model, "trimmed", None)
         state = (self.model.init_state(batch, n_neurons, layer, image_ids) if trimmed is None
                  else self.model.init_state(batch, n_neurons, layer, image_ids, trim=False))
         dev = state_device(image_ids)
@@ -198,7 +191,8 @@ class CharacterisedChip:
         gains = {q: new.pop(q) for q in INPUT_GAINS if q in new and self.name == "cm"}
         state = replace(state, **new) if new else state
         if trimmed is not None:
-            state = trimmed(state)
+            state = (trimmed(state, layer, gains.get("gain_e")) if self.name == "cm"
+                     else trimmed(state))
         if gains:
             one = torch.ones(n_neurons, device=dev)
             return GainedState(state, gains.get("gain_e", one), gains.get("gain_i", one))
@@ -214,7 +208,7 @@ class CharacterisedChip:
             if e is i_exc and i is i_inh and v == versions and ge is state.gain_e:
                 break
         else:
-            scaled = (_scale(i_exc, state.gain_e), _scale(i_inh, state.gain_i))
+            scaled = (apply_gain(i_exc, state.gain_e), apply_gain(i_inh, state.gain_i))
             self._gained = [(i_exc, i_inh, versions, state.gain_e, scaled)] + self._gained[:7]
         spikes, inner = self.model.step(state.inner, *scaled)
         return spikes, replace(state, inner=inner)

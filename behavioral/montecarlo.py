@@ -46,16 +46,22 @@ def chips_block(c0: int, c1: int, lo: int, hi: int, model: str, T: int, coding: 
     seed ``c``.
 
     Returns ``{chip: {"correct": int, "predictions": int8 array (hi - lo), "counters": the
-    model's event counters}}``: a pure function of its arguments (one Monte Carlo task).
+    model's event counters}}``: a pure function of its arguments (one Monte Carlo task). A
+    trimmed cm chip's counters of its first image block (``lo == 0``, one task per chip) add
+    ``trim_end_codes``: its neurons whose threshold trim sits at an end of the DAC.
     """
     models = [chip_model(model, c, mismatch, td_range, **overrides) for c in range(c0, c1)]
     x = images[lo:hi].to(device)
     runs = run_chips(net, models, x, T, coding, seeds=list(range(c0, c1)), first_image=lo)
     out = {}
-    for c, run in zip(range(c0, c1), runs):
+    for c, run, m in zip(range(c0, c1), runs, models):
         pred = run.predictions[T].cpu()
+        counters = dict(run.counters)
+        inner = getattr(m, "model", m)               # a characterised chip: its model
+        if lo == 0 and inner.name == "cm" and inner.params.trim_bits:
+            counters["trim_end_codes"] = inner._trims.end_codes()
         out[c] = {"correct": int((pred == labels[lo:hi]).sum()),
-                  "predictions": pred.to(torch.int8).numpy(), "counters": run.counters}
+                  "predictions": pred.to(torch.int8).numpy(), "counters": counters}
     return out
 
 
@@ -203,7 +209,7 @@ def run(prepared, model: str, chips: int, limit: int | None = None, T: int = 64,
 
 def stem(model: str, variant: str | None, data: dict, trim_bits: int = 0) -> str:
     """The name of a Monte Carlo's files: ``<model>[_<variant>][_trim<F>]`` (``_trim<F>``: td
-    calibrated with ``F`` trim bits), then for any data set but MNIST ``@<name>-<first 8 hex
+    calibrated with ``F`` trim bits, cm with an ``F``-bit threshold DAC), then for any data set but MNIST ``@<name>-<first 8 hex
     digits of its test set's SHA-256>`` (:func:`golden.pipeline.data_tag`), so that runs on two
     data sets, or trimmed and untrimmed, never overwrite each other."""
     from golden.pipeline import data_tag
@@ -214,11 +220,22 @@ def stem(model: str, variant: str | None, data: dict, trim_bits: int = 0) -> str
 
 def calibration_record(model) -> str:
     """How the chips of ``model`` are calibrated, for the record: ``"untrimmed"`` or the trim
-    (td with ``trim_bits > 0``: :mod:`behavioral.calibration`)."""
+    (td with ``trim_bits > 0``: :mod:`behavioral.calibration`; cm with ``trim_bits > 0``:
+    :mod:`behavioral.cm_calibration`)."""
     inner = getattr(model, "model", model)          # a characterised chip: its model
     p = inner.params
     if getattr(p, "trim_bits", 0) == 0 or getattr(p, "ideal", False):
         return "untrimmed"
+    if inner.name == "cm":
+        from .calibration import REFERENCE_THETAS
+        from .cm_calibration import STEPS, nominal_code
+        lo, hi = p.trim_codes
+        return (f"trimmed: per-neuron threshold DAC of {p.trim_bits} bits (codes {lo} .. {hi}, "
+                f"LSB {p.trim_lsb * 1e3:.4g} mV, range +-{p.trim_range * 1e3:.4g} mV; "
+                f"behavioral.cm_calibration), successive approximation on the spike count of "
+                f"{REFERENCE_THETAS:g} threshold(s) a step in one pulse over {STEPS} steps, "
+                f"relative to the nominal neuron's code {nominal_code(inner)}; a neuron needing more "
+                "than the range gets the end code")
     from .calibration import REFERENCE_THETAS
     layers = getattr(inner, "layers", ())
     steps = (", ".join(f"layer {k}: {q.calibration_steps}" for k, q in enumerate(layers))

@@ -65,12 +65,20 @@ def cmd_montecarlo(args) -> int:
     check_output_folders(results_dir())
     mismatch, overrides = None, {}
     if args.trim_bits or args.trim_steps is not None:
-        if args.neuron != "td":
-            raise ValueError(f"--trim-bits/--trim-steps: only td has trim weights, not "
-                             f"--neuron {args.neuron}")
-        from behavioral.td import TDParams
-        trim = {"trim_bits": args.trim_bits, "trim_steps": args.trim_steps}
-        TDParams(**trim)                                         # a clear error before any work
+        if args.neuron not in ("td", "cm"):
+            raise ValueError(f"--trim-bits: only td (trim weights) and cm (threshold trim) "
+                             f"have a trim, not --neuron {args.neuron}")
+        if args.neuron == "cm" and args.trim_steps is not None:
+            raise ValueError(f"--trim-steps {args.trim_steps}: only td's calibration has a "
+                             "length to choose; cm's threshold trim is --trim-bits alone")
+        if args.neuron == "td":
+            from behavioral.td import TDParams
+            trim = {"trim_bits": args.trim_bits, "trim_steps": args.trim_steps}
+            TDParams(**trim)                                     # a clear error before any work
+        else:
+            from behavioral.cm import CMParams
+            trim = {"trim_bits": args.trim_bits}
+            CMParams(**trim)                                     # a clear error before any work
     if args.variant is not None:
         from spice.mismatch import check_variant, chip_setup, montecarlo, write_outputs
         check_variant(args.neuron, args.variant)                 # before the SPICE work
@@ -224,9 +232,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "the calibration images (default) or the fixed default (docs/models.md); "
                         "other neurons ignore it")
     p.add_argument("--trim-bits", type=int_in_range(0, 16), default=0,
-                   help="td: calibrate every chip with per-CCO trim weights of this many "
-                        "fraction bits, 1 to 16 (12 is what calibration needs, docs/models.md; "
-                        "default 0: untrimmed)")
+                   help="calibrate every chip, 1 to 16 bits (default 0: untrimmed; "
+                        "docs/models.md): td with per-CCO trim weights of this many fraction "
+                        "bits (12 is what calibration needs), cm with a per-neuron threshold "
+                        "DAC of this many bits over +-0.16 V (e.g. 6: 5 mV steps); other "
+                        "neurons have no trim")
     p.add_argument("--trim-steps", type=int_at_least(1), default=None,
                    help="td with --trim-bits: steps of each CCO's calibration measurement "
                         "(default: 2000, or fewer where the read-out holds fewer)")
