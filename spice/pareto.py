@@ -309,36 +309,41 @@ def markdown(rows: list[dict], v: dict, n_images: int, chips: int, arch: str) ->
 
 
 def figure(rows: list[dict], path: Path, n_images: int, chips: int) -> Path:
-    """Mean error (filled, with its interval) and worst chip (hollow) of every design versus
-    area per neuron and versus energy per inference; each family's Pareto front as a line."""
+    """Each design's mean error minus the ideal network's (filled, with its paired interval)
+    and its worst chip's (hollow) versus area per neuron and versus energy per inference; the
+    aim as a band; each family's Pareto front as a line."""
     fig, axes = ps.plt.subplots(1, 2, figsize=(12, 4.8))
     styles = {"cm": ("o", ps.colour("cm")), "cm trimmed": ("v", ps.colour("opamp")),
               "td": ("D", ps.colour("td")), "td trimmed": ("s", ps.colour("rtl"))}
     for ax, key, xlabel in ((axes[0], "area_um2", "area per neuron (um^2, log scale)"),
                             (axes[1], "energy_nj", "energy per inference (nJ, log scale)")):
+        ax.axhspan(-AIM_MEAN_PP, AIM_MEAN_PP, color="0.85", zorder=0,
+                   label=f"aim: mean within {AIM_MEAN_PP:g} pp")
         for fam, (marker, colour) in styles.items():
             rs = [r for r in rows if r["family"] == fam]
             if not rs:
                 continue
             xs = np.array([r[key] for r in rs])
-            m = np.array([[r["mean"][q] for q in ("value", "low", "high")] for r in rs])
+            m = np.array([[r["mean_vs_ideal"][q] for q in ("value", "low", "high")] for r in rs])
             ax.errorbar(xs, m[:, 0], yerr=[m[:, 0] - m[:, 1], m[:, 2] - m[:, 0]], fmt=marker,
                         color=colour, capsize=2, label=f"{fam}: mean (95 % CI)")
-            ax.plot(xs, [r["worst"]["value"] for r in rs], marker, mfc="none", color=colour,
-                    linestyle="none", label=f"{fam}: worst chip")
+            ax.plot(xs, [r["worst_vs_ideal"]["value"] for r in rs], marker, mfc="none",
+                    color=colour, linestyle="none", label=f"{fam}: worst chip")
             f = front(rs, key)
-            ax.plot([r[key] for r in f], [r["mean"]["value"] for r in f], "-", color=colour,
-                    alpha=0.5, linewidth=1)
+            ax.plot([r[key] for r in f], [r["mean_vs_ideal"]["value"] for r in f], "-",
+                    color=colour, alpha=0.5, linewidth=1)
         ax.set_xscale("log")
-        ax.set_yscale("symlog", linthresh=2.0)
+        ax.set_yscale("symlog", linthresh=1.0, linscale=2.0)
+        ax.set_ylim(bottom=min([-0.5] + [r["mean_vs_ideal"]["low"] - 0.1 for r in rows]))
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("test error (%, symlog)")
+        ax.set_ylabel("error minus the ideal network's (pp, symlog)")
         ax.grid(True, alpha=0.3)
     axes[0].set_title("Error versus area per neuron")
     axes[1].set_title("Error versus energy per inference")
     ps.legend_outside(axes[1])
-    ps.caption(fig, f"Every design, {chips} chips each on the same {n_images} test images; "
-                    "lines: each family's Pareto front of the mean error.")
+    ps.caption(fig, f"Every design, {chips} chips each on the same {n_images} test images, "
+                    "paired against the ideal network; linear within 1 pp; lines: each "
+                    "family's Pareto front of the mean.")
     return ps.save_figure(fig, path, has_caption=True)
 
 
