@@ -667,6 +667,11 @@ class CMNeuron:
             return state
         return replace(state, trim=self._trims.trim(self, layer, state.offset, gain_e))
 
+    def trim_end_codes(self) -> int:
+        """Neurons whose threshold trim sits at an end code of the DAC, over the layers this
+        model calibrated last (:meth:`behavioral.cm_calibration.TrimCache.end_codes`)."""
+        return self._trims.end_codes()
+
     def step(self, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
         return cm_step(self.params, state, i_exc, i_inh, self._drives)
 
