@@ -490,9 +490,11 @@ def advance(p: CMParams, v: torch.Tensor, d: Drive) -> tuple[torch.Tensor, torch
     v1, out_mask, leave_mask = _closed_form(v, d.a, d.b, d.gain, d.vd_n, d.v_hi)  # saturated
     if not p.triode:
         return _clamp(p, v1, _no_events(v))
-    # per row: the neurons out of saturation at the start or leaving it (disjoint sets)
-    n_tri = (out_mask.sum(-1, dtype=torch.int64) + leave_mask.sum(-1, dtype=torch.int64))
     starts_out, leaves = (_indices(x.view(-1).view(torch.bool)) for x in (out_mask, leave_mask))
+    # per row: the neurons out of saturation at the start or leaving it (disjoint sets), counted
+    # from their few indices rather than summed over every neuron
+    n_tri = torch.bincount(torch.cat((starts_out, leaves)).div_(v.shape[-1], rounding_mode="floor"),
+                           minlength=v[..., 0].numel()).view(v.shape[:-1])
     flat = v.reshape(-1)
     for idx, kernel, args in ((starts_out, _triode_kernel_out, (flat,)),
                               (leaves, _triode_kernel, (flat, v1.view(-1)))):
@@ -666,6 +668,11 @@ class CMNeuron:
         if not self.params.trim_bits or self.params.ideal:
             return state
         return replace(state, trim=self._trims.trim(self, layer, state.offset, gain_e))
+
+    def trim_end_codes(self) -> int:
+        """Neurons whose threshold trim sits at an end code of the DAC, over the layers this
+        model calibrated last (:meth:`behavioral.cm_calibration.TrimCache.end_codes`)."""
+        return self._trims.end_codes()
 
     def step(self, state, i_exc: torch.Tensor, i_inh: torch.Tensor):
         return cm_step(self.params, state, i_exc, i_inh, self._drives)

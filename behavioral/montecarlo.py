@@ -59,7 +59,7 @@ def chips_block(c0: int, c1: int, lo: int, hi: int, model: str, T: int, coding: 
         counters = dict(run.counters)
         inner = getattr(m, "model", m)               # a characterised chip: its model
         if lo == 0 and inner.name == "cm" and inner.params.trim_bits:
-            counters["trim_end_codes"] = inner._trims.end_codes()
+            counters["trim_end_codes"] = inner.trim_end_codes()
         out[c] = {"correct": int((pred == labels[lo:hi]).sum()),
                   "predictions": pred.to(torch.int8).numpy(), "counters": counters}
     return out

