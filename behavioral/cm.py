@@ -492,7 +492,7 @@ def advance(p: CMParams, v: torch.Tensor, d: Drive) -> tuple[torch.Tensor, torch
         return _clamp(p, v1, _no_events(v))
     starts_out, leaves = (_indices(x.view(-1).view(torch.bool)) for x in (out_mask, leave_mask))
     # per row: the neurons out of saturation at the start or leaving it (disjoint sets), counted
-    # from their few indices rather than summed over every neuron
+    # from their indices rather than summed over every neuron
     n_tri = torch.bincount(torch.cat((starts_out, leaves)).div_(v.shape[-1], rounding_mode="floor"),
                            minlength=v[..., 0].numel()).view(v.shape[:-1])
     flat = v.reshape(-1)
