@@ -226,7 +226,7 @@ sim: $(STAMP) $(if $(filter icarus,$(SIM)),iverilog) ## cocotb testbenches on SI
 
 .PHONY: sim-sky130
 sim-sky130: $(STAMP) iverilog ## the cocotb scoreboard and front end on the netlist mapped to the sky130 cells, with their functional models (Icarus)
-	$(PY) -m cocotb_tests.cli --sim icarus --sky130
+	$(PY) -m tdsnn.cell_sim
 
 .PHONY: sim-mnist-full
 sim-mnist-full: $(STAMP) ## the full 10,000-image test set through the RTL on Verilator (results/rtl_mnist_full.json; ARCH=, WORKERS= or SCHEDULER=)

@@ -1,7 +1,10 @@
 """The command line of the cocotb testbenches (what ``make sim`` calls)::
 
-    python -m cocotb_tests.cli --sim icarus [--waves] [--gate | --sky130]
+    python -m cocotb_tests.cli --sim icarus [--waves] [--gate]
         [--arch sync|sync-gated|pulse] [--suite scoreboard,frontend,mnist]
+
+The runs on a characterised cell library (``make sim-sky130``) come through
+:mod:`tdsnn.cell_sim`, which has the library and hands it to :func:`main`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import time
 from golden.options import int_at_least
 
 from . import suites
-from .runner import BUILD_ROOT, SIMS, follow_progress, gate_tag, log_path, missing
+from .runner import BUILD_ROOT, SIMS, CellLibrary, follow_progress, gate_tag, log_path, missing
 
 SUITES = ("scoreboard", "frontend", "mnist")
 
@@ -27,8 +30,10 @@ def _alarm(signum, frame):  # noqa: ARG001
     raise _WallClockTimeout
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv=None, cells: CellLibrary | None = None, prog: str | None = None) -> int:
+    """Run the suites ``argv`` asks for; ``cells``: on the array mapped to that cell library
+    (Icarus, the scoreboard and front-end suites), instead of the RTL."""
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
     ap.add_argument("--sim", required=True, choices=SIMS)
     ap.add_argument("--waves", action="store_true", help="write a waveform file (FST/VCD)")
     ap.add_argument("--suite", default=",".join(SUITES),
@@ -41,22 +46,23 @@ def main(argv=None) -> int:
     ap.add_argument("--arch", default="sync", choices=("sync", "sync-gated", "pulse"),
                     help="architecture of the td model's array in the mnist and frontend "
                          "suites (the scoreboard runs every architecture)")
-    ap.add_argument("--sky130", action="store_true",
-                    help="simulate the netlist mapped to the sky130 cell library ('make liberty') "
-                         "with the cells' functional models (Icarus only)")
     args = ap.parse_args(argv)
-    if args.sky130:
+    if cells is not None:
         if args.sim != "icarus":
-            print("error: --sky130 runs on Icarus only (--sim icarus): the cells' functional "
-                  "models are Verilog primitives", file=sys.stderr)
+            print(f"error: a run on the {cells.name} cells needs --sim icarus, not {args.sim}: "
+                  f"the cells' functional models are Verilog primitives", file=sys.stderr)
+            return 2
+        if args.gate:
+            print("error: --gate (Yosys' generic gates) and a cell library exclude each other",
+                  file=sys.stderr)
             return 2
         if args.suite == ",".join(SUITES):
             args.suite = "scoreboard,frontend"
         if "mnist" in args.suite:
-            print("error: --sky130 runs the scoreboard and frontend suites (--suite "
-                  "scoreboard,frontend)", file=sys.stderr)
+            print(f"error: a run on the {cells.name} cells has the scoreboard and frontend "
+                  f"suites (--suite scoreboard,frontend), not mnist", file=sys.stderr)
             return 2
-        args.gate = "sky130"
+        args.gate = cells
     msg = missing(args.sim)
     if msg:
         print(f"error: {msg}", file=sys.stderr)
@@ -87,7 +93,7 @@ def main(argv=None) -> int:
     finally:
         signal.alarm(0)
     print(f"{args.sim}{' (gate level)' if args.gate else ''}"
-          f"{' (sky130 cells)' if args.gate == 'sky130' else ''}: suites {args.suite} passed in "
+          f"{f' ({cells.name} cells)' if cells else ''}: suites {args.suite} passed in "
           f"{time.perf_counter() - t0:.1f} s"
           + (f"; waveforms in {BUILD_ROOT / args.sim}/*_waves/" if args.waves else ""))
     return 0

@@ -36,7 +36,9 @@ import shutil
 import sys
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,28 +121,40 @@ def _rtl_digest() -> str:
                    *(f.read_text() for f in sorted((ROOT / "rtl" / "hdl").glob("*.v"))))
 
 
-def export_dut(params, out_dir: Path, gate: bool | str = False) -> Path:
+@dataclass(frozen=True)
+class CellLibrary:
+    """A standard-cell library for a gate-level run, handed in by the caller that has one
+    (characterising cells is a layer beside this one: :mod:`tdsnn.cell_sim` builds it).
+
+    ``name``: the build folders' suffix; ``fingerprint``: the library's identity (a new one
+    re-exports); ``netlist(params)``: the array mapped to the cells, as ``(Verilog text,
+    {cell type: count})``; ``models(cells)``: ``(Verilog text that includes the functional
+    models of those cell types, the include folders those models need)``."""
+    name: str
+    fingerprint: str
+    netlist: Callable[[object], tuple[str, dict]]
+    models: Callable[[object], tuple[str, tuple[str, ...]]]
+
+
+def export_dut(params, out_dir: Path, gate: bool | CellLibrary = False) -> Path:
     """``td_neuron_array.v`` for ``params`` in ``out_dir``, exported with ``rtl.export``, or
-    with ``gate`` its clock-gated Yosys gate-level netlist (``rtl.netlist``, clock-gate cells
-    and their model included), or with a cell library (:func:`gate_library`) its netlist
-    mapped to that library's cells (``rtl.techmap``) and ``cells.v`` beside it (the cells'
-    functional models); reused while the RTL sources, the library and the configuration are
-    unchanged."""
+    with ``gate=True`` its clock-gated Yosys gate-level netlist (``rtl.netlist``, clock-gate
+    cells and their model included), or with a :class:`CellLibrary` its netlist mapped to that
+    library's cells and ``cells.v`` beside it (the cells' functional models); reused while the
+    RTL sources, the library and the configuration are unchanged."""
     from rtl.export import write_verilog  # noqa: PLC0415
     from rtl.netlist import write_netlist  # noqa: PLC0415
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = out_dir / "export.stamp"
-    library = gate_library(gate) if isinstance(gate, str) else None
-    key = _digest(_rtl_digest(), repr(params), str(gate),
-                  library["fingerprint"] if library else "")
+    cells = gate if isinstance(gate, CellLibrary) else None
+    key = _digest(_rtl_digest(), repr(params), str(bool(gate)), gate_tag(gate),
+                  cells.fingerprint if cells else "")
     path = out_dir / "td_neuron_array.v"
     if path.exists() and stamp.exists() and stamp.read_text() == key:
         return path
-    if library:
-        from spice.digital_cost import cell_models, mapped_netlist  # noqa: PLC0415
-        text, cells = mapped_netlist(library, params)
-        models, _ = cell_models(cells)
-        (out_dir / "cells.v").write_text(models)
+    if cells:
+        text, used = cells.netlist(params)
+        (out_dir / "cells.v").write_text(cells.models(used)[0])
         path.write_text(text)
     else:
         path = write_netlist(params, out_dir, gated=True) if gate else write_verilog(params, out_dir)
@@ -148,21 +162,12 @@ def export_dut(params, out_dir: Path, gate: bool | str = False) -> Path:
     return path
 
 
-def gate_library(gate: str) -> dict:
-    """The cell library of a gate-level run: ``"sky130"`` (the library ``make liberty``
-    builds), or the folder of a characterised library record."""
-    from spice.liberty import library, read_library  # noqa: PLC0415
-    return library(progress=True) if gate == "sky130" else read_library(Path(gate))
-
-
-def gate_tag(gate: bool | str) -> str:
-    """Folder suffix of a gate-level build: ``_gate`` (Yosys' generic gates), ``_sky130``
-    (the default library) or ``_cells<name>`` (a library folder)."""
+def gate_tag(gate: bool | CellLibrary) -> str:
+    """Folder suffix of a gate-level build: ``_gate`` (Yosys' generic gates) or ``_<name>`` of
+    the cell library."""
     if not gate:
         return ""
-    if gate is True:
-        return "_gate"
-    return "_sky130" if gate == "sky130" else f"_cells{Path(gate).name}"
+    return "_gate" if gate is True else f"_{gate.name}"
 
 
 def build_dir(sim: str, config: str) -> Path:
@@ -173,7 +178,8 @@ def build(sim: str, params, **options):
     """Export the DUT and build it (plus ``extra_sources``: file name -> Verilog text, e.g. a
     testbench wrapper) for ``sim`` in ``build/cocotb/<sim>/<config>``. ``timing``: the
     sources hold delays (a clock generator), built with Verilator's ``--timing``. ``gate``:
-    the DUT is the Yosys gate-level netlist (``rtl.netlist``; folders get ``_gate``).
+    the DUT is the Yosys gate-level netlist (``True``; folders get ``_gate``) or the array
+    mapped to a :class:`CellLibrary` (Icarus only; folders get ``_<name>``).
 
     Returns ``(runner, build_dir, top)``; the build is skipped when its stamp is current.
     Processes on one machine build one after the other (a lock in ``build/cocotb``): parallel
@@ -186,9 +192,9 @@ def build(sim: str, params, **options):
 
 def _build(sim: str, params, *, top: str = "td_neuron_array", extra_sources: dict[str, str] | None = None,
            config: str | None = None, waves: bool = False, timing: bool = False,
-           gate: bool | str = False):
+           gate: bool | CellLibrary = False):
     from cocotb_tools.runner import get_runner  # noqa: PLC0415
-    if isinstance(gate, str) and sim != "icarus":
+    if isinstance(gate, CellLibrary) and sim != "icarus":
         raise RuntimeError(f"a cell-library gate-level run needs Icarus (the cells' functional "
                            f"models are Verilog primitives), not {sim}")
     msg = missing(sim)
@@ -200,10 +206,9 @@ def _build(sim: str, params, *, top: str = "td_neuron_array", extra_sources: dic
     sources = [export_dut(params, BUILD_ROOT / "verilog" / (params.name + gate_tag(gate)),
                           gate)]
     includes = []
-    if isinstance(gate, str):
-        from spice.digital_cost import cell_models  # noqa: PLC0415
+    if isinstance(gate, CellLibrary):
         sources.append(sources[0].with_name("cells.v"))
-        includes = list(cell_models(())[1])
+        includes = list(gate.models(())[1])
     for name, text in (extra_sources or {}).items():
         path = bdir / name
         if not path.exists() or path.read_text() != text:
@@ -246,8 +251,8 @@ def _build(sim: str, params, *, top: str = "td_neuron_array", extra_sources: dic
 def run(sim: str, params, module: str, *, top: str = "td_neuron_array",
         extra_sources: dict[str, str] | None = None, config: str | None = None,
         testcase: str | None = None, env: dict[str, str] | None = None, waves: bool = False,
-        seed: int | None = None, tag: str = "", timing: bool = False, gate: bool | str = False,
-        test_dir: Path | None = None) -> Path:
+        seed: int | None = None, tag: str = "", timing: bool = False,
+        gate: bool | CellLibrary = False, test_dir: Path | None = None) -> Path:
     """Build (if needed) and run the cocotb module ``cocotb_tests.<module>`` against ``top``.
 
     ``env`` reaches the testbench as environment variables (the testbenches read their
