@@ -35,7 +35,7 @@ with ``m = ode_substeps`` for the neurons where ``|v_2m - v_m|`` (an error estim
 ``ode_tol`` (most triode neurons sit near an equilibrium by a rail and are done after the
 first pass). The closed form with the saturation test, and the solver with the gather of its
 neurons and their triode entry, each run as one fused loop (:func:`golden.compute.fused`): the
-same formulas as run operation by operation, with the compiler's ``exp``/``log``/``tanh`` (a
+same formulas as run operation by operation, with the compiler's ``exp``/``log`` (a
 few ulp apart from eager torch's) and possibly contracted multiply-adds, so the two agree to
 the solver's tolerance, not to the bit (``tests/test_fused_cm.py``: :data:`FAST_PATH_TOL`). The
 table mode uses classical RK4 with ``ode_substeps`` sub-steps.
@@ -49,6 +49,7 @@ membrane in input units, ``u = (V - V_reset) theta / (V_th - V_reset)``.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -245,13 +246,25 @@ class CMState:
 FAST_PATH_TOL = 1e-4
 
 
+#: Taylor coefficients of ``(1 - exp(-x)) / x = sum_k (-x)^k / (k + 1)!``, k = 0 .. 8, used
+#: below :data:`PHI_SERIES_MAX`, where the first term left out (``x^9 / 10!``) is below 6e-10,
+#: a hundredth of float32's ulp of the result
+_PHI_SERIES = tuple((-1) ** k / math.factorial(k + 1) for k in range(9))
+#: above it ``1 - exp(-x)`` loses under two bits (``exp(-x) / (1 - exp(-x)) < 1.6``)
+PHI_SERIES_MAX = 0.5
+
+
 def _phi(x: torch.Tensor) -> torch.Tensor:
-    """``(1 - exp(-x)) / x`` for ``x >= 0`` (1 at 0), written ``2 t / (x (1 + t))`` with
-    ``t = tanh(x / 2)``: accurate to a few ulp near 0 with any maths library's ``tanh``
-    (``expm1``, compiled by inductor as ``exp(x) - 1``, would lose the low bits there)."""
-    x = x.clamp(min=1e-30)
-    t = torch.tanh(x * 0.5)
-    return (t * 2.0).div_((t + 1.0).mul_(x))
+    """``(1 - exp(-x)) / x`` for ``x >= 0`` (1 at 0): its Taylor series below
+    :data:`PHI_SERIES_MAX`, the formula itself above (where it loses under two bits): a few
+    ulp with any maths library's ``exp`` (``expm1``, compiled by inductor as ``exp(x) - 1``,
+    would lose the low bits near 0), and in a fused loop about half the cost of ``tanh``."""
+    small = x.clamp(max=PHI_SERIES_MAX)
+    series = torch.full_like(small, _PHI_SERIES[-1])
+    for c in reversed(_PHI_SERIES[:-1]):
+        series = series.mul_(small).add_(c)
+    large = x.clamp(min=PHI_SERIES_MAX)
+    return torch.where(x < PHI_SERIES_MAX, series, torch.rsub(torch.exp(-large), 1.0).div_(large))
 
 
 def effective_current(p: CMParams, i: torch.Tensor) -> torch.Tensor:
@@ -491,10 +504,7 @@ def advance(p: CMParams, v: torch.Tensor, d: Drive) -> tuple[torch.Tensor, torch
     if not p.triode:
         return _clamp(p, v1, _no_events(v))
     starts_out, leaves = (_indices(x.view(-1).view(torch.bool)) for x in (out_mask, leave_mask))
-    # per row: the neurons out of saturation at the start or leaving it (disjoint sets), counted
-    # from their indices rather than summed over every neuron
-    n_tri = torch.bincount(torch.cat((starts_out, leaves)).div_(v.shape[-1], rounding_mode="floor"),
-                           minlength=v[..., 0].numel()).view(v.shape[:-1])
+    n_tri = (_per_row(starts_out, v) + _per_row(leaves, v)).view(v.shape[:-1])
     flat = v.reshape(-1)
     for idx, kernel, args in ((starts_out, _triode_kernel_out, (flat,)),
                               (leaves, _triode_kernel, (flat, v1.view(-1)))):
@@ -509,6 +519,14 @@ def advance(p: CMParams, v: torch.Tensor, d: Drive) -> tuple[torch.Tensor, torch
                 return out[:1], err[:1]
             v1.view(-1).index_copy_(0, idx, _two_passes(p, solve))  # v1 is this function's own
     return v1, n_tri, _no_events(v)  # never past a rail
+
+
+def _per_row(idx: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """How many of the ascending flat indices ``idx`` of ``v``'s elements fall in each row of
+    ``v`` (int64, one per row): a binary search of the row boundaries, not a pass over ``idx``."""
+    n = v.shape[-1]
+    bounds = torch.arange(0, v.numel() + 1, n, device=idx.device)
+    return torch.searchsorted(idx, bounds).diff()
 
 
 def _no_events(v: torch.Tensor) -> torch.Tensor:

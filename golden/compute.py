@@ -14,7 +14,7 @@ CUDA) or ``auto`` (CUDA when available, else the CPU). The whole step loop runs 
 The layer inputs are exact sums (:mod:`golden.snn`), the random draws integer arithmetic
 (:mod:`golden.noise`), the ideal, op-amp and td models single IEEE operations or integers,
 and per-chip mismatch is drawn on the CPU and copied: those give the same bits on either
-device by construction. cm's solver calls ``exp``, ``log`` and ``tanh``, whose last bits
+device by construction. cm's solver calls ``exp`` and ``log``, whose last bits
 depend on the maths library: it agrees to its tolerance (``behavioral.cm.FAST_PATH_TOL``).
 
 Fused kernels. A model's step that is a long chain of element-wise operations (td: the jitter

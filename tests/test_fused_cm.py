@@ -9,7 +9,7 @@ fusing on and off, on membranes at and near both rails and mid-swing, with zero,
 and 10 x full-scale currents (the grid of ``test_behavioral_cm_fast``) and random states, with
 error estimates on both sides of the refinement threshold ``ode_tol``, and row counts that are
 not a multiple of the vector width (the kernels' masked tail). The compiled kernels use the
-compiler's ``exp``, ``log`` and ``tanh`` (a few ulp from eager torch's) and may contract
+compiler's ``exp`` and ``log`` (a few ulp from eager torch's) and may contract
 multiply-adds, so membranes are compared within :data:`behavioral.cm.FAST_PATH_TOL` (V) and the
 solver's error estimates within the same; flags, counts and spikes must be equal. The slot's
 end (leakage, comparison, reset, unit conversions) has no such function and is compared bit

@@ -7,7 +7,7 @@ machine; cm-table: the committed SPICE table, see ``tests/prediction_reference.p
 
 ideal, opamp and td are exact by construction (exact layer inputs, single IEEE operations,
 integer CCOs and counters): their predictions must be equal. cm and cm-table are ODE solves
-whose ``exp``, ``log`` and ``tanh`` come from the CPU's maths library: a last-bit difference
+whose ``exp`` and ``log`` come from the CPU's maths library: a last-bit difference
 may flip a prediction that sits on a tie, so they are compared paired: McNemar's exact p-value
 of their errors against the reference >= 0.05, and at most 1 % of the images differing (the
 resolution at which the study reads errors: the 95 % interval of an error on 300 images is
