@@ -147,8 +147,7 @@ def export_dut(params, out_dir: Path, gate: bool | CellLibrary = False) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = out_dir / "export.stamp"
     cells = gate if isinstance(gate, CellLibrary) else None
-    key = _digest(_rtl_digest(), repr(params), str(bool(gate)), gate_tag(gate),
-                  cells.fingerprint if cells else "")
+    key = _digest(_rtl_digest(), repr(params), gate_tag(gate), cells.fingerprint if cells else "")
     path = out_dir / "td_neuron_array.v"
     if path.exists() and stamp.exists() and stamp.read_text() == key:
         return path

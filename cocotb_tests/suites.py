@@ -63,7 +63,7 @@ SCOREBOARD_SEED = 14
 def run_scoreboard(sim: str, waves: bool = False, seed: int | None = SCOREBOARD_SEED, cycles: int = 6000,
                    configs=SCOREBOARD_CONFIGS, gate: bool | runner.CellLibrary = False, **_):
     """The scoreboard on every configuration of :data:`SCOREBOARD_CONFIGS` (``gate``: on the
-    Yosys gate-level netlist of each)."""
+    Yosys gate-level netlist of each, or mapped to a :class:`runner.CellLibrary`)."""
     env = {"TB_CYCLES": str(cycles)}
     if seed is not None:
         env["TB_SEED"] = str(seed)
@@ -102,7 +102,8 @@ def _mnist_build(sim: str, K: int, n_sub: int, arch: str = "sync"):
 
 def run_mnist(sim: str, waves: bool = False, images: int = 100, start: int = 0, K: int | None = None,
               T: int = 64, progress: bool = False, out: Path | None = None, tag: str = "",
-              n_sub: int = MNIST_SUB, gate: bool | runner.CellLibrary = False, arch: str = "sync", **_) -> dict:
+              n_sub: int = MNIST_SUB, gate: bool | runner.CellLibrary = False, arch: str = "sync",
+              **_) -> dict:
     """``images`` MNIST test images from ``start`` through the RTL (architecture ``arch``);
     returns the result dict."""
     K = K or 1
