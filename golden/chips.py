@@ -248,6 +248,7 @@ def evaluate_chips(net: SpikingNetwork, models: list[NeuronModel], images: torch
     if batch_size < 1:
         raise ValueError(f"batch_size = {batch_size!r}: must be >= 1")
     check_chips(models)
+    compute.keep_freed_memory()
     dev = compute.device() if device is None else torch.device(device)
     n, chips = images.shape[0], len(models)
     correct = [{} for _ in models]

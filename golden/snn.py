@@ -304,6 +304,7 @@ def evaluate(net: SpikingNetwork, model: NeuronModel, images: torch.Tensor, labe
     """
     if batch_size < 1:
         raise ValueError(f"batch_size = {batch_size!r}: must be >= 1")
+    compute.keep_freed_memory()
     dev = compute.device() if device is None else torch.device(device)
     n = images.shape[0]
     correct: dict[int, int] = {}

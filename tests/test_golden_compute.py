@@ -1,5 +1,7 @@
 """--threads and --device (golden/compute.py): choices, errors, and the evaluator on a device."""
 
+import ctypes
+
 import pytest
 import torch
 
@@ -78,3 +80,24 @@ def test_fused_kernels_compiled_at_one_thread_run_parallel():
     finally:
         torch.set_num_threads(before)
     assert "#pragma omp parallel" in "\n".join(code)
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+
+def test_freed_memory_stays_in_the_process():
+    """After :func:`compute.keep_freed_memory` a block far above glibc's mmap threshold comes
+    from the heap (no mapped block added), and freeing it does not shrink the heap."""
+    if not compute.keep_freed_memory():
+        pytest.skip("not glibc: the allocator's settings are left as they are")
+    mallinfo2 = ctypes.CDLL(None).mallinfo2
+    mallinfo2.restype = _Mallinfo2
+    mapped = mallinfo2().hblkhd
+    x = torch.ones(64 << 20, dtype=torch.uint8)
+    assert mallinfo2().hblkhd == mapped
+    heap = mallinfo2().arena
+    del x
+    assert mallinfo2().arena >= heap
