@@ -92,8 +92,7 @@ def keep_freed_memory() -> bool:
     its top: every step of a large batch (a pass of many chips: tensors of tens of MB) then
     maps fresh pages that the kernel zero-fills on first touch, a page fault per 4 KiB.
     Served from the heap and never trimmed, the blocks are reused; the process keeps its
-    high-water mark. Measured (docs/performance.md): 20 td chips x 1000 images, two threads,
-    26.0 s -> 10.2 s."""
+    high-water mark (figures: docs/performance.md, "The allocator")."""
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):   # not glibc (macOS, musl without mallopt): unchanged
