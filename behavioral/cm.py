@@ -16,6 +16,23 @@ switch so that its cost can be measured alone (:func:`with_mechanisms`):
 ``offset``         per-neuron comparator offset, ``sigma_offset`` (V);
 ``leak``           membrane leakage current ``i_leak`` (A) to ground.
 
+The circuit's timing (:data:`TIMING`, each off by default; the spice stage fills them per
+mirror variant from the transistor-level neuron, :mod:`spice.timing`):
+
+``node_capacitance``  the membrane node's capacitance beyond ``C_m``, ``c_par`` (F): every
+                      current charges ``C_m + c_par``, i.e. a pulse of ``t_p`` integrates as
+                      ``t_p C_m / (C_m + c_par)`` (:attr:`CMParams.t_charge`) would on ``C_m``;
+``dead_time``         the firing slot in time: the membrane crosses the threshold at ``t_c``
+                      (linear in time between the slot's start and end values), the switch
+                      closes after the comparator's delay (a function of the membrane slope,
+                      ``comparator_delay``) and opens ``t_closed`` later; the charge that
+                      arrives before the release is lost, the rest of the pulse is kept. Off:
+                      the comparator acts at the slot's end (``v_reset`` discards the rest of
+                      the slot, ``subtract`` keeps all of it);
+``reset_residual``    the membrane at the release is ``V_reset + v_residual + r_switch I`` (the
+                      net synapse current ``I`` (A) through the closed switch, when the release
+                      falls inside the pulse; charge injection in ``v_residual``).
+
 ``trim_bits > 0`` adds a per-neuron threshold trim: a ``trim_bits``-bit signed DAC moves the
 comparator threshold by ``code * trim_lsb`` (V), each neuron's code found by the calibration
 of :mod:`behavioral.cm_calibration` for the chip's own offsets and gains.
@@ -64,6 +81,8 @@ from .validate import check_choice, check_int, check_range
 RESETS = ("v_reset", "subtract")
 MECHANISMS = ("clm", "triode", "vdsat_current", "compression", "clamp", "async", "reset",
               "offset", "leak")
+#: the circuit's timing (module doc): off in the default design, filled per variant by the spice stage
+TIMING = ("node_capacitance", "dead_time", "reset_residual")
 
 
 @dataclass(frozen=True)
@@ -101,6 +120,14 @@ class CMParams:
         trim_lsb``, ``trim_lsb = trim_range / 2^(B-1)``; with trim it must leave the
         threshold inside ``(v_reset, vdd)``.
     ideal : bool; when True the neuron is exactly the ideal I&F neuron (reset by subtraction).
+    c_par : float, F; the membrane node's capacitance beyond ``C_m`` (``node_capacitance``).
+    dead_time : bool; the firing slot in time (module doc).
+    t_closed : float, s; the reset switch's closed time, from its closing to its release.
+    comparator_delay : tuple of (slope V/s, delay s) pairs, slopes ascending; the comparator's
+        delay from the threshold crossing to the switch closing versus the membrane's slope,
+        interpolated in ``log(slope)`` and held beyond the ends (empty: no delay).
+    v_residual : float, V; the membrane above ``V_reset`` at the release with no input current.
+    r_switch : float, Ohm; the closed switch's resistance to the input current at the release.
     """
 
     vdd: float = 0.9            # V: nominal core supply of a 28 nm process (0.9-1.0 V)
@@ -143,6 +170,15 @@ class CMParams:
     # saturated. Shorter mirrors (L3: 4 sigma = 0.22 V) need more than that headroom.
     trim_range: float = 0.16
     ideal: bool = False
+    # the circuit's timing, off: the default design is the behavioural circuit without layout
+    # parasitics or reset timing; the transistor-level values depend on the mirror variant and
+    # come from its characterisation (spice.timing), not from defaults
+    c_par: float = 0.0
+    dead_time: bool = False
+    t_closed: float = 0.0
+    comparator_delay: tuple = ()
+    v_residual: float = 0.0
+    r_switch: float = 0.0
 
     def __post_init__(self) -> None:
         o = "CMParams"
@@ -169,6 +205,12 @@ class CMParams:
         check_int(o, "seed", self.seed, "", 0)
         check_int(o, "trim_bits", self.trim_bits, "bits", 0, 16)
         check_range(o, "trim_range", self.trim_range, "V", 0.0, None, lo_open=True)
+        check_range(o, "c_par", self.c_par, "F", 0.0, None)
+        check_range(o, "t_closed", self.t_closed, "s", 0.0, None)
+        check_range(o, "v_residual", self.v_residual, "V", -self.swing, self.swing,
+                    lo_open=True, hi_open=True)
+        check_range(o, "r_switch", self.r_switch, "Ohm", 0.0, None)
+        _check_delays(self.comparator_delay)
         if self.trim_bits:
             check_range(o, "trim_range", self.trim_range, "V", 0.0,
                         min(self.v_th - self.v_reset, self.vdd - self.v_th), lo_open=True,
@@ -191,6 +233,12 @@ class CMParams:
         return (-half, half - 1) if self.trim_bits else (0, 0)
 
     @property
+    def t_charge(self) -> float:
+        """Time (s) a pulse integrates for on ``C_m``: ``t_p C_m / (C_m + c_par)`` (the same
+        currents on the node's whole capacitance for ``t_p``)."""
+        return self.t_p * self.c_m / (self.c_m + self.c_par)
+
+    @property
     def i_unit(self) -> float:
         """Current (A) that, flowing for ``t_p``, moves V by one input unit at the reference point."""
         return self.c_m * self.swing / (self.theta * self.t_p)
@@ -201,24 +249,42 @@ class CMParams:
         return replace(self, vdd=vdd, v_th=self.v_th * k, v_reset=self.v_reset * k)
 
 
+def _check_delays(delays) -> None:
+    """Raise ``ValueError`` unless ``delays`` is a tuple of (slope V/s > 0, delay s >= 0)
+    pairs with strictly ascending slopes."""
+    ok = isinstance(delays, tuple) and all(
+        isinstance(d, tuple) and len(d) == 2 and all(isinstance(x, float | int) for x in d)
+        and math.isfinite(d[0]) and math.isfinite(d[1]) and d[0] > 0 and d[1] >= 0 for d in delays)
+    if not ok or any(a[0] >= b[0] for a, b in zip(delays, delays[1:])):
+        raise ValueError(f"CMParams.comparator_delay = {delays!r}: allowed is a tuple of "
+                         "(slope V/s > 0, delay s >= 0) pairs with ascending slopes")
+
+
 def with_mechanisms(params: CMParams, enabled) -> CMParams:
-    """``params`` with exactly the mechanisms in ``enabled`` (names from :data:`MECHANISMS`) on.
+    """``params`` with exactly the mechanisms in ``enabled`` (names from :data:`MECHANISMS`
+    and :data:`TIMING`) on.
 
     Off means: ``clm`` ... ``clamp`` False, ``async`` -> one slot, ``reset`` -> subtraction,
-    ``offset`` -> sigma 0, ``leak`` -> 0 A. With every mechanism off the equations reduce to the
-    ideal neuron (up to float rounding of the conversion to volts). On means the value in ``params``.
+    ``offset`` -> sigma 0, ``leak`` -> 0 A, ``node_capacitance`` -> ``c_par`` 0,
+    ``dead_time`` False, ``reset_residual`` -> 0 V and 0 Ohm. With every mechanism off the
+    equations reduce to the ideal neuron (up to float rounding of the conversion to volts).
+    On means the value in ``params``.
     """
     enabled = set(enabled)
-    unknown = enabled - set(MECHANISMS)
+    unknown = enabled - set(MECHANISMS + TIMING)
     if unknown:
-        raise ValueError(f"unknown cm mechanisms {sorted(unknown)}; allowed: {MECHANISMS}")
+        raise ValueError(f"unknown cm mechanisms {sorted(unknown)}; allowed: {MECHANISMS + TIMING}")
     flags = {m: (m in enabled) and getattr(params, m)
-             for m in ("clm", "triode", "vdsat_current", "compression", "clamp")}
+             for m in ("clm", "triode", "vdsat_current", "compression", "clamp", "dead_time")}
+    residual = "reset_residual" in enabled
     return replace(params, **flags,
                    n_slots=params.n_slots if "async" in enabled else 1,
                    reset=params.reset if "reset" in enabled else "subtract",
                    sigma_offset=params.sigma_offset if "offset" in enabled else 0.0,
-                   i_leak=params.i_leak if "leak" in enabled else 0.0)
+                   i_leak=params.i_leak if "leak" in enabled else 0.0,
+                   c_par=params.c_par if "node_capacitance" in enabled else 0.0,
+                   v_residual=params.v_residual if residual else 0.0,
+                   r_switch=params.r_switch if residual else 0.0)
 
 
 @dataclass(frozen=True)
@@ -466,8 +532,9 @@ class Drive:
 
 
 def pulse_drive(p: CMParams, i_e: torch.Tensor, i_i: torch.Tensor, t: float | None = None) -> Drive:
-    """The :class:`Drive` of synapse currents ``i_e``, ``i_i`` (A) flowing for ``t`` (s, default ``t_p``)."""
-    t = p.t_p if t is None else t
+    """The :class:`Drive` of synapse currents ``i_e``, ``i_i`` (A) flowing for ``t`` (s) on
+    ``C_m`` (default :attr:`CMParams.t_charge`: a pulse on the node's whole capacitance)."""
+    t = p.t_charge if t is None else t
     ie, ii = effective_current(p, i_e), effective_current(p, i_i)
     ap, an, lp, ln = _coefficients(p, ie, ii)
     a, b = ap * (1 + lp * p.vdd) - an, ap * lp + an * ln
@@ -478,13 +545,14 @@ def pulse_drive(p: CMParams, i_e: torch.Tensor, i_i: torch.Tensor, t: float | No
 
 def integrate_pulse(p: CMParams, v: torch.Tensor, i_e: torch.Tensor, i_i: torch.Tensor,
                     t: float | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Membrane voltage (V) after the synapse currents ``i_e``, ``i_i`` (A) flowed for ``t`` (s).
+    """Membrane voltage (V) after the synapse currents ``i_e``, ``i_i`` (A) flowed for ``t`` (s)
+    on ``C_m``.
 
-    ``t`` defaults to ``t_p``. Returns ``(v, n_triode, n_clipped)``: the new voltage and the
-    numbers of neurons integrated out of saturation and clipped at a rail, per row of ``v``
-    (int64, ``v.shape[:-1]``).
+    ``t`` defaults to :attr:`CMParams.t_charge` (``t_p`` on the node's whole capacitance).
+    Returns ``(v, n_triode, n_clipped)``: the new voltage and the numbers of neurons integrated
+    out of saturation and clipped at a rail, per row of ``v`` (int64, ``v.shape[:-1]``).
     """
-    t = p.t_p if t is None else t
+    t = p.t_charge if t is None else t
     if p.table is not None:
         table = load_table(p.table, str(v.device))
         v = rk4_pulse(table, v, i_e, i_i, t / p.ode_substeps, p.ode_substeps)
@@ -600,6 +668,46 @@ def _leak_compare_reset(v, threshold, spikes, dv_leak: float, v_reset: float, sw
     return v, torch.where(new, 1.0, spikes)
 
 
+def comparator_delay(p: CMParams, slope: torch.Tensor) -> torch.Tensor:
+    """The comparator's delay (s) for membrane slopes ``slope`` (V/s, >= 0): ``p.comparator_delay``
+    interpolated linearly in ``log(slope)``, held at its first and last delay beyond its ends
+    (0 where it is empty)."""
+    if not p.comparator_delay:
+        return torch.zeros_like(slope)
+    s, d = (torch.tensor(x, dtype=slope.dtype, device=slope.device)
+            for x in zip(*p.comparator_delay))
+    if len(s) == 1:
+        return torch.full_like(slope, float(d[0]))
+    x = torch.log(slope.clamp(min=float(s[0]), max=float(s[-1])))
+    ls = torch.log(s)
+    k = torch.searchsorted(ls, x).clamp(1, len(s) - 1)
+    w = (x - ls[k - 1]) / (ls[k] - ls[k - 1])
+    return d[k - 1] + w * (d[k] - d[k - 1])
+
+
+def _timed_reset(p: CMParams, v0, v, threshold, spikes, dv_leak: float, i_net):
+    """:func:`_leak_compare_reset` with the firing slot in time (``dead_time``, module doc):
+    ``v0``, ``v`` (V) the membrane at the slot's start and after its pulse, ``i_net`` (A) the
+    slot's net synapse current (for ``r_switch``). The crossing is placed linearly between
+    ``v0`` and ``v``; the fraction of the pulse after the switch's release,
+    ``1 - t_c / t_p - (delay + t_closed) / t_p`` (at least 0), is kept."""
+    if dv_leak > 0:
+        v = v - dv_leak
+        if p.clamp:
+            v = v.clamp(min=0.0)
+    new = (v >= threshold) & (spikes == 0)
+    dv = v - v0
+    before = ((threshold - v0) / dv.clamp(min=1e-12)).clamp(0.0, 1.0)   # t_c / t_p
+    dead = (comparator_delay(p, dv.abs() / p.t_p) + p.t_closed) / p.t_p
+    after = (1.0 - before - dead).clamp(min=0.0)
+    if p.reset == "subtract":
+        out = v - p.swing - dv * (1.0 - before - after)
+    else:
+        level = p.v_reset + p.v_residual + p.r_switch * i_net * (after > 0)
+        out = level + dv * after
+    return torch.where(new, out, v), torch.where(new, 1.0, spikes)
+
+
 def cm_step(p: CMParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
             cache: DriveCache | None = None):
     """One time step, per arrival slot in the order integrate, compare, reset.
@@ -611,7 +719,8 @@ def cm_step(p: CMParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
     2. compare: ``V >= V_th + offset (+ trim)``, unless the neuron already fired in this step (at most
        one spike per step);
     3. reset: ``V = V_reset`` (``reset="v_reset"``: the charge of the firing slot above
-       threshold is discarded) or ``V -= V_th - V_reset`` (``"subtract"``).
+       threshold is discarded) or ``V -= V_th - V_reset`` (``"subtract"``); with ``dead_time``
+       the slot in time (:func:`_timed_reset`).
 
     With ``ideal=True`` this is :func:`golden.neuron.ideal_step` on an ``IdealState``.
     ``cache`` (the neuron's :class:`DriveCache`) reuses the drive of an input given again.
@@ -631,7 +740,7 @@ def cm_step(p: CMParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
         threshold = threshold + state.trim
     spikes = torch.zeros_like(v)
     n_tri = n_clip = _no_events(v)
-    dv_leak = p.i_leak * p.t_step / (n_slots * p.c_m)
+    dv_leak = p.i_leak * p.t_step / (n_slots * (p.c_m + p.c_par))
     # analog inputs spread evenly over the slots arrive as one expanded tensor (stride 0):
     # their drive is the same in every slot
     same = i_exc.stride(0) == 0 and i_inh.stride(0) == 0
@@ -639,14 +748,19 @@ def cm_step(p: CMParams, state, i_exc: torch.Tensor, i_inh: torch.Tensor,
     if same:
         drive = (cache or DriveCache()).drive(p, i_exc, i_inh)
     for k in range(n_slots):
+        v0 = v
         if drive is None:
             v, tri, clip = integrate_pulse(p, v, i_exc[k] * p.i_unit, i_inh[k] * p.i_unit)
         elif p.table is not None:
             v, tri, clip = integrate_pulse(p, v, *drive)
         else:
             v, tri, clip = advance(p, v, drive)
-        v, spikes = _leak_compare_reset(v, threshold, spikes, dv_leak, p.v_reset, p.swing,
-                                        dv_leak > 0, p.clamp, p.reset == "subtract")
+        if p.dead_time:
+            i_net = (i_exc[k] - i_inh[k]) * p.i_unit
+            v, spikes = _timed_reset(p, v0, v, threshold, spikes, dv_leak, i_net)
+        else:
+            v, spikes = _leak_compare_reset(v, threshold, spikes, dv_leak, p.v_reset, p.swing,
+                                            dv_leak > 0, p.clamp, p.reset == "subtract")
         n_tri, n_clip = n_tri + tri, n_clip + clip
     u = _to_units(v, p.v_reset, p.theta / p.swing)
     events = state.events + torch.stack([n_tri, n_clip], dim=-1)
