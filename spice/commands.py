@@ -19,7 +19,7 @@ def cmd_spice(args: argparse.Namespace) -> int:
         return cmd_td_variants(args, cp, results_dir() / "spice" / "td_variants")
     if args.characterise_only:
         from .report import characterise_only
-        print(characterise_only(cp, results_dir() / "spice"))
+        print(characterise_only(cp, results_dir() / "spice", ode_substeps=args.ode_substeps))
         return 0
     data = run(prepare_from_args(args), results_dir(), cp, T=args.T, limit=args.limit,
                seed=args.seed, ode_substeps=args.ode_substeps, options=options_record(args))
@@ -76,7 +76,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="only the ngspice characterisation and the transient validation "
                         "(results/spice/characterisation.json, validation.png), no network")
     p.add_argument("--ode-substeps", type=int, default=None,
-                   help="RK4 sub-steps per pulse of cm's table mode (default: cm's own)")
+                   help="RK4 sub-steps per pulse of cm's table mode, in the network and in "
+                        "the validation's pulse trains (default: cm's own)")
     from golden.options import int_at_least
 
     from .ring_variants import VARIANTS

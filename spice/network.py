@@ -17,6 +17,7 @@ from behavioral.td import TDNeuron, TDParams
 from behavioral.td_range import violations
 from golden.neuron import IdealNeuron
 from golden.snn import evaluate
+from golden.stats import paired_counts
 from golden.table import markdown_table
 
 from .characterise import CharParams
@@ -25,7 +26,7 @@ from .characterise import CharParams
 def run_variants(prepared, summary: dict, cp: CharParams, T: int = 64, limit: int | None = None,
                  seed: int = 0, ode_substeps: int | None = None,
                  td_tables: tuple[str, str] | None = None, progress: bool = True,
-                 subset: int | None = None, td_range=None) -> dict:
+                 subset: int | None = None, td_range=None, timing: dict | None = None) -> dict:
     """Test error (%) of ideal, td and cm with every table of ``summary`` (a characterisation).
 
     ``limit``: the first ``limit`` test images; ``subset``: then a seeded random subset of that
@@ -36,6 +37,11 @@ def run_variants(prepared, summary: dict, cp: CharParams, T: int = 64, limit: in
     (:mod:`spice.oscillator`), run as ``td_spice``; ``td_range``: td's derived per-layer range
     (:class:`behavioral.td_range.TDRange`; None: the fixed default). Each td result holds the
     pulses lost above the rated rate per layer (``rate_violations_per_layer``).
+
+    ``timing``: per variant the :class:`behavioral.cm.CMParams` fields of the circuit's timing
+    (:func:`spice.timing.circuit_timing`); each such variant also runs with them on
+    (``cm_timed``), paired with itself without them on the same images
+    (``timed_minus_untimed``: the error difference, its 95 % interval and McNemar's p).
     """
     x, y = prepared.test_x, prepared.test_y
     if limit is not None:
@@ -45,8 +51,10 @@ def run_variants(prepared, summary: dict, cp: CharParams, T: int = 64, limit: in
         pick = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))[:subset]
         x, y = x[pick], y[pick]
 
-    def err(model):
+    def err(model, wrong: list | None = None):
         ev = evaluate(prepared.net, model, x, y, T, "constant", seed=seed, progress=progress)
+        if wrong is not None:
+            wrong.append(torch.nonzero(ev.predictions != y).view(-1).tolist())
         return {"error_pct": ev.error_pct, "seconds": ev.seconds, "counters": ev.counters}
 
     def td(base: TDParams):
@@ -65,12 +73,25 @@ def run_variants(prepared, summary: dict, cp: CharParams, T: int = 64, limit: in
     out["cm"] = {}
     sub = {} if ode_substeps is None else {"ode_substeps": ode_substeps}
     out["ode_substeps"] = sub.get("ode_substeps", base.ode_substeps)
+    out["cm_timed"] = {}
     for name, path in summary["tables"].items():
-        r = err(CMNeuron(replace(base, table=path, seed=seed, **sub)))
+        wrong: list = []
+        p = replace(base, table=path, seed=seed, **sub)
+        r = err(CMNeuron(p), wrong)
         r["cm_over_td"] = r["error_pct"] / out["td"]["error_pct"] if out["td"]["error_pct"] else None
         out["cm"][name] = r
         if progress:
             print(f"  cm {name}: error {r['error_pct']:.2f} % ({r['seconds']:.0f} s)", flush=True)
+        if timing is not None and name in timing:
+            t = err(CMNeuron(replace(p, dead_time=True, **timing[name])), wrong)
+            pair = paired_counts(wrong[1], wrong[0], len(y))
+            ci = pair.interval()
+            t["timed_minus_untimed"] = {"pp": ci.value, "low": ci.low, "high": ci.high,
+                                        "p_value": pair.p_value, "b": pair.b, "c": pair.c}
+            out["cm_timed"][name] = t
+            if progress:
+                print(f"  cm {name} with the circuit's timing: error {t['error_pct']:.2f} % "
+                      f"({ci.value:+.2f} pp, 95 % CI {ci.low:+.2f} .. {ci.high:+.2f})", flush=True)
     return out
 
 
@@ -86,6 +107,15 @@ def results_table(res: dict, summary: dict) -> str:
                      f"{g['p']['unit']['max_over_min']:.3f}", f"{g['n']['unit']['max_over_min']:.3f}"])
     head = ["mirror", "L / L_min", "cm error %", "cm - ideal (pp)", "cm / td",
             "P gain max/min", "N gain max/min"]
+    timed = res.get("cm_timed", {})
+    if timed:
+        head += ["cm with circuit timing %", "timing effect pp (95 % CI, McNemar p)"]
+        for row, name in zip(rows, res["cm"]):
+            t = timed.get(name)
+            d = t and t["timed_minus_untimed"]
+            row += ["n/a", "n/a"] if t is None else [
+                f"{t['error_pct']:.2f}",
+                f"{d['pp']:+.2f} ({d['low']:+.2f} .. {d['high']:+.2f}, p = {d['p_value']:.2g})"]
     return (markdown_table(head, rows)
             + f"\n\nideal {ideal:.2f} %, td {td:.2f} %, cm with the analytic equations at the "
               f"card's VDD {res['cm_equations']['error_pct']:.2f} %"

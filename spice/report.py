@@ -138,20 +138,24 @@ def oscillator_section(cp: CharParams, folder: Path) -> tuple[dict, str, tuple[s
             "cached": all(bool(r["cached"]) for r in res.values())}, md, paths
 
 
-def characterise_all(cp: CharParams, folder: Path, progress: bool = True):
+def characterise_all(cp: CharParams, folder: Path, progress: bool = True,
+                     ode_substeps: int | None = None):
     """Every characterisation (each cached): mirrors, comparator, oscillator, validation,
-    and the wall-time record (:func:`spice.validation_report.timing_record`)."""
+    and the wall-time record (:func:`spice.validation_report.timing_record`);
+    ``ode_substeps``: cm's table-mode sub-steps in the validation's pulse-train comparison."""
     summary = characterise(cp, progress=progress)
     comp = comparator_section(cp)
     ring = oscillator_section(cp, folder)
     # the transient validation of the ring: the inhibitory one, on its own full scale
-    val = validation_section(cp, summary, ring[0]["polarities"]["inh"], folder, progress)
+    val = validation_section(cp, summary, ring[0]["polarities"]["inh"], comp[0], folder,
+                             progress, ode_substeps)
     return summary, comp, ring, val, timing_record(summary, comp[0], ring[0], val[0])
 
 
-def characterise_only(cp: CharParams, folder: Path, progress: bool = True) -> str:
+def characterise_only(cp: CharParams, folder: Path, progress: bool = True,
+                      ode_substeps: int | None = None) -> str:
     """:func:`characterise_all`, its results in ``folder/characterisation.json``; the text."""
-    summary, comp, ring, val, timing = characterise_all(cp, folder, progress)
+    summary, comp, ring, val, timing = characterise_all(cp, folder, progress, ode_substeps)
     write_json(folder / "characterisation.json",
                {"timing": timing, "comparator": comp[0], "oscillator": ring[0],
                 "validation": val[0], "characterisation": {k: v for k, v in summary.items()
@@ -168,11 +172,11 @@ def run(prepared, out: Path, cp: CharParams | None = None, T: int = 64,
     cp = cp or CharParams()
     folder = Path(out) / "spice"
     summary, (comp, comp_md), (ring, ring_md, td_tables), (val, val_md), timing = \
-        characterise_all(cp, folder, progress)
+        characterise_all(cp, folder, progress, ode_substeps)
     td_range = calibration_range(prepared, T, seed=seed)
     res = run_variants(prepared, summary, cp, T=T, limit=limit, seed=seed, subset=subset,
                        ode_substeps=ode_substeps, td_tables=td_tables, progress=progress,
-                       td_range=td_range)
+                       td_range=td_range, timing=val.get("timing"))
     data_name = prepared.config["data"]["name"]
     plot_error_vs_length(res, summary, folder / "error_vs_length.png", data_name)
     plot_gain_curves(summary, folder / "mirror_gain.png")

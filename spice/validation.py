@@ -24,6 +24,10 @@ the window, and its frequency times ``t_p`` (the pulse count without the +-1 of 
 phase), against td's phase advance in table mode (:func:`behavioral.td.phase_advance`,
 without mismatch and jitter).
 
+Pulse trains (:func:`pulse_train_spikes`): the whole neuron under the network's own input,
+10 ns pulses in four arrival slots (:mod:`spice.pulse_trains`), its spikes per step against
+cm in table mode with and without the circuit's timing (:mod:`spice.timing`).
+
 Kickback: :func:`kickback` ramps the membrane (an ideal current into C_m) slowly through V_th
 with the comparator attached and measures the jump of the membrane across the decision.
 """
@@ -40,6 +44,7 @@ from behavioral.cm import CMParams
 from behavioral.cm_table import load_table, table_rate
 from behavioral.td import TDParams, phase_advance
 
+from . import pulse_trains
 from .characterise import CharParams, cache_root_or_default, cached, fingerprint_of, mirror_designs
 from .comparator import ComparatorParams
 from .mirror import _si
@@ -217,6 +222,26 @@ def validate_ring(o: OscillatorParams, table: str, i_fs: float, work: Path,
     return rows
 
 
+def pulse_train_spikes(designs: dict, cm: CMParams, comp: ComparatorParams, work: Path,
+                       progress: bool = True) -> dict:
+    """Steps of the transistor-level spikes of every variant under the network's pulse trains
+    (:mod:`spice.pulse_trains`), ``{variant: {case: [step, ...]}}``."""
+    out = {}
+    for name, pair in designs.items():
+        n = NeuronParams(pair["p"], pair["n"], comp)
+        out[name] = {}
+        for case in pulse_trains.CASES:
+            exc, inh = (pulse_trains.currents(z, cm.i_unit, cm.t_p)
+                        for z in pulse_trains.inputs(case))
+            tr = simulate(n, exc, inh, pulse_trains.t_end(), work / name / case, name="pulses")
+            s = spike_times(tr["time"], tr["v(mem)"], tr["v(sw)"], cm.v_th, cm.vdd)
+            out[name][case] = pulse_trains.spice_steps(s.t_fire)
+        if progress:
+            print(f"  pulse trains {name}: spikes "
+                  + ", ".join(f"{c} {len(v)}" for c, v in out[name].items()), flush=True)
+    return out
+
+
 def validate(cp: CharParams, summary: dict, comp: ComparatorParams, ring: dict,
              osc: OscillatorParams, cache_root: Path | None = None, progress: bool = True) -> dict:
     """The whole transient validation, cached under ``artifacts/spice/<fingerprint>/``
@@ -234,6 +259,10 @@ def validate(cp: CharParams, summary: dict, comp: ComparatorParams, ring: dict,
         *(neuron_netlist(NeuronParams(p["p"], p["n"], comp), *stairs[(name, c)][:2],
                          stairs[(name, c)][3])
           for name, p in designs.items() for c in CASES),
+        *(neuron_netlist(NeuronParams(p["p"], p["n"], comp),
+                         *(pulse_trains.currents(z, cm.i_unit, cm.t_p)
+                           for z in pulse_trains.inputs(c)), pulse_trains.t_end())
+          for p in designs.values() for c in pulse_trains.CASES),
         kickback_netlist(comp), *(ring_netlist(osc, i, RING_SETTLE + TDParams().t_p)
                                   for i in RING_CURRENTS))
 
@@ -245,11 +274,14 @@ def validate(cp: CharParams, summary: dict, comp: ComparatorParams, ring: dict,
         t2 = time.perf_counter()
         rows = validate_ring(osc, ring["table_csv"], ring["i_fs"], work / "ring")
         t3 = time.perf_counter()
+        trains = pulse_train_spikes(designs, cm, comp, work / "pulses", progress)
+        t4 = time.perf_counter()
         traces = {name: {case: str(folder / "cm" / name / case / "out.txt") for case in CASES}
                   for name in res}
         return {"fingerprint": fp, "dir": str(folder), "cm": res, "traces": traces,
                 "kickback": kick,
-                "ring": rows, "c_m": cm.c_m, "v_th": cm.v_th, "v_reset": cm.v_reset,
+                "ring": rows, "pulse_trains": trains, "c_m": cm.c_m, "v_th": cm.v_th,
+                "v_reset": cm.v_reset, "t_p": cm.t_p,
                 "seconds_parts": {"cm_transients": t1 - t0, "kickback": t2 - t1,
-                                  "ring_counts": t3 - t2}}
+                                  "ring_counts": t3 - t2, "pulse_trains": t4 - t3}}
     return cached(cache_root_or_default(cache_root), fp, make)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import numpy as np
 from behavioral.plot_style import plt, save_figure
 from golden.table import markdown_table
 
+from . import pulse_trains
 from .characterise import CharParams
 from .ngspice import read_wrdata
 from .validation import CASES, model_trace, validate
@@ -98,6 +100,57 @@ def cm_table(val: dict) -> str:
                            "residual %", "integration %", "C_par / C_m %"], rows)
 
 
+#: the targets of the pulse-train validation: mean interval (%) and count (spikes per 64 steps)
+INTERVAL_TARGET_PCT = 2.0
+COUNT_TARGET_PER_64 = 1
+
+
+def timed_params(cp: CharParams, val: dict, comparator: dict, table: str, variant: str):
+    """cm in table mode of ``variant`` without offset, and the same with the circuit's timing
+    (:func:`spice.timing.circuit_timing`) on."""
+    from .timing import circuit_timing
+    base = replace(cp.cm_params(), sigma_offset=0.0, table=table)
+    return base, replace(base, dead_time=True, **circuit_timing(val, comparator, variant))
+
+
+def pulse_train_rows(cp: CharParams, val: dict, comparator: dict, tables: dict,
+                     ode_substeps: int | None = None) -> list[dict]:
+    """Per variant and pulse-train case: SPICE spikes against cm in table mode without and
+    with the circuit's timing (:func:`spice.pulse_trains.compare`), and whether the timed model
+    meets :data:`INTERVAL_TARGET_PCT` and :data:`COUNT_TARGET_PER_64`. ``ode_substeps``: the
+    table mode's RK4 sub-steps per pulse (None: cm's default), as the network runs it."""
+    rows = []
+    count_target = COUNT_TARGET_PER_64 * pulse_trains.STEPS / 64
+    for name, cases in val["pulse_trains"].items():
+        base, timed = (p if ode_substeps is None else replace(p, ode_substeps=ode_substeps)
+                       for p in timed_params(cp, val, comparator, tables[name], name))
+        untimed_steps, timed_steps = (pulse_trains.model_steps(p, tuple(cases))
+                                      for p in (base, timed))
+        for case, spice in cases.items():
+            before = pulse_trains.compare(spice, untimed_steps[case])
+            after = pulse_trains.compare(spice, timed_steps[case])
+            dev = after["interval_dev_pct"]
+            ok = abs(after["count_diff"]) <= count_target and (
+                dev is not None and abs(dev) <= INTERVAL_TARGET_PCT
+                or after["spikes_spice"] == after["spikes_model"] < 2)
+            rows.append({"variant": name, "case": case, "untimed": before, "timed": after,
+                         "within_targets": bool(ok)})
+    return rows
+
+
+def pulse_train_table(rows: list[dict]) -> str:
+    def dev(x):
+        return "n/a" if x is None else f"{x:+.1f}"
+    return markdown_table(
+        ["variant", "input", "spikes SPICE", "model", "timed model", "interval SPICE (steps)",
+         "model dev %", "timed dev %", "timed within targets"],
+        [[r["variant"], r["case"], str(r["untimed"]["spikes_spice"]),
+          str(r["untimed"]["spikes_model"]), str(r["timed"]["spikes_model"]),
+          "n/a" if r["timed"]["interval_spice"] is None else f"{r['timed']['interval_spice']:.3f}",
+          dev(r["untimed"]["interval_dev_pct"]), dev(r["timed"]["interval_dev_pct"]),
+          "yes" if r["within_targets"] else "no"] for r in rows])
+
+
 def ring_table(val: dict) -> str:
     rows = [[f"{r['i_ctrl_a'] * 1e6:g}", str(r["pulses_spice"]), str(r["pulses_model"]),
              f"{r['cycles_spice']:.2f}", f"{r['cycles_model']:.2f}", f"{r['deviation_pct']:+.2f}"]
@@ -106,15 +159,24 @@ def ring_table(val: dict) -> str:
                            "cycles td", "deviation %"], rows)
 
 
-def validation_section(cp: CharParams, summary: dict, ring: dict, folder: Path,
-                       progress: bool = True) -> tuple[dict, str]:
-    """Run (or read back) the validation; its Markdown and ``validation.png``."""
+def validation_section(cp: CharParams, summary: dict, ring: dict, comparator: dict,
+                       folder: Path, progress: bool = True,
+                       ode_substeps: int | None = None) -> tuple[dict, str]:
+    """Run (or read back) the validation; its Markdown and ``validation.png``; the record
+    gets the pulse-train comparison (``pulse_train_model``, :func:`pulse_train_rows`) and each
+    variant's timing parameters (``timing``); ``comparator``: the comparator's characterisation;
+    ``ode_substeps``: the table mode's sub-steps in the pulse-train comparison."""
     from .comparator import ComparatorParams
     from .oscillator import OscillatorParams
+    from .timing import circuit_timing
     comp = ComparatorParams(card=cp.card, c_m=cp.c_m)
     val = validate(cp, summary, comp, ring, OscillatorParams(card=cp.card, polarity=ring["polarity"]),
                    progress=progress)
     plot_validation(val, summary, folder / "validation.png")
+    trains = pulse_train_rows(cp, val, comparator, summary["tables"], ode_substeps)
+    timing = {name: circuit_timing(val, comparator, name) for name in val["pulse_trains"]}
+    val = val | {"pulse_train_model": trains, "timing": timing}
+    met = sum(r["within_targets"] for r in trains)
     rows = [(r, res["c_mem_f"]) for res in val["cm"].values() for c in CASES for r in res[c]
             if r["deviation_pct"] is not None]
     devs = [abs(r["deviation_pct"]) for r, _ in rows]
@@ -145,6 +207,16 @@ def validation_section(cp: CharParams, summary: dict, ring: dict, folder: Path,
           f"({k['charge_c'] * 1e18:+.2f} aC).\n\n"
           "Ring oscillator pulse count in one td window (t_p = 250 ns) against td in table "
           "mode (no mismatch, no jitter); cycles = frequency x t_p:\n\n" + ring_table(val)
+          + "\n\n**Under the network's pulse trains** (`spice.pulse_trains`: 10 ns pulses in "
+          f"four arrival slots, {pulse_trains.STEPS} steps, the first layer's constant input "
+          "and a hidden layer's "
+          "random one): spikes per step of the whole neuron against cm in table mode without "
+          "and with the circuit's timing (node capacitance, comparator delay versus slope, "
+          "switch closed time, reset residual; `spice.timing`, each measured above). Targets: "
+          f"mean interval within {INTERVAL_TARGET_PCT:g} %, count within "
+          f"{COUNT_TARGET_PER_64} spike per 64 steps; met by {met} of {len(trains)}"
+          + (f" (table mode with {ode_substeps} RK4 sub-steps per pulse)" if ode_substeps else "")
+          + ".\n\n" + pulse_train_table(trains)
           + "\n\n![validation](spice/validation.png)")
     return val, md
 

@@ -79,15 +79,28 @@ def test_spice_results_record_their_data_set_and_name_it(make_dataset, isolated,
     cp, summary = tiny_characterisation
     timing = {}
     # the comparator, ring oscillator and validation: not what this test is about
-    monkeypatch.setattr(report, "characterise_all", lambda cp, folder, progress: (
-        summary, ({}, "comparator"), ({}, "rings", None), ({}, "validation"), timing))
+    # one variant with the circuit's timing (a long dead time: the firing slots' rest is lost)
+    circuit = {"simple_L3": {"c_par": 3e-15, "t_closed": 8e-9, "comparator_delay": ((1e7, 1e-9),),
+                             "v_residual": 0.01, "r_switch": 3000.0}}
+    monkeypatch.setattr(report, "characterise_all", lambda cp, folder, progress, subs: (
+        summary, ({}, "comparator"), ({}, "rings", None), ({"timing": circuit}, "validation"),
+        timing))
     monkeypatch.setattr(report, "timing_text", lambda timing: "timing")
     prepared = _prepared(make_dataset("digits-f"))
     report.run(prepared, isolated / "results", cp, T=4, limit=10, progress=False,
                options={"T": 4, "limit": 10})
     record = json.loads((isolated / "results" / "spice" / "spice.json").read_text())
     assert record["data"]["name"] == "digits-f" and record["options"] == {"T": 4, "limit": 10}
-    assert "10 digits-f test images" in (isolated / "results" / "spice" / "spice.md").read_text()
+    md = (isolated / "results" / "spice" / "spice.md").read_text()
+    assert "10 digits-f test images" in md
+    # the timed run is paired with the untimed one on the same images
+    net = record["network"]
+    assert list(net["cm_timed"]) == ["simple_L3"]
+    d = net["cm_timed"]["simple_L3"]["timed_minus_untimed"]
+    assert d["pp"] == pytest.approx(net["cm_timed"]["simple_L3"]["error_pct"]
+                                     - net["cm"]["simple_L3"]["error_pct"])
+    assert d["pp"] == pytest.approx(100 * (d["b"] - d["c"]) / 10) and d["low"] <= d["pp"] <= d["high"]
+    assert "cm with circuit timing %" in md
 
 
 def test_energy_results_record_their_data_set_and_take_no_other_sets_errors(

@@ -129,10 +129,11 @@ def test_validation_is_cached(tmp_path, monkeypatch):
     monkeypatch.setattr(val, "validate_cm", lambda *a, **k: calls.append("cm") or {})
     monkeypatch.setattr(val, "kickback", lambda *a, **k: calls.append("kick") or {})
     monkeypatch.setattr(val, "validate_ring", lambda *a, **k: calls.append("ring") or [])
+    monkeypatch.setattr(val, "pulse_train_spikes", lambda *a, **k: calls.append("pulses") or {})
     args = (CharParams(), summary, ComparatorParams(), ring, val.OscillatorParams())
     first = val.validate(*args, cache_root=tmp_path / "cache", progress=False)
     again = val.validate(*args, cache_root=tmp_path / "cache", progress=False)
-    assert calls == ["cm", "kick", "ring"]
+    assert calls == ["cm", "kick", "ring", "pulses"]
     assert not first["cached"] and again["cached"] and again["fingerprint"] == first["fingerprint"]
     other = val.validate(CharParams(), summary | {"fingerprint": "xyz"}, *args[2:],
                          cache_root=tmp_path / "cache", progress=False)

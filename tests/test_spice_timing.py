@@ -1,0 +1,106 @@
+"""cm's circuit timing from the characterisation records, and the pulse trains of the
+transient validation: hand-made records against hand-computed parameters."""
+
+import numpy as np
+import pytest
+
+from behavioral.cm import CMParams
+from spice import pulse_trains
+from spice.timing import circuit_timing
+
+I_UNIT = 100e-15 * 0.4 / 10e-9      # A: 4 uA
+
+
+def level(ze, zi, dead, delay, above):
+    return {"i_exc_units": ze, "i_inh_units": zi, "dead_s": dead, "delay_s": delay,
+            "v_release_v": 0.2 + above}
+
+
+def record(levels):
+    return {"c_m": 100e-15, "v_th": 0.6, "v_reset": 0.2, "t_p": 10e-9,
+            "cm": {"v": {"c_mem_f": 103e-15, "excitatory": levels[:2], "mixed": levels[2:]}}}
+
+
+COMPARATOR = {"delays": {"10 mV/ns": {"delay_s": 1.7e-9}, "1 mV/ns": {"delay_s": 2.8e-9},
+                         "100 mV/ns": {"delay_s": 0.7e-9}}}
+
+
+def test_timing_parameters_by_hand():
+    # releases 1 mV + 2.5 kOhm x I: 3.5 mV at 1 uA, 11 mV at 4 uA, 3.5 mV at 1 uA net
+    levels = [level(0.25, 0, 4.1e-9, 1.8e-9, 3.5e-3), level(1, 0, 3.5e-9, 1.2e-9, 11e-3),
+              level(1, 0.75, 4.0e-9, 1.7e-9, 3.5e-3),
+              {"i_exc_units": 2, "i_inh_units": 1.9, "dead_s": None}]
+    t = circuit_timing(record(levels), COMPARATOR, "v")
+    assert t["c_par"] == pytest.approx(3e-15)
+    assert t["comparator_delay"] == ((1e6, 2.8e-9), (1e7, 1.7e-9), (1e8, 0.7e-9))
+    assert t["t_closed"] == pytest.approx(2.3e-9)
+    assert t["v_residual"] == pytest.approx(1e-3, abs=1e-9)
+    assert t["r_switch"] == pytest.approx(2500, rel=1e-6)
+    CMParams(**t)      # a valid parameter set
+
+
+def test_a_falling_release_level_gives_no_negative_resistance():
+    levels = [level(0.25, 0, 4e-9, 2e-9, 5e-3), level(1, 0, 4e-9, 2e-9, 3e-3)]
+    t = circuit_timing(record(levels), COMPARATOR, "v")
+    assert t["r_switch"] == 0.0 and t["v_residual"] == pytest.approx(4e-3)
+
+
+def test_a_variant_that_never_fired_is_refused():
+    silent = {"i_exc_units": 1, "i_inh_units": 0, "dead_s": None}
+    with pytest.raises(ValueError, match="'v' fired at no validation level"):
+        circuit_timing(record([silent, silent]), COMPARATOR, "v")
+
+
+def test_pulse_train_currents_and_steps():
+    e, i = pulse_trains.inputs("layer0", steps=2)
+    assert e.shape == (2, 4) and (e == 0.25).all() and (i == 0.1).all()
+    steps = pulse_trains.currents(np.array([[0.0, 0.5, 0.0, 0.0]]), I_UNIT, 10e-9)
+    # slot 1 of step 0 starts 20 ns after the first slot (at 1 ns)
+    assert steps == [(pytest.approx(21e-9), pytest.approx(2e-6)), (pytest.approx(31e-9), 0.0)]
+    assert pulse_trains.spice_steps(np.array([5e-9, 80.5e-9, 81.5e-9])) == [0, 0, 1]
+    a, b = pulse_trains.inputs("layer1", steps=64), pulse_trains.inputs("layer1", steps=64)
+    assert (a[0] == b[0]).all() and 0.4 < (a[0] > 0).mean() < 0.8
+    with pytest.raises(ValueError, match="pulse-train case 'layer2'"):
+        pulse_trains.inputs("layer2")
+
+
+def test_model_spikes_under_the_pulse_trains():
+    # the linear neuron with subtraction and a net 0.6 unit per step fires 38 times in 64 steps
+    # (floor(64 x 0.6)); the natural reset loses each firing slot's rest: fewer spikes
+    linear = CMParams(clm=False, triode=False, vdsat_current=False, compression=False,
+                      reset="subtract", i_leak=0.0)
+    both = pulse_trains.model_steps(linear, steps=64)
+    fired = both["layer0"]
+    assert len(fired) == 38
+    # one batch row per case: the same spikes as each case alone
+    assert pulse_trains.model_steps(linear, ("layer1",), 64)["layer1"] == both["layer1"]
+    natural = pulse_trains.model_steps(CMParams(), ("layer0",), 64)["layer0"]
+    assert len(natural) < len(fired)
+    cmp = pulse_trains.compare(fired, natural)
+    assert cmp["count_diff"] == len(natural) - 38 and cmp["interval_dev_pct"] > 0
+    assert pulse_trains.mean_interval([3]) is None
+
+
+def test_pulse_train_rows_judge_the_timed_model(tmp_path):
+    """A circuit that fires exactly as the timed model meets the targets; one that fires twenty
+    spikes more in 256 steps does not (the count target is one per 64 steps)."""
+    from dataclasses import replace
+
+    from behavioral.cm import equation_table
+    from behavioral.cm_table import write_table
+    from spice.characterise import CharParams
+    from spice.validation_report import pulse_train_rows, timed_params
+    cp = CharParams()
+    cm = cp.cm_params()
+    table = str(write_table(equation_table(cm, v_points=41, i_points=11), tmp_path / "eq.csv"))
+    levels = [level(0.25, 0, 4.1e-9, 1.8e-9, 3.5e-3), level(1, 0, 3.5e-9, 1.2e-9, 11e-3)]
+    val = record(levels) | {"v_th": cm.v_th, "v_reset": cm.v_reset}
+    _, timed = timed_params(cp, val, COMPARATOR, table, "v")
+    own = pulse_trains.model_steps(replace(timed, ode_substeps=1))
+    silent = [n for n in range(pulse_trains.STEPS) if n not in own["layer1"]]
+    extra = sorted(own["layer1"] + silent[:20])     # 20 > 4 spikes per 256 steps
+    rows = pulse_train_rows(cp, val | {"pulse_trains": {"v": {"layer0": own["layer0"],
+                                                               "layer1": extra}}},
+                            COMPARATOR, {"v": table}, ode_substeps=1)
+    assert [(r["case"], r["within_targets"]) for r in rows] == [("layer0", True), ("layer1", False)]
+    assert rows[0]["timed"]["interval_dev_pct"] == 0.0 and rows[0]["timed"]["count_diff"] == 0
