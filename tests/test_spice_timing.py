@@ -104,3 +104,4 @@ def test_pulse_train_rows_judge_the_timed_model(tmp_path):
                             COMPARATOR, {"v": table}, ode_substeps=1)
     assert [(r["case"], r["within_targets"]) for r in rows] == [("layer0", True), ("layer1", False)]
     assert rows[0]["timed"]["interval_dev_pct"] == 0.0 and rows[0]["timed"]["count_diff"] == 0
+    assert not rows[1]["untimed_within_targets"]
