@@ -45,7 +45,8 @@ N_CORRELATION_IMAGES = 1000  # images for the layer-wise rate/activation correla
 COMPARE_CHIPS = 3
 #: test images of the spice stage without --full (a seeded random subset): cm from a table runs
 #: about 20 images/s on 2 cores, several times slower than from its equations, and the stage
-#: runs ten mirror variants (the full test set: over an hour)
+#: runs ten mirror variants, each without and with the circuit's timing (the full test set:
+#: over an hour)
 SPICE_QUICK_IMAGES = 2000
 #: RK4 sub-steps per pulse of the cm table mode in the spice and mismatch stages (the same
 #: predictions as 8 sub-steps, 4x faster; ``tdsnn.bench`` runs cm-table with it too)
