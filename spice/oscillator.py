@@ -133,21 +133,24 @@ def elements(o: OscillatorParams, i_ctrl: str, buffer_supply: str = "vdd") -> li
                     f"MBN out x0 0 0 {n} W={_si(o.w_buffer)} L={lb}"]
 
 
-def netlist(o: OscillatorParams, i_ctrl: float, t_end: float,
+def netlist(o: OscillatorParams, i_ctrl: float | str, t_end: float,
             vectors: tuple[str, ...] = ("v(out)",), t_max: float | None = None,
             buffer_supply: bool = False) -> str:
-    """Transient of the ring at ``i_ctrl`` (A) until ``t_end`` (s), writing ``vectors``.
+    """Transient of the ring at ``i_ctrl`` (A; or a SPICE source value such as a ``PWL(...)``)
+    until ``t_end`` (s), writing ``vectors``.
 
     ``t_max`` None: 5 ps steps from the initial condition (``uic``), as first characterised;
     else steps of at most ``t_max`` (s) from the operating point with the initial condition
     held (the bias nodes start settled). ``buffer_supply``: the output buffer on its own
     supply source ``Vdb`` (node ``vdb``, at VDD), so that ``i(vdb)`` is its current."""
     c = o.card
+    value = i_ctrl if isinstance(i_ctrl, str) else _si(i_ctrl)
     lines = [f"* current-starved ring oscillator ({o.polarity}), {o.n_stages} stages, "
-             f"I_ctrl = {_si(i_ctrl)} A", c.include(), f"Vdd vdd 0 {_si(c.vdd)}"]
+             f"I_ctrl = {'a waveform' if isinstance(i_ctrl, str) else value + ' A'}", c.include(),
+             f"Vdd vdd 0 {_si(c.vdd)}"]
     if buffer_supply:
         lines.append(f"Vdb vdb 0 {_si(c.vdd)}")
-    lines += elements(o, _si(i_ctrl), "vdb" if buffer_supply else "vdd")
+    lines += elements(o, value, "vdb" if buffer_supply else "vdd")
     analysis = (f"tran 5p {_si(t_end)} uic" if t_max is None
                 else f"tran {_si(t_max)} {_si(t_end)} 0 {_si(t_max)}")
     lines += [f".ic v(x0)=0 v(x1)={_si(c.vdd)}",
