@@ -26,7 +26,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from behavioral.cm import CMNeuron, CMParams
+from behavioral.cm import CMNeuron, CMParams, integrate_pulse
 
 #: steps per train: one spike more or less moves the mean interval of a neuron firing every
 #: 2-3 steps by about 1 % (64 steps: 5 %, the size of the 2 % target's misses there), and the
@@ -104,3 +104,53 @@ def compare(spice: list[int], model: list[int]) -> dict:
             "count_diff": len(model) - len(spice),
             "interval_spice": a, "interval_model": b,
             "interval_dev_pct": None if a is None or b is None else 100 * (b / a - 1)}
+
+
+def slot_levels(t: np.ndarray, v_mem: np.ndarray, v_sw: np.ndarray, vdd: float,
+                steps: int = STEPS) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per slot of a transient (s, V): the membrane just before the slot and just before the
+    next (V), its highest value in the slot (V), and whether the reset switch closed in it."""
+    starts = T_START + np.arange(steps * SLOTS + 1) * SLOT_SPACING - 0.2e-9
+    level = np.interp(starts, t, v_mem)
+    edges = np.searchsorted(t, starts)
+    peak = np.maximum.reduceat(v_mem, edges[:-1])
+    closed = np.maximum.reduceat(v_sw, edges[:-1]) > vdd / 2
+    return level[:-1], level[1:], peak, closed
+
+
+def diagnose(trace: tuple[np.ndarray, np.ndarray, np.ndarray], p: CMParams, case: str,
+             vdd: float) -> dict:
+    """Measurements on one pulse-train transient ``trace`` (time s, membrane V, switch V) of
+    the slots without a reset, each slot's membrane step in SPICE against cm ``p`` (table mode)
+    from SPICE's level at the slot's start:
+
+    ``quiet_pct``  all of them: SPICE's summed step over the model's minus 1 (%; ``None``
+        where the model's sum is under one threshold swing: a membrane held at an
+        equilibrium, whose ratio of small sums says nothing);
+    ``cold_pct``, ``warm_pct``  those with an excitatory pulse alone, after a slot without one
+        (the mirror starting from rest: its gate charges first and discharges after the
+        pulse) and after one (``None`` without such slots);
+    ``late``  slots in which the membrane reached ``V_th`` but the switch did not close: the
+        comparator decided after the slot (a small overdrive at a pulse's end).
+    """
+    e, i = (x.reshape(-1) for x in inputs(case))
+    before, after, peak, closed = slot_levels(*trace, vdd)
+    zero = np.zeros_like(i)
+
+    def step(exc, inh):
+        v, *_ = integrate_pulse(p, torch.tensor(before)[:, None],
+                                torch.tensor(exc * p.i_unit)[:, None],
+                                torch.tensor(inh * p.i_unit)[:, None])
+        return v[:, 0].numpy() - before
+    quiet = ~closed & (peak < p.v_th) & ((e > 0) | (i > 0))
+    alone = quiet & (e > 0) & (i == 0)
+    warm = np.concatenate([[False], e[:-1] > 0])
+
+    def ratio(sel, model):
+        total = model[sel].sum()
+        return float(100 * ((after - before)[sel].sum() / total - 1)) if abs(total) >= p.swing else None
+    excitatory = step(e, zero)
+    return {"quiet_pct": ratio(quiet, step(e, i)),
+            "cold_pct": ratio(alone & ~warm, excitatory), "warm_pct": ratio(alone & warm, excitatory),
+            "cold_slots": int((alone & ~warm).sum()), "warm_slots": int((alone & warm).sum()),
+            "late": int(((peak >= p.v_th) & ~closed).sum())}

@@ -50,7 +50,7 @@ from .comparator import ComparatorParams
 from .mirror import _si
 from .neuron import NeuronParams, intervals, membrane_capacitance, simulate, spike_times
 from .neuron import netlist as neuron_netlist
-from .ngspice import control_block, run
+from .ngspice import control_block, read_wrdata, run
 from .oscillator import OscillatorParams, measure
 from .oscillator import netlist as ring_netlist
 
@@ -222,10 +222,15 @@ def validate_ring(o: OscillatorParams, table: str, i_fs: float, work: Path,
     return rows
 
 
+#: the validation's folder of the pulse-train transients, one ``<variant>/<case>/`` each
+PULSES = "pulses"
+
+
 def pulse_train_spikes(designs: dict, cm: CMParams, comp: ComparatorParams, work: Path,
                        progress: bool = True) -> dict:
     """Steps of the transistor-level spikes of every variant under the network's pulse trains
-    (:mod:`spice.pulse_trains`), ``{variant: {case: [step, ...]}}``."""
+    (:mod:`spice.pulse_trains`), ``{variant: {case: [step, ...]}}``; the transients stay in
+    ``work/<variant>/<case>/``."""
     out = {}
     for name, pair in designs.items():
         n = NeuronParams(pair["p"], pair["n"], comp)
@@ -240,6 +245,17 @@ def pulse_train_spikes(designs: dict, cm: CMParams, comp: ComparatorParams, work
             print(f"  pulse trains {name}: spikes "
                   + ", ".join(f"{c} {len(v)}" for c, v in out[name].items()), flush=True)
     return out
+
+
+def pulse_train_trace(val: dict, variant: str, case: str) -> tuple[np.ndarray, ...]:
+    """Time (s), membrane and switch (V) of the pulse-train transient of ``variant`` under
+    ``case``, read back from the validation record ``val``'s folder."""
+    path = Path(val["dir"]) / PULSES / variant / case / "out.txt"
+    if not path.exists():
+        raise FileNotFoundError(f"pulse-train transient {path} is missing; delete "
+                                f"{val['dir']} to run the validation again")
+    tr = read_wrdata(path)
+    return tr["time"], tr["v(mem)"], tr["v(sw)"]
 
 
 def validate(cp: CharParams, summary: dict, comp: ComparatorParams, ring: dict,
@@ -274,7 +290,7 @@ def validate(cp: CharParams, summary: dict, comp: ComparatorParams, ring: dict,
         t2 = time.perf_counter()
         rows = validate_ring(osc, ring["table_csv"], ring["i_fs"], work / "ring")
         t3 = time.perf_counter()
-        trains = pulse_train_spikes(designs, cm, comp, work / "pulses", progress)
+        trains = pulse_train_spikes(designs, cm, comp, work / PULSES, progress)
         t4 = time.perf_counter()
         traces = {name: {case: str(folder / "cm" / name / case / "out.txt") for case in CASES}
                   for name in res}

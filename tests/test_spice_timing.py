@@ -81,6 +81,63 @@ def test_model_spikes_under_the_pulse_trains():
     assert pulse_trains.mean_interval([3]) is None
 
 
+def synthetic_trace(p: CMParams, case: str, cold_loss: float = 0.0):
+    """(time s, membrane V, switch V) of a neuron that integrates each slot as ``p`` does
+    (fire and reset to V_reset at V_th), an excitatory pulse alone after an empty slot
+    delivering ``1 - cold_loss`` of it: the membrane at each slot's start, its peak 10 ns later,
+    the switch closed at 12 ns in a firing slot and the membrane at the reset level at 15 ns."""
+    import torch
+
+    from behavioral.cm import integrate_pulse
+    e, i = (x.reshape(-1) for x in pulse_trains.inputs(case))
+    t, v, sw, level = [], [], [], p.v_reset
+    for k in range(len(e)):
+        start = pulse_trains.T_START + k * pulse_trains.SLOT_SPACING - 0.2e-9
+        peak = float(integrate_pulse(p, torch.tensor([[level]], dtype=torch.float64),
+                                     torch.tensor([[e[k] * p.i_unit]]),
+                                     torch.tensor([[i[k] * p.i_unit]]))[0])
+        if e[k] > 0 and i[k] == 0 and (k == 0 or e[k - 1] == 0):
+            peak = level + (1 - cold_loss) * (peak - level)
+        fired = peak >= p.v_th
+        t += [start, start + 10e-9, start + 12e-9, start + 15e-9]
+        v += [level, peak, peak, p.v_reset if fired else peak]
+        sw += [0.0, 0.0, 0.9 if fired else 0.0, 0.0]
+        level = v[-1]
+    return np.array(t), np.array(v), np.array(sw)
+
+
+def write_trace(path, trace):
+    path.mkdir(parents=True)
+    np.savetxt(path / "out.txt", np.column_stack([trace[0], trace[1], trace[2]]),
+               header="time v(mem) v(sw)", comments="")
+
+
+@pytest.mark.parametrize("case", pulse_trains.CASES)
+def test_diagnose_finds_no_difference_in_the_models_own_trace(case):
+    p = CMParams()
+    d = pulse_trains.diagnose(synthetic_trace(p, case), p, case, vdd=0.9)
+    assert d["quiet_pct"] == pytest.approx(0.0, abs=1e-6) and d["late"] == 0
+    if case == "layer1":
+        assert d["cold_slots"] > 50 and d["warm_slots"] > 50
+        assert d["cold_pct"] == pytest.approx(0.0, abs=1e-6)
+        assert d["warm_pct"] == pytest.approx(0.0, abs=1e-6)
+    else:   # E and I in every slot: no excitatory pulse alone
+        assert d["cold_pct"] is None and d["warm_pct"] is None
+
+
+def test_diagnose_measures_a_cold_mirrors_loss_and_a_late_decision():
+    p = CMParams()
+    t, v, sw = synthetic_trace(p, "layer1", cold_loss=0.15)
+    d = pulse_trains.diagnose((t, v, sw), p, "layer1", vdd=0.9)
+    assert d["cold_pct"] == pytest.approx(-15.0, abs=1e-4)
+    assert d["warm_pct"] == pytest.approx(0.0, abs=1e-6)
+    assert -15.0 < d["quiet_pct"] < 0.0
+    # a firing slot whose switch stays open: the comparator decided after the slot
+    k = int(np.nonzero(sw > 0)[0][0])
+    sw[k] = 0.0
+    assert pulse_trains.diagnose((t, v, sw), p, "layer1", vdd=0.9)["late"] == 1
+
+
 def test_pulse_train_rows_judge_the_timed_model(tmp_path):
     """A circuit that fires exactly as the timed model meets the targets; one that fires twenty
     spikes more in 256 steps does not (the count target is one per 64 steps)."""
@@ -99,9 +156,14 @@ def test_pulse_train_rows_judge_the_timed_model(tmp_path):
     own = pulse_trains.model_steps(replace(timed, ode_substeps=1))
     silent = [n for n in range(pulse_trains.STEPS) if n not in own["layer1"]]
     extra = sorted(own["layer1"] + silent[:20])     # 20 > 4 spikes per 256 steps
-    rows = pulse_train_rows(cp, val | {"pulse_trains": {"v": {"layer0": own["layer0"],
-                                                               "layer1": extra}}},
+    for case in pulse_trains.CASES:
+        write_trace(tmp_path / "pulses" / "v" / case, synthetic_trace(timed, case))
+    rows = pulse_train_rows(cp, val | {"dir": str(tmp_path),
+                                       "pulse_trains": {"v": {"layer0": own["layer0"],
+                                                              "layer1": extra}}},
                             COMPARATOR, {"v": table}, ode_substeps=1)
     assert [(r["case"], r["within_targets"]) for r in rows] == [("layer0", True), ("layer1", False)]
     assert rows[0]["timed"]["interval_dev_pct"] == 0.0 and rows[0]["timed"]["count_diff"] == 0
     assert not rows[1]["untimed_within_targets"]
+    # the per-slot measurements of each trace (here the timed model's own: no difference)
+    assert abs(rows[1]["diagnosis"]["quiet_pct"]) < 0.5 and rows[1]["diagnosis"]["late"] == 0
