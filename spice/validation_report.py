@@ -10,10 +10,10 @@ import numpy as np
 from behavioral.plot_style import plt, save_figure
 from golden.table import markdown_table
 
-from . import pulse_trains
+from . import pulse_trains, ring_trains
 from .characterise import CharParams
 from .ngspice import read_wrdata
-from .validation import CASES, model_trace, validate
+from .validation import CASES, model_trace, pulse_train_trace, validate
 
 PLOTTED = "simple_L3"   # the variant whose membrane is drawn: the analytic model's design point
 
@@ -116,8 +116,9 @@ def timed_params(cp: CharParams, val: dict, comparator: dict, table: str, varian
 def pulse_train_rows(cp: CharParams, val: dict, comparator: dict, tables: dict,
                      ode_substeps: int | None = None) -> list[dict]:
     """Per variant and pulse-train case: SPICE spikes against cm in table mode without and
-    with the circuit's timing (:func:`spice.pulse_trains.compare`), and whether the timed model
-    meets :data:`INTERVAL_TARGET_PCT` and :data:`COUNT_TARGET_PER_64`. ``ode_substeps``: the
+    with the circuit's timing (:func:`spice.pulse_trains.compare`), whether the timed model
+    meets :data:`INTERVAL_TARGET_PCT` and :data:`COUNT_TARGET_PER_64`, and the per-slot
+    measurements of the transient against the timed model (:func:`spice.pulse_trains.diagnose`). ``ode_substeps``: the
     table mode's RK4 sub-steps per pulse (None: cm's default), as the network runs it."""
     rows = []
     count_target = COUNT_TARGET_PER_64 * pulse_trains.STEPS / 64
@@ -129,9 +130,12 @@ def pulse_train_rows(cp: CharParams, val: dict, comparator: dict, tables: dict,
         for case, spice in cases.items():
             before = pulse_trains.compare(spice, untimed_steps[case])
             after = pulse_trains.compare(spice, timed_steps[case])
+            diagnosis = pulse_trains.diagnose(pulse_train_trace(val, name, case), timed, case,
+                                              cp.card.vdd)
             rows.append({"variant": name, "case": case, "untimed": before, "timed": after,
                          "within_targets": _within(after, count_target),
-                         "untimed_within_targets": _within(before, count_target)})
+                         "untimed_within_targets": _within(before, count_target),
+                         "diagnosis": diagnosis})
     return rows
 
 
@@ -149,12 +153,15 @@ def pulse_train_table(rows: list[dict]) -> str:
         return "n/a" if x is None else f"{x:+.1f}"
     return markdown_table(
         ["variant", "input", "spikes SPICE", "model", "timed model", "interval SPICE (steps)",
-         "model dev %", "timed dev %", "timed within targets"],
+         "model dev %", "timed dev %", "timed within targets", "slot charge %",
+         "cold E pulse %", "warm E pulse %", "late decisions"],
         [[r["variant"], r["case"], str(r["untimed"]["spikes_spice"]),
           str(r["untimed"]["spikes_model"]), str(r["timed"]["spikes_model"]),
           "n/a" if r["timed"]["interval_spice"] is None else f"{r['timed']['interval_spice']:.3f}",
           dev(r["untimed"]["interval_dev_pct"]), dev(r["timed"]["interval_dev_pct"]),
-          "yes" if r["within_targets"] else "no"] for r in rows])
+          "yes" if r["within_targets"] else "no", dev(r["diagnosis"]["quiet_pct"]),
+          dev(r["diagnosis"]["cold_pct"]), dev(r["diagnosis"]["warm_pct"]),
+          str(r["diagnosis"]["late"])] for r in rows])
 
 
 def ring_table(val: dict) -> str:
@@ -165,15 +172,28 @@ def ring_table(val: dict) -> str:
                            "cycles td", "deviation %"], rows)
 
 
+def ring_train_table(trains: dict) -> str:
+    rows = [[pol, str(len(r["spice"])), str(r["pulses_spice"]), str(r["pulses_model"]),
+             "n/a" if r["total_dev_pct"] is None else f"{r['total_dev_pct']:+.2f}",
+             f"{r['constant_dev_pct']:+.2f}", str(r["max_step_diff"]),
+             str(r["max_cumulative_diff"]), "yes" if r["within_targets"] else "no"]
+            for pol, r in trains["polarities"].items()]
+    return markdown_table(["ring", "steps", "pulses SPICE", "pulses td", "deviation %",
+                           "at constant current %", "largest step difference",
+                           "largest cumulative difference", "within 2 %"], rows)
+
+
 def validation_section(cp: CharParams, summary: dict, ring: dict, comparator: dict,
                        folder: Path, progress: bool = True,
                        ode_substeps: int | None = None) -> tuple[dict, str]:
     """Run (or read back) the validation; its Markdown and ``validation.png``; the record
-    gets the pulse-train comparison (``pulse_train_model``, :func:`pulse_train_rows`) and each
-    variant's timing parameters (``timing``); ``comparator``: the comparator's characterisation;
+    gets the pulse-train comparison (``pulse_train_model``, :func:`pulse_train_rows`), each
+    variant's timing parameters (``timing``) and td's rings under a switching control current
+    (``ring_trains``, :func:`spice.ring_trains.validate_trains`); ``comparator``: the comparator's characterisation;
     ``ode_substeps``: the table mode's sub-steps in the pulse-train comparison."""
     from .comparator import ComparatorParams
     from .oscillator import OscillatorParams
+    from .ring_trains import validate_trains
     from .timing import circuit_timing
     comp = ComparatorParams(card=cp.card, c_m=cp.c_m)
     val = validate(cp, summary, comp, ring, OscillatorParams(card=cp.card, polarity=ring["polarity"]),
@@ -181,7 +201,8 @@ def validation_section(cp: CharParams, summary: dict, ring: dict, comparator: di
     plot_validation(val, summary, folder / "validation.png")
     trains = pulse_train_rows(cp, val, comparator, summary["tables"], ode_substeps)
     timing = {name: circuit_timing(val, comparator, name) for name in val["pulse_trains"]}
-    val = val | {"pulse_train_model": trains, "timing": timing}
+    rings = validate_trains(cp.card, progress=progress)
+    val = val | {"pulse_train_model": trains, "timing": timing, "ring_trains": rings}
     met = sum(r["within_targets"] for r in trains)
     met_untimed = sum(r["untimed_within_targets"] for r in trains)
     rows = [(r, res["c_mem_f"]) for res in val["cm"].values() for c in CASES for r in res[c]
@@ -214,6 +235,14 @@ def validation_section(cp: CharParams, summary: dict, ring: dict, comparator: di
           f"({k['charge_c'] * 1e18:+.2f} aC).\n\n"
           "Ring oscillator pulse count in one td window (t_p = 250 ns) against td in table "
           "mode (no mismatch, no jitter); cycles = frequency x t_p:\n\n" + ring_table(val)
+          + "\n\nThe same under a switching control current (`spice.ring_trains`: "
+          f"{ring_trains.STEPS} steps, each a window of t_p at a seeded fraction of the full "
+          "scale, 0 in about 30 % of them, then the ring stopped for "
+          f"{ring_trains.GAP * 1e9:g} ns with its phase held; td carries the unfinished "
+          "phase): pulses per step counted in SPICE against td in table mode, total within "
+          f"{ring_trains.TOTAL_TARGET_PCT:g} % as at constant current; beside it the same "
+          "ring's mean deviation at 3-9 uA constant current, so the switching's own part is "
+          "the difference.\n\n" + ring_train_table(rings)
           + "\n\n**Under the network's pulse trains** (`spice.pulse_trains`: 10 ns pulses in "
           f"four arrival slots, {pulse_trains.STEPS} steps, the first layer's constant input "
           "and a hidden layer's "
@@ -224,7 +253,15 @@ def validation_section(cp: CharParams, summary: dict, ring: dict, comparator: di
           f"{COUNT_TARGET_PER_64} spike per 64 steps; met by the timed model in {met} of "
           f"{len(trains)} (without the timing: {met_untimed})"
           + (f" (table mode with {ode_substeps} RK4 sub-steps per pulse)" if ode_substeps else "")
-          + ".\n\n" + pulse_train_table(trains)
+          + ". The last four columns measure each slot without a reset against the timed "
+          "model started from SPICE's membrane at the slot's start (`spice.pulse_trains."
+          "diagnose`): the summed step of all of them (slot charge: SPICE over model - 1), "
+          "of the excitatory pulses alone after an empty slot (cold: the mirror starts from "
+          "rest, its gate charges first and returns the charge after the pulse) and after a "
+          "pulse (warm), and the slots in which the membrane passed V_th but the comparator "
+          "decided only after the slot (late). The model has no memory from slot to slot "
+          "and one comparator delay per slope, so it holds none of these.\n\n"
+          + pulse_train_table(trains)
           + "\n\n![validation](spice/validation.png)")
     return val, md
 

@@ -40,12 +40,13 @@ def test_model_counts_carry_the_unfinished_phase():
     assert ring_trains.model_counts(p, x) == [1, 0, 2]
 
 
-def test_compare_judges_total_and_cumulative_counts():
+def test_compare_judges_the_total():
     good = ring_trains.compare([10, 0, 11, 9], [10, 0, 10, 10])
-    assert good["total_dev_pct"] == 0.0 and good["max_cumulative_diff"] == 1
-    assert good["within_targets"]
-    drift = ring_trains.compare([11, 0, 11, 11], [10, 0, 10, 10])
-    assert drift["max_cumulative_diff"] == 3 and not drift["within_targets"]
+    assert good["total_dev_pct"] == 0.0 and good["within_targets"]
+    assert good["max_step_diff"] == 1 and good["max_cumulative_diff"] == 1
+    drift = ring_trains.compare([11, 0, 11, 11], [10, 0, 10, 10])     # +10 %
+    assert drift["total_dev_pct"] == pytest.approx(10.0) and not drift["within_targets"]
+    assert drift["max_step_diff"] == 1 and drift["max_cumulative_diff"] == 3
     assert ring_trains.compare([0, 0], [0, 0])["total_dev_pct"] is None
 
 
