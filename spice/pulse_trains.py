@@ -130,6 +130,9 @@ def diagnose(trace: tuple[np.ndarray, np.ndarray, np.ndarray], p: CMParams, case
     ``cold_pct``, ``warm_pct``  those with an excitatory pulse alone, after a slot without one
         (the mirror starting from rest: its gate charges first and discharges after the
         pulse) and after one (``None`` without such slots);
+    ``tail_mv``  the mean step (mV) of the slots without input right after an excitatory
+        pulse: the charge a pulse delivers after its slot (the model's step there is the
+        leakage alone, microvolts; ``None`` without such slots);
     ``late``  slots in which the membrane reached ``V_th`` but the switch did not close: the
         comparator decided after the slot (a small overdrive at a pulse's end).
     """
@@ -150,7 +153,9 @@ def diagnose(trace: tuple[np.ndarray, np.ndarray, np.ndarray], p: CMParams, case
         total = model[sel].sum()
         return float(100 * ((after - before)[sel].sum() / total - 1)) if abs(total) >= p.swing else None
     excitatory = step(e, zero)
+    tail = ~closed & (peak < p.v_th) & (e == 0) & (i == 0) & warm
     return {"quiet_pct": ratio(quiet, step(e, i)),
+            "tail_mv": float(1e3 * (after - before)[tail].mean()) if tail.any() else None,
             "cold_pct": ratio(alone & ~warm, excitatory), "warm_pct": ratio(alone & warm, excitatory),
             "cold_slots": int((alone & ~warm).sum()), "warm_slots": int((alone & warm).sum()),
             "late": int(((peak >= p.v_th) & ~closed).sum())}

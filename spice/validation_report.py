@@ -154,13 +154,14 @@ def pulse_train_table(rows: list[dict]) -> str:
     return markdown_table(
         ["variant", "input", "spikes SPICE", "model", "timed model", "interval SPICE (steps)",
          "model dev %", "timed dev %", "timed within targets", "slot charge %",
-         "cold E pulse %", "warm E pulse %", "late decisions"],
+         "cold E pulse %", "warm E pulse %", "after E pulse mV", "late decisions"],
         [[r["variant"], r["case"], str(r["untimed"]["spikes_spice"]),
           str(r["untimed"]["spikes_model"]), str(r["timed"]["spikes_model"]),
           "n/a" if r["timed"]["interval_spice"] is None else f"{r['timed']['interval_spice']:.3f}",
           dev(r["untimed"]["interval_dev_pct"]), dev(r["timed"]["interval_dev_pct"]),
           "yes" if r["within_targets"] else "no", dev(r["diagnosis"]["quiet_pct"]),
           dev(r["diagnosis"]["cold_pct"]), dev(r["diagnosis"]["warm_pct"]),
+          "n/a" if r["diagnosis"]["tail_mv"] is None else f"{r['diagnosis']['tail_mv']:+.2f}",
           str(r["diagnosis"]["late"])] for r in rows])
 
 

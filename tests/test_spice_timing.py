@@ -81,22 +81,25 @@ def test_model_spikes_under_the_pulse_trains():
     assert pulse_trains.mean_interval([3]) is None
 
 
-def synthetic_trace(p: CMParams, case: str, cold_loss: float = 0.0):
+def synthetic_trace(p: CMParams, case: str, cold_loss: float = 0.0, delayed: bool = False):
     """(time s, membrane V, switch V) of a neuron that integrates each slot as ``p`` does
     (fire and reset to V_reset at V_th), an excitatory pulse alone after an empty slot
-    delivering ``1 - cold_loss`` of it: the membrane at each slot's start, its peak 10 ns later,
-    the switch closed at 12 ns in a firing slot and the membrane at the reset level at 15 ns."""
+    delivering ``1 - cold_loss`` of it (``delayed``: the rest in the next slot): the membrane
+    at each slot's start, its peak 10 ns later, the switch closed at 12 ns in a firing slot and
+    the membrane at the reset level at 15 ns."""
     import torch
 
     from behavioral.cm import integrate_pulse
     e, i = (x.reshape(-1) for x in pulse_trains.inputs(case))
-    t, v, sw, level = [], [], [], p.v_reset
+    t, v, sw, level, owed = [], [], [], p.v_reset, 0.0
     for k in range(len(e)):
         start = pulse_trains.T_START + k * pulse_trains.SLOT_SPACING - 0.2e-9
         peak = float(integrate_pulse(p, torch.tensor([[level]], dtype=torch.float64),
                                      torch.tensor([[e[k] * p.i_unit]]),
                                      torch.tensor([[i[k] * p.i_unit]]))[0])
+        peak, owed = peak + owed, 0.0
         if e[k] > 0 and i[k] == 0 and (k == 0 or e[k - 1] == 0):
+            owed = cold_loss * (peak - level) if delayed else 0.0
             peak = level + (1 - cold_loss) * (peak - level)
         fired = peak >= p.v_th
         t += [start, start + 10e-9, start + 12e-9, start + 15e-9]
@@ -118,11 +121,12 @@ def test_diagnose_finds_no_difference_in_the_models_own_trace(case):
     d = pulse_trains.diagnose(synthetic_trace(p, case), p, case, vdd=0.9)
     assert d["quiet_pct"] == pytest.approx(0.0, abs=1e-6) and d["late"] == 0
     if case == "layer1":
+        assert d["tail_mv"] == 0.0          # the synthetic trace holds between pulses
         assert d["cold_slots"] > 50 and d["warm_slots"] > 50
         assert d["cold_pct"] == pytest.approx(0.0, abs=1e-6)
         assert d["warm_pct"] == pytest.approx(0.0, abs=1e-6)
     else:   # E and I in every slot: no excitatory pulse alone
-        assert d["cold_pct"] is None and d["warm_pct"] is None
+        assert d["cold_pct"] is None and d["warm_pct"] is None and d["tail_mv"] is None
 
 
 def test_diagnose_measures_a_cold_mirrors_loss_and_a_late_decision():
@@ -132,6 +136,11 @@ def test_diagnose_measures_a_cold_mirrors_loss_and_a_late_decision():
     assert d["cold_pct"] == pytest.approx(-15.0, abs=1e-4)
     assert d["warm_pct"] == pytest.approx(0.0, abs=1e-6)
     assert -15.0 < d["quiet_pct"] < 0.0
+    assert d["tail_mv"] == 0.0
+    # the lost charge arriving in the next slot: a positive step after excitatory pulses
+    later = pulse_trains.diagnose(synthetic_trace(p, "layer1", 0.15, delayed=True), p,
+                                  "layer1", vdd=0.9)
+    assert later["tail_mv"] > 1.0 and later["cold_pct"] == pytest.approx(-15.0, abs=1e-4)
     # a firing slot whose switch stays open: the comparator decided after the slot
     k = int(np.nonzero(sw > 0)[0][0])
     sw[k] = 0.0
