@@ -254,14 +254,16 @@ def validation_section(cp: CharParams, summary: dict, ring: dict, comparator: di
           f"{COUNT_TARGET_PER_64} spike per 64 steps; met by the timed model in {met} of "
           f"{len(trains)} (without the timing: {met_untimed})"
           + (f" (table mode with {ode_substeps} RK4 sub-steps per pulse)" if ode_substeps else "")
-          + ". The last four columns measure each slot without a reset against the timed "
+          + ". The last five columns measure each slot without a reset against the timed "
           "model started from SPICE's membrane at the slot's start (`spice.pulse_trains."
           "diagnose`): the summed step of all of them (slot charge: SPICE over model - 1), "
           "of the excitatory pulses alone after an empty slot (cold: the mirror starts from "
-          "rest, its gate charges first and returns the charge after the pulse) and after a "
-          "pulse (warm), and the slots in which the membrane passed V_th but the comparator "
-          "decided only after the slot (late). The model has no memory from slot to slot "
-          "and one comparator delay per slope, so it holds none of these.\n\n"
+          "rest, its gate charges first) and after a pulse (warm), the mean step of an empty "
+          "slot right after an excitatory pulse (the charge the mirror still delivers while "
+          "its gate discharges; the model's is the leakage alone, microvolts), and the slots "
+          "in which the membrane passed V_th but the comparator decided only after the slot "
+          "(late). The model has no memory from slot to slot and one comparator delay per "
+          "slope, so it holds none of these.\n\n"
           + pulse_train_table(trains)
           + "\n\n![validation](spice/validation.png)")
     return val, md
