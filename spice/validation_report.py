@@ -270,8 +270,11 @@ def validation_section(cp: CharParams, summary: dict, ring: dict, comparator: di
 
 
 def timing_record(summary: dict, comp: dict, ring: dict, val: dict) -> dict:
-    """Wall time (s) of every characterisation part, from the run that computed it."""
+    """Wall time (s) of every characterisation part, from the run that computed it (the ring
+    trains where the validation record has them)."""
     parts = {"mirrors": summary, "comparator": comp, "oscillator": ring, "validation": val}
+    if "ring_trains" in val:
+        parts["ring_trains"] = val["ring_trains"]
     out = {name: {"seconds": float(r["seconds"]), "cached": bool(r["cached"])}
            for name, r in parts.items()}
     for name, s in val.get("seconds_parts", {}).items():

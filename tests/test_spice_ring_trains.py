@@ -66,3 +66,17 @@ def test_a_short_train_through_the_ring(tmp_path):
     assert r["spice"][-1] == 0 and all(r["spice"][:-1])     # the ring stops with its current
     assert r["pulses_spice"] > 0
     assert r["pulses_spice"] == pytest.approx(r["pulses_model"], rel=0.1, abs=2)
+
+
+def test_the_ring_trains_wall_time_joins_the_characterisation_time():
+    from spice.validation_report import timing_record
+
+    def part(s, cached=False):
+        return {"seconds": s, "cached": cached}
+    val = part(10.0, True) | {"seconds_parts": {"pulse_trains": 8.0},
+                              "ring_trains": part(388.0)}
+    t = timing_record(part(1.0), part(2.0), part(3.0), val)
+    assert t["ring_trains"] == {"seconds": 388.0, "cached": False}
+    assert t["validation/pulse_trains"] == {"seconds": 8.0, "cached": True}
+    assert t["total_s"] == 404.0
+    assert "ring_trains" not in timing_record(part(1.0), part(2.0), part(3.0), part(10.0))
