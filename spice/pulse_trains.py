@@ -73,11 +73,12 @@ def spice_steps(t_fire: np.ndarray) -> list[int]:
     return [int((t - T_START) // (SLOTS * SLOT_SPACING)) for t in t_fire]
 
 
-def model_steps(p: CMParams, cases=CASES, steps: int = STEPS) -> dict[str, list[int]]:
+def model_steps(p: CMParams, cases=CASES, steps: int = STEPS,
+                scale: float = 1.0) -> dict[str, list[int]]:
     """Steps at which the cm neuron ``p`` (one neuron, no offset) fires under each of
-    ``cases`` (one batch row per case)."""
+    ``cases`` (one batch row per case), every pulse's amplitude times ``scale``."""
     p = replace(p, n_slots=SLOTS, t_step=SLOTS * SLOT_SPACING, sigma_offset=0.0)
-    drive = [inputs(c, steps) for c in cases]
+    drive = [tuple(scale * x for x in inputs(c, steps)) for c in cases]
     # (steps, slots, cases, 1) in input units
     e, i = (torch.tensor(np.stack([d[k] for d in drive], axis=-1)[..., None],
                          dtype=torch.float32) for k in (0, 1))

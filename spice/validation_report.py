@@ -118,7 +118,9 @@ def pulse_train_rows(cp: CharParams, val: dict, comparator: dict, tables: dict,
     """Per variant and pulse-train case: SPICE spikes against cm in table mode without and
     with the circuit's timing (:func:`spice.pulse_trains.compare`), whether the timed model
     meets :data:`INTERVAL_TARGET_PCT` and :data:`COUNT_TARGET_PER_64`, and the per-slot
-    measurements of the transient against the timed model (:func:`spice.pulse_trains.diagnose`). ``ode_substeps``: the
+    measurements of the transient against the timed model (:func:`spice.pulse_trains.diagnose`)
+    with the timed model's spikes when every pulse delivers the measured slot charge
+    (``spikes_at_slot_charge``: the count that charge alone would give). ``ode_substeps``: the
     table mode's RK4 sub-steps per pulse (None: cm's default), as the network runs it."""
     rows = []
     count_target = COUNT_TARGET_PER_64 * pulse_trains.STEPS / 64
@@ -132,6 +134,9 @@ def pulse_train_rows(cp: CharParams, val: dict, comparator: dict, tables: dict,
             after = pulse_trains.compare(spice, timed_steps[case])
             diagnosis = pulse_trains.diagnose(pulse_train_trace(val, name, case), timed, case,
                                               cp.card.vdd)
+            q = diagnosis["quiet_pct"]
+            diagnosis["spikes_at_slot_charge"] = None if q is None else len(
+                pulse_trains.model_steps(timed, (case,), scale=1 + q / 100)[case])
             rows.append({"variant": name, "case": case, "untimed": before, "timed": after,
                          "within_targets": _within(after, count_target),
                          "untimed_within_targets": _within(before, count_target),
@@ -154,13 +159,15 @@ def pulse_train_table(rows: list[dict]) -> str:
     return markdown_table(
         ["variant", "input", "spikes SPICE", "model", "timed model", "interval SPICE (steps)",
          "model dev %", "timed dev %", "timed within targets", "slot charge %",
-         "cold E pulse %", "warm E pulse %", "after E pulse mV", "late decisions"],
+         "timed at slot charge", "cold E pulse %", "warm E pulse %", "after E pulse mV",
+         "late decisions"],
         [[r["variant"], r["case"], str(r["untimed"]["spikes_spice"]),
           str(r["untimed"]["spikes_model"]), str(r["timed"]["spikes_model"]),
           "n/a" if r["timed"]["interval_spice"] is None else f"{r['timed']['interval_spice']:.3f}",
           dev(r["untimed"]["interval_dev_pct"]), dev(r["timed"]["interval_dev_pct"]),
           "yes" if r["within_targets"] else "no", dev(r["diagnosis"]["quiet_pct"]),
-          dev(r["diagnosis"]["cold_pct"]), dev(r["diagnosis"]["warm_pct"]),
+          "n/a" if r["diagnosis"]["spikes_at_slot_charge"] is None
+          else str(r["diagnosis"]["spikes_at_slot_charge"]), dev(r["diagnosis"]["cold_pct"]), dev(r["diagnosis"]["warm_pct"]),
           "n/a" if r["diagnosis"]["tail_mv"] is None else f"{r['diagnosis']['tail_mv']:+.2f}",
           str(r["diagnosis"]["late"])] for r in rows])
 
@@ -254,9 +261,11 @@ def validation_section(cp: CharParams, summary: dict, ring: dict, comparator: di
           f"{COUNT_TARGET_PER_64} spike per 64 steps; met by the timed model in {met} of "
           f"{len(trains)} (without the timing: {met_untimed})"
           + (f" (table mode with {ode_substeps} RK4 sub-steps per pulse)" if ode_substeps else "")
-          + ". The last five columns measure each slot without a reset against the timed "
+          + ". The last six columns measure each slot without a reset against the timed "
           "model started from SPICE's membrane at the slot's start (`spice.pulse_trains."
-          "diagnose`): the summed step of all of them (slot charge: SPICE over model - 1), "
+          "diagnose`): the summed step of all of them (slot charge: SPICE over model - 1) and "
+          "the timed model's spikes with every pulse scaled by it (what that charge alone "
+          "would give), "
           "of the excitatory pulses alone after an empty slot (cold: the mirror starts from "
           "rest, its gate charges first) and after a pulse (warm), the mean step of an empty "
           "slot right after an excitatory pulse (the charge the mirror still delivers while "

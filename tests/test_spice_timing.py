@@ -79,6 +79,9 @@ def test_model_spikes_under_the_pulse_trains():
     cmp = pulse_trains.compare(fired, natural)
     assert cmp["count_diff"] == len(natural) - 38 and cmp["interval_dev_pct"] > 0
     assert pulse_trains.mean_interval([3]) is None
+    # every pulse scaled: none at 0, twice the net input fires every step (one spike per step)
+    assert pulse_trains.model_steps(linear, ("layer0",), 64, scale=0.0)["layer0"] == []
+    assert len(pulse_trains.model_steps(linear, ("layer0",), 64, scale=2.0)["layer0"]) == 64
 
 
 def synthetic_trace(p: CMParams, case: str, cold_loss: float = 0.0, delayed: bool = False):
@@ -176,3 +179,5 @@ def test_pulse_train_rows_judge_the_timed_model(tmp_path):
     assert not rows[1]["untimed_within_targets"]
     # the per-slot measurements of each trace (here the timed model's own: no difference)
     assert abs(rows[1]["diagnosis"]["quiet_pct"]) < 0.5 and rows[1]["diagnosis"]["late"] == 0
+    # at its own slot charge the timed model fires as it does
+    assert rows[1]["diagnosis"]["spikes_at_slot_charge"] == len(own["layer1"])
