@@ -33,6 +33,7 @@ import numpy as np
 
 from behavioral.cco import TDParams, phase_advance
 
+from .card import DeviceCard
 from .neuron import pwl
 from .ngspice import run
 from .oscillator import OscillatorParams, edges
@@ -115,7 +116,8 @@ def run_polarity(o: OscillatorParams, ring: dict, work: Path, t_p: float | None 
     return {"x": x.tolist(), "spice": spice, "model": model} | compare(spice, model)
 
 
-def validate_trains(card, cache_root: Path | None = None, progress: bool = True) -> dict:
+def validate_trains(card: DeviceCard, cache_root: Path | None = None,
+                    progress: bool = True) -> dict:
     """Both polarities' rings (:data:`spice.oscillator.POLARITIES`) under the train,
     ``{"polarities": {polarity: run_polarity's record + constant_dev_pct}}``: the mean
     deviation (%) of :func:`spice.validation.validate_ring` (constant currents) of the same
