@@ -70,6 +70,56 @@ def plot_validation(val: dict, summary: dict, path: Path, variant: str = PLOTTED
     return save_figure(fig, path)
 
 
+def plot_pulse_memory(rows: list[dict], path: Path, case: str = "layer1") -> Path:
+    """What the per-slot model cannot hold, per mirror family over its length (the variant
+    names ``<family>_L<n>``), from :func:`pulse_train_rows`' diagnosis of ``case``: left, an
+    excitatory pulse's step SPICE / model - 1 (%) from a mirror at rest (cold) and right after
+    a pulse (warm); right, the membrane's step in an empty slot after a pulse (mV) and the
+    late comparator decisions over both inputs."""
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4))
+    cx = bx.twinx()
+    late = {}
+    for r in rows:
+        late[r["variant"]] = late.get(r["variant"], 0) + r["diagnosis"]["late"]
+    families = {}
+    for r in rows:
+        if r["case"] == case:
+            family, length = r["variant"].rsplit("_L", 1)
+            families.setdefault(family, []).append((float(length), r["diagnosis"], r["variant"]))
+    for family, points in families.items():
+        points.sort(key=lambda x: x[0])
+        length = [x[0] for x in points]
+
+        def col(key, points=points):
+            return [np.nan if x[1][key] is None else x[1][key] for x in points]
+        line, = ax.plot(length, col("cold_pct"), "o-", label=f"{family}: from rest (cold)")
+        ax.plot(length, col("warm_pct"), "s--", color=line.get_color(),
+                label=f"{family}: after a pulse (warm)")
+        bx.plot(length, col("tail_mv"), "o-", color=line.get_color(),
+                label=f"{family}: step after a pulse")
+        cx.plot(length, [late[x[2]] for x in points], "x:", color=line.get_color(),
+                label=f"{family}: late decisions")
+    ticks = sorted({x[0] for points in families.values() for x in points})
+    for a in (ax, bx):
+        a.set_xscale("log")
+        a.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        a.minorticks_off()
+        a.set_xlabel("mirror length (L_min)")
+        a.grid(True, alpha=0.3)
+    ax.axhline(0, color="0.3", linewidth=0.8)
+    ax.set_ylabel("excitatory pulse's step, SPICE / model - 1 (%)")
+    ax.set_title(f"the mirror's turn-on ({case} pulse train)")
+    ax.legend(fontsize=7)
+    bx.set_ylabel("step of an empty slot after a pulse (mV)")
+    cx.set_ylabel("late comparator decisions (slots, both inputs)")
+    bx.set_title("charge after the pulse; late decisions")
+    handles = bx.get_legend_handles_labels()
+    more = cx.get_legend_handles_labels()
+    bx.legend(handles[0] + more[0], handles[1] + more[1], fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
 def _get(row: dict, key: str, sub: str | None = None) -> float:
     x = row.get(key)
     if x is None:
@@ -194,7 +244,8 @@ def ring_train_table(trains: dict) -> str:
 def validation_section(cp: CharParams, summary: dict, ring: dict, comparator: dict,
                        folder: Path, progress: bool = True,
                        ode_substeps: int | None = None) -> tuple[dict, str]:
-    """Run (or read back) the validation; its Markdown and ``validation.png``; the record
+    """Run (or read back) the validation; its Markdown, ``validation.png`` and
+    ``pulse_memory.png`` (:func:`plot_pulse_memory`); the record
     gets the pulse-train comparison (``pulse_train_model``, :func:`pulse_train_rows`), each
     variant's timing parameters (``timing``) and td's rings under a switching control current
     (``ring_trains``, :func:`spice.ring_trains.validate_trains`); ``comparator``: the comparator's characterisation;
@@ -208,6 +259,7 @@ def validation_section(cp: CharParams, summary: dict, ring: dict, comparator: di
                    progress=progress)
     plot_validation(val, summary, folder / "validation.png")
     trains = pulse_train_rows(cp, val, comparator, summary["tables"], ode_substeps)
+    plot_pulse_memory(trains, folder / "pulse_memory.png")
     timing = {name: circuit_timing(val, comparator, name) for name in val["pulse_trains"]}
     rings = validate_trains(cp.card, progress=progress)
     val = val | {"pulse_train_model": trains, "timing": timing, "ring_trains": rings}
@@ -274,6 +326,7 @@ def validation_section(cp: CharParams, summary: dict, ring: dict, comparator: di
           "(late). The model has no memory from slot to slot and one comparator delay per "
           "slope, so it holds none of these.\n\n"
           + pulse_train_table(trains)
+          + "\n\n![the pulse trains' memory per mirror length](spice/pulse_memory.png)"
           + "\n\n![validation](spice/validation.png)")
     return val, md
 

@@ -181,3 +181,18 @@ def test_pulse_train_rows_judge_the_timed_model(tmp_path):
     assert abs(rows[1]["diagnosis"]["quiet_pct"]) < 0.5 and rows[1]["diagnosis"]["late"] == 0
     # at its own slot charge the timed model fires as it does
     assert rows[1]["diagnosis"]["spikes_at_slot_charge"] == len(own["layer1"])
+
+
+def test_pulse_memory_figure_over_the_mirror_length(tmp_path):
+    from spice.validation_report import plot_pulse_memory
+
+    def row(variant, case, cold, late):
+        return {"variant": variant, "case": case,
+                "diagnosis": {"cold_pct": cold, "warm_pct": cold / 5, "tail_mv": -cold / 2,
+                              "late": late}}
+    rows = [row(f"{family}_L{n}", case, -n * k, n // 5) for family, k in (("simple", 1.5),
+                                                                        ("cascode", 2.5))
+            for n in (1, 3, 10) for case in ("layer0", "layer1")]
+    rows[1]["diagnosis"]["cold_pct"] = None      # a train without such slots: a gap
+    path = plot_pulse_memory(rows, tmp_path / "memory.png")
+    assert path.stat().st_size > 10_000 and path.read_bytes()[:4] == b"\x89PNG"
