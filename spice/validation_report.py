@@ -203,9 +203,12 @@ def _within(c: dict, count_target: float) -> bool:
         or c["spikes_spice"] == c["spikes_model"] < 2))
 
 
+def _or_na(x, spec: str = "+.1f") -> str:
+    """``x`` formatted with ``spec``, or ``n/a`` for None."""
+    return "n/a" if x is None else format(x, spec)
+
+
 def pulse_train_table(rows: list[dict]) -> str:
-    def dev(x):
-        return "n/a" if x is None else f"{x:+.1f}"
     return markdown_table(
         ["variant", "input", "spikes SPICE", "model", "timed model", "interval SPICE (steps)",
          "model dev %", "timed dev %", "timed within targets", "slot charge %",
@@ -213,13 +216,13 @@ def pulse_train_table(rows: list[dict]) -> str:
          "late decisions"],
         [[r["variant"], r["case"], str(r["untimed"]["spikes_spice"]),
           str(r["untimed"]["spikes_model"]), str(r["timed"]["spikes_model"]),
-          "n/a" if r["timed"]["interval_spice"] is None else f"{r['timed']['interval_spice']:.3f}",
-          dev(r["untimed"]["interval_dev_pct"]), dev(r["timed"]["interval_dev_pct"]),
-          "yes" if r["within_targets"] else "no", dev(r["diagnosis"]["quiet_pct"]),
-          "n/a" if r["diagnosis"]["spikes_at_slot_charge"] is None
-          else str(r["diagnosis"]["spikes_at_slot_charge"]), dev(r["diagnosis"]["cold_pct"]), dev(r["diagnosis"]["warm_pct"]),
-          "n/a" if r["diagnosis"]["tail_mv"] is None else f"{r['diagnosis']['tail_mv']:+.2f}",
-          str(r["diagnosis"]["late"])] for r in rows])
+          _or_na(r["timed"]["interval_spice"], ".3f"),
+          _or_na(r["untimed"]["interval_dev_pct"]), _or_na(r["timed"]["interval_dev_pct"]),
+          "yes" if r["within_targets"] else "no", _or_na(r["diagnosis"]["quiet_pct"]),
+          _or_na(r["diagnosis"]["spikes_at_slot_charge"], "d"),
+          _or_na(r["diagnosis"]["cold_pct"]), _or_na(r["diagnosis"]["warm_pct"]),
+          _or_na(r["diagnosis"]["tail_mv"], "+.2f"), str(r["diagnosis"]["late"])]
+         for r in rows])
 
 
 def ring_table(val: dict) -> str:
@@ -232,7 +235,7 @@ def ring_table(val: dict) -> str:
 
 def ring_train_table(trains: dict) -> str:
     rows = [[pol, str(len(r["spice"])), str(r["pulses_spice"]), str(r["pulses_model"]),
-             "n/a" if r["total_dev_pct"] is None else f"{r['total_dev_pct']:+.2f}",
+             _or_na(r["total_dev_pct"], "+.2f"),
              f"{r['constant_dev_pct']:+.2f}", str(r["max_step_diff"]),
              str(r["max_cumulative_diff"]), "yes" if r["within_targets"] else "no"]
             for pol, r in trains["polarities"].items()]
